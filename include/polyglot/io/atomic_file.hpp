@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: Apache-2.0
+/// @file Atomic output files: write to a temporary file beside the target, then rename.
+#pragma once
+
+#include <polyglot/version.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+POLYGLOT_BEGIN_NAMESPACE
+namespace io {
+
+/// Writes @p content to @p path atomically (temporary file in the same directory + rename).
+/// Throws io_error naming the path on failure. Thread-safe for distinct paths.
+void write_file_atomic(const std::filesystem::path& path, std::string_view content);
+
+/// A streaming output file that appears at its final path only on commit(); if the object is
+/// destroyed without commit() the temporary file is removed. "-" means standard output
+/// (written directly, commit() flushes).
+class atomic_ofstream {
+public:
+    explicit atomic_ofstream(std::filesystem::path path);
+    ~atomic_ofstream();
+    atomic_ofstream(const atomic_ofstream&) = delete;
+    atomic_ofstream& operator=(const atomic_ofstream&) = delete;
+
+    void write(std::string_view bytes);
+    /// Flushes, fsyncs and renames into place. Throws io_error on failure.
+    void commit();
+    [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+
+private:
+    std::filesystem::path path_;
+    std::filesystem::path tmp_;
+    std::FILE* f_ = nullptr;
+    bool stdout_ = false;
+    bool committed_ = false;
+};
+
+/// Reads a whole file; throws io_error naming the path.
+std::string read_file(const std::filesystem::path& path);
+
+}  // namespace io
+POLYGLOT_END_NAMESPACE
