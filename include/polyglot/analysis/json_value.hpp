@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: Apache-2.0
+/// @file A small JSON document tree for the analysis inputs (reports, lighteval results, PG-score
+/// rows, fitted pools, golden files). Those files are tiny, so a tree is simpler than simdjson's
+/// on-demand API; the parser behind parse_json() is simdjson (compiled in src/analysis/, so
+/// simdjson stays out of public headers). Numbers are stored as double.
+#pragma once
+
+#include <polyglot/version.hpp>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+POLYGLOT_BEGIN_NAMESPACE
+namespace analysis {
+
+struct json_member;
+
+/// One JSON value. Objects keep their members in document order.
+class json_value {
+public:
+    using array = std::vector<json_value>;
+    using object = std::vector<json_member>;
+
+    json_value() = default;
+    explicit json_value(bool b) : v_(b) {}
+    explicit json_value(double d) : v_(d) {}
+    explicit json_value(std::string s) : v_(std::move(s)) {}
+    explicit json_value(array a) : v_(std::move(a)) {}
+    explicit json_value(object o) : v_(std::move(o)) {}
+
+    [[nodiscard]] bool is_null() const noexcept { return v_.index() == 0; }
+    [[nodiscard]] bool is_bool() const noexcept { return v_.index() == 1; }
+    [[nodiscard]] bool is_number() const noexcept { return v_.index() == 2; }
+    [[nodiscard]] bool is_string() const noexcept { return v_.index() == 3; }
+    [[nodiscard]] bool is_array() const noexcept { return v_.index() == 4; }
+    [[nodiscard]] bool is_object() const noexcept { return v_.index() == 5; }
+
+    [[nodiscard]] bool as_bool() const { return std::get<bool>(v_); }
+    [[nodiscard]] double as_number() const { return std::get<double>(v_); }
+    [[nodiscard]] const std::string& as_string() const { return std::get<std::string>(v_); }
+    [[nodiscard]] const array& as_array() const { return std::get<array>(v_); }
+    [[nodiscard]] const object& as_object() const { return std::get<object>(v_); }
+
+    /// Member @p key of an object, or nullptr (also when this is not an object).
+    [[nodiscard]] const json_value* find(std::string_view key) const;
+    /// Dotted path lookup ("distinct_ri.prompts_distinct_ri"), or nullptr.
+    [[nodiscard]] const json_value* find_path(std::string_view dotted) const;
+    /// A short name of the type ("number", "object", ...) for error messages.
+    [[nodiscard]] const char* type_name() const noexcept;
+
+private:
+    std::variant<std::nullptr_t, bool, double, std::string, array, object> v_{nullptr};
+};
+
+struct json_member {
+    std::string key;
+    json_value value;
+};
+
+inline const json_value* json_value::find(std::string_view key) const {
+    if (!is_object()) return nullptr;
+    for (const auto& m : as_object())
+        if (m.key == key) return &m.value;
+    return nullptr;
+}
+
+inline const json_value* json_value::find_path(std::string_view dotted) const {
+    const json_value* cur = this;
+    while (cur) {
+        auto dot = dotted.find('.');
+        cur = cur->find(dotted.substr(0, dot));
+        if (dot == std::string_view::npos) return cur;
+        dotted.remove_prefix(dot + 1);
+    }
+    return nullptr;
+}
+
+inline const char* json_value::type_name() const noexcept {
+    static constexpr const char* names[] = {"null", "boolean", "number", "string", "array", "object"};
+    return names[v_.index()];
+}
+
+/// Parses one JSON document. @p source names the input in error messages.
+/// @throws format_error "SOURCE: invalid JSON: ...".
+json_value parse_json(std::string_view text, const std::string& source);
+
+/// Parses JSON Lines: one value per non-blank line, with its 1-based line number. A UTF-8 BOM
+/// and CRLF line ends are accepted. @throws format_error "SOURCE:LINE: invalid JSON: ...".
+std::vector<std::pair<std::size_t, json_value>> parse_json_lines(std::string_view text,
+                                                                 const std::string& source);
+
+/// Reads and parses a JSON file. @throws io_error, format_error.
+json_value read_json_file(const std::string& path);
+
+}  // namespace analysis
+POLYGLOT_END_NAMESPACE

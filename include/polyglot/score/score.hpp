@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: Apache-2.0
+/// @file The scoring driver behind `polyglot score` and `polyglot bench`: reads JSONL inputs in
+/// fixed-size chunks through a TBB pipeline (serial reader → parallel parse → serial model calls
+/// → parallel metrics → serial in-order merge and per-instance output). Chunk boundaries depend
+/// only on the input, and chunk states are merged in input order, so results are identical for
+/// any thread count.
+#pragma once
+
+#include <polyglot/io/json_writer.hpp>
+#include <polyglot/io/jsonl.hpp>
+#include <polyglot/plugin/services.hpp>
+#include <polyglot/score/metric_set.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+POLYGLOT_BEGIN_NAMESPACE
+namespace score {
+
+/// The metric names `--metrics` accepts, in report order.
+inline constexpr std::string_view metric_names[] = {"length", "lexical", "language",
+                                                     "distinct_ri", "perplexity"};
+
+/// Which metrics to build and with what.
+struct metric_config {
+    std::vector<std::string> names;            ///< from parse_metric_list
+    std::string tokenizer = "cl100k_base";     ///< --tokenizer
+    std::string lid_model = "lid.176.ftz";     ///< --lid-model (name in the data dir or a path)
+    std::string embedder;                      ///< --embedder SPEC ("" = none)
+    std::string lm;                            ///< --lm DIR ("" = none)
+    backend_options backend;                   ///< --backend, --plugin-dir, --max-tokens
+};
+
+/// The metrics and the models that feed them, plus their identities for report metadata.
+struct metric_bundle {
+    std::vector<std::unique_ptr<any_metric>> metrics;  ///< in report order
+    std::unique_ptr<embedder> emb;                     ///< set when distinct_ri runs
+    std::unique_ptr<scorer> lm;                        ///< set when perplexity runs
+    std::string tokenizer, lid_model, embedding_model, base_model;  ///< "" when not used
+};
+
+/// Parses "length,lexical" / "all" into names in report order (duplicates removed).
+/// "all" means every metric whose model is given: length, lexical, language, plus distinct_ri
+/// when @p have_embedder and perplexity when @p have_lm. Throws argument_error on an unknown
+/// name.
+std::vector<std::string> parse_metric_list(std::string_view csv, bool have_embedder,
+                                           bool have_lm);
+
+/// Opens the tokenizer, language-ID model, embedder and scorer the metrics need and builds
+/// them. Throws argument_error when distinct_ri is asked for without an embedder or
+/// perplexity without an LM, and io/format/plugin errors from opening models.
+metric_bundle make_metrics(const metric_config& cfg);
+
+struct run_options {
+    std::vector<std::string> inputs;  ///< paths; "-" = standard input
+    io::jsonl_options jsonl;
+    std::uint64_t limit = 0;          ///< score at most this many records (0 = all)
+    bool strict = false;              ///< stop at the first bad record (errc::bad_record)
+    std::size_t tokens = 8;           ///< chunks in flight (about 4 × threads)
+};
+
+struct progress {
+    std::uint64_t bytes_done = 0, bytes_total = 0;  ///< bytes_total 0 when unknown (stdin)
+    std::uint64_t records = 0;
+};
+
+/// Callbacks, all called from one thread at a time, in input order.
+struct run_hooks {
+    /// Each skipped line except blank ones: "FILE:LINE: reason[: detail]".
+    std::function<void(const std::string& message)> on_skip;
+    /// After each chunk.
+    std::function<void(const progress&)> on_progress;
+    /// Per-instance JSONL text (whole lines), in input order; null = not produced.
+    std::function<void(std::string_view)> per_instance;
+};
+
+struct run_result {
+    std::uint64_t num_samples = 0;       ///< records scored
+    std::uint64_t num_records_read = 0;  ///< lines read (= num_samples + Σ skipped)
+    std::uint64_t bytes_read = 0;        ///< input bytes consumed
+    std::map<std::string, std::uint64_t> skipped;    ///< reason → count
+    std::map<std::string, std::uint64_t, std::less<>> languages;  ///< record language → count
+    std::vector<std::unique_ptr<any_metric::state>> states;  ///< one per metric, merged
+    double elapsed_seconds = 0;
+
+    /// --lang, else the most common record language ("" if none; ties → smallest code).
+    [[nodiscard]] std::string target_lang() const;
+};
+
+/// Scores @p opts.inputs with @p bundle's metrics. Runs in the caller's TBB arena.
+/// Throws io_error for unreadable inputs, polyglot::error(errc::bad_record) under strict mode
+/// ("FILE:LINE: reason"), and whatever the models throw.
+run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& hooks = {});
+
+/// Writes `"<metric>": {…}` for every metric of @p bundle into an open JSON object.
+void write_sections(io::json_writer& w, const metric_bundle& bundle, const run_result& res);
+
+}  // namespace score
+POLYGLOT_END_NAMESPACE

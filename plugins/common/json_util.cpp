@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "common/json_util.hpp"
+
+POLYGLOT_BEGIN_NAMESPACE
+namespace model {
+
+json_document::json_document(const std::filesystem::path& path) : path_(path) {
+    simdjson::padded_string text;
+    if (auto err = simdjson::padded_string::load(path.string()).get(text); err)
+        throw io_error(path.string() + ": cannot read (" + simdjson::error_message(err) + ")");
+    if (auto err = parser_.parse(text).get(root_); err)
+        fail(std::string("malformed JSON: ") + simdjson::error_message(err));
+}
+
+json_document::json_document(std::string_view text, std::filesystem::path origin)
+    : path_(std::move(origin)) {
+    if (auto err = parser_.parse(simdjson::padded_string(text)).get(root_); err)
+        fail(std::string("malformed JSON: ") + simdjson::error_message(err));
+}
+
+void json_document::fail(const std::string& what) const {
+    throw format_error(path_.string() + ": " + what);
+}
+
+std::optional<simdjson::dom::element> field(simdjson::dom::element obj, std::string_view key) {
+    simdjson::dom::object o;
+    if (obj.get_object().get(o)) return std::nullopt;
+    simdjson::dom::element e;
+    if (o.at_key(key).get(e) || e.is_null()) return std::nullopt;
+    return e;
+}
+
+std::optional<double> as_number(simdjson::dom::element e) {
+    switch (e.type()) {
+        case simdjson::dom::element_type::DOUBLE: return double(e.get_double().value_unsafe());
+        case simdjson::dom::element_type::INT64: return double(e.get_int64().value_unsafe());
+        case simdjson::dom::element_type::UINT64: return double(e.get_uint64().value_unsafe());
+        default: return std::nullopt;
+    }
+}
+
+std::optional<double> get_number(simdjson::dom::element obj, std::string_view key) {
+    auto e = field(obj, key);
+    return e ? as_number(*e) : std::nullopt;
+}
+
+std::optional<std::int64_t> get_int(simdjson::dom::element obj, std::string_view key) {
+    auto e = field(obj, key);
+    if (!e) return std::nullopt;
+    std::int64_t v;
+    if (!e->get_int64().get(v)) return v;
+    std::uint64_t u;
+    if (!e->get_uint64().get(u)) return static_cast<std::int64_t>(u);
+    return std::nullopt;
+}
+
+std::optional<bool> get_bool(simdjson::dom::element obj, std::string_view key) {
+    auto e = field(obj, key);
+    bool v;
+    if (!e || e->get_bool().get(v)) return std::nullopt;
+    return v;
+}
+
+std::optional<std::string> get_string(simdjson::dom::element obj, std::string_view key) {
+    auto e = field(obj, key);
+    std::string_view v;
+    if (!e || e->get_string().get(v)) return std::nullopt;
+    return std::string(v);
+}
+
+}  // namespace model
+POLYGLOT_END_NAMESPACE

@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: Apache-2.0
+/// @file Factory of the native transformer engine (Hugging Face model directories). See the
+/// contract in plugins/cpu/model.hpp. Implemented by plugins/cpu/engine/ when it is built,
+/// otherwise by plugins/cpu/hf_model_stub.cpp.
+#pragma once
+
+#include "model.hpp"
+
+#include <memory>
+
+POLYGLOT_BEGIN_NAMESPACE
+namespace cpu {
+
+/// Loads the Hugging Face model directory @p request.path. Throws io_error / format_error /
+/// unsupported_error naming the file.
+std::unique_ptr<model> make_hf_model(const model_request& request);
+
+}  // namespace cpu
+POLYGLOT_END_NAMESPACE

@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: Apache-2.0
+// Built only when plugins/cpu/engine/ is absent: Hugging Face directories are refused clearly.
+#include "hf_model.hpp"
+
+#include <polyglot/core/error.hpp>
+
+POLYGLOT_BEGIN_NAMESPACE
+namespace cpu {
+
+std::unique_ptr<model> make_hf_model(const model_request& request) {
+    throw unsupported_error("model directory '" + request.path.string() +
+                            "': unsupported: native transformer engine not built");
+}
+
+}  // namespace cpu
+POLYGLOT_END_NAMESPACE

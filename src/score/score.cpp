@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: Apache-2.0
+// The scoring driver: metric factory, chunked TBB pipeline, in-order merge.
+#include <polyglot/core/error.hpp>
+#include <polyglot/metrics/length.hpp>
+#include <polyglot/metrics/lexical.hpp>
+#include <polyglot/metrics/perplexity.hpp>
+#include <polyglot/parallel/pipeline.hpp>
+#include <polyglot/score/score.hpp>
+#include <polyglot/text/langid.hpp>
+#include <polyglot/text/tokenizer.hpp>
+
+#if __has_include(<polyglot/metrics/language.hpp>)
+#include <polyglot/metrics/language.hpp>
+#define POLYGLOT_HAVE_LANGUAGE_METRIC 1
+#endif
+#if __has_include(<polyglot/metrics/distinct_ri.hpp>)
+#include <polyglot/metrics/distinct_ri.hpp>
+#define POLYGLOT_HAVE_DISTINCT_RI_METRIC 1
+#endif
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <variant>
+
+POLYGLOT_BEGIN_NAMESPACE
+namespace score {
+
+// ---- metric list and factory ----------------------------------------------------------------
+
+std::vector<std::string> parse_metric_list(std::string_view csv, bool have_embedder,
+                                           bool have_lm) {
+    std::vector<bool> on(std::size(metric_names), false);
+    std::size_t pos = 0;
+    bool any = false;
+    while (pos <= csv.size()) {
+        std::size_t comma = csv.find(',', pos);
+        if (comma == std::string_view::npos) comma = csv.size();
+        std::string_view item = csv.substr(pos, comma - pos);
+        while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+        while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+        pos = comma + 1;
+        if (item.empty()) continue;
+        any = true;
+        if (item == "all") {
+            on[0] = on[1] = on[2] = true;
+            on[3] = on[3] || have_embedder;
+            on[4] = on[4] || have_lm;
+            continue;
+        }
+        auto it = std::find(std::begin(metric_names), std::end(metric_names), item);
+        if (it == std::end(metric_names))
+            throw argument_error("unknown metric '" + std::string(item) +
+                                 "' (known: length, lexical, language, distinct_ri, "
+                                 "perplexity, all)");
+        on[static_cast<std::size_t>(it - std::begin(metric_names))] = true;
+    }
+    if (!any) throw argument_error("--metrics: no metric given");
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < on.size(); ++i)
+        if (on[i]) out.emplace_back(metric_names[i]);
+    return out;
+}
+
+metric_bundle make_metrics(const metric_config& cfg) {
+    metric_bundle b;
+    auto wants = [&](std::string_view n) {
+        return std::find(cfg.names.begin(), cfg.names.end(), n) != cfg.names.end();
+    };
+    if (wants("distinct_ri") && cfg.embedder.empty())
+        throw argument_error(
+            "metric distinct_ri needs an embedding model: give --embedder SPEC "
+            "(fasttext:PATH, or a Hugging Face model directory)");
+    if (wants("perplexity") && cfg.lm.empty())
+        throw argument_error(
+            "metric perplexity needs a language model: give --lm DIR (a Hugging Face model "
+            "directory)");
+    std::shared_ptr<const text::tokenizer> tok;
+    if (wants("length") || wants("lexical")) {
+        tok = text::open_tokenizer(cfg.tokenizer);
+        b.tokenizer = tok->name();
+    }
+    for (std::string_view n : metric_names) {
+        if (!wants(n)) continue;
+        if (n == "length") {
+            b.metrics.push_back(erase(metrics::length_metric(tok)));
+        } else if (n == "lexical") {
+            b.metrics.push_back(erase(metrics::lexical_metric(tok)));
+        } else if (n == "language") {
+#ifdef POLYGLOT_HAVE_LANGUAGE_METRIC
+            auto lid = text::open_langid(cfg.lid_model);
+            b.lid_model = lid->name();
+            b.metrics.push_back(erase(metrics::language_metric(lid)));
+#else
+            throw unsupported_error("metric language: not available in this build yet");
+#endif
+        } else if (n == "distinct_ri") {
+#ifdef POLYGLOT_HAVE_DISTINCT_RI_METRIC
+            b.emb = open_embedder(cfg.embedder, cfg.backend);
+            b.embedding_model = b.emb->id();
+            b.metrics.push_back(erase(metrics::distinct_ri_metric()));
+#else
+            throw unsupported_error("metric distinct_ri: not available in this build yet");
+#endif
+        } else if (n == "perplexity") {
+            b.lm = open_scorer(cfg.lm, cfg.backend);
+            b.base_model = b.lm->id();
+            b.metrics.push_back(erase(metrics::perplexity_metric(b.base_model)));
+        }
+    }
+    return b;
+}
+
+// ---- the pipeline ----------------------------------------------------------------------------
+
+namespace {
+
+struct work {
+    io::line_chunk lines;
+    io::parsed_chunk parsed;
+    std::vector<float> prompt_emb, response_emb;
+    std::vector<lm_score> lm;
+    std::vector<std::unique_ptr<any_metric::state>> states;
+    std::string instances;                  ///< per-instance JSONL of the chunk
+    std::vector<std::size_t> instance_ends; ///< end offset of each record's line
+    bool empty = false;                     ///< produced after the limit was reached
+};
+
+void write_instance(io::json_writer& w, const record& r, const instance_values& iv,
+                    const std::string* file) {
+    w.clear();
+    w.begin_object();
+    w.kv("line", r.line);
+    if (!r.id.empty()) w.kv("id", r.id);
+    if (file) w.kv("file", *file);
+    for (const auto& [k, v] : iv.items()) {
+        w.key(k);
+        std::visit([&](const auto& x) { w.value(x); }, v);
+    }
+    w.end_object();
+}
+
+std::string skip_message(const std::string& file, const io::skip_info& s) {
+    std::string m = file + ":" + std::to_string(s.line) + ": " + s.reason;
+    if (!s.detail.empty()) m += ": " + s.detail;
+    return m;
+}
+
+}  // namespace
+
+std::string run_result::target_lang() const {
+    std::string best;
+    std::uint64_t n = 0;
+    for (const auto& [lang, c] : languages)
+        if (!lang.empty() && c > n) {
+            best = lang;
+            n = c;
+        }
+    return best;
+}
+
+run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& hooks) {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (opts.inputs.empty()) throw argument_error("no input file");
+    const auto& metrics = bundle.metrics;
+    run_result res;
+    for (const auto& m : metrics) res.states.push_back(m->make_state());
+
+    std::vector<std::string> names;  // for messages
+    std::vector<std::uint64_t> file_start;
+    std::uint64_t total_bytes = 0;
+    for (const auto& in : opts.inputs) {
+        names.push_back(in == "-" ? "<stdin>" : in);
+        file_start.push_back(total_bytes);
+        struct stat st {};
+        if (in != "-" && ::stat(in.c_str(), &st) == 0 && S_ISREG(st.st_mode))
+            total_bytes += static_cast<std::uint64_t>(st.st_size);
+    }
+    const bool multi = opts.inputs.size() > 1;
+
+    std::atomic<bool> stop{false};
+    std::size_t file_i = 0;
+    std::unique_ptr<io::line_reader> reader;
+    std::uint64_t next_index = 0;
+    std::uint64_t bytes_read_files = 0;
+
+    auto source = [&](work& w) -> bool {
+        for (;;) {
+            if (stop.load(std::memory_order_relaxed)) return false;
+            if (!reader) {
+                if (file_i >= opts.inputs.size()) return false;
+                reader = std::make_unique<io::line_reader>(
+                    opts.inputs[file_i], static_cast<std::uint32_t>(file_i), opts.jsonl);
+            }
+            if (reader->next(w.lines)) return true;
+            bytes_read_files += w.lines.input_bytes_end;
+            reader.reset();
+            ++file_i;
+        }
+    };
+
+    auto parse = [&](work& w) { io::parse_chunk(w.lines, opts.jsonl, w.parsed); };
+
+    // Model calls are not thread-safe: one serial stage, one batch per chunk.
+    auto models = [&](work& w) {
+        auto& recs = w.parsed.records;
+        for (record& r : recs) r.index = next_index++;
+        if (recs.empty()) return;
+        if (bundle.emb) {
+            std::vector<std::string_view> texts;
+            texts.reserve(recs.size() * 2);
+            for (const record& r : recs) texts.push_back(r.prompt);
+            for (const record& r : recs) texts.push_back(r.response);
+            const std::size_t dim = bundle.emb->dim();
+            std::vector<float> all(texts.size() * dim);
+            bundle.emb->embed(texts, all.data());
+            w.prompt_emb.assign(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(recs.size() * dim));
+            w.response_emb.assign(all.begin() + static_cast<std::ptrdiff_t>(recs.size() * dim), all.end());
+            for (std::size_t i = 0; i < recs.size(); ++i) {
+                recs[i].prompt_embedding = w.prompt_emb.data() + i * dim;
+                recs[i].response_embedding = w.response_emb.data() + i * dim;
+                recs[i].embedding_dim = static_cast<std::uint32_t>(dim);
+            }
+        }
+        if (bundle.lm) {
+            std::vector<std::string_view> p, q;
+            p.reserve(recs.size());
+            q.reserve(recs.size());
+            for (const record& r : recs) {
+                p.push_back(r.prompt);
+                q.push_back(r.response);
+            }
+            w.lm.assign(recs.size(), lm_score{});
+            bundle.lm->score(p, q, w.lm);
+            for (std::size_t i = 0; i < recs.size(); ++i) recs[i].lm = &w.lm[i];
+        }
+    };
+
+    const bool want_instances = static_cast<bool>(hooks.per_instance);
+    auto accumulate_range = [&](work& w, std::size_t n_records) {
+        w.states.clear();
+        for (const auto& m : metrics) w.states.push_back(m->make_state());
+        w.instances.clear();
+        w.instance_ends.clear();
+        instance_values iv;
+        io::json_writer jw;
+        for (std::size_t i = 0; i < n_records; ++i) {
+            const record& r = w.parsed.records[i];
+            iv.clear();
+            for (std::size_t k = 0; k < metrics.size(); ++k)
+                metrics[k]->accumulate(*w.states[k], r, iv);
+            if (want_instances) {
+                write_instance(jw, r, iv, multi ? &names[r.file] : nullptr);
+                w.instances += jw.str();
+                w.instances += '\n';
+                w.instance_ends.push_back(w.instances.size());
+            }
+        }
+    };
+    auto compute = [&](work& w) { accumulate_range(w, w.parsed.records.size()); };
+
+    std::uint64_t reported = 0;
+    auto merge = [&](work& w) {
+        if (stop.load(std::memory_order_relaxed)) return;  // past the limit
+        auto& recs = w.parsed.records;
+        const std::string& fname = names[w.parsed.file];
+        std::size_t keep = recs.size();
+        std::uint64_t last_line = std::numeric_limits<std::uint64_t>::max();
+        if (opts.limit && res.num_samples + keep >= opts.limit) {
+            keep = static_cast<std::size_t>(opts.limit - res.num_samples);
+            if (keep < recs.size()) {
+                accumulate_range(w, keep);  // the limit falls inside this chunk
+                if (want_instances) w.instances.resize(keep ? w.instance_ends[keep - 1] : 0);
+            }
+            last_line = keep ? recs[keep - 1].line : 0;
+            stop = true;
+        }
+        for (const auto& s : w.parsed.skips) {
+            if (s.line > last_line) break;
+            ++res.num_records_read;
+            ++res.skipped[s.reason];
+            if (s.reason == "blank_line") continue;
+            std::string msg = skip_message(fname, s);
+            if (opts.strict) throw error(errc::bad_record, msg);
+            if (hooks.on_skip) hooks.on_skip(msg);
+        }
+        for (std::size_t i = 0; i < keep; ++i) {
+            auto it = res.languages.find(recs[i].lang);
+            if (it == res.languages.end())
+                res.languages.emplace(std::string(recs[i].lang), 1);
+            else
+                ++it->second;
+        }
+        res.num_samples += keep;
+        res.num_records_read += keep;
+        for (std::size_t k = 0; k < metrics.size(); ++k)
+            metrics[k]->merge(*res.states[k], *w.states[k]);
+        if (want_instances && !w.instances.empty()) hooks.per_instance(w.instances);
+        res.bytes_read = file_start[w.lines.file] + w.lines.input_bytes_end;
+        if (hooks.on_progress && res.num_samples - reported >= 1) {
+            reported = res.num_samples;
+            hooks.on_progress({res.bytes_read, total_bytes, res.num_samples});
+        }
+    };
+
+    parallel::run_pipeline<work>(opts.tokens, source, parallel::parallel_stage(parse),
+                                 parallel::serial_stage(models), parallel::parallel_stage(compute),
+                                 parallel::serial_stage(merge));
+    (void)bytes_read_files;
+    res.elapsed_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return res;
+}
+
+void write_sections(io::json_writer& w, const metric_bundle& bundle, const run_result& res) {
+    for (std::size_t k = 0; k < bundle.metrics.size(); ++k) {
+        w.key(bundle.metrics[k]->name());
+        w.begin_object();
+        bundle.metrics[k]->finalize(*res.states[k], w);
+        w.end_object();
+    }
+}
+
+}  // namespace score
+POLYGLOT_END_NAMESPACE

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: Apache-2.0
+// Lexical metric: exact distinct-n on hand-built records, the hash set, merge(split) identity.
+#define BOOST_TEST_MODULE lexical
+#include <boost/test/unit_test.hpp>
+
+#include "test_tokenizers.hpp"
+
+#include <polyglot/metrics/lexical.hpp>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace pg = polyglot;
+namespace tt = boost::test_tools;
+using pg::metrics::lexical_metric;
+using pg::metrics::u64_set;
+
+namespace {
+std::vector<pg::record> make(const std::vector<std::string>& prompts,
+                             const std::vector<std::string>& responses) {
+    std::vector<pg::record> v(prompts.size());
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        v[i].prompt = prompts[i];
+        v[i].response = responses[i];
+    }
+    return v;
+}
+std::string finalize(const lexical_metric& m, const lexical_metric::state& s) {
+    pg::io::json_writer w;
+    w.begin_object();
+    m.finalize(s, w);
+    w.end_object();
+    return w.take();
+}
+double key(const std::string& json, const std::string& k) {
+    auto p = json.find("\"" + k + "\":");
+    BOOST_REQUIRE_MESSAGE(p != std::string::npos, "missing key " << k);
+    if (json.compare(p + k.size() + 3, 4, "null") == 0)
+        return std::numeric_limits<double>::quiet_NaN();
+    return std::stod(json.substr(p + k.size() + 3));
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(u64_set_matches_std_set) {
+    std::mt19937_64 rng(11);
+    u64_set s;
+    std::set<std::uint64_t> ref;
+    for (int i = 0; i < 20000; ++i) {
+        std::uint64_t k = rng() % 5000;
+        if (i % 1000 == 0) k = std::numeric_limits<std::uint64_t>::max();  // the empty marker
+        if (i % 777 == 0) k = 0;
+        BOOST_TEST(s.insert(k) == ref.insert(k).second);
+    }
+    BOOST_TEST(s.size() == ref.size());
+    std::set<std::uint64_t> back;
+    s.for_each([&](std::uint64_t k) { back.insert(k); });
+    BOOST_TEST((back == ref));
+}
+
+BOOST_AUTO_TEST_CASE(exact_distinct_n) {
+    // Byte tokenizer: ids are bytes. Prompts "abab", "abc": unigrams a,b,a,b,a,b,c → 3 / 7;
+    // bigrams ab,ba,ab | ab,bc → {ab, ba, bc} = 3 / 5. N-grams never cross records: responses
+    // "ab", "ba" have bigrams ab | ba (no "bb"), 2 / 2, and unigrams {a, b} 2 / 4.
+    lexical_metric m(pg::testing::bytes());
+    auto recs = make({"abab", "abc"}, {"ab", "ba"});
+    auto js = finalize(m, pg::metrics::run_serial(m, recs));
+    BOOST_TEST(key(js, "prompts_distinct_1") == 3.0 / 7, tt::tolerance(1e-15));
+    BOOST_TEST(key(js, "prompts_distinct_2") == 3.0 / 5, tt::tolerance(1e-15));
+    BOOST_TEST(key(js, "responses_distinct_1") == 0.5, tt::tolerance(1e-15));
+    BOOST_TEST(key(js, "responses_distinct_2") == 1.0, tt::tolerance(1e-15));
+    BOOST_TEST(key(js, "prompts_unique_bigrams") == 3.0);
+}
+
+BOOST_AUTO_TEST_CASE(edge_cases) {
+    lexical_metric m(pg::testing::bytes());
+    // Empty texts contribute nothing; one-token texts have no bigram; all-identical tokens.
+    auto recs = make({"", "x", "zzzz"}, {"", "", ""});
+    auto js = finalize(m, pg::metrics::run_serial(m, recs));
+    BOOST_TEST(key(js, "prompts_distinct_1") == 2.0 / 5, tt::tolerance(1e-15));
+    BOOST_TEST(key(js, "prompts_distinct_2") == 1.0 / 3, tt::tolerance(1e-15));
+    BOOST_TEST(std::isnan(key(js, "responses_distinct_1")));  // 0 / 0 → null
+}
+
+BOOST_AUTO_TEST_CASE(merge_of_split_equals_one_pass) {
+    lexical_metric m(pg::testing::bytes());
+    std::mt19937 rng(5);
+    std::vector<std::string> p, r;
+    for (int i = 0; i < 80; ++i) {
+        std::string a, b;
+        for (unsigned k = rng() % 30; k > 0; --k) a += static_cast<char>('a' + rng() % 6);
+        for (unsigned k = rng() % 30; k > 0; --k) b += static_cast<char>('A' + rng() % 20);
+        p.push_back(a);
+        r.push_back(b);
+    }
+    auto recs = make(p, r);
+    const auto whole = finalize(m, pg::metrics::run_serial(m, recs));
+    for (std::size_t cut : {0u, 1u, 33u, 79u, 80u}) {
+        std::vector<pg::record> a(recs.begin(), recs.begin() + static_cast<long>(cut));
+        std::vector<pg::record> b(recs.begin() + static_cast<long>(cut), recs.end());
+        auto s = pg::metrics::run_serial(m, a);
+        m.merge(s, pg::metrics::run_serial(m, b));
+        BOOST_TEST(finalize(m, s) == whole);
+    }
+}
