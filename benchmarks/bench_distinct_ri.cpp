@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // distinct-RI accumulator throughput: GB/s of float32 embeddings per core (one thread).
 // Run: build-*/benchmarks/bench_distinct_ri --benchmark_min_time=0.2
-#include <polyglot/metrics/distinct_ri.hpp>
-
 #include <benchmark/benchmark.h>
 
+#include <polyglot/metrics/distinct_ri.hpp>
 #include <random>
 #include <vector>
 

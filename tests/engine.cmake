@@ -3,3 +3,11 @@ if(TARGET polyglot_model_common)
   polyglot_add_test(engine_tokenizer_test SOURCES "${CMAKE_CURRENT_LIST_DIR}/engine/tokenizer_test.cpp"
     LIBS polyglot_model_common simdjson::simdjson LABELS plugins)
 endif()
+if(TARGET polyglot_cpu_engine)
+  polyglot_add_test(engine_model_test SOURCES "${CMAKE_CURRENT_LIST_DIR}/engine/model_test.cpp"
+    LIBS polyglot_cpu_engine polyglot_model_common simdjson::simdjson LABELS plugins)
+endif()
+if(TARGET polyglot_cpu_engine)
+  polyglot_add_test(engine_robustness_test SOURCES "${CMAKE_CURRENT_LIST_DIR}/engine/robustness_test.cpp"
+    LIBS polyglot_cpu_engine polyglot_model_common simdjson::simdjson LABELS plugins)
+endif()

@@ -155,6 +155,10 @@ model_config load_model_config(const std::filesystem::path& path) {
     if (any_sliding) {
         c.sliding_window = i64("sliding_window", gemma ? 4096 : 0);
         if (c.sliding_window <= 0) doc.fail("sliding layers need a positive sliding_window");
+        // transformers' Gemma3TextConfig turns the window into an exclusive half-width when
+        // attention is bidirectional (sliding_window // 2 + 1, applied on every load; tokens
+        // i, j attend when |i - j| < that); the fixture's expected values confirm it.
+        if (c.bidirectional) c.sliding_window = c.sliding_window / 2 + 1;
     }
 
     // RoPE: `rope_parameters` (transformers ≥ 5; per layer type for Gemma 3) or the older

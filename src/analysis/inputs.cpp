@@ -79,7 +79,7 @@ std::map<std::string, std::pair<double, double>> results_by_language(
     for (std::size_t i = 0; i < t.size(); ++i) {
         std::string lang = t.text(i, cl);
         double v = t.number(i, cr);
-        double se = cs ? t.number_or_nan(i, *cs) : nan;
+        double se = cs ? t.number_or_nan(i, *cs) : nan_value;
         if (!out.emplace(lang, std::make_pair(v, se)).second)
             throw format_error(t.where(i) + ": duplicate result for language '" + lang +
                                "'; first at " + where[lang]);

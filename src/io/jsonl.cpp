@@ -1,16 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // JSONL ingest: block reader + simdjson DOM parsing of each line into a record.
-#include <polyglot/core/error.hpp>
-#include <polyglot/io/jsonl.hpp>
-
 #include <simdjson.h>
-
 #include <sys/stat.h>
 
 #include <cerrno>
 #include <charconv>
 #include <cstring>
 #include <limits>
+#include <polyglot/core/error.hpp>
+#include <polyglot/io/jsonl.hpp>
 #include <utility>
 
 POLYGLOT_BEGIN_NAMESPACE
@@ -95,8 +93,8 @@ void line_reader::skip_long_line(line_chunk& out) {
         if (eof_) return;
         const std::size_t before = buf_.size();
         fill();
-        const char* p = static_cast<const char*>(
-            std::memchr(buf_.data() + before, '\n', buf_.size() - before));
+        const char* p =
+            static_cast<const char*>(std::memchr(buf_.data() + before, '\n', buf_.size() - before));
         if (p) {
             buf_.erase(before, static_cast<std::size_t>(p - buf_.data()) + 1 - before);
             return;
@@ -162,7 +160,7 @@ struct pending {
 };
 
 class line_parser {
-public:
+  public:
     line_parser(const jsonl_options& opts, parsed_chunk& out) : opts_(opts), out_(out) {}
 
     void parse(std::string_view text, std::uint64_t line) {
@@ -236,7 +234,7 @@ public:
         }
     }
 
-private:
+  private:
     static simdjson::dom::parser& parser() {
         // simdjson parsers are not thread-safe; one per thread, reused across chunks.
         thread_local simdjson::dom::parser p;
@@ -245,11 +243,16 @@ private:
 
     static std::string type_name(simdjson::dom::element e) {
         switch (e.type()) {
-            case simdjson::dom::element_type::ARRAY: return "the line is a JSON array";
-            case simdjson::dom::element_type::STRING: return "the line is a JSON string";
-            case simdjson::dom::element_type::NULL_VALUE: return "the line is JSON null";
-            case simdjson::dom::element_type::BOOL: return "the line is a JSON boolean";
-            default: return "the line is a JSON number";
+            case simdjson::dom::element_type::ARRAY:
+                return "the line is a JSON array";
+            case simdjson::dom::element_type::STRING:
+                return "the line is a JSON string";
+            case simdjson::dom::element_type::NULL_VALUE:
+                return "the line is JSON null";
+            case simdjson::dom::element_type::BOOL:
+                return "the line is a JSON boolean";
+            default:
+                return "the line is a JSON number";
         }
     }
 

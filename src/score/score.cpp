@@ -1,6 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // The scoring driver: metric factory, chunked TBB pipeline, in-order merge.
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <polyglot/core/error.hpp>
+#include <polyglot/metrics/distinct_ri.hpp>
+#include <polyglot/metrics/language.hpp>
 #include <polyglot/metrics/length.hpp>
 #include <polyglot/metrics/lexical.hpp>
 #include <polyglot/metrics/perplexity.hpp>
@@ -8,21 +15,6 @@
 #include <polyglot/score/score.hpp>
 #include <polyglot/text/langid.hpp>
 #include <polyglot/text/tokenizer.hpp>
-
-#if __has_include(<polyglot/metrics/language.hpp>)
-#include <polyglot/metrics/language.hpp>
-#define POLYGLOT_HAVE_LANGUAGE_METRIC 1
-#endif
-#if __has_include(<polyglot/metrics/distinct_ri.hpp>)
-#include <polyglot/metrics/distinct_ri.hpp>
-#define POLYGLOT_HAVE_DISTINCT_RI_METRIC 1
-#endif
-
-#include <sys/stat.h>
-
-#include <algorithm>
-#include <atomic>
-#include <chrono>
 #include <variant>
 
 POLYGLOT_BEGIN_NAMESPACE
@@ -30,8 +22,7 @@ namespace score {
 
 // ---- metric list and factory ----------------------------------------------------------------
 
-std::vector<std::string> parse_metric_list(std::string_view csv, bool have_embedder,
-                                           bool have_lm) {
+std::vector<std::string> parse_metric_list(std::string_view csv, bool have_embedder, bool have_lm) {
     std::vector<bool> on(std::size(metric_names), false);
     std::size_t pos = 0;
     bool any = false;
@@ -89,21 +80,13 @@ metric_bundle make_metrics(const metric_config& cfg) {
         } else if (n == "lexical") {
             b.metrics.push_back(erase(metrics::lexical_metric(tok)));
         } else if (n == "language") {
-#ifdef POLYGLOT_HAVE_LANGUAGE_METRIC
             auto lid = text::open_langid(cfg.lid_model);
             b.lid_model = lid->name();
             b.metrics.push_back(erase(metrics::language_metric(lid)));
-#else
-            throw unsupported_error("metric language: not available in this build yet");
-#endif
         } else if (n == "distinct_ri") {
-#ifdef POLYGLOT_HAVE_DISTINCT_RI_METRIC
             b.emb = open_embedder(cfg.embedder, cfg.backend);
             b.embedding_model = b.emb->id();
             b.metrics.push_back(erase(metrics::distinct_ri_metric()));
-#else
-            throw unsupported_error("metric distinct_ri: not available in this build yet");
-#endif
         } else if (n == "perplexity") {
             b.lm = open_scorer(cfg.lm, cfg.backend);
             b.base_model = b.lm->id();
@@ -123,9 +106,9 @@ struct work {
     std::vector<float> prompt_emb, response_emb;
     std::vector<lm_score> lm;
     std::vector<std::unique_ptr<any_metric::state>> states;
-    std::string instances;                  ///< per-instance JSONL of the chunk
-    std::vector<std::size_t> instance_ends; ///< end offset of each record's line
-    bool empty = false;                     ///< produced after the limit was reached
+    std::string instances;                   ///< per-instance JSONL of the chunk
+    std::vector<std::size_t> instance_ends;  ///< end offset of each record's line
+    bool empty = false;                      ///< produced after the limit was reached
 };
 
 void write_instance(io::json_writer& w, const record& r, const instance_values& iv,
@@ -184,7 +167,6 @@ run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& 
     std::size_t file_i = 0;
     std::unique_ptr<io::line_reader> reader;
     std::uint64_t next_index = 0;
-    std::uint64_t bytes_read_files = 0;
 
     auto source = [&](work& w) -> bool {
         for (;;) {
@@ -195,7 +177,6 @@ run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& 
                     opts.inputs[file_i], static_cast<std::uint32_t>(file_i), opts.jsonl);
             }
             if (reader->next(w.lines)) return true;
-            bytes_read_files += w.lines.input_bytes_end;
             reader.reset();
             ++file_i;
         }
@@ -216,8 +197,10 @@ run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& 
             const std::size_t dim = bundle.emb->dim();
             std::vector<float> all(texts.size() * dim);
             bundle.emb->embed(texts, all.data());
-            w.prompt_emb.assign(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(recs.size() * dim));
-            w.response_emb.assign(all.begin() + static_cast<std::ptrdiff_t>(recs.size() * dim), all.end());
+            w.prompt_emb.assign(all.begin(),
+                                all.begin() + static_cast<std::ptrdiff_t>(recs.size() * dim));
+            w.response_emb.assign(all.begin() + static_cast<std::ptrdiff_t>(recs.size() * dim),
+                                  all.end());
             for (std::size_t i = 0; i < recs.size(); ++i) {
                 recs[i].prompt_embedding = w.prompt_emb.data() + i * dim;
                 recs[i].response_embedding = w.response_emb.data() + i * dim;
@@ -308,7 +291,6 @@ run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& 
     parallel::run_pipeline<work>(opts.tokens, source, parallel::parallel_stage(parse),
                                  parallel::serial_stage(models), parallel::parallel_stage(compute),
                                  parallel::serial_stage(merge));
-    (void)bytes_read_files;
     res.elapsed_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return res;

@@ -1,20 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 // text::tiktoken_tokenizer: loading npm tiktoken encoder JSON, building the lookup tables,
 // and the binary cache image (see tiktoken_internal.hpp for the layout).
-#include "text/tiktoken_internal.hpp"
-
-#include <polyglot/core/error.hpp>
-#include <polyglot/io/atomic_file.hpp>
-
 #include <simdjson.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <bit>
 #include <charconv>
 #include <cstring>
+#include <polyglot/core/error.hpp>
+#include <polyglot/io/atomic_file.hpp>
 #include <string>
 #include <utility>
+
+#include "text/tiktoken_internal.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace text {
@@ -75,6 +75,16 @@ void attach(tiktoken_tokenizer::tables& t, const td::file_header& h) {
     t.name.assign(h.name, strnlen(h.name, sizeof h.name));
 }
 
+/// Fills t.byte_pair from the (complete) pair table and gives the tables their serial number.
+void fill_byte_pairs(tiktoken_tokenizer::tables& t) {
+    static std::atomic<std::uint64_t> next_serial{1};
+    t.serial = next_serial.fetch_add(1, std::memory_order_relaxed);
+    t.byte_pair.assign(256 * 256, td::no_id);
+    for (unsigned a = 0; a < 256; ++a)
+        for (unsigned b = 0; b < 256; ++b)
+            t.byte_pair[a * 256 + b] = t.pair(t.byte_token[a], t.byte_token[b]);
+}
+
 // Hand-written because no library we link decodes base64 (Boost's is a Beast detail header);
 // it is 20 lines and only runs when a table is first built.
 bool base64_decode(std::string_view in, std::string& out) {
@@ -82,7 +92,8 @@ bool base64_decode(std::string_view in, std::string& out) {
         std::array<signed char, 256> t{};
         t.fill(-1);
         const char* a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(a[i])] = static_cast<signed char>(i);
+        for (int i = 0; i < 64; ++i)
+            t[static_cast<unsigned char>(a[i])] = static_cast<signed char>(i);
         return t;
     }();
     out.clear();
@@ -107,8 +118,8 @@ std::uint64_t parse_u64(std::string_view s, const std::string& origin, std::size
     std::uint64_t v = 0;
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
     if (ec != std::errc() || p != s.data() + s.size())
-        throw format_error(origin + ": bpe_ranks line " + std::to_string(line) +
-                           ": bad rank '" + std::string(s.substr(0, 32)) + "'");
+        throw format_error(origin + ": bpe_ranks line " + std::to_string(line) + ": bad rank '" +
+                           std::string(s.substr(0, 32)) + "'");
     return v;
 }
 
@@ -280,6 +291,7 @@ std::unique_ptr<tiktoken_tokenizer::tables> build_tables(const std::vector<std::
     }
     auto* hdr = reinterpret_cast<td::file_header*>(base);
     hdr->payload_hash = td::hash_bytes(base + sizeof h, l.total - sizeof h);
+    fill_byte_pairs(*img);
     return img;
 }
 
@@ -323,8 +335,8 @@ std::string validate_image(const unsigned char* base, std::size_t size) {
         std::uint64_t s;
         std::memcpy(&s, base + l.pair + 8 * i, 8);
         if (s == ~std::uint64_t{0}) continue;
-        if ((s >> (2 * td::id_bits)) >= h.n_tokens || ((s >> td::id_bits) & td::id_mask) >= h.n_tokens ||
-            (s & td::id_mask) >= h.n_tokens)
+        if ((s >> (2 * td::id_bits)) >= h.n_tokens ||
+            ((s >> td::id_bits) & td::id_mask) >= h.n_tokens || (s & td::id_mask) >= h.n_tokens)
             return "bad pair table";
     }
     for (std::size_t b = 0; b < 256; ++b) {
@@ -348,6 +360,7 @@ std::unique_ptr<tiktoken_tokenizer::tables> load_image(std::string_view bytes,
     td::file_header h;
     std::memcpy(&h, bytes.data(), sizeof h);
     attach(*t, h);
+    fill_byte_pairs(*t);
     return t;
 }
 
@@ -372,7 +385,8 @@ std::unique_ptr<tiktoken_tokenizer::tables> tables_from_json(std::string_view js
     else if (pat == o200k_pat)
         kind = td::pattern::o200k;
     else
-        throw unsupported_error(origin + ": pat_str is not the cl100k_base or o200k_base pattern; "
+        throw unsupported_error(origin +
+                                ": pat_str is not the cl100k_base or o200k_base pattern; "
                                 "the hand-written pre-tokenizer supports only those two");
     const auto by_rank = parse_bpe_ranks(ranks, origin);
     return build_tables(by_rank, kind, table_name, json.size(),
@@ -380,7 +394,8 @@ std::unique_ptr<tiktoken_tokenizer::tables> tables_from_json(std::string_view js
 }
 
 bool ends_with(const std::string& s, std::string_view suffix) {
-    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+    return s.size() >= suffix.size() &&
+           s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace
@@ -434,7 +449,8 @@ std::shared_ptr<const tiktoken_tokenizer> tiktoken_tokenizer::open(
     auto t = tables_from_json(content, name, origin);
     try {
         io::write_file_atomic(
-            cache, std::string_view(reinterpret_cast<const char*>(t->storage.data()), t->size_bytes));
+            cache,
+            std::string_view(reinterpret_cast<const char*>(t->storage.data()), t->size_bytes));
     } catch (const error&) {
         // Read-only data directory: parse the JSON every time.
     }

@@ -9,13 +9,13 @@
 // greedy quantifiers resolved by hand (see the comments at each alternative). Code point
 // classes come from ICU (u_charType, u_isUWhiteSpace = Unicode White_Space, which is what the
 // Rust regex crate means by \s), precomputed once for the BMP.
-#include "text/tiktoken_internal.hpp"
-
 #include <unicode/uchar.h>
 
 #include <algorithm>
 #include <functional>
 #include <memory>
+
+#include "text/tiktoken_internal.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace text {
@@ -41,8 +41,10 @@ constexpr unsigned m_letter = bit(c_upper) | bit(c_lower) | bit(c_oletter);  // 
 constexpr unsigned m_ws = bit(c_space) | bit(c_crlf);                        // \s
 constexpr unsigned m_prefix = bit(c_other) | bit(c_mark) | bit(c_space);     // [^\r\n\p{L}\p{N}]
 constexpr unsigned m_punct = bit(c_other) | bit(c_mark);                     // [^\s\p{L}\p{N}]
-constexpr unsigned m_up = bit(c_upper) | bit(c_oletter) | bit(c_mark);   // [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]
-constexpr unsigned m_low = bit(c_lower) | bit(c_oletter) | bit(c_mark);  // [\p{Ll}\p{Lm}\p{Lo}\p{M}]
+constexpr unsigned m_up =
+    bit(c_upper) | bit(c_oletter) | bit(c_mark);  // [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]
+constexpr unsigned m_low =
+    bit(c_lower) | bit(c_oletter) | bit(c_mark);  // [\p{Ll}\p{Lm}\p{Lo}\p{M}]
 
 std::uint8_t classify(UChar32 c) {
     if (c == '\r' || c == '\n') return c_crlf;
@@ -319,8 +321,9 @@ void merge_small(const tiktoken_tokenizer::tables& t, const unsigned char* p, st
     std::uint32_t id[small_piece];
     std::uint32_t rank[small_piece];  // rank[k]: id of (part k + part k+1), or no_id
     std::size_t n = len;
+    const std::uint32_t* byte_pair = t.byte_pair.data();
     for (std::size_t k = 0; k < n; ++k) id[k] = t.byte_token[p[k]];
-    for (std::size_t k = 0; k + 1 < n; ++k) rank[k] = t.pair(id[k], id[k + 1]);
+    for (std::size_t k = 0; k + 1 < n; ++k) rank[k] = byte_pair[(p[k] << 8) | p[k + 1]];
     rank[n - 1] = td::no_id;
     while (n > 1) {
         std::uint32_t best = td::no_id;
@@ -332,8 +335,11 @@ void merge_small(const tiktoken_tokenizer::tables& t, const unsigned char* p, st
             }
         if (best == td::no_id) break;
         id[at] = best;
-        std::copy(id + at + 2, id + n, id + at + 1);
-        std::copy(rank + at + 2, rank + n, rank + at + 1);
+        // Remove part at+1 (short arrays: a plain loop beats a memmove call).
+        for (std::size_t k = at + 1; k + 1 < n; ++k) {
+            id[k] = id[k + 1];
+            rank[k] = rank[k + 1];
+        }
         --n;
         rank[at] = at + 1 < n ? t.pair(id[at], id[at + 1]) : td::no_id;
         if (at > 0) rank[at - 1] = t.pair(id[at - 1], id[at]);
@@ -398,23 +404,68 @@ void merge_large(const tiktoken_tokenizer::tables& t, const unsigned char* p, st
     if (heap.capacity() > keep_scratch) std::vector<std::uint64_t>().swap(heap);
 }
 
+/// A small per-thread, direct-mapped cache of merged pieces. Real text repeats its words
+/// (Zipf), and a piece that is not itself a token costs a dozen merge-table lookups, so most of
+/// the merge work is served from here. Keyed by the tables' serial number and the piece bytes
+/// (compared in full), so a hit is always exact.
+struct piece_cache {
+    static constexpr std::size_t max_bytes = 32;
+    static constexpr std::size_t max_ids = 12;
+    static constexpr std::size_t slots = 4096;
+    struct entry {
+        std::uint64_t hash = 0;
+        std::uint64_t serial = 0;  ///< 0 = empty
+        std::uint8_t len = 0;
+        std::uint8_t n = 0;
+        unsigned char bytes[max_bytes];
+        std::uint32_t ids[max_ids];
+    };
+    std::unique_ptr<entry[]> e{new entry[slots]};
+};
+piece_cache& tls_piece_cache() {
+    thread_local piece_cache c;
+    return c;
+}
+
 template <class Sink>
-void encode_piece(const tiktoken_tokenizer::tables& t, const unsigned char* p, std::size_t len,
-                  Sink& sink) {
+void encode_piece(const tiktoken_tokenizer::tables& t, piece_cache& cache, const unsigned char* p,
+                  std::size_t len, Sink& sink) {
     if (len == 1) {
         sink(t.byte_token[p[0]]);
         return;
     }
-    if (len <= t.max_token_len) {
-        if (const std::uint32_t id = t.find(p, len); id != td::no_id) {
-            sink(id);
+    if (len > small_piece) {
+        if (len <= t.max_token_len)
+            if (const std::uint32_t id = t.find(p, len); id != td::no_id) return sink(id);
+        return merge_large(t, p, len, sink);
+    }
+    const std::uint64_t h = td::hash_bytes(p, len);
+    // The cache first: a repeated piece that is not a token then costs no table miss at all.
+    piece_cache::entry* e = nullptr;
+    if (len <= piece_cache::max_bytes) {
+        e = &cache.e[(h >> 20) & (piece_cache::slots - 1)];
+        if (e->serial == t.serial && e->hash == h && e->len == len &&
+            std::memcmp(e->bytes, p, len) == 0) {
+            for (std::size_t k = 0; k < e->n; ++k) sink(e->ids[k]);
             return;
         }
     }
-    if (len <= small_piece)
-        merge_small(t, p, len, sink);
-    else
-        merge_large(t, p, len, sink);
+    if (len <= t.max_token_len)
+        if (const std::uint32_t id = t.find(p, len, h); id != td::no_id) return sink(id);
+    if (!e) return merge_small(t, p, len, sink);
+    std::uint32_t ids[small_piece];
+    std::size_t n = 0;
+    auto collect = [&](std::uint32_t id) { ids[n++] = id; };
+    merge_small(t, p, len, collect);
+    if (n <= piece_cache::max_ids) {
+        e->serial = t.serial;
+        e->hash = h;
+        e->len = static_cast<std::uint8_t>(len);
+        e->n = static_cast<std::uint8_t>(n);
+        std::memcpy(e->bytes, p, len);
+        std::memcpy(e->ids, ids, n * sizeof ids[0]);
+    }
+    for (std::size_t k = 0; k < n; ++k) sink(ids[k]);
 }
 
 template <class Sink>
@@ -424,7 +475,10 @@ void encode_text(const tiktoken_tokenizer::tables& t, std::string_view text, Sin
     const auto* p = reinterpret_cast<const unsigned char*>(text.data());
     const std::size_t n = decode_utf8(p, text.size(), s);
     const cps cp{p, s.cls.data.get(), s.off.data.get(), n};
-    split_text(t, cp, [&](std::uint32_t b, std::uint32_t e) { encode_piece(t, p + b, e - b, sink); });
+    piece_cache& cache = tls_piece_cache();
+    split_text(t, cp, [&](std::uint32_t b, std::uint32_t e) {
+        encode_piece(t, cache, p + b, e - b, sink);
+    });
     s.cls.release_if_larger(keep_scratch);
     s.off.release_if_larger(keep_scratch);
 }
@@ -449,7 +503,8 @@ void tiktoken_tokenizer::split(std::string_view text, std::vector<std::string_vi
     const auto* p = reinterpret_cast<const unsigned char*>(text.data());
     const std::size_t n = decode_utf8(p, text.size(), s);
     const cps cp{p, s.cls.data.get(), s.off.data.get(), n};
-    split_text(*t_, cp, [&](std::uint32_t b, std::uint32_t e) { pieces.push_back(text.substr(b, e - b)); });
+    split_text(*t_, cp,
+               [&](std::uint32_t b, std::uint32_t e) { pieces.push_back(text.substr(b, e - b)); });
 }
 
 }  // namespace text

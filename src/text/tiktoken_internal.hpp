@@ -18,11 +18,10 @@
 /// integer hash and compare instead of hashing and comparing a byte string.
 #pragma once
 
-#include <polyglot/text/tiktoken.hpp>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <polyglot/text/tiktoken.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -113,6 +112,12 @@ struct tiktoken_tokenizer::tables {
     const std::uint64_t* pair_slots = nullptr;
     std::uint32_t pair_bits = 0;
     const std::uint32_t* byte_token = nullptr;
+    /// Dense copy of the pair table for two single bytes (256 KiB, L2-resident): the first
+    /// round of every merge looks up only such pairs. Filled on load, not stored in the image.
+    std::vector<std::uint32_t> byte_pair;
+    /// Process-unique serial number (never reused, unlike an address): keys the per-thread
+    /// piece cache.
+    std::uint64_t serial = 0;
 
     [[nodiscard]] std::string_view bytes(std::uint32_t id) const {
         return {reinterpret_cast<const char*>(blob) + offsets[id], offsets[id + 1] - offsets[id]};
@@ -120,8 +125,12 @@ struct tiktoken_tokenizer::tables {
 
     /// Id of the token whose bytes are exactly [p, p+len), or no_id.
     [[nodiscard]] std::uint32_t find(const unsigned char* p, std::size_t len) const {
+        return find(p, len, tiktoken_detail::hash_bytes(p, len));
+    }
+    /// find() with the precomputed hash_bytes(p, len).
+    [[nodiscard]] std::uint32_t find(const unsigned char* p, std::size_t len,
+                                     std::uint64_t h) const {
         using namespace tiktoken_detail;
-        const std::uint64_t h = hash_bytes(p, len);
         const std::uint32_t tag = static_cast<std::uint32_t>(h >> 53);
         for (std::size_t i = h & str_mask;; i = (i + 1) & str_mask) {
             const std::uint32_t s = str_slots[i];

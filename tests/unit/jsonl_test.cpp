@@ -2,13 +2,11 @@
 // JSONL ingest: every bad-input case of product.md §6, record shapes, chunking invariance.
 #define BOOST_TEST_MODULE jsonl
 #include <boost/test/unit_test.hpp>
-
-#include <polyglot/core/error.hpp>
-#include <polyglot/io/jsonl.hpp>
-
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <polyglot/core/error.hpp>
+#include <polyglot/io/jsonl.hpp>
 #include <sstream>
 #include <string>
 #include <tuple>
@@ -25,9 +23,8 @@ struct temp_file {
     fs::path path;
     explicit temp_file(const std::string& content) {
         static int n = 0;
-        path = fs::temp_directory_path() /
-               ("polyglot_jsonl_test_" + std::to_string(::getpid()) + "_" + std::to_string(n++) +
-                ".jsonl");
+        path = fs::temp_directory_path() / ("polyglot_jsonl_test_" + std::to_string(::getpid()) +
+                                            "_" + std::to_string(n++) + ".jsonl");
         std::ofstream(path, std::ios::binary) << content;
     }
     ~temp_file() { fs::remove(path); }
@@ -41,8 +38,8 @@ std::vector<pg::io::skip_info> non_blank(const std::vector<pg::io::skip_info>& s
 }
 
 /// Reads a file chunk by chunk with the given options; flattens records and skips.
-using flat = std::vector<std::tuple<std::uint64_t, std::string, std::string, std::string,
-                                    std::string>>;
+using flat =
+    std::vector<std::tuple<std::uint64_t, std::string, std::string, std::string, std::string>>;
 std::pair<flat, std::vector<std::pair<std::uint64_t, std::string>>> read_chunked(
     const fs::path& p, const pg::io::jsonl_options& o) {
     pg::io::line_reader reader(p.string(), 0, o);
@@ -104,8 +101,8 @@ BOOST_AUTO_TEST_CASE(huge_lines_are_streamed_past) {
     const std::string content = good + "\n" + R"({"prompt": ")" + big + R"(", "response": "r"})" +
                                 "\n" + good + "\n" + big + big;  // last line: too long, no '\n'
     temp_file f(content);
-    for (std::size_t block : {std::size_t{7}, std::size_t{64}, std::size_t{4096},
-                              std::size_t{1} << 20}) {
+    for (std::size_t block :
+         {std::size_t{7}, std::size_t{64}, std::size_t{4096}, std::size_t{1} << 20}) {
         pg::io::jsonl_options o;
         o.max_line_bytes = 1000;
         o.read_block_bytes = block;

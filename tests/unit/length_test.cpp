@@ -2,21 +2,19 @@
 // Length metric: exact values on hand-built records, exact quantiles, merge(split) == one pass,
 // and token counts against the tiktoken fixtures when the cl100k_base tokenizer is available.
 #define BOOST_TEST_MODULE length
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
-
-#include "test_tokenizers.hpp"
-
+#include <cmath>
+#include <fstream>
 #include <polyglot/core/error.hpp>
 #include <polyglot/io/jsonl.hpp>
 #include <polyglot/metrics/length.hpp>
 #include <polyglot/text/unicode.hpp>
-
-#include <algorithm>
-#include <cmath>
-#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
+
+#include "test_tokenizers.hpp"
 
 namespace pg = polyglot;
 namespace tt = boost::test_tools;
@@ -164,8 +162,9 @@ BOOST_AUTO_TEST_CASE(cl100k_token_counts_match_tiktoken_fixtures) {
     while (std::getline(in, line)) {
         auto ids = line.substr(line.rfind("\"ids\":[") + 7);
         ids = ids.substr(0, ids.find(']'));
-        expected.push_back(ids.empty() ? 0 : static_cast<std::size_t>(
-                                                 std::count(ids.begin(), ids.end(), ',') + 1));
+        expected.push_back(
+            ids.empty() ? 0
+                        : static_cast<std::size_t>(std::count(ids.begin(), ids.end(), ',') + 1));
     }
     BOOST_REQUIRE_EQUAL(expected.size(), pc.records.size());
     length_metric m(tok);
@@ -174,9 +173,9 @@ BOOST_AUTO_TEST_CASE(cl100k_token_counts_match_tiktoken_fixtures) {
         auto s = m.make_state();
         pg::instance_values iv;
         m.accumulate(s, pc.records[i], iv);
-        BOOST_TEST(std::get<std::int64_t>(iv.items()[0].second) ==
-                       static_cast<std::int64_t>(expected[i]),
-                   "text " << i);
+        BOOST_TEST(
+            std::get<std::int64_t>(iv.items()[0].second) == static_cast<std::int64_t>(expected[i]),
+            "text " << i);
         total += expected[i];
     }
     auto s = pg::metrics::run_serial(m, pc.records);

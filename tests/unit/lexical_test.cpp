@@ -2,17 +2,15 @@
 // Lexical metric: exact distinct-n on hand-built records, the hash set, merge(split) identity.
 #define BOOST_TEST_MODULE lexical
 #include <boost/test/unit_test.hpp>
-
-#include "test_tokenizers.hpp"
-
-#include <polyglot/metrics/lexical.hpp>
-
 #include <cmath>
 #include <limits>
+#include <polyglot/metrics/lexical.hpp>
 #include <random>
 #include <set>
 #include <string>
 #include <vector>
+
+#include "test_tokenizers.hpp"
 
 namespace pg = polyglot;
 namespace tt = boost::test_tools;

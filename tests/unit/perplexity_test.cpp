@@ -2,12 +2,10 @@
 // Perplexity metric: the exact formulas on hand-built LM scores, exclusions, merge identity.
 #define BOOST_TEST_MODULE perplexity
 #include <boost/test/unit_test.hpp>
-
-#include <polyglot/metrics/perplexity.hpp>
-
 #include <cmath>
 #include <limits>
 #include <numbers>
+#include <polyglot/metrics/perplexity.hpp>
 #include <string>
 #include <vector>
 
@@ -34,13 +32,13 @@ struct fixture {
     std::vector<std::string> responses{"abcd", "\xc3\xa9t\xc3\xa9", "xy", "nan", "inf", "none",
                                        "big"};
     std::vector<pg::lm_score> scores{
-        {2.0, 4, 5, 4, false},                                    // mean 0.5
-        {3.0, 2, 5, 2, true},                                     // mean 1.5, truncated
-        {0.0, 1, 1, 1, false},                                    // mean 0 → ppl 1
+        {2.0, 4, 5, 4, false},  // mean 0.5
+        {3.0, 2, 5, 2, true},   // mean 1.5, truncated
+        {0.0, 1, 1, 1, false},  // mean 0 → ppl 1
         {std::numeric_limits<double>::quiet_NaN(), 3, 1, 3, false},
         {std::numeric_limits<double>::infinity(), 3, 1, 3, false},
-        {0.0, 0, 1, 0, false},                                    // nothing scored
-        {1000.0, 1, 1, 1, false},                                 // exp(1000) overflows
+        {0.0, 0, 1, 0, false},     // nothing scored
+        {1000.0, 1, 1, 1, false},  // exp(1000) overflows
     };
     std::vector<pg::record> recs;
     fixture() {

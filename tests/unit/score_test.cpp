@@ -3,27 +3,25 @@
 // `polyglot score` CLI ($POLYGLOT_CLI): identical reports for --threads 1 and 2, skip counts,
 // strict exit code and message, per-instance output.
 #define BOOST_TEST_MODULE score
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <boost/test/unit_test.hpp>
-
-#include "test_tokenizers.hpp"
-
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <polyglot/core/error.hpp>
 #include <polyglot/metrics/length.hpp>
 #include <polyglot/metrics/lexical.hpp>
 #include <polyglot/metrics/perplexity.hpp>
 #include <polyglot/parallel/threads.hpp>
 #include <polyglot/score/score.hpp>
-
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cmath>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "test_tokenizers.hpp"
 
 namespace pg = polyglot;
 namespace fs = std::filesystem;
@@ -33,13 +31,12 @@ namespace {
 
 /// A deterministic fake LM: sum_nll = 0.01 × bytes(response) + 0.1, n_scored = bytes or 0.
 class fake_scorer final : public pg::scorer {
-public:
+  public:
     int calls = 0;
     [[nodiscard]] std::string id() const override { return "fake-lm"; }
     [[nodiscard]] std::string backend() const override { return "test"; }
     void score(std::span<const std::string_view> prompts,
-               std::span<const std::string_view> responses,
-               std::span<pg::lm_score> out) override {
+               std::span<const std::string_view> responses, std::span<pg::lm_score> out) override {
         ++calls;
         BOOST_REQUIRE(prompts.size() == responses.size() && out.size() == responses.size());
         for (std::size_t i = 0; i < out.size(); ++i) {
@@ -178,7 +175,8 @@ std::string mask_timing(const std::string& report) {
 bool cli_has_tokenizer() {
     static const bool ok = [] {
         auto r = run_cli("score tests/data/score/bom.jsonl --metrics length --quiet");
-        if (r.status != 0) BOOST_TEST_MESSAGE("tokenizer unavailable, CLI tests skipped: " << r.err);
+        if (r.status != 0)
+            BOOST_TEST_MESSAGE("tokenizer unavailable, CLI tests skipped: " << r.err);
         return r.status == 0;
     }();
     return ok;
@@ -241,8 +239,8 @@ BOOST_AUTO_TEST_CASE(limit_takes_the_first_records) {
         auto r = run_in_process(2, limit);
         const std::uint64_t expect = std::min<std::uint64_t>(limit, 4967u);
         BOOST_TEST(r.res.num_samples == expect, "limit " << limit);
-        BOOST_TEST(static_cast<std::uint64_t>(std::count(r.instances.begin(), r.instances.end(),
-                                                         '\n')) == expect);
+        BOOST_TEST(static_cast<std::uint64_t>(
+                       std::count(r.instances.begin(), r.instances.end(), '\n')) == expect);
         auto full = run_in_process(1);
         BOOST_TEST(full.instances.substr(0, r.instances.size()) == r.instances);
     }
@@ -273,10 +271,9 @@ BOOST_AUTO_TEST_CASE(identical_reports_for_1_and_2_threads) {
     if (!cli_has_tokenizer()) return;
     const auto corpus = make_corpus().string();
     const auto i1 = temp_path("i1.jsonl"), i2 = temp_path("i2.jsonl");
-    auto a = run_cli("score " + corpus + " --metrics length,lexical --threads 1 --quiet "
-                     "--per-instance " + i1.string());
-    auto b = run_cli("score " + corpus + " --metrics length,lexical --threads 2 --quiet "
-                     "--per-instance " + i2.string());
+    // The default metrics: length, lexical, language.
+    auto a = run_cli("score " + corpus + " --threads 1 --quiet --per-instance " + i1.string());
+    auto b = run_cli("score " + corpus + " --threads 2 --quiet --per-instance " + i2.string());
     BOOST_TEST(a.status == 0);
     BOOST_TEST(b.status == 0);
     BOOST_TEST(mask_timing(a.out) == mask_timing(b.out));
@@ -288,6 +285,9 @@ BOOST_AUTO_TEST_CASE(identical_reports_for_1_and_2_threads) {
     BOOST_TEST(a.out.find("\"num_records_read\": 5000") != std::string::npos);
     BOOST_TEST(a.out.find("\"prompts_average_length\"") != std::string::npos);
     BOOST_TEST(a.out.find("\"responses_distinct_2\"") != std::string::npos);
+    BOOST_TEST(a.out.find("\"responses_target_lang_rate\"") != std::string::npos);
+    BOOST_TEST(a.out.find("\"lid_model\": \"fasttext:lid.176.ftz\"") != std::string::npos);
+    BOOST_TEST(slurp(i1).find("\"response_lang\":") != std::string::npos);
     BOOST_TEST(a.err.empty());  // --quiet
     fs::remove(i1);
     fs::remove(i2);
@@ -327,8 +327,10 @@ BOOST_AUTO_TEST_CASE(usage_errors) {
 BOOST_AUTO_TEST_CASE(report_file_and_metadata) {
     if (!cli_has_tokenizer()) return;
     const auto rep = temp_path("report.json");
-    auto r = run_cli("score tests/data/score/blank_lines.jsonl tests/data/score/messages.jsonl "
-                     "--metrics length --teacher T1 -o " + rep.string());
+    auto r = run_cli(
+        "score tests/data/score/blank_lines.jsonl tests/data/score/messages.jsonl "
+        "--metrics length --teacher T1 -o " +
+        rep.string());
     BOOST_TEST(r.status == 0);
     BOOST_TEST(r.out.empty());
     const std::string js = slurp(rep);
@@ -339,6 +341,51 @@ BOOST_AUTO_TEST_CASE(report_file_and_metadata) {
         BOOST_TEST(js.find(k) != std::string::npos, k);
     BOOST_TEST(r.err.find("4 records scored from 2 files") != std::string::npos);
     fs::remove(rep);
+}
+
+BOOST_AUTO_TEST_CASE(stdin_multiple_files_and_limit) {
+    if (!cli_has_tokenizer()) return;
+    const auto inst = temp_path("multi.jsonl");
+    auto r = run_cli(
+        "score - tests/data/score/crlf.jsonl --metrics length --quiet --limit 4 "
+        "--per-instance " +
+        inst.string() + " < tests/data/score/bom.jsonl");
+    BOOST_TEST(r.status == 0);
+    BOOST_TEST(r.out.find("\"num_samples\": 4") != std::string::npos);
+    const std::string lines = slurp(inst);
+    // Two records from stdin, then the first two of crlf.jsonl; "file" names the input.
+    BOOST_TEST(std::count(lines.begin(), lines.end(), '\n') == 4);
+    BOOST_TEST(lines.find("{\"line\":1,\"id\":\"g1\",\"file\":\"<stdin>\"") == 0u);
+    BOOST_TEST(lines.find("\"file\":\"tests/data/score/crlf.jsonl\"") != std::string::npos);
+    fs::remove(inst);
+}
+
+BOOST_AUTO_TEST_CASE(bundled_example_skips) {
+    if (!cli_has_tokenizer()) return;
+    auto r = run_cli("score examples/sft/gamma_de.jsonl --metrics length --quiet");
+    BOOST_TEST(r.status == 0);
+    for (const char* k :
+         {"\"num_samples\": 200", "\"num_records_read\": 204", "\"invalid_utf8\": 1",
+          "\"malformed_json\": 1", "\"null_field:response\": 1", "\"blank_line\": 1"})
+        BOOST_TEST(r.out.find(k) != std::string::npos, k);
+}
+
+BOOST_AUTO_TEST_CASE(bench_json) {
+    if (!cli_has_tokenizer()) return;
+    auto r = run_cli(
+        "bench examples/sft/alpha_de.jsonl --metrics length,lexical --json "
+        "--threads 1");
+    BOOST_TEST(r.status == 0);
+    for (const char* k : {"\"name\": \"ingest\"", "\"name\": \"length\"", "\"name\": \"lexical\"",
+                          "\"name\": \"all selected\"", "\"records\": 200", "\"records_per_s\"",
+                          "\"tokens_per_s\""})
+        BOOST_TEST(r.out.find(k) != std::string::npos, k);
+    // tokens = (mean prompt + mean response tokens) × records, an integer.
+    auto score = run_cli("score examples/sft/alpha_de.jsonl --metrics length --quiet");
+    const double tokens =
+        (key(score.out, "prompts_average_length") + key(score.out, "responses_average_length")) *
+        200;
+    BOOST_TEST(key(r.out, "tokens") == std::round(tokens));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -113,6 +113,14 @@ BOOST_AUTO_TEST_CASE(newline_folding) {
     BOOST_TEST(pt::fold_newlines("no newline") == "no newline");
 }
 
+BOOST_AUTO_TEST_CASE(large_text_then_small) {
+    std::string big;
+    for (int i = 0; i < 200000; ++i) big += "مرحبا ";  // 2.2 MB, 1.2M UTF-16 units
+    BOOST_TEST(pt::count_words(big) == 200000u);
+    BOOST_TEST(pt::count_graphemes(big) == 1200000u);
+    BOOST_TEST(pt::count_words("مرحبا بالعالم") == 2u);  // after the per-thread buffer shrinks
+}
+
 BOOST_AUTO_TEST_CASE(thread_safety) {
     const std::vector<std::string> texts = {"私は学生です。東京に住んでいます。", "مرحبا بالعالم",
                                             "Größe: 3,5 Meter",

@@ -1,21 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 // polyglot bench: throughput of ingest alone and of each metric (records/s, MB/s, tokens/s).
-#include "command.hpp"
-#include "score_util.hpp"
-
+#include <boost/program_options.hpp>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
 #include <polyglot/core/error.hpp>
 #include <polyglot/io/json_writer.hpp>
 #include <polyglot/parallel/threads.hpp>
 #include <polyglot/score/score.hpp>
 #include <polyglot/version.hpp>
-
-#include <boost/program_options.hpp>
-
-#include <cmath>
-#include <cstdio>
-#include <iostream>
 #include <string>
 #include <vector>
+
+#include "command.hpp"
+#include "score_util.hpp"
 
 namespace po = boost::program_options;
 
@@ -113,9 +111,9 @@ int run_bench(int argc, char** argv) {
         rows.push_back(measure(n, {n}, n == "length" ? &r : nullptr, &b));
         if (n == "length") {
             const std::string js = section_json(b, r, 0);
-            tokens = (find_number(js, "prompts_average_length") +
-                      find_number(js, "responses_average_length")) *
-                     static_cast<double>(r.num_samples);
+            tokens = std::round((find_number(js, "prompts_average_length") +
+                                 find_number(js, "responses_average_length")) *
+                                static_cast<double>(r.num_samples));
         }
     }
     if (names.size() > 1) rows.push_back(measure("all selected", names));

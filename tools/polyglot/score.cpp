@@ -1,24 +1,22 @@
 // SPDX-License-Identifier: Apache-2.0
 // polyglot score: intrinsic metrics of SFT datasets (product.md §3), report JSON + per-instance.
-#include "command.hpp"
-#include "common.hpp"
-#include "score_util.hpp"
-
-#include <polyglot/core/error.hpp>
-#include <polyglot/io/atomic_file.hpp>
-#include <polyglot/parallel/threads.hpp>
-#include <polyglot/score/score.hpp>
-#include <polyglot/version.hpp>
-
 #include <boost/program_options.hpp>
-
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <optional>
+#include <polyglot/core/error.hpp>
+#include <polyglot/io/atomic_file.hpp>
+#include <polyglot/parallel/threads.hpp>
+#include <polyglot/score/score.hpp>
+#include <polyglot/version.hpp>
 #include <string>
 #include <vector>
+
+#include "command.hpp"
+#include "common.hpp"
+#include "score_util.hpp"
 
 namespace po = boost::program_options;
 
@@ -30,8 +28,8 @@ constexpr std::size_t max_skip_messages = 5;
 void print_progress(const score::progress& p, double seconds) {
     const double mb = static_cast<double>(p.bytes_done) / 1e6;
     if (p.bytes_total) {
-        const double frac = std::min(1.0, static_cast<double>(p.bytes_done) /
-                                              static_cast<double>(p.bytes_total));
+        const double frac =
+            std::min(1.0, static_cast<double>(p.bytes_done) / static_cast<double>(p.bytes_total));
         const int width = 30;
         const int fill = static_cast<int>(frac * width);
         const double eta = frac > 0 ? seconds * (1 - frac) / frac : 0;

@@ -2,12 +2,11 @@
 /// @file Helpers shared by `polyglot score` and `polyglot bench`.
 #pragma once
 
-#include <polyglot/io/json_writer.hpp>
-#include <polyglot/score/score.hpp>
-
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <polyglot/io/json_writer.hpp>
+#include <polyglot/score/score.hpp>
 #include <string>
 #include <string_view>
 

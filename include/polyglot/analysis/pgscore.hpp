@@ -44,7 +44,7 @@ inline const std::vector<std::string>& default_z_features() {
 inline double z_feature_value(const intrinsic_report& r, const std::string& feature) {
     if (feature == "neg_log1p_perplexity" || feature == "perplexity") {
         double p = r.get("average_perplexity");
-        return std::isnan(p) ? nan : -std::log1p(p);
+        return std::isnan(p) ? nan_value : -std::log1p(p);
     }
     return r.get(feature);
 }
@@ -283,8 +283,8 @@ inline zscore_pool zscore_pool_from_json(const json_value& v, const std::string&
 
 /// Base and reference anchor results for one language (+ standard errors when known).
 struct anchor {
-    double base = nan, ref = nan;
-    double base_stderr = nan, ref_stderr = nan;
+    double base = nan_value, ref = nan_value;
+    double base_stderr = nan_value, ref_stderr = nan_value;
 };
 
 /// A warning when ref − base ≤ 0 or smaller than twice the combined standard error
@@ -318,8 +318,8 @@ inline double pg_alpha(double z, double pgr_value, double alpha) {
 /// One teacher × language row.
 struct pg_row {
     std::string teacher, lang;
-    double result = nan, result_stderr = nan, pgr = nan, z_score = nan, pg_score = nan;
-    double pg_score_given = nan;  ///< pg_score read from the input (NaN when absent)
+    double result = nan_value, result_stderr = nan_value, pgr = nan_value, z_score = nan_value, pg_score = nan_value;
+    double pg_score_given = nan_value;  ///< pg_score read from the input (NaN when absent)
     std::string pg_source;        ///< "recomputed" or "input"
     std::string where;            ///< "file:line" of the row
 };
@@ -349,11 +349,11 @@ inline std::vector<std::string> recompute_pg(std::vector<pg_row>& rows, double a
 /// Per-teacher means over languages.
 struct teacher_summary {
     std::string teacher;
-    double pg_score = nan, pgr = nan, z_score = nan, result = nan;
+    double pg_score = nan_value, pgr = nan_value, z_score = nan_value, result = nan_value;
     std::size_t n_languages = 0;
     std::vector<std::string> languages;
-    double pg_lo = nan, pg_hi = nan, pg_se = nan;  ///< bootstrap (when requested)
-    double p_first = nan;                          ///< bootstrap share ranked first
+    double pg_lo = nan_value, pg_hi = nan_value, pg_se = nan_value;  ///< bootstrap (when requested)
+    double p_first = nan_value;                          ///< bootstrap share ranked first
 };
 
 namespace detail {
@@ -362,7 +362,7 @@ inline double nanmean(const std::vector<double>& v) {
     std::size_t k = 0;
     for (double x : v)
         if (!std::isnan(x)) s += x, ++k;
-    return k ? s / static_cast<double>(k) : nan;
+    return k ? s / static_cast<double>(k) : nan_value;
 }
 inline void sort_summaries(std::vector<teacher_summary>& t) {
     std::stable_sort(t.begin(), t.end(), [](const teacher_summary& a, const teacher_summary& b) {
@@ -464,7 +464,7 @@ inline void bootstrap_teachers(std::vector<teacher_summary>& ranking,
                 s += it->second;
                 ++k;
             }
-            double m = k ? s / static_cast<double>(k) : nan;
+            double m = k ? s / static_cast<double>(k) : nan_value;
             reps[t].push_back(m);
             if (!std::isnan(m) && m > best) best = m, best_i = t;
         }

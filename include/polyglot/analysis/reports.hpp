@@ -25,7 +25,7 @@
 POLYGLOT_BEGIN_NAMESPACE
 namespace analysis {
 
-inline constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+inline constexpr double nan_value = std::numeric_limits<double>::quiet_NaN();
 
 /// One intrinsic report: a (teacher, language) row of numeric features.
 struct intrinsic_report {
@@ -43,7 +43,7 @@ struct intrinsic_report {
             auto dot = k.rfind('.');
             if (dot != std::string::npos && std::string_view(k).substr(dot + 1) == key) return v;
         }
-        return nan;
+        return nan_value;
     }
 };
 
@@ -71,8 +71,8 @@ struct task_score {
     std::string name;   ///< task without language and shots ("global_mmlu_lite")
     std::string lang;   ///< language code when the key has one ("ar"), else empty
     std::string metric; ///< metric used ("acc", "extractive_match", "weighted_acc", ...)
-    double value = nan;
-    double stderr_ = nan;
+    double value = nan_value;
+    double stderr_ = nan_value;
     bool aggregate = false;  ///< lighteval's own "...:_average" / "all" entries
 };
 
@@ -94,7 +94,7 @@ struct lighteval_results {
             var += t.stderr_ * t.stderr_;
             ++k;
         }
-        if (k == 0) return {nan, nan};
+        if (k == 0) return {nan_value, nan_value};
         double kk = static_cast<double>(k);
         return {sum / kk, std::sqrt(var) / kk};
     }

@@ -4,11 +4,10 @@
 /// skip reasons (product.md §3 record shapes, §6 bad input). simdjson stays in src/io/.
 #pragma once
 
-#include <polyglot/core/record.hpp>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <polyglot/core/record.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,9 +21,9 @@ struct jsonl_options {
     std::string prompt_field = "prompt";      ///< --prompt-field
     std::string response_field = "response";  ///< --response-field
     std::string lang;                         ///< --lang: overrides the records' own language
-    std::size_t max_line_bytes = std::size_t{64} << 20;  ///< longer lines: `line_too_long`
-    std::size_t chunk_lines = 1024;                      ///< lines per chunk
-    std::size_t read_block_bytes = std::size_t{1} << 20; ///< bytes per read() call
+    std::size_t max_line_bytes = std::size_t{64} << 20;   ///< longer lines: `line_too_long`
+    std::size_t chunk_lines = 1024;                       ///< lines per chunk
+    std::size_t read_block_bytes = std::size_t{1} << 20;  ///< bytes per read() call
 };
 
 /// A run of whole lines of one input file. Owns its bytes (padded for simdjson).
@@ -35,9 +34,9 @@ struct line_chunk {
         std::uint64_t number = 0;  ///< 1-based line number in the file
         bool too_long = false;     ///< longer than max_line_bytes: its bytes are not kept
     };
-    std::uint32_t file = 0;           ///< index of the input file
-    std::string bytes;                ///< the lines' bytes (+ at least 64 bytes of capacity)
-    std::vector<line> lines;          ///< in file order
+    std::uint32_t file = 0;             ///< index of the input file
+    std::string bytes;                  ///< the lines' bytes (+ at least 64 bytes of capacity)
+    std::vector<line> lines;            ///< in file order
     std::uint64_t input_bytes_end = 0;  ///< bytes of the file read so far (progress)
 
     [[nodiscard]] std::string_view text(const line& l) const {
@@ -51,7 +50,7 @@ struct line_chunk {
 /// beyond max_line_bytes + one block) and reported with too_long set.
 /// Not thread-safe (one reader per file, used from one serial stage).
 class line_reader {
-public:
+  public:
     /// Throws io_error naming @p path if it cannot be opened.
     line_reader(std::string path, std::uint32_t file_index, const jsonl_options& opts);
     ~line_reader();
@@ -66,7 +65,7 @@ public:
     [[nodiscard]] std::uint64_t size_hint() const noexcept { return size_hint_; }
     [[nodiscard]] const std::string& path() const noexcept { return path_; }
 
-private:
+  private:
     void fill();
     void push_line(line_chunk& out, std::size_t begin, std::size_t end);
     void skip_long_line(line_chunk& out);
@@ -78,9 +77,9 @@ private:
     bool owns_ = false;
     bool eof_ = false;
     bool started_ = false;
-    std::string buf_;         ///< unconsumed input; [0, cur_) already in the current chunk
-    std::size_t cur_ = 0;     ///< start of the current (incomplete) line in buf_
-    std::size_t scan_ = 0;    ///< no '\n' in [cur_, scan_)
+    std::string buf_;       ///< unconsumed input; [0, cur_) already in the current chunk
+    std::size_t cur_ = 0;   ///< start of the current (incomplete) line in buf_
+    std::size_t scan_ = 0;  ///< no '\n' in [cur_, scan_)
     std::uint64_t line_no_ = 0;
     std::uint64_t read_ = 0;
     std::uint64_t size_hint_ = 0;
@@ -100,8 +99,8 @@ struct skip_info {
 /// they are valid while this object is alive and unmodified.
 struct parsed_chunk {
     std::uint32_t file = 0;
-    std::vector<record> records;  ///< in line order; `index` is not set here
-    std::vector<skip_info> skips; ///< in line order (blank lines included)
+    std::vector<record> records;   ///< in line order; `index` is not set here
+    std::vector<skip_info> skips;  ///< in line order (blank lines included)
     std::string arena;
 };
 

@@ -26,10 +26,6 @@
 /// 2^-32), so results do not depend on how records are split across threads or shards.
 #pragma once
 
-#include <polyglot/core/record.hpp>
-#include <polyglot/io/json_writer.hpp>
-#include <polyglot/text/langid.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -37,6 +33,10 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <polyglot/core/error.hpp>
+#include <polyglot/core/record.hpp>
+#include <polyglot/io/json_writer.hpp>
+#include <polyglot/text/langid.hpp>
 #include <set>
 #include <string>
 #include <string_view>
@@ -47,7 +47,7 @@ POLYGLOT_BEGIN_NAMESPACE
 namespace metrics {
 
 class language_metric {
-public:
+  public:
     static constexpr std::string_view name = "language";
     static constexpr int top_languages = 5;
     static constexpr int prob_fixed_bits = 32;
@@ -151,7 +151,7 @@ public:
 
     [[nodiscard]] const text::langid& model() const noexcept { return *model_; }
 
-private:
+  private:
     static const std::vector<std::string>& empty_labels() {
         static const std::vector<std::string> none;
         return none;

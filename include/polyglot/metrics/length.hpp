@@ -5,18 +5,17 @@
 /// independent of how records are split and merged.
 #pragma once
 
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <memory>
 #include <polyglot/core/record.hpp>
 #include <polyglot/io/json_writer.hpp>
 #include <polyglot/metrics/metric.hpp>
 #include <polyglot/metrics/token_memo.hpp>
 #include <polyglot/text/tokenizer.hpp>
 #include <polyglot/text/unicode.hpp>
-
-#include <cmath>
-#include <cstdint>
-#include <limits>
-#include <map>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -27,7 +26,7 @@ namespace metrics {
 /// Exact histogram of non-negative integer values (value → frequency): memory grows with the
 /// number of distinct values, not with the number of samples. Mergeable.
 class count_histogram {
-public:
+  public:
     void add(std::uint64_t v, std::uint64_t times = 1) {
         if (times == 0) return;
         counts_[v] += times;
@@ -64,13 +63,13 @@ public:
     }
     friend bool operator==(const count_histogram&, const count_histogram&) = default;
 
-private:
+  private:
     std::map<std::uint64_t, std::uint64_t> counts_;
     std::uint64_t n_ = 0;
 };
 
 class length_metric {
-public:
+  public:
     static constexpr std::string_view name = "length";
 
     struct side {
@@ -114,7 +113,7 @@ public:
 
     [[nodiscard]] const text::tokenizer& tokenizer() const noexcept { return *tok_; }
 
-private:
+  private:
     std::uint64_t add(side& sd, std::string_view text) const {
         const std::uint64_t t = encode_memo(*tok_, text).size();
         sd.tokens.add(t);

@@ -5,15 +5,14 @@
 /// the definition); they are compact open-addressing sets of 64-bit keys.
 #pragma once
 
+#include <cstdint>
+#include <limits>
+#include <memory>
 #include <polyglot/core/record.hpp>
 #include <polyglot/io/json_writer.hpp>
 #include <polyglot/metrics/metric.hpp>
 #include <polyglot/metrics/token_memo.hpp>
 #include <polyglot/text/tokenizer.hpp>
-
-#include <cstdint>
-#include <limits>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -26,7 +25,7 @@ namespace metrics {
 /// Hand-written because Debian's Boost (1.74) predates boost::unordered_flat_set and
 /// std::unordered_set costs ~5x the memory (a node per key).
 class u64_set {
-public:
+  public:
     /// Inserts @p k; returns true if it was new.
     bool insert(std::uint64_t k) {
         if (k == empty_) {
@@ -50,7 +49,7 @@ public:
             if (k != empty_) f(k);
     }
 
-private:
+  private:
     static constexpr std::uint64_t empty_ = std::numeric_limits<std::uint64_t>::max();
     static std::uint64_t mix(std::uint64_t x) {  // splitmix64 finaliser
         x ^= x >> 30;
@@ -84,7 +83,7 @@ private:
 };
 
 class lexical_metric {
-public:
+  public:
     static constexpr std::string_view name = "lexical";
 
     struct side {
@@ -124,8 +123,7 @@ public:
         w.kv("prompts_distinct_2", ratio(s.prompts.bigrams.size(), s.prompts.total_bigrams));
         w.kv("responses_distinct_1",
              ratio(s.responses.unigrams.size(), s.responses.total_unigrams));
-        w.kv("responses_distinct_2",
-             ratio(s.responses.bigrams.size(), s.responses.total_bigrams));
+        w.kv("responses_distinct_2", ratio(s.responses.bigrams.size(), s.responses.total_bigrams));
         w.kv("prompts_unique_unigrams", s.prompts.unigrams.size());
         w.kv("prompts_unique_bigrams", s.prompts.bigrams.size());
         w.kv("responses_unique_unigrams", s.responses.unigrams.size());
@@ -139,7 +137,7 @@ public:
                      : std::numeric_limits<double>::quiet_NaN();
     }
 
-private:
+  private:
     static void merge_side(side& a, const side& b) {
         a.unigrams.merge(b.unigrams);
         a.bigrams.merge(b.bigrams);

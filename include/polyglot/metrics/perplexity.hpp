@@ -7,14 +7,13 @@
 /// value are excluded and counted. Sums are accumulated in input order (deterministic).
 #pragma once
 
-#include <polyglot/core/record.hpp>
-#include <polyglot/io/json_writer.hpp>
-#include <polyglot/metrics/metric.hpp>
-
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <numbers>
+#include <polyglot/core/record.hpp>
+#include <polyglot/io/json_writer.hpp>
+#include <polyglot/metrics/metric.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -23,21 +22,21 @@ POLYGLOT_BEGIN_NAMESPACE
 namespace metrics {
 
 class perplexity_metric {
-public:
+  public:
     static constexpr std::string_view name = "perplexity";
 
     struct state {
-        std::uint64_t total = 0;        ///< records seen
-        std::uint64_t valid = 0;        ///< records with a finite perplexity
-        std::uint64_t nan = 0;          ///< NaN mean NLL
-        std::uint64_t inf = 0;          ///< infinite mean NLL or perplexity overflow
-        std::uint64_t no_tokens = 0;    ///< no scored response token
-        std::uint64_t missing = 0;      ///< no LM score attached
-        std::uint64_t truncated = 0;    ///< cut to --max-tokens
-        double sum_perplexity = 0;      ///< over valid records
-        double sum_nll = 0;             ///< over valid records
-        std::uint64_t sum_tokens = 0;   ///< scored tokens of valid records
-        std::uint64_t sum_bytes = 0;    ///< response bytes of valid records
+        std::uint64_t total = 0;       ///< records seen
+        std::uint64_t valid = 0;       ///< records with a finite perplexity
+        std::uint64_t nan = 0;         ///< NaN mean NLL
+        std::uint64_t inf = 0;         ///< infinite mean NLL or perplexity overflow
+        std::uint64_t no_tokens = 0;   ///< no scored response token
+        std::uint64_t missing = 0;     ///< no LM score attached
+        std::uint64_t truncated = 0;   ///< cut to --max-tokens
+        double sum_perplexity = 0;     ///< over valid records
+        double sum_nll = 0;            ///< over valid records
+        std::uint64_t sum_tokens = 0;  ///< scored tokens of valid records
+        std::uint64_t sum_bytes = 0;   ///< response bytes of valid records
         friend bool operator==(const state&, const state&) = default;
     };
 
@@ -110,7 +109,7 @@ public:
         if (s.missing) w.kv("num_missing_scores", s.missing);
     }
 
-private:
+  private:
     std::string model_;
 };
 

@@ -3,9 +3,8 @@
 /// metrics, which run one after the other on the same record, tokenize each text only once.
 #pragma once
 
-#include <polyglot/text/tokenizer.hpp>
-
 #include <array>
+#include <polyglot/text/tokenizer.hpp>
 #include <string>
 #include <string_view>
 #include <vector>

@@ -4,12 +4,11 @@
 /// serial in order or parallel; items flow as std::shared_ptr<Item>.
 #pragma once
 
-#include <polyglot/version.hpp>
-
 #include <oneapi/tbb/parallel_pipeline.h>
 
 #include <cstddef>
 #include <memory>
+#include <polyglot/version.hpp>
 #include <utility>
 
 POLYGLOT_BEGIN_NAMESPACE
@@ -47,15 +46,15 @@ void run_pipeline(std::size_t tokens, Source&& source, Stages&&... stages) {
         return m == stage_mode::parallel ? tbb::filter_mode::parallel
                                          : tbb::filter_mode::serial_in_order;
     };
-    auto chain = tbb::make_filter<void, ptr>(
-        tbb::filter_mode::serial_in_order, [&source](tbb::flow_control& fc) -> ptr {
-            auto item = std::make_shared<Item>();
-            if (!source(*item)) {
-                fc.stop();
-                return nullptr;
-            }
-            return item;
-        });
+    auto chain = tbb::make_filter<void, ptr>(tbb::filter_mode::serial_in_order,
+                                             [&source](tbb::flow_control& fc) -> ptr {
+                                                 auto item = std::make_shared<Item>();
+                                                 if (!source(*item)) {
+                                                     fc.stop();
+                                                     return nullptr;
+                                                 }
+                                                 return item;
+                                             });
     (
         [&] {
             auto& st = stages;
@@ -65,9 +64,9 @@ void run_pipeline(std::size_t tokens, Source&& source, Stages&&... stages) {
                     });
         }(),
         ...);
-    tbb::parallel_pipeline(tokens ? tokens : 1,
-                           chain & tbb::make_filter<ptr, void>(tbb::filter_mode::parallel,
-                                                               [](ptr) {}));
+    tbb::parallel_pipeline(
+        tokens ? tokens : 1,
+        chain & tbb::make_filter<ptr, void>(tbb::filter_mode::parallel, [](ptr) {}));
 }
 
 }  // namespace parallel

@@ -4,11 +4,10 @@
 /// kernels stay templates.
 #pragma once
 
+#include <memory>
 #include <polyglot/core/record.hpp>
 #include <polyglot/io/json_writer.hpp>
 #include <polyglot/metrics/metric.hpp>
-
-#include <memory>
 #include <string_view>
 #include <utility>
 
@@ -17,10 +16,10 @@ namespace score {
 
 /// A metric of any type. Immutable and shared by all threads; all mutation is in its states.
 class any_metric {
-public:
+  public:
     /// A state of the metric that made it (opaque).
     class state {
-    public:
+      public:
         virtual ~state() = default;
     };
 
@@ -37,7 +36,7 @@ public:
 namespace detail {
 template <metrics::metric M>
 class metric_model final : public any_metric {
-public:
+  public:
     explicit metric_model(M m) : m_(std::move(m)) {}
     struct typed_state final : state {
         explicit typed_state(typename M::state v) : s(std::move(v)) {}
@@ -57,7 +56,7 @@ public:
         m_.finalize(static_cast<const typed_state&>(s).s, w);
     }
 
-private:
+  private:
     M m_;
 };
 }  // namespace detail

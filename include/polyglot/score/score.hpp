@@ -6,15 +6,14 @@
 /// any thread count.
 #pragma once
 
-#include <polyglot/io/json_writer.hpp>
-#include <polyglot/io/jsonl.hpp>
-#include <polyglot/plugin/services.hpp>
-#include <polyglot/score/metric_set.hpp>
-
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <polyglot/io/json_writer.hpp>
+#include <polyglot/io/jsonl.hpp>
+#include <polyglot/plugin/services.hpp>
+#include <polyglot/score/metric_set.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,24 +22,24 @@ POLYGLOT_BEGIN_NAMESPACE
 namespace score {
 
 /// The metric names `--metrics` accepts, in report order.
-inline constexpr std::string_view metric_names[] = {"length", "lexical", "language",
-                                                     "distinct_ri", "perplexity"};
+inline constexpr std::string_view metric_names[] = {"length", "lexical", "language", "distinct_ri",
+                                                    "perplexity"};
 
 /// Which metrics to build and with what.
 struct metric_config {
-    std::vector<std::string> names;            ///< from parse_metric_list
-    std::string tokenizer = "cl100k_base";     ///< --tokenizer
-    std::string lid_model = "lid.176.ftz";     ///< --lid-model (name in the data dir or a path)
-    std::string embedder;                      ///< --embedder SPEC ("" = none)
-    std::string lm;                            ///< --lm DIR ("" = none)
-    backend_options backend;                   ///< --backend, --plugin-dir, --max-tokens
+    std::vector<std::string> names;         ///< from parse_metric_list
+    std::string tokenizer = "cl100k_base";  ///< --tokenizer
+    std::string lid_model = "lid.176.ftz";  ///< --lid-model (name in the data dir or a path)
+    std::string embedder;                   ///< --embedder SPEC ("" = none)
+    std::string lm;                         ///< --lm DIR ("" = none)
+    backend_options backend;                ///< --backend, --plugin-dir, --max-tokens
 };
 
 /// The metrics and the models that feed them, plus their identities for report metadata.
 struct metric_bundle {
-    std::vector<std::unique_ptr<any_metric>> metrics;  ///< in report order
-    std::unique_ptr<embedder> emb;                     ///< set when distinct_ri runs
-    std::unique_ptr<scorer> lm;                        ///< set when perplexity runs
+    std::vector<std::unique_ptr<any_metric>> metrics;               ///< in report order
+    std::unique_ptr<embedder> emb;                                  ///< set when distinct_ri runs
+    std::unique_ptr<scorer> lm;                                     ///< set when perplexity runs
     std::string tokenizer, lid_model, embedding_model, base_model;  ///< "" when not used
 };
 
@@ -48,8 +47,7 @@ struct metric_bundle {
 /// "all" means every metric whose model is given: length, lexical, language, plus distinct_ri
 /// when @p have_embedder and perplexity when @p have_lm. Throws argument_error on an unknown
 /// name.
-std::vector<std::string> parse_metric_list(std::string_view csv, bool have_embedder,
-                                           bool have_lm);
+std::vector<std::string> parse_metric_list(std::string_view csv, bool have_embedder, bool have_lm);
 
 /// Opens the tokenizer, language-ID model, embedder and scorer the metrics need and builds
 /// them. Throws argument_error when distinct_ri is asked for without an embedder or
@@ -59,9 +57,9 @@ metric_bundle make_metrics(const metric_config& cfg);
 struct run_options {
     std::vector<std::string> inputs;  ///< paths; "-" = standard input
     io::jsonl_options jsonl;
-    std::uint64_t limit = 0;          ///< score at most this many records (0 = all)
-    bool strict = false;              ///< stop at the first bad record (errc::bad_record)
-    std::size_t tokens = 8;           ///< chunks in flight (about 4 × threads)
+    std::uint64_t limit = 0;  ///< score at most this many records (0 = all)
+    bool strict = false;      ///< stop at the first bad record (errc::bad_record)
+    std::size_t tokens = 8;   ///< chunks in flight (about 4 × threads)
 };
 
 struct progress {
@@ -80,12 +78,12 @@ struct run_hooks {
 };
 
 struct run_result {
-    std::uint64_t num_samples = 0;       ///< records scored
-    std::uint64_t num_records_read = 0;  ///< lines read (= num_samples + Σ skipped)
-    std::uint64_t bytes_read = 0;        ///< input bytes consumed
-    std::map<std::string, std::uint64_t> skipped;    ///< reason → count
+    std::uint64_t num_samples = 0;                 ///< records scored
+    std::uint64_t num_records_read = 0;            ///< lines read (= num_samples + Σ skipped)
+    std::uint64_t bytes_read = 0;                  ///< input bytes consumed
+    std::map<std::string, std::uint64_t> skipped;  ///< reason → count
     std::map<std::string, std::uint64_t, std::less<>> languages;  ///< record language → count
-    std::vector<std::unique_ptr<any_metric::state>> states;  ///< one per metric, merged
+    std::vector<std::unique_ptr<any_metric::state>> states;       ///< one per metric, merged
     double elapsed_seconds = 0;
 
     /// --lang, else the most common record language ("" if none; ties → smallest code).

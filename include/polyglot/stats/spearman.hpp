@@ -6,7 +6,7 @@
 ///   p = 2·sf(|t|; n−2) from Boost.Math's students_t;
 /// - p_exact (n ≤ 10): all n! pairings of the observed ranks, two-sided as
 ///   scipy.stats.permutation_test: min(1, 2·min(P(ρπ ≤ ρ), P(ρπ ≥ ρ))), comparisons with a
-///   relative slack of 1e-14 (scipy's gamma).
+///   slack max(1e-14, 1e-14·|ρ|) (scipy's gamma).
 /// Constant inputs give rho = p = NaN (as scipy, which warns); callers report it.
 /// Thread-safety: pure functions. Determinism: exact enumeration, no randomness.
 #pragma once
@@ -107,7 +107,7 @@ inline double permutation_p_exact(std::span<const double> rx, std::span<const do
         syy += dy[i] * dy[i];
     }
     const double denom = std::sqrt(sxx * syy);
-    const double gamma = std::fabs(1e-14 * observed);
+    const double gamma = std::max(1e-14, std::fabs(1e-14 * observed));
     std::vector<std::size_t> perm(n);
     std::iota(perm.begin(), perm.end(), std::size_t{0});
     std::size_t less = 0, greater = 0, total = 0;

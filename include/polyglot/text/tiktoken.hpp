@@ -13,10 +13,9 @@
 /// code point classes (\\p{L}, \\p{N}, \\p{M}, \\s) come from ICU.
 #pragma once
 
-#include <polyglot/text/tokenizer.hpp>
-
 #include <filesystem>
 #include <memory>
+#include <polyglot/text/tokenizer.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,7 +30,7 @@ namespace text {
 /// encoded through its byte tokens. tiktoken itself only accepts valid strings, so such ids have
 /// no tiktoken counterpart.
 class tiktoken_tokenizer final : public tokenizer {
-public:
+  public:
     /// The internal lookup tables (opaque; defined in src/text).
     struct tables;
 
@@ -75,7 +74,7 @@ public:
     /// The binary table image (what the cache file holds).
     [[nodiscard]] std::string_view serialize() const noexcept;
 
-private:
+  private:
     std::unique_ptr<const tables> t_;
 };
 

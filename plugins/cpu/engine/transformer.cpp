@@ -549,7 +549,6 @@ void transformer::run(std::span<const seq_request> batch) const {
     // Chunks of columns, ≤ ~64 MB of logits each; a multiple of 4 columns.
     const std::ptrdiff_t chunk = std::clamp<std::ptrdiff_t>(
         (std::ptrdiff_t(1) << 24) / std::max<std::ptrdiff_t>(V, 1) / 4 * 4, 16, 256);
-    linear head_view;  // non-owning use of matmul's tiling over the head weights
     act_buf hs, logits;
     for (std::size_t j0 = 0; j0 < jobs.size(); j0 += std::size_t(chunk)) {
         const auto nj = std::ptrdiff_t(std::min(jobs.size() - j0, std::size_t(chunk)));
@@ -593,7 +592,6 @@ void transformer::run(std::span<const seq_request> batch) const {
             *job.dest = float(double(l[job.target]) - double(mx) - std::log(sum));
         });
     }
-    (void)head_view;
 }
 
 // ---- sentence-transformers Dense --------------------------------------------------------------

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: Apache-2.0
+/// @file Checked CUDA / cuBLAS calls and owning device buffers for the cuda plugin. Every failing
+/// call becomes a plugin_sdk::status_error (DEVICE_ERROR, or OUT_OF_MEMORY for allocation
+/// failures) whose message names the call, the source line and the runtime's own words; the
+/// generated ABI glue turns it into a status + last_error, so nothing crosses the boundary.
+#pragma once
+
+#include <polyglot/plugin/plugin.hpp>
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <string>
+#include <utility>
+
+POLYGLOT_BEGIN_NAMESPACE
+namespace cuda {
+
+[[noreturn]] void throw_cuda_error(cudaError_t err, const char* call, const char* file, int line);
+[[noreturn]] void throw_cublas_error(cublasStatus_t st, const char* call, const char* file,
+                                     int line);
+
+/// Checks a cudaError_t-returning expression.
+#define POLYGLOT_CUDA_CALL(expr)                                                   \
+    do {                                                                           \
+        const cudaError_t polyglot_err_ = (expr);                                  \
+        if (polyglot_err_ != cudaSuccess)                                          \
+            ::polyglot::cuda::throw_cuda_error(polyglot_err_, #expr, __FILE__, __LINE__); \
+    } while (0)
+
+/// Checks a cublasStatus_t-returning expression.
+#define POLYGLOT_CUBLAS_CALL(expr)                                                     \
+    do {                                                                               \
+        const cublasStatus_t polyglot_st_ = (expr);                                    \
+        if (polyglot_st_ != CUBLAS_STATUS_SUCCESS)                                     \
+            ::polyglot::cuda::throw_cublas_error(polyglot_st_, #expr, __FILE__, __LINE__); \
+    } while (0)
+
+/// An owning, growable device allocation (cudaMalloc). Move-only; freeing errors are ignored
+/// (a destructor must not throw, and the context may already be torn down at exit).
+class device_buffer {
+public:
+    device_buffer() = default;
+    explicit device_buffer(std::size_t bytes) { reserve(bytes); }
+    ~device_buffer() { release(); }
+    device_buffer(device_buffer&& o) noexcept
+        : ptr_(std::exchange(o.ptr_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+    device_buffer& operator=(device_buffer&& o) noexcept {
+        if (this != &o) {
+            release();
+            ptr_ = std::exchange(o.ptr_, nullptr);
+            size_ = std::exchange(o.size_, 0);
+        }
+        return *this;
+    }
+    device_buffer(const device_buffer&) = delete;
+    device_buffer& operator=(const device_buffer&) = delete;
+
+    /// Makes the buffer at least @p bytes large; the contents are lost when it grows.
+    void reserve(std::size_t bytes) {
+        if (bytes <= size_) return;
+        release();
+        void* p = nullptr;
+        POLYGLOT_CUDA_CALL(cudaMalloc(&p, bytes));
+        ptr_ = p;
+        size_ = bytes;
+    }
+    void release() noexcept {
+        if (ptr_) (void)cudaFree(ptr_);
+        ptr_ = nullptr;
+        size_ = 0;
+    }
+    [[nodiscard]] void* get() const noexcept { return ptr_; }
+    template <class T>
+    [[nodiscard]] T* as() const noexcept {
+        return static_cast<T*>(ptr_);
+    }
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    [[nodiscard]] bool empty() const noexcept { return ptr_ == nullptr; }
+
+private:
+    void* ptr_ = nullptr;
+    std::size_t size_ = 0;
+};
+
+/// What the plugin found when it probed the machine (cached, probed once per process).
+struct probe_result {
+    int device_count = 0;      ///< devices the runtime reports
+    int usable_devices = 0;    ///< devices of compute capability ≥ 8.0
+    std::string reason;        ///< why unusable ("" when usable)
+};
+const probe_result& probe();
+
+}  // namespace cuda
+POLYGLOT_END_NAMESPACE

@@ -1,0 +1,70 @@
+# Plugin tests (issue 4): bad plugins built on purpose, the tiny fastText model is trained inside
+# the tests, and the install-tree consumer test.
+
+# polyglot_add_test_plugin(NAME SUBDIR SOURCES ...): a MODULE named libpolyglot-<NAME>.so in
+# <build>/test-plugins/<SUBDIR>/ (never on the default search path), hidden visibility.
+function(polyglot_add_test_plugin name subdir)
+  set(target polyglot_test_plugin_${name})
+  add_library(${target} MODULE ${ARGN})
+  set_target_properties(${target} PROPERTIES
+    OUTPUT_NAME "polyglot-${name}" PREFIX "lib"
+    LIBRARY_OUTPUT_DIRECTORY "${PROJECT_BINARY_DIR}/test-plugins/${subdir}"
+    C_STANDARD 99 C_STANDARD_REQUIRED ON C_EXTENSIONS OFF
+    C_VISIBILITY_PRESET hidden CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
+  target_link_libraries(${target} PRIVATE polyglot::plugin_api)
+  if(name MATCHES "^(failing|throwing|unusable|picky)$")
+    target_link_libraries(${target} PRIVATE polyglot_internal_flags)
+  else()
+    target_compile_options(${target} PRIVATE -Wall -Wextra -pedantic)
+  endif()
+  set_property(GLOBAL APPEND PROPERTY POLYGLOT_TEST_PLUGINS ${target})
+endfunction()
+
+set(_bad "${CMAKE_CURRENT_LIST_DIR}/plugins/bad")
+polyglot_add_test_plugin(badabi bad "${_bad}/wrong_abi.c")
+polyglot_add_test_plugin(notplugin bad "${_bad}/not_a_plugin.c")
+polyglot_add_test_plugin(nullentry bad "${_bad}/null_entry.c")
+polyglot_add_test_plugin(undefsym bad "${_bad}/undefined_symbol.c")
+polyglot_add_test_plugin(failing bad "${_bad}/failing.cpp")
+polyglot_add_test_plugin(throwing bad "${_bad}/throwing.cpp")
+polyglot_add_test_plugin(unusable bad "${_bad}/unusable.cpp")
+polyglot_add_test_plugin(picky auto "${_bad}/picky.cpp")
+# Not a shared library at all, but named like a plugin.
+file(MAKE_DIRECTORY "${PROJECT_BINARY_DIR}/test-plugins/bad")
+file(WRITE "${PROJECT_BINARY_DIR}/test-plugins/bad/libpolyglot-garbage.so"
+     "this is a text file, not an ELF shared object\n")
+get_property(_test_plugins GLOBAL PROPERTY POLYGLOT_TEST_PLUGINS)
+
+# Every plugin test needs the real plugins, the bad ones and the CLI built first.
+foreach(t IN ITEMS abi_layout_test registry_test bad_plugin_test cpu_plugin_test
+                   distinct_ri_cli_test)
+  if(TARGET ${t})
+    if(TARGET polyglot_plugin_cpu)
+      add_dependencies(${t} polyglot_plugin_cpu)
+    endif()
+    if(TARGET polyglot_cli)
+      add_dependencies(${t} polyglot_cli)
+    endif()
+    add_dependencies(${t} ${_test_plugins})
+  endif()
+endforeach()
+# Tests that check plugin output against fastText itself.
+foreach(t IN ITEMS cpu_plugin_test distinct_ri_cli_test)
+  if(TARGET ${t})
+    target_link_libraries(${t} PRIVATE FastText::fasttext)
+  endif()
+endforeach()
+
+# Install-tree consumer: install this build to a temporary prefix, then configure, build and
+# run tests/install (find_package(polyglot), loads the cpu plugin through the installed host).
+if(POLYGLOT_INSTALL AND TARGET polyglot_plugin_cpu)
+  add_test(NAME install_consumer_test
+    COMMAND ${CMAKE_COMMAND}
+      -DBUILD_DIR=${PROJECT_BINARY_DIR}
+      -DSOURCE_DIR=${CMAKE_CURRENT_LIST_DIR}/install
+      -DWORK_DIR=${PROJECT_BINARY_DIR}/install-test
+      -DGENERATOR=${CMAKE_GENERATOR}
+      -DCXX=${CMAKE_CXX_COMPILER}
+      -P ${CMAKE_CURRENT_LIST_DIR}/install/run.cmake)
+  set_tests_properties(install_consumer_test PROPERTIES LABELS "install;plugins" TIMEOUT 300)
+endif()

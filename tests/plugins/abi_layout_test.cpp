@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: Apache-2.0
+// The plugin ABI is append-only: these asserts pin the layout of every shipped version. If one
+// fails, a member was inserted, removed, reordered or retyped: undo that, append at the end
+// instead, or (for a deliberate break) bump POLYGLOT_PLUGIN_ABI_VERSION and add a new block.
+#define BOOST_TEST_MODULE abi_layout
+#include <polyglot/plugin/abi.h>
+#include <polyglot/plugin/host.hpp>
+
+#include <boost/test/unit_test.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+
+static_assert(POLYGLOT_PLUGIN_ABI_VERSION == 1u, "new ABI version: add its layout block below");
+
+// ---- the frozen header (identical in every ABI version) -----------------------------------
+static_assert(offsetof(polyglot_plugin_v1, abi_version) == 0);
+static_assert(offsetof(polyglot_plugin_v1, struct_size) == 4);
+static_assert(offsetof(polyglot_plugin_v1, name) == 8);
+static_assert(offsetof(polyglot_plugin_v1, version) == 8 + sizeof(void*));
+static_assert(offsetof(polyglot_plugin_v1, caps) % 8 == 0);
+
+// ---- version 1: DO NOT MODIFY (LP64) ---------------------------------------------------------
+#if UINTPTR_MAX == UINT64_MAX
+static_assert(offsetof(polyglot_plugin_v1, caps) == 24);
+static_assert(offsetof(polyglot_plugin_v1, description) == 32);
+static_assert(offsetof(polyglot_plugin_v1, create) == 40);
+static_assert(offsetof(polyglot_plugin_v1, destroy) == 48);
+static_assert(offsetof(polyglot_plugin_v1, last_error) == 56);
+static_assert(offsetof(polyglot_plugin_v1, supports) == 64);
+static_assert(offsetof(polyglot_plugin_v1, get_info) == 72);
+static_assert(offsetof(polyglot_plugin_v1, get_dim) == 80);
+static_assert(offsetof(polyglot_plugin_v1, embed) == 88);
+static_assert(offsetof(polyglot_plugin_v1, tokenize) == 96);
+static_assert(offsetof(polyglot_plugin_v1, score) == 104);
+static_assert(offsetof(polyglot_plugin_v1, generate) == 112);
+static_assert(offsetof(polyglot_plugin_v1, device_count) == 120);
+static_assert(offsetof(polyglot_plugin_v1, device_info) == 128);
+static_assert(offsetof(polyglot_plugin_v1, get_proc_address) == 136);
+// The last member of version 1 (ORT style: offset in pointer units).
+static_assert(offsetof(polyglot_plugin_v1, unusable_reason) / sizeof(void*) == 18);
+// Nothing after it yet; appending a member grows sizeof and needs a new "version 2" block.
+static_assert(sizeof(polyglot_plugin_v1) == 152);
+// ---- End of version 1 -------------------------------------------------------------------------
+
+// Plain-data structs crossing the boundary.
+static_assert(sizeof(polyglot_text_batch) == 24);
+static_assert(offsetof(polyglot_text_batch, offsets) == 8);
+static_assert(offsetof(polyglot_text_batch, n) == 16);
+static_assert(sizeof(polyglot_score_result) == 24);
+static_assert(offsetof(polyglot_score_result, n_scored) == 8);
+static_assert(offsetof(polyglot_score_result, prompt_tokens) == 12);
+static_assert(offsetof(polyglot_score_result, response_tokens) == 16);
+static_assert(offsetof(polyglot_score_result, truncated) == 20);
+static_assert(offsetof(polyglot_device_info, memory_total) == 8);
+static_assert(offsetof(polyglot_device_info, name) == 24);
+static_assert(offsetof(polyglot_device_info, description) == 88);
+static_assert(sizeof(polyglot_device_info) == 280);
+#endif
+
+static_assert(sizeof(polyglot_status) == 4 && sizeof(polyglot_op) == 4);
+static_assert(POLYGLOT_CAP_EMBED == 1 && POLYGLOT_CAP_TOKENIZE == 2 && POLYGLOT_CAP_SCORE == 4 &&
+              POLYGLOT_CAP_GENERATE == 8);
+
+BOOST_AUTO_TEST_CASE(cpu_plugin_table_matches_this_header) {
+    namespace fs = std::filesystem;
+    const fs::path file = fs::path(POLYGLOT_BINARY_DIR) / "plugins" / "libpolyglot-cpu.so";
+    BOOST_TEST_REQUIRE(fs::exists(file), "cpu plugin not built: " << file);
+    auto p = polyglot::plugin::load_plugin(file);
+    const auto& t = p->table();
+    BOOST_TEST(t.abi_version == POLYGLOT_PLUGIN_ABI_VERSION);
+    BOOST_TEST(t.struct_size == sizeof(polyglot_plugin_v1));
+    BOOST_TEST(std::string(t.name) == "cpu");
+    BOOST_TEST((t.caps & (POLYGLOT_CAP_EMBED | POLYGLOT_CAP_TOKENIZE)) ==
+               (POLYGLOT_CAP_EMBED | POLYGLOT_CAP_TOKENIZE));
+    BOOST_TEST((t.caps & POLYGLOT_CAP_GENERATE) == 0u);
+    // Every version-1 slot the SDK generates is filled, GENERATE's is reserved (NULL).
+    BOOST_TEST(p->has(offsetof(polyglot_plugin_v1, create)));
+    BOOST_TEST(p->has(offsetof(polyglot_plugin_v1, get_info)));
+    BOOST_TEST(p->has(offsetof(polyglot_plugin_v1, tokenize)));
+    BOOST_TEST(p->has(offsetof(polyglot_plugin_v1, score)));
+    BOOST_TEST(p->has(offsetof(polyglot_plugin_v1, unusable_reason)));
+    BOOST_TEST(!p->has(offsetof(polyglot_plugin_v1, generate)));
+    // A member beyond struct_size is reported absent.
+    BOOST_TEST(!p->has(sizeof(polyglot_plugin_v1)));
+}

@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: Apache-2.0
+// Plugin discovery and backend selection: search order, file patterns, auto vs named vs path,
+// and fallback when the preferred plugin declines a model.
+#define BOOST_TEST_MODULE registry
+#include "plugin_test_util.hpp"
+
+#include <polyglot/core/error.hpp>
+#include <polyglot/plugin/host.hpp>
+
+#include <algorithm>
+
+namespace pp = polyglot::plugin;
+using namespace plugin_test;
+
+namespace {
+
+bool contains(const std::string& s, const std::string& part) {
+    return s.find(part) != std::string::npos;
+}
+
+template <class E>
+std::string message_of(auto&& fn) {
+    try {
+        fn();
+    } catch (const E& e) {
+        return e.what();
+    }
+    BOOST_FAIL("expected an exception");
+    return {};
+}
+
+pp::search_options only(std::vector<fs::path> dirs) {
+    pp::search_options o;
+    o.plugin_dirs = std::move(dirs);
+    o.use_env = false;
+    o.use_install_dir = false;
+    o.use_exe_dir = false;
+    return o;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(search_order_is_flag_env_install_exe) {
+    temp_dir a, b;
+    ::setenv("POLYGLOT_PLUGIN_PATH", (b.path().string() + "::" + a.path().string()).c_str(), 1);
+    pp::search_options o;
+    o.plugin_dirs = {a.path()};
+    auto dirs = pp::search_path(o);
+    BOOST_TEST_REQUIRE(dirs.size() >= 3u);
+    BOOST_TEST(dirs[0] == fs::canonical(a.path()));  // --plugin-dir first
+    BOOST_TEST(dirs[1] == fs::canonical(b.path()));  // then the environment (a: deduplicated)
+    // The install dir (configured) comes before the executable's directory.
+    auto pos = [&](const fs::path& p) {
+        return std::find(dirs.begin(), dirs.end(), fs::weakly_canonical(p)) - dirs.begin();
+    };
+    auto install = pos(POLYGLOT_PLUGIN_TEST_INSTALL_DIR);
+    BOOST_TEST(install < static_cast<std::ptrdiff_t>(dirs.size()));
+    BOOST_TEST(install > 1);
+    ::setenv("POLYGLOT_PLUGIN_PATH", build_plugin_dir().c_str(), 1);
+}
+
+BOOST_AUTO_TEST_CASE(files_follow_the_naming_pattern) {
+    temp_dir d;
+    for (const char* f : {"libpolyglot-cpu.so", "polyglot-cuda-sm90.so", "libpolyglot.so",
+                          "libpolyglot-Bad Name.so", "libpolyglot-cpu.txt", "libfoo.so"})
+        write_text(d / f, "x");
+    auto files = pp::find_plugin_files(only({d.path()}));
+    std::vector<std::string> names;
+    for (auto& f : files) names.push_back(f.filename().string());
+    BOOST_TEST(names == (std::vector<std::string>{"libpolyglot-cpu.so", "polyglot-cuda-sm90.so"}),
+               boost::test_tools::per_element());
+    auto cuda = pp::find_plugin_files(only({d.path()}), "cuda");
+    BOOST_TEST_REQUIRE(cuda.size() == 1u);
+    BOOST_TEST(cuda[0].filename() == "polyglot-cuda-sm90.so");
+}
+
+BOOST_AUTO_TEST_CASE(scan_finds_the_cpu_plugin) {
+    auto entries = pp::scan(only({build_plugin_dir()}));
+    auto it = std::find_if(entries.begin(), entries.end(),
+                           [](const pp::scan_entry& e) { return e.plugin && e.plugin->name() == "cpu"; });
+    BOOST_TEST_REQUIRE((it != entries.end()), "no cpu plugin in " << build_plugin_dir());
+    const auto& p = *it->plugin;
+    BOOST_TEST(p.usable());
+    BOOST_TEST(p.score() == 1);
+    BOOST_TEST(p.abi_version() == POLYGLOT_PLUGIN_ABI_VERSION);
+    auto caps = pp::capability_names(p.caps());
+    BOOST_TEST((std::find(caps.begin(), caps.end(), "embed") != caps.end()));
+    BOOST_TEST((std::find(caps.begin(), caps.end(), "tokenize") != caps.end()));
+    auto devs = p.devices();
+    BOOST_TEST_REQUIRE(devs.size() == 1u);
+    BOOST_TEST(devs[0].name == "cpu");
+    BOOST_TEST(devs[0].type == POLYGLOT_DEVICE_CPU);
+    BOOST_TEST(devs[0].memory_total > 0u);
+    // Loading the same file again gives the same (never unloaded) plugin.
+    BOOST_TEST(pp::load_plugin(p.file()).get() == it->plugin.get());
+}
+
+BOOST_AUTO_TEST_CASE(named_auto_and_path_backends) {
+    auto o = only({build_plugin_dir()});
+    auto named = pp::select_backends("cpu", POLYGLOT_CAP_EMBED, o);
+    BOOST_TEST_REQUIRE(named.size() == 1u);
+    BOOST_TEST(named[0]->name() == "cpu");
+    auto autos = pp::select_backends("auto", POLYGLOT_CAP_EMBED, o);
+    BOOST_TEST_REQUIRE(!autos.empty());
+    BOOST_TEST(autos[0]->name() == "cpu");
+    auto by_path = pp::select_backends((build_plugin_dir() / "libpolyglot-cpu.so").string(),
+                                       POLYGLOT_CAP_EMBED, o);
+    BOOST_TEST(by_path[0].get() == named[0].get());
+    // GENERATE is reserved: nobody has it yet.
+    auto msg = message_of<polyglot::plugin_error>(
+        [&] { (void)pp::select_backends("cpu", POLYGLOT_CAP_GENERATE, o); });
+    BOOST_TEST(contains(msg, "cannot do generate"), msg);
+}
+
+BOOST_AUTO_TEST_CASE(missing_backend_says_where_it_looked) {
+    auto o = only({build_plugin_dir()});
+    auto msg = message_of<polyglot::plugin_error>(
+        [&] { (void)pp::select_backends("metal", POLYGLOT_CAP_EMBED, o); });
+    BOOST_TEST(contains(msg, "backend 'metal': no plugin found"), msg);
+    BOOST_TEST(contains(msg, build_plugin_dir().string()), msg);
+    BOOST_TEST(contains(msg, "--plugin-dir"), msg);
+    msg = message_of<polyglot::plugin_error>(
+        [&] { (void)pp::select_backends("/no/such/libpolyglot-x.so", POLYGLOT_CAP_EMBED, o); });
+    BOOST_TEST(contains(msg, "'/no/such/libpolyglot-x.so' does not exist"), msg);
+    temp_dir empty;
+    msg = message_of<polyglot::plugin_error>(
+        [&] { (void)pp::select_backends("auto", POLYGLOT_CAP_EMBED, only({empty.path()})); });
+    BOOST_TEST(contains(msg, "no usable plugin"), msg);
+    msg = message_of<polyglot::argument_error>(
+        [&] { (void)pp::select_backends("CPU!", POLYGLOT_CAP_EMBED, o); });
+    BOOST_TEST(contains(msg, "expected cpu, cuda, metal, auto"), msg);
+}
+
+BOOST_AUTO_TEST_CASE(auto_prefers_the_higher_score_and_falls_back_on_unsupported) {
+    temp_dir d;
+    const fs::path model = train_tiny_fasttext(d.path());
+    auto o = only({test_plugin_dir("auto"), build_plugin_dir()});
+    auto cands = pp::select_backends("auto", POLYGLOT_CAP_EMBED, o);
+    BOOST_TEST_REQUIRE(cands.size() >= 2u);
+    BOOST_TEST(cands[0]->name() == "picky");  // score 50 beats cpu's 1
+    BOOST_TEST(cands[1]->name() == "cpu");
+    const std::string cfg = "{\"model\": \"" + model.string() + "\"}";
+    auto m = pp::open_model("auto", POLYGLOT_CAP_EMBED, cfg, o);
+    BOOST_TEST(m.plugin().name() == "cpu");
+    BOOST_TEST(m.dim() == 16u);
+    auto msg = message_of<polyglot::unsupported_error>(
+        [&] { (void)pp::open_model("picky", POLYGLOT_CAP_EMBED, cfg, o); });
+    BOOST_TEST(contains(msg, "backend 'picky': picky plugin: this model format is not supported"),
+               msg);
+}
+
+BOOST_AUTO_TEST_CASE(text_batch_layout) {
+    std::vector<std::string_view> texts = {"ab", "", "çé"};
+    pp::text_batch b(texts);
+    auto v = b.view();
+    BOOST_TEST(v.n == 3u);
+    BOOST_TEST(v.offsets[0] == 0u);
+    BOOST_TEST(v.offsets[1] == 2u);
+    BOOST_TEST(v.offsets[2] == 2u);
+    BOOST_TEST(v.offsets[3] == 6u);
+    BOOST_TEST(std::string(v.data, 6) == "abçé");
+}
+
+BOOST_AUTO_TEST_CASE(backends_command_lists_plugins) {
+    auto r = run_cli("backends --json --plugin-dir " + q(test_plugin_dir("auto")));
+    BOOST_TEST_REQUIRE(r.rc == 0, r.err);
+    BOOST_TEST(contains(r.out, "\"name\": \"cpu\""), r.out);
+    BOOST_TEST(contains(r.out, "\"name\": \"picky\""), r.out);
+    BOOST_TEST(contains(r.out, "\"abi\": 1"), r.out);
+    BOOST_TEST(contains(r.out, "\"capabilities\": ["), r.out);
+    BOOST_TEST(contains(r.out, "\"devices\": ["), r.out);
+    r = run_cli("backends");
+    BOOST_TEST_REQUIRE(r.rc == 0, r.err);
+    BOOST_TEST(contains(r.out, "* cpu "), r.out);
+    BOOST_TEST(contains(r.out, "capabilities: embed, tokenize"), r.out);
+}

@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: Apache-2.0
+// PG-Score, teacher ranking and z-scores: the reference's committed results
+// (../shared/reference) and sklearn goldens for the z-score pools.
+#define BOOST_TEST_MODULE pgscore
+#include <polyglot/analysis/inputs.hpp>
+#include <polyglot/analysis/pgscore.hpp>
+#include <polyglot/analysis/table.hpp>
+#include <polyglot/core/error.hpp>
+
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace tt = boost::test_tools;
+using namespace polyglot;
+using namespace polyglot::analysis;
+
+namespace {
+const std::string ref_dir = "../shared/reference";
+const std::string data = "tests/data/analysis/";
+
+bool have_reference() {
+    if (std::filesystem::exists(ref_dir + "/pg_scores_base_olmo3.jsonl")) return true;
+    BOOST_TEST_MESSAGE("../shared/reference is missing: run from the project root");
+    return false;
+}
+
+std::vector<double> numbers(const json_value* v) {
+    BOOST_REQUIRE(v && v->is_array());
+    std::vector<double> out;
+    for (const auto& x : v->as_array()) out.push_back(x.as_number());
+    return out;
+}
+
+std::string run_cli(const std::string& args, int* rc) {
+    const char* cli = std::getenv("POLYGLOT_CLI");
+    *rc = -1;
+    if (!cli) return {};
+    std::string cmd = std::string(cli) + " " + args + " 2>/dev/null";
+    std::FILE* p = popen(cmd.c_str(), "r");
+    std::string out;
+    char buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    *rc = WEXITSTATUS(pclose(p));
+    return out;
+}
+
+std::vector<intrinsic_report> example_reports(const json_value& g) {
+    std::vector<std::string> paths;
+    for (const auto& r : g.find("reports")->as_array())
+        paths.push_back(data + "reports/" + r.find("file")->as_string());
+    return load_reports(paths);
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(pg_score_recomputed_on_every_reference_row) {
+    if (!have_reference()) return;
+    std::size_t checked = 0;
+    for (const char* f : {"pg_scores_base_olmo3.jsonl", "pg_scores_base_gemma3-4b.jsonl",
+                          "pg_scores_base_qwen3-8b.jsonl", "pg_scores_base_llama3-8b.jsonl"}) {
+        auto rows = pg_rows_from_table(read_table(ref_dir + "/" + f));
+        auto warnings = recompute_pg(rows);
+        BOOST_TEST(warnings.empty());
+        for (const auto& r : rows) {
+            BOOST_TEST(r.pg_source == "recomputed");
+            BOOST_TEST(std::fabs(r.pg_score - r.pg_score_given) < 1e-9, r.where);
+            ++checked;
+        }
+    }
+    BOOST_TEST(checked == 150u);
+}
+
+BOOST_AUTO_TEST_CASE(olmo_teacher_ranking_matches_reference_section_11) {
+    if (!have_reference()) return;
+    auto rows = pg_rows_from_table(read_table(ref_dir + "/pg_scores_base_olmo3.jsonl"));
+    recompute_pg(rows);
+    auto rk = rank_teachers(rows);
+    struct expect {
+        const char* teacher;
+        double pg, pgr, z, result;
+    };
+    // reference.md §11 (4 decimals)
+    const expect want[] = {
+        {"gemma-3-27b-it", 0.7264, 0.9520, 0.5009, 0.4028},
+        {"aya-expanse-32b", 0.7055, 1.1003, 0.3108, 0.3920},
+        {"gemma-3-12b-it", 0.5952, 0.7203, 0.4701, 0.3993},
+        {"cohere-command-a", 0.5458, 0.8509, 0.2406, 0.3878},
+        {"gemma-3-4b-it", 0.4691, 0.5404, 0.3978, 0.4026},
+        {"gpt-4o-mini", 0.4607, 0.8450, 0.0765, 0.3903},
+        {"granite-4.0-1b", 0.3121, 1.1359, -0.5117, 0.4058},
+        {"granite-4.0-micro", 0.3045, 0.4523, 0.1567, 0.4055},
+        {"Llama-3.1-70B", 0.1396, 0.4489, -0.1697, 0.4035},
+        {"Llama-3.1-8B", -0.3558, 0.7604, -1.4719, 0.4030},
+    };
+    BOOST_REQUIRE(rk.size() == 10u);
+    auto r4 = [](double v) { return std::round(v * 1e4) / 1e4; };
+    for (std::size_t i = 0; i < 10; ++i) {
+        BOOST_TEST_CONTEXT(want[i].teacher) {
+            BOOST_TEST(rk[i].teacher.rfind(want[i].teacher, 0) == 0u);  // ids may carry suffixes
+            BOOST_TEST(r4(rk[i].pg_score) == want[i].pg, tt::tolerance(1e-12));
+            BOOST_TEST(r4(rk[i].pgr) == want[i].pgr, tt::tolerance(1e-12));
+            BOOST_TEST(r4(rk[i].z_score) == want[i].z, tt::tolerance(1e-12));
+            BOOST_TEST(r4(rk[i].result) == want[i].result, tt::tolerance(1e-12));
+            BOOST_TEST(rk[i].n_languages == 6u);
+        }
+    }
+    // z over the 60-row pool has mean 0 (reference.md §5)
+    double zsum = 0;
+    for (const auto& r : rows) zsum += r.z_score;
+    BOOST_TEST(std::fabs(zsum / 60) < 1e-9);
+    // restricting languages
+    auto sub = rank_teachers(rows, {"ar", "id", "de"});
+    for (const auto& s : sub) BOOST_TEST(s.n_languages == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(pg_alpha_and_mismatch_warning) {
+    BOOST_TEST(pg_alpha(1.0, 3.0, 0.5) == 2.0);
+    BOOST_TEST(pg_alpha(1.0, 3.0, 0.0) == 3.0);
+    BOOST_TEST(pg_alpha(1.0, 3.0, 1.0) == 1.0);
+    std::vector<pg_row> rows(2);
+    rows[0].pgr = -0.0737199415;  // reference.md §7 worked example
+    rows[0].z_score = 0.3636420059;
+    rows[0].pg_score_given = 0.1449610322;
+    rows[0].where = "w:1";
+    rows[1].pg_score_given = 0.9;  // no pgr/z: kept as given
+    rows[1].where = "w:2";
+    auto w = recompute_pg(rows);
+    BOOST_TEST(w.empty());
+    BOOST_TEST(rows[0].pg_score == 0.1449610322, tt::tolerance(1e-9));
+    BOOST_TEST(rows[1].pg_score == 0.9);
+    BOOST_TEST(rows[1].pg_source == "input");
+    rows[0].pg_score_given = 0.2;
+    w = recompute_pg(rows);
+    BOOST_REQUIRE(w.size() == 1u);
+    BOOST_TEST(w[0].find("w:1") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(anchor_warnings_name_language_and_values) {
+    // the reference's implied OLMo anchors (reference.md §6.3)
+    auto inverted = check_anchor("cs", anchor{0.529360, 0.508955});
+    BOOST_REQUIRE(inverted.has_value());
+    BOOST_TEST(inverted->find("'cs'") != std::string::npos);
+    BOOST_TEST(inverted->find("0.508955") != std::string::npos);
+    BOOST_TEST(inverted->find("0.52936") != std::string::npos);
+    BOOST_TEST(inverted->find("≤ 0") != std::string::npos);
+    auto noisy = check_anchor("ar", anchor{0.423472, 0.438404, 0.0126, 0.0120});
+    BOOST_REQUIRE(noisy.has_value());
+    BOOST_TEST(noisy->find("twice the combined stderr") != std::string::npos);
+    BOOST_TEST(!check_anchor("ar", anchor{0.423472, 0.438404}).has_value());
+    BOOST_TEST(!check_anchor("ar", anchor{0.40, 0.50, 0.01, 0.01}).has_value());
+    BOOST_TEST(pgr(0.45, anchor{0.40, 0.50}) == 0.5, tt::tolerance(1e-12));
+
+    auto t = parse_csv("teacher_model,target_lang,result\nA,ar,0.43\nA,cs,0.52\n", "s.csv");
+    auto rows = pg_rows_from_table(t);
+    std::map<std::string, anchor> a{{"ar", anchor{0.423472, 0.438404}}, {"cs", anchor{0.529360, 0.508955}}};
+    auto w = compute_pgr(rows, a);
+    BOOST_REQUIRE(w.size() == 1u);
+    BOOST_TEST(w[0].find("'cs'") != std::string::npos);
+    BOOST_TEST(rows[0].pgr == (0.43 - 0.423472) / (0.438404 - 0.423472), tt::tolerance(1e-12));
+}
+
+BOOST_AUTO_TEST_CASE(reference_anchors_reproduce_committed_pgr) {
+    if (!have_reference()) return;
+    // within ar/cs/de/es/id PGR is an affine function of result with the §6.3 anchors (6 decimals)
+    auto rows = pg_rows_from_table(read_table(ref_dir + "/pg_scores_base_olmo3.jsonl"));
+    std::map<std::string, anchor> a{{"ar", {0.423472, 0.438404}}, {"cs", {0.529360, 0.508955}},
+                                    {"de", {0.379639, 0.360626}}, {"es", {0.421388, 0.378387}},
+                                    {"id", {0.470596, 0.455795}}};
+    std::erase_if(rows, [](const pg_row& r) { return r.lang == "ja"; });
+    auto given = rows;
+    auto w = compute_pgr(rows, a);
+    BOOST_TEST(w.size() == 4u);  // cs, de, es, id are inverted
+    for (std::size_t i = 0; i < rows.size(); ++i)
+        BOOST_TEST(std::fabs(rows[i].pgr - given[i].pgr) < 2e-3 * (1 + std::fabs(given[i].pgr)), rows[i].where);
+}
+
+BOOST_AUTO_TEST_CASE(zscores_match_standard_scaler) {
+    auto g = read_json_file(data + "golden/zscore.json");
+    auto reports = example_reports(g);
+    BOOST_REQUIRE(reports.size() == 6u);
+    auto check = [&](const std::vector<double>& z, const char* key) {
+        auto want = numbers(g.find(key));
+        BOOST_REQUIRE(z.size() == want.size());
+        for (std::size_t i = 0; i < z.size(); ++i) BOOST_TEST(z[i] == want[i], tt::tolerance(1e-8));
+    };
+    auto global = compute_zscores(reports);
+    check(global.z, "z_global");
+    BOOST_TEST(global.pool.features.size() == 4u);
+    zscore_options per;
+    per.pool = pool_kind::per_language;
+    auto pl = compute_zscores(reports, per);
+    check(pl.z, "z_per_language");
+    BOOST_TEST(pl.pool.groups.size() == 2u);
+    zscore_options weighted;
+    weighted.weights = {{"average_rubric_score", 2.0}, {"perplexity", 2.0}};
+    check(compute_zscores(reports, weighted).z, "z_weighted_1_1_2_2");
+    // a saved pool scores a new teacher without moving the others
+    std::vector<intrinsic_report> first4(reports.begin(), reports.begin() + 4);
+    auto fitted = compute_zscores(first4);
+    auto saved = zscore_pool_to_json(fitted.pool);
+    auto loaded = zscore_pool_from_json(parse_json(saved, "pool.json"), "pool.json");
+    check(apply_zscore_pool(loaded, reports), "z_pool_first4");
+    zscore_options badw;
+    badw.weights = {{"nonsense", 1.0}};
+    BOOST_CHECK_THROW(compute_zscores(reports, badw), argument_error);
+    BOOST_CHECK_THROW(zscore_pool_from_json(parse_json("{\"format\": \"x\"}", "p.json"), "p.json"),
+                      format_error);
+}
+
+BOOST_AUTO_TEST_CASE(bootstrap_is_seeded) {
+    if (!have_reference()) return;
+    auto rows = pg_rows_from_table(read_table(ref_dir + "/pg_scores_base_olmo3.jsonl"));
+    recompute_pg(rows);
+    auto a = rank_teachers(rows), b = rank_teachers(rows);
+    bootstrap_teachers(a, rows, 500, 7);
+    bootstrap_teachers(b, rows, 500, 7);
+    double first = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        BOOST_TEST(a[i].pg_lo == b[i].pg_lo);
+        BOOST_TEST(a[i].pg_hi == b[i].pg_hi);
+        BOOST_TEST(a[i].pg_lo <= a[i].pg_hi);
+        first += a[i].p_first;
+    }
+    BOOST_TEST(first == 1.0, tt::tolerance(1e-12));
+}
+
+BOOST_AUTO_TEST_CASE(cli_rows_json_interface) {
+    if (!have_reference()) return;
+    int rc;
+    auto out = run_cli("pgscore --rows " + ref_dir + "/pg_scores_base_olmo3.jsonl --json", &rc);
+    if (rc == -1) {
+        BOOST_TEST_MESSAGE("POLYGLOT_CLI not set: CLI interface test skipped");
+        return;
+    }
+    BOOST_REQUIRE(rc == 0);
+    auto j = parse_json(out, "pgscore --json");
+    BOOST_TEST(j.find("rows")->as_array().size() == 60u);
+    const auto& t = j.find("teachers")->as_array();
+    BOOST_REQUIRE(t.size() == 10u);
+    BOOST_TEST(t[0].find("teacher_model")->as_string() == "gemma-3-27b-it");
+    for (const char* k : {"teacher_model", "pg_score", "pgr", "z_score", "result"})
+        BOOST_TEST(t[0].find(k) != nullptr);
+    for (std::size_t i = 1; i < t.size(); ++i)
+        BOOST_TEST(t[i - 1].find("pg_score")->as_number() >= t[i].find("pg_score")->as_number());
+    // z-scores from the example reports through the CLI, and a saved pool
+    std::string reps;
+    auto g = read_json_file(data + "golden/zscore.json");
+    for (const auto& r : g.find("reports")->as_array())
+        reps += " " + data + "reports/" + r.find("file")->as_string();
+    out = run_cli("pgscore --reports" + reps + " --json", &rc);
+    BOOST_REQUIRE(rc == 0);
+    auto jz = parse_json(out, "pgscore --reports --json");
+    auto want = numbers(g.find("z_global"));
+    const auto& rows = jz.find("rows")->as_array();
+    BOOST_REQUIRE(rows.size() == 6u);
+    for (std::size_t i = 0; i < 6; ++i)
+        BOOST_TEST(rows[i].find("z_score")->as_number() == want[i], tt::tolerance(1e-8));
+    // a language with no anchors is one clear error (exit 1)
+    run_cli("pgscore --rows " + ref_dir + "/pg_scores_base_olmo3.jsonl --anchors " + data +
+                "anchors_ar_only.csv",
+            &rc);
+    BOOST_TEST(rc == 1);
+}
