@@ -4,6 +4,8 @@
 add_library(polyglot_internal_flags INTERFACE)
 target_compile_options(polyglot_internal_flags INTERFACE
   $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra>
+  # GCC 12's -Wrestrict misfires inside libstdc++'s std::string operator+ (GCC bug 105329).
+  $<$<AND:$<COMPILE_LANGUAGE:CXX>,$<CXX_COMPILER_ID:GNU>>:-Wno-restrict>
   $<$<AND:$<COMPILE_LANGUAGE:CXX>,$<BOOL:${POLYGLOT_PEDANTIC}>>:-Wpedantic -Wshadow -Wconversion>
   $<$<AND:$<COMPILE_LANGUAGE:CXX>,$<BOOL:${POLYGLOT_WERROR}>>:-Werror>
   $<$<AND:$<COMPILE_LANGUAGE:CXX>,$<BOOL:${POLYGLOT_NATIVE}>>:-march=native>)

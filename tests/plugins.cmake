@@ -68,3 +68,7 @@ if(POLYGLOT_INSTALL AND TARGET polyglot_plugin_cpu)
       -P ${CMAKE_CURRENT_LIST_DIR}/install/run.cmake)
   set_tests_properties(install_consumer_test PROPERTIES LABELS "install;plugins" TIMEOUT 300)
 endif()
+if(TARGET registry_test)
+  target_compile_definitions(registry_test PRIVATE
+    POLYGLOT_PLUGIN_TEST_INSTALL_DIR="${POLYGLOT_PLUGIN_DIR}")
+endif()

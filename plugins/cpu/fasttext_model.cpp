@@ -58,6 +58,111 @@ std::string json_escape(const std::string& s) {
     return out;
 }
 
+/// Walks the whole fastText file layout (fasttext.cc saveModel: header, Args, Dictionary,
+/// input and output matrices, dense or product-quantized) checking every size against the
+/// file, without allocating anything the file does not back. fastText's loader trusts the
+/// file: a truncated model loads as garbage or asks for gigabytes, so this runs first.
+/// Throws format_error naming the file and what is wrong.
+class layout_checker {
+public:
+    explicit layout_checker(const std::filesystem::path& path)
+        : path_(path), in_(path, std::ios::binary) {
+        std::error_code ec;
+        size_ = std::filesystem::file_size(path, ec);
+        if (ec || !in_) throw io_error("fastText model '" + path.string() + "': cannot be read");
+    }
+
+    void check() {
+        skip(8);  // magic, version (checked by the caller)
+        const auto dim = get<std::int32_t>("dim");
+        skip(11 * 4 + 8);  // ws .. lrUpdateRate (int32 x 11), t (double)
+        if (dim <= 0 || dim > (1 << 20)) fail("implausible dimension " + std::to_string(dim));
+        // Dictionary
+        const auto size = get<std::int32_t>("dictionary size");
+        const auto nwords = get<std::int32_t>("word count");
+        const auto nlabels = get<std::int32_t>("label count");
+        skip(8);  // ntokens
+        const auto pruneidx = get<std::int64_t>("pruned index size");
+        if (size < 0 || nwords < 0 || nlabels < 0 || std::int64_t{nwords} + nlabels != size)
+            fail("inconsistent dictionary counts");
+        if (pruneidx < 0 && pruneidx != -1) fail("inconsistent dictionary prune index");
+        for (std::int32_t i = 0; i < size; ++i) {
+            std::string word;
+            if (!std::getline(in_, word, '\0')) fail("dictionary cut short (word " +
+                                                     std::to_string(i) + " of " +
+                                                     std::to_string(size) + ")");
+            if (in_.eof() || pos_ + word.size() + 1 > size_)
+                fail("dictionary cut short (word " + std::to_string(i) + " of " +
+                     std::to_string(size) + ")");
+            pos_ += word.size() + 1;
+            skip(8 + 1);  // count (int64), type (int8)
+        }
+        if (pruneidx > 0) skip(static_cast<std::uint64_t>(pruneidx) * 8);
+        // Matrices
+        const bool quant_input = get<std::uint8_t>("quantization flag") != 0;
+        matrix(quant_input, "input");
+        const bool quant_output = get<std::uint8_t>("output quantization flag") != 0;
+        matrix(quant_output, "output");
+        if (pos_ != size_)
+            fail("has " + std::to_string(size_ - pos_) + " unexpected trailing bytes");
+    }
+
+private:
+    template <class T>
+    T get(const char* what) {
+        T v{};
+        if (pos_ + sizeof(T) > size_) fail(std::string("cut short while reading the ") + what);
+        in_.read(reinterpret_cast<char*>(&v), sizeof v);
+        if (!in_) fail(std::string("read error at the ") + what);
+        pos_ += sizeof(T);
+        return v;
+    }
+    void skip(std::uint64_t n) {
+        if (n > size_ || pos_ + n > size_)
+            fail("truncated: needs at least " + std::to_string(pos_ + n) + " bytes, the file has " +
+                 std::to_string(size_));
+        pos_ += n;
+        in_.seekg(static_cast<std::streamoff>(pos_));
+    }
+    void product_quantizer() {
+        const auto dim = get<std::int32_t>("quantizer dim");
+        skip(3 * 4);  // nsubq, dsub, lastdsub
+        if (dim <= 0) fail("invalid quantizer dimension");
+        skip(static_cast<std::uint64_t>(dim) * 256 * 4);  // centroids: dim * ksub floats
+    }
+    void matrix(bool quantized, const char* which) {
+        if (!quantized) {
+            const auto m = get<std::int64_t>("matrix rows");
+            const auto n = get<std::int64_t>("matrix columns");
+            if (m < 0 || n < 0 || (n > 0 && static_cast<std::uint64_t>(m) > size_ / 4 / n))
+                fail(std::string("truncated or corrupt ") + which + " matrix (" +
+                     std::to_string(m) + " x " + std::to_string(n) + ")");
+            skip(static_cast<std::uint64_t>(m) * static_cast<std::uint64_t>(n) * 4);
+            return;
+        }
+        const bool qnorm = get<std::uint8_t>("quantized norm flag") != 0;
+        const auto m = get<std::int64_t>("matrix rows");
+        skip(8);  // n
+        const auto codesize = get<std::int32_t>("code size");
+        if (m < 0 || codesize < 0) fail(std::string("corrupt quantized ") + which + " matrix");
+        skip(static_cast<std::uint64_t>(codesize));
+        product_quantizer();
+        if (qnorm) {
+            skip(static_cast<std::uint64_t>(m));
+            product_quantizer();
+        }
+    }
+    [[noreturn]] void fail(const std::string& what) const {
+        throw format_error("fastText model '" + path_.string() + "' is truncated or corrupt: " +
+                           what);
+    }
+
+    std::filesystem::path path_;
+    std::ifstream in_;
+    std::uint64_t size_ = 0;
+    std::uint64_t pos_ = 0;
+};
+
 /// fastText's own separators (Dictionary::readWord): a token ends at one of these.
 constexpr bool is_fasttext_space(char c) {
     return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\v' || c == '\f' ||
@@ -78,6 +183,7 @@ public:
             throw format_error("fastText model '" + path_.string() + "': file version " +
                                std::to_string(h.version) + " is newer than this fastText (" +
                                std::to_string(fasttext_version) + ")");
+        layout_checker(path_).check();
         try {
             ft_.loadModel(path_.string());
         } catch (const std::bad_alloc&) {

@@ -5,12 +5,11 @@
 /// generated ABI glue turns it into a status + last_error, so nothing crosses the boundary.
 #pragma once
 
-#include <polyglot/plugin/plugin.hpp>
-
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
+#include <polyglot/plugin/plugin.hpp>
 #include <string>
 #include <utility>
 
@@ -22,25 +21,25 @@ namespace cuda {
                                      int line);
 
 /// Checks a cudaError_t-returning expression.
-#define POLYGLOT_CUDA_CALL(expr)                                                   \
-    do {                                                                           \
-        const cudaError_t polyglot_err_ = (expr);                                  \
-        if (polyglot_err_ != cudaSuccess)                                          \
+#define POLYGLOT_CUDA_CALL(expr)                                                          \
+    do {                                                                                  \
+        const cudaError_t polyglot_err_ = (expr);                                         \
+        if (polyglot_err_ != cudaSuccess)                                                 \
             ::polyglot::cuda::throw_cuda_error(polyglot_err_, #expr, __FILE__, __LINE__); \
     } while (0)
 
 /// Checks a cublasStatus_t-returning expression.
-#define POLYGLOT_CUBLAS_CALL(expr)                                                     \
-    do {                                                                               \
-        const cublasStatus_t polyglot_st_ = (expr);                                    \
-        if (polyglot_st_ != CUBLAS_STATUS_SUCCESS)                                     \
+#define POLYGLOT_CUBLAS_CALL(expr)                                                         \
+    do {                                                                                   \
+        const cublasStatus_t polyglot_st_ = (expr);                                        \
+        if (polyglot_st_ != CUBLAS_STATUS_SUCCESS)                                         \
             ::polyglot::cuda::throw_cublas_error(polyglot_st_, #expr, __FILE__, __LINE__); \
     } while (0)
 
 /// An owning, growable device allocation (cudaMalloc). Move-only; freeing errors are ignored
 /// (a destructor must not throw, and the context may already be torn down at exit).
 class device_buffer {
-public:
+  public:
     device_buffer() = default;
     explicit device_buffer(std::size_t bytes) { reserve(bytes); }
     ~device_buffer() { release(); }
@@ -79,16 +78,16 @@ public:
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
     [[nodiscard]] bool empty() const noexcept { return ptr_ == nullptr; }
 
-private:
+  private:
     void* ptr_ = nullptr;
     std::size_t size_ = 0;
 };
 
 /// What the plugin found when it probed the machine (cached, probed once per process).
 struct probe_result {
-    int device_count = 0;      ///< devices the runtime reports
-    int usable_devices = 0;    ///< devices of compute capability ≥ 8.0
-    std::string reason;        ///< why unusable ("" when usable)
+    int device_count = 0;    ///< devices the runtime reports
+    int usable_devices = 0;  ///< devices of compute capability ≥ 8.0
+    std::string reason;      ///< why unusable ("" when usable)
 };
 const probe_result& probe();
 

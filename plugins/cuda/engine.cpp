@@ -1,16 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "engine.hpp"
 
-#include "common/safetensors.hpp"
-#include "device.hpp"
-#include "plan.hpp"
-
-#include <polyglot/core/error.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <numbers>
+#include <polyglot/core/error.hpp>
+
+#include "common/safetensors.hpp"
+#include "device.hpp"
+#include "plan.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace cuda {
@@ -29,15 +28,14 @@ void throw_cuda_error(cudaError_t err, const char* call, const char* file, int l
     const std::string msg = std::string("CUDA error ") + cudaGetErrorName(err) + " in " + call +
                             " (" + base_name(file) + ":" + std::to_string(line) +
                             "): " + cudaGetErrorString(err);
-    throw plugin_sdk::status_error(err == cudaErrorMemoryAllocation
-                                       ? POLYGLOT_STATUS_OUT_OF_MEMORY
-                                       : POLYGLOT_STATUS_DEVICE_ERROR,
+    throw plugin_sdk::status_error(err == cudaErrorMemoryAllocation ? POLYGLOT_STATUS_OUT_OF_MEMORY
+                                                                    : POLYGLOT_STATUS_DEVICE_ERROR,
                                    msg);
 }
 
 void throw_cublas_error(cublasStatus_t st, const char* call, const char* file, int line) {
-    const std::string msg = std::string("cuBLAS error ") + cublasGetStatusName(st) + " in " +
-                            call + " (" + base_name(file) + ":" + std::to_string(line) +
+    const std::string msg = std::string("cuBLAS error ") + cublasGetStatusName(st) + " in " + call +
+                            " (" + base_name(file) + ":" + std::to_string(line) +
                             "): " + cublasGetStatusString(st);
     throw plugin_sdk::status_error(st == CUBLAS_STATUS_ALLOC_FAILED ? POLYGLOT_STATUS_OUT_OF_MEMORY
                                                                     : POLYGLOT_STATUS_DEVICE_ERROR,
@@ -50,9 +48,12 @@ namespace {
 
 cudaDataType_t cuda_type(elem_type t) {
     switch (t) {
-        case elem_type::f16: return CUDA_R_16F;
-        case elem_type::bf16: return CUDA_R_16BF;
-        default: return CUDA_R_32F;
+        case elem_type::f16:
+            return CUDA_R_16F;
+        case elem_type::bf16:
+            return CUDA_R_16BF;
+        default:
+            return CUDA_R_32F;
     }
 }
 
@@ -105,7 +106,8 @@ struct dev_dense {
 
 }  // namespace
 
-// ---- weights and workspace -----------------------------------------------------------------------
+// ---- weights and workspace
+// -----------------------------------------------------------------------
 
 struct transformer::impl {
     model::model_config cfg;
@@ -186,8 +188,8 @@ struct transformer::impl {
         const float alpha = 1.0f, beta = 0.0f;
         POLYGLOT_CUBLAS_CALL(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, int(out), int(rows),
                                           int(in), &alpha, w, cuda_type(wt), int(in), xin,
-                                          cuda_type(xt), int(in), &beta, y, cuda_type(yt),
-                                          int(out), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+                                          cuda_type(xt), int(in), &beta, y, cuda_type(yt), int(out),
+                                          CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
     }
     void linear(const dev_linear& l, const device_buffer& xin, device_buffer& y,
                 std::int64_t rows) {
@@ -372,11 +374,14 @@ std::unique_ptr<transformer> transformer::load(const std::filesystem::path& dir,
     // Batch sizing from the memory left after the weights.
     std::size_t free_b = 0, total_b = 0;
     POLYGLOT_CUDA_CALL(cudaMemGetInfo(&free_b, &total_b));
-    w.logit_budget = std::clamp<std::size_t>(free_b / 8, std::size_t(64) << 20,
-                                             std::size_t(2) << 30);
-    const plan::shape sh{std::size_t(d),  std::size_t(H),
-                         std::size_t(KV), std::size_t(hd),
-                         std::size_t(c.intermediate_size), std::size_t(c.vocab_size)};
+    w.logit_budget =
+        std::clamp<std::size_t>(free_b / 8, std::size_t(64) << 20, std::size_t(2) << 30);
+    const plan::shape sh{std::size_t(d),
+                         std::size_t(H),
+                         std::size_t(KV),
+                         std::size_t(hd),
+                         std::size_t(c.intermediate_size),
+                         std::size_t(c.vocab_size)};
     w.budget = opts.batch_tokens > 0
                    ? opts.batch_tokens
                    : plan::token_budget(free_b, w.logit_budget + (std::size_t(256) << 20),
@@ -457,10 +462,10 @@ void transformer::impl::run(std::span<const seq_request> batch) {
     cu.reserve(cu_host.size() * 4);
     tiles.reserve(tiles_host.size() * sizeof(plan::attention_tile));
     for (auto* b : {&cos_full, &sin_full, &cos_slide, &sin_slide}) b->reserve(max_len * half * 4);
-    POLYGLOT_CUDA_CALL(cudaMemcpyAsync(ids.get(), host_ids.data(), T * 4, cudaMemcpyHostToDevice,
-                                       stream));
-    POLYGLOT_CUDA_CALL(cudaMemcpyAsync(pos.get(), pos_host.data(), T * 4, cudaMemcpyHostToDevice,
-                                       stream));
+    POLYGLOT_CUDA_CALL(
+        cudaMemcpyAsync(ids.get(), host_ids.data(), T * 4, cudaMemcpyHostToDevice, stream));
+    POLYGLOT_CUDA_CALL(
+        cudaMemcpyAsync(pos.get(), pos_host.data(), T * 4, cudaMemcpyHostToDevice, stream));
     POLYGLOT_CUDA_CALL(cudaMemcpyAsync(cu.get(), cu_host.data(), cu_host.size() * 4,
                                        cudaMemcpyHostToDevice, stream));
     POLYGLOT_CUDA_CALL(cudaMemcpyAsync(tiles.get(), tiles_host.data(),
@@ -508,10 +513,10 @@ void transformer::impl::run(std::span<const seq_request> batch) {
         aa.window = sliding ? int(c.sliding_window) : 0;
         POLYGLOT_CUDA_CALL(launch_attention(aa, stream));
         linear(L.o, attn, tmp, rows);
-        POLYGLOT_CUDA_CALL(launch_add_norm(
-            x.as<float>(), tmp.get(), type, rows, int(d),
-            c.sandwich_norms ? L.post_attn_norm.as<float>() : nullptr, L.pre_ff_norm.as<float>(),
-            eps, xn.get(), stream));
+        POLYGLOT_CUDA_CALL(
+            launch_add_norm(x.as<float>(), tmp.get(), type, rows, int(d),
+                            c.sandwich_norms ? L.post_attn_norm.as<float>() : nullptr,
+                            L.pre_ff_norm.as<float>(), eps, xn.get(), stream));
         linear(L.gate_up, xn, gu, rows);
         POLYGLOT_CUDA_CALL(launch_act_mul(gu.get(), type, rows, int(inter), ak, act.get(), stream));
         linear(L.down, act, tmp, rows);
@@ -541,8 +546,8 @@ void transformer::impl::run(std::span<const seq_request> batch) {
         device_buffer* cur = &dense_a;
         device_buffer* nxt = &dense_b;
         for (const auto& dd : dense) {
-            gemm(dd.w.get(), elem_type::f32, cur->get(), elem_type::f32, nxt->get(),
-                 elem_type::f32, ns, dd.out, dd.in);
+            gemm(dd.w.get(), elem_type::f32, cur->get(), elem_type::f32, nxt->get(), elem_type::f32,
+                 ns, dd.out, dd.in);
             POLYGLOT_CUDA_CALL(launch_bias_act_f32(nxt->as<float>(), ns, int(dd.out),
                                                    dd.b.empty() ? nullptr : dd.b.as<float>(),
                                                    dd.use_tanh, stream));
@@ -556,8 +561,7 @@ void transformer::impl::run(std::span<const seq_request> batch) {
                                            cudaMemcpyDeviceToHost, stream));
         POLYGLOT_CUDA_CALL(cudaStreamSynchronize(stream));
         for (std::size_t k = 0; k < seqs.size(); ++k)
-            if (float* dst = batch[seqs[k]].pooled)
-                std::copy_n(host.data() + k * od, od, dst);
+            if (float* dst = batch[seqs[k]].pooled) std::copy_n(host.data() + k * od, od, dst);
     }
 
     // Log-probs at the requested positions only, in chunks of positions.

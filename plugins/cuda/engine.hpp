@@ -10,10 +10,6 @@
 /// Not thread-safe: the owner serialises calls (the workspace is shared).
 #pragma once
 
-#include "common/model_config.hpp"
-#include "common/st_modules.hpp"
-#include "kernels.hpp"
-
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -23,14 +19,18 @@
 #include <string>
 #include <vector>
 
+#include "common/model_config.hpp"
+#include "common/st_modules.hpp"
+#include "kernels.hpp"
+
 POLYGLOT_BEGIN_NAMESPACE
 namespace cuda {
 
 struct load_options {
-    std::string dtype;            ///< "" = as stored (bf16/f16, else f32) | "f32" | "f16" | "bf16"
-    int device = 0;               ///< CUDA device ordinal
-    std::size_t batch_tokens = 0; ///< token budget per batch; 0 = from free device memory
-    bool need_lm_head = false;    ///< fail when the model has no output projection
+    std::string dtype;             ///< "" = as stored (bf16/f16, else f32) | "f32" | "f16" | "bf16"
+    int device = 0;                ///< CUDA device ordinal
+    std::size_t batch_tokens = 0;  ///< token budget per batch; 0 = from free device memory
+    bool need_lm_head = false;     ///< fail when the model has no output projection
 };
 
 /// One sequence of a batch.
@@ -46,7 +46,7 @@ struct seq_request {
 };
 
 class transformer {
-public:
+  public:
     static std::unique_ptr<transformer> load(const std::filesystem::path& dir,
                                              const load_options& opts);
     ~transformer();
@@ -75,7 +75,7 @@ public:
 
     struct impl;
 
-private:
+  private:
     explicit transformer(std::unique_ptr<impl> p);
     std::unique_ptr<impl> impl_;
 };

@@ -2,14 +2,14 @@
 // The cuda plugin's kernels (launchers declared in kernels.hpp). Numerics mirror the cpu engine
 // (plugins/cpu/engine/transformer.cpp): f32 math everywhere, norms and log-sum-exp accumulated
 // in double, attention as an online softmax with f32 accumulators. Compiled without fast-math.
-#include "kernels.hpp"
-
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cfloat>
 #include <cmath>
+
+#include "kernels.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace cuda {
@@ -48,20 +48,20 @@ __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float v) {
 }
 
 /// Runs `body` with T bound to the C++ type of @p t.
-#define POLYGLOT_CUDA_DISPATCH(t, ...)            \
-    switch (t) {                                  \
-        case elem_type::f32: {                    \
-            using T = float;                      \
-            __VA_ARGS__;                          \
-        } break;                                  \
-        case elem_type::f16: {                    \
-            using T = __half;                     \
-            __VA_ARGS__;                          \
-        } break;                                  \
-        case elem_type::bf16: {                   \
-            using T = __nv_bfloat16;              \
-            __VA_ARGS__;                          \
-        } break;                                  \
+#define POLYGLOT_CUDA_DISPATCH(t, ...) \
+    switch (t) {                       \
+        case elem_type::f32: {         \
+            using T = float;           \
+            __VA_ARGS__;               \
+        } break;                       \
+        case elem_type::f16: {         \
+            using T = __half;          \
+            __VA_ARGS__;               \
+        } break;                       \
+        case elem_type::bf16: {        \
+            using T = __nv_bfloat16;   \
+            __VA_ARGS__;               \
+        } break;                       \
     }
 
 // ---- reductions -----------------------------------------------------------------------------
@@ -203,8 +203,8 @@ constexpr int rope_warps = 4;
 template <class T>
 __global__ void qk_norm_rope_kernel(T* qkv, int rows, int heads, int kv_heads, int hd,
                                     const std::int32_t* pos, const float* cos_tab,
-                                    const float* sin_tab, const float* q_norm,
-                                    const float* k_norm, float eps) {
+                                    const float* sin_tab, const float* q_norm, const float* k_norm,
+                                    float eps) {
     extern __shared__ float rope_smem[];
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int nh = heads + kv_heads;
@@ -237,10 +237,10 @@ __global__ void qk_norm_rope_kernel(T* qkv, int rows, int heads, int kv_heads, i
 
 // ---- attention --------------------------------------------------------------------------------
 
-constexpr int attn_warps = 4;                                        // warps per block
+constexpr int attn_warps = 4;                                         // warps per block
 constexpr int attn_q_per_warp = attention_tile_queries / attn_warps;  // queries per warp
-constexpr int attn_keys = 32;                                        // keys per smem tile (1/lane)
-constexpr int attn_chunks = attention_max_head_dim / 32;             // head-dim slices per lane
+constexpr int attn_keys = 32;                                         // keys per smem tile (1/lane)
+constexpr int attn_chunks = attention_max_head_dim / 32;              // head-dim slices per lane
 
 /// Dynamic shared memory: Q [tile][hd], K [keys][hd + 1] (padded: lane j reads row j without
 /// bank conflicts), V [keys][hd]; all f32.
@@ -359,12 +359,14 @@ __global__ void __launch_bounds__(attn_warps * 32)
 
 __device__ __forceinline__ float act_apply(act_kind a, float x) {
     switch (a) {
-        case act_kind::silu: return x / (1.0f + expf(-x));
+        case act_kind::silu:
+            return x / (1.0f + expf(-x));
         case act_kind::gelu_tanh: {
             const float k = 0.7978845608028654f;  // sqrt(2/pi)
             return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
         }
-        case act_kind::gelu_erf: return 0.5f * x * (1.0f + erff(x * 0.7071067811865476f));
+        case act_kind::gelu_erf:
+            return 0.5f * x * (1.0f + erff(x * 0.7071067811865476f));
     }
     return x;
 }
@@ -399,7 +401,8 @@ __global__ void __launch_bounds__(logprob_threads)
     const std::size_t r = blockIdx.x;
     const float* row = logits + r * std::size_t(vocab);
     float mx = -INFINITY;
-    for (int i = threadIdx.x; i < vocab; i += blockDim.x) mx = fmaxf(mx, cap_logit(row[i], softcap));
+    for (int i = threadIdx.x; i < vocab; i += blockDim.x)
+        mx = fmaxf(mx, cap_logit(row[i], softcap));
     mx = block_max(mx);
     double sum = 0;
     for (int i = threadIdx.x; i < vocab; i += blockDim.x)
@@ -412,8 +415,7 @@ __global__ void __launch_bounds__(logprob_threads)
 }
 
 template <class T>
-__global__ void pool_kernel(const T* x, int d, const std::int32_t* cu, pool_kind mode,
-                            float* out) {
+__global__ void pool_kernel(const T* x, int d, const std::int32_t* cu, pool_kind mode, float* out) {
     const int s = blockIdx.x;
     const int i = blockIdx.y * blockDim.x + threadIdx.x;
     if (i >= d) return;
@@ -429,8 +431,12 @@ __global__ void pool_kernel(const T* x, int d, const std::int32_t* cu, pool_kind
             for (int t = b; t < e; ++t) acc += to_f(x[std::size_t(t) * d + i]);
             *o = float(acc / double(e - b));
         } break;
-        case pool_kind::last: *o = to_f(x[std::size_t(e - 1) * d + i]); break;
-        case pool_kind::cls: *o = to_f(x[std::size_t(b) * d + i]); break;
+        case pool_kind::last:
+            *o = to_f(x[std::size_t(e - 1) * d + i]);
+            break;
+        case pool_kind::cls:
+            *o = to_f(x[std::size_t(b) * d + i]);
+            break;
         case pool_kind::max: {
             float mv = -INFINITY;
             for (int t = b; t < e; ++t) mv = fmaxf(mv, to_f(x[std::size_t(t) * d + i]));
@@ -464,8 +470,8 @@ __global__ void l2_normalize_kernel(float* y, int cols) {
 cudaError_t launch_convert(const float* src, void* dst, elem_type t, std::size_t n,
                            cudaStream_t stream) {
     if (n == 0) return cudaSuccess;
-    POLYGLOT_CUDA_DISPATCH(t, convert_kernel<T><<<blocks_for(n, 256), 256, 0, stream>>>(
-                                  src, static_cast<T*>(dst), n));
+    POLYGLOT_CUDA_DISPATCH(
+        t, convert_kernel<T><<<blocks_for(n, 256), 256, 0, stream>>>(src, static_cast<T*>(dst), n));
     return cudaGetLastError();
 }
 
@@ -480,8 +486,8 @@ cudaError_t launch_embed(const std::int32_t* ids, int n, const void* table, elem
 cudaError_t launch_rms_norm(const float* x, int rows, int d, const float* w, float eps, void* out,
                             elem_type t, cudaStream_t stream) {
     if (rows == 0) return cudaSuccess;
-    POLYGLOT_CUDA_DISPATCH(t, rms_norm_kernel<T><<<rows, row_threads, 0, stream>>>(
-                                  x, d, w, eps, static_cast<T*>(out)));
+    POLYGLOT_CUDA_DISPATCH(t, rms_norm_kernel<T>
+                           <<<rows, row_threads, 0, stream>>>(x, d, w, eps, static_cast<T*>(out)));
     return cudaGetLastError();
 }
 
@@ -489,9 +495,9 @@ cudaError_t launch_add_norm(float* x, const void* delta, elem_type t, int rows, 
                             const float* post_w, const float* next_w, float eps, void* out,
                             cudaStream_t stream) {
     if (rows == 0) return cudaSuccess;
-    POLYGLOT_CUDA_DISPATCH(t, add_norm_kernel<T><<<rows, row_threads, 0, stream>>>(
-                                  x, static_cast<const T*>(delta), d, post_w, next_w, eps,
-                                  static_cast<T*>(out)));
+    POLYGLOT_CUDA_DISPATCH(
+        t, add_norm_kernel<T><<<rows, row_threads, 0, stream>>>(
+               x, static_cast<const T*>(delta), d, post_w, next_w, eps, static_cast<T*>(out)));
     return cudaGetLastError();
 }
 
@@ -509,7 +515,7 @@ cudaError_t launch_rope_table(const float* inv_freq, int max_len, int half, floa
     const std::size_t n = std::size_t(max_len) * std::size_t(half);
     if (n == 0) return cudaSuccess;
     rope_table_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(inv_freq, max_len, half, cos_tab,
-                                                             sin_tab);
+                                                              sin_tab);
     return cudaGetLastError();
 }
 
@@ -520,10 +526,10 @@ cudaError_t launch_qk_norm_rope(void* qkv, elem_type t, int rows, int heads, int
     const std::size_t items = std::size_t(rows) * std::size_t(heads + kv_heads);
     if (items == 0) return cudaSuccess;
     const std::size_t smem = sizeof(float) * std::size_t(rope_warps) * head_dim;
-    POLYGLOT_CUDA_DISPATCH(t, qk_norm_rope_kernel<T>
-                           <<<blocks_for(items, rope_warps), rope_warps * 32, smem, stream>>>(
-                               static_cast<T*>(qkv), rows, heads, kv_heads, head_dim, pos,
-                               cos_tab, sin_tab, q_norm, k_norm, eps));
+    POLYGLOT_CUDA_DISPATCH(
+        t, qk_norm_rope_kernel<T><<<blocks_for(items, rope_warps), rope_warps * 32, smem, stream>>>(
+               static_cast<T*>(qkv), rows, heads, kv_heads, head_dim, pos, cos_tab, sin_tab, q_norm,
+               k_norm, eps));
     return cudaGetLastError();
 }
 
@@ -535,18 +541,16 @@ cudaError_t launch_attention(const attention_args& a, cudaStream_t stream) {
     const std::size_t smem = attention_smem(a.head_dim);
     const dim3 grid(static_cast<unsigned>(a.n_tiles), static_cast<unsigned>(a.heads));
     cudaError_t err = cudaSuccess;
-    POLYGLOT_CUDA_DISPATCH(
-        a.type, {
-            auto* k = &attention_kernel<T>;
-            if (smem > 48 * 1024)
-                err = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                           static_cast<int>(smem));
-            if (err == cudaSuccess)
-                k<<<grid, attn_warps * 32, smem, stream>>>(
-                    static_cast<const T*>(a.qkv), static_cast<T*>(a.out), a.cu_seqlens, a.tiles,
-                    a.heads, a.kv_heads, a.head_dim, a.scale, a.softcap, a.window,
-                    a.bidirectional);
-        });
+    POLYGLOT_CUDA_DISPATCH(a.type, {
+        auto* k = &attention_kernel<T>;
+        if (smem > 48 * 1024)
+            err = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       static_cast<int>(smem));
+        if (err == cudaSuccess)
+            k<<<grid, attn_warps * 32, smem, stream>>>(
+                static_cast<const T*>(a.qkv), static_cast<T*>(a.out), a.cu_seqlens, a.tiles,
+                a.heads, a.kv_heads, a.head_dim, a.scale, a.softcap, a.window, a.bidirectional);
+    });
     if (err != cudaSuccess) return err;
     return cudaGetLastError();
 }
@@ -555,14 +559,14 @@ cudaError_t launch_act_mul(const void* gu, elem_type t, int rows, int inter, act
                            void* out, cudaStream_t stream) {
     const std::size_t n = std::size_t(rows) * std::size_t(inter);
     if (n == 0) return cudaSuccess;
-    POLYGLOT_CUDA_DISPATCH(t, act_mul_kernel<T><<<blocks_for(n, 256), 256, 0, stream>>>(
-                                  static_cast<const T*>(gu), std::size_t(rows), inter, act,
-                                  static_cast<T*>(out)));
+    POLYGLOT_CUDA_DISPATCH(
+        t, act_mul_kernel<T><<<blocks_for(n, 256), 256, 0, stream>>>(
+               static_cast<const T*>(gu), std::size_t(rows), inter, act, static_cast<T*>(out)));
     return cudaGetLastError();
 }
 
-cudaError_t launch_gather_rows(const void* src, elem_type t, int d, const std::int32_t* rows,
-                               int n, void* dst, cudaStream_t stream) {
+cudaError_t launch_gather_rows(const void* src, elem_type t, int d, const std::int32_t* rows, int n,
+                               void* dst, cudaStream_t stream) {
     if (n == 0) return cudaSuccess;
     POLYGLOT_CUDA_DISPATCH(t, gather_rows_kernel<T><<<n, row_threads, 0, stream>>>(
                                   static_cast<const T*>(src), d, rows, static_cast<T*>(dst)));
@@ -590,7 +594,7 @@ cudaError_t launch_bias_act_f32(float* y, int rows, int cols, const float* bias,
     const std::size_t n = std::size_t(rows) * std::size_t(cols);
     if (n == 0) return cudaSuccess;
     bias_act_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(y, std::size_t(rows), cols, bias,
-                                                           use_tanh);
+                                                            use_tanh);
     return cudaGetLastError();
 }
 

@@ -10,14 +10,13 @@
 /// (cudaGetLastError); none synchronises.
 #pragma once
 
-#include "plan.hpp"
-
-#include <polyglot/version.hpp>
-
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <polyglot/version.hpp>
+
+#include "plan.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace cuda {
@@ -72,16 +71,16 @@ cudaError_t launch_qk_norm_rope(void* qkv, elem_type t, int rows, int heads, int
 
 /// The fused variable-length attention over packed sequences.
 struct attention_args {
-    const void* qkv = nullptr;             ///< [rows, (H + 2 KV) * hd]
-    void* out = nullptr;                   ///< [rows, H * hd]
+    const void* qkv = nullptr;  ///< [rows, (H + 2 KV) * hd]
+    void* out = nullptr;        ///< [rows, H * hd]
     elem_type type = elem_type::f32;
-    const std::int32_t* cu_seqlens = nullptr;  ///< [n_seqs + 1]
+    const std::int32_t* cu_seqlens = nullptr;     ///< [n_seqs + 1]
     const plan::attention_tile* tiles = nullptr;  ///< query tiles of attention_tile_queries
     int n_tiles = 0;
     int heads = 0, kv_heads = 0, head_dim = 0;
-    float scale = 1.0f;         ///< applied to q·k
-    float softcap = 0.0f;       ///< 0 = none, else cap * tanh(s / cap)
-    int window = 0;             ///< 0 = none
+    float scale = 1.0f;    ///< applied to q·k
+    float softcap = 0.0f;  ///< 0 = none, else cap * tanh(s / cap)
+    int window = 0;        ///< 0 = none
     bool bidirectional = false;
 };
 /// Queries per attention tile (plan::attention_tiles must be built with this).
@@ -95,8 +94,8 @@ cudaError_t launch_act_mul(const void* gu, elem_type t, int rows, int inter, act
                            void* out, cudaStream_t stream);
 
 /// dst[k, :] = src[rows[k], :] for n rows of width d.
-cudaError_t launch_gather_rows(const void* src, elem_type t, int d, const std::int32_t* rows,
-                               int n, void* dst, cudaStream_t stream);
+cudaError_t launch_gather_rows(const void* src, elem_type t, int d, const std::int32_t* rows, int n,
+                               void* dst, cudaStream_t stream);
 
 /// out[r] = log_softmax(cap(logits[r, :]))[targets[r]] computed in double, for n rows of vocab
 /// f32 logits; softcap 0 = none.

@@ -7,12 +7,11 @@
 /// code uses. Functions marked POLYGLOT_CUDA_HD also compile as __host__ __device__.
 #pragma once
 
-#include <polyglot/version.hpp>
-
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <numeric>
+#include <polyglot/version.hpp>
 #include <span>
 #include <utility>
 #include <vector>
@@ -202,14 +201,14 @@ struct shape {
 /// gate/up pair, the activation, and the per-token index arrays.
 inline std::size_t bytes_per_token(const shape& s, std::size_t elem) {
     const std::size_t qkv = (s.heads + 2 * s.kv_heads) * s.head_dim;
-    return s.hidden * 4                 // residual (f32)
-           + s.hidden * elem            // normed input
-           + qkv * elem                 // q, k, v
+    return s.hidden * 4                   // residual (f32)
+           + s.hidden * elem              // normed input
+           + qkv * elem                   // q, k, v
            + s.heads * s.head_dim * elem  // attention output
-           + s.hidden * elem            // o / down projection output
-           + 2 * s.inter * elem         // gate | up
-           + s.inter * elem             // activation
-           + 4 * sizeof(std::int32_t);  // ids, positions, score jobs
+           + s.hidden * elem              // o / down projection output
+           + 2 * s.inter * elem           // gate | up
+           + s.inter * elem               // activation
+           + 4 * sizeof(std::int32_t);    // ids, positions, score jobs
 }
 
 /// Token budget of one batch: @p fraction of the free device memory (after the logit chunk

@@ -7,16 +7,6 @@
 //
 // Extension (get_proc_address, no ABI bump): "polyglot_cuda_score_ids_v1" scores token ids
 // directly (benchmarks compare against Hugging Face on identical ids); see score_ids_v1 below.
-#include "common/hf_tokenizer.hpp"
-#include "common/st_modules.hpp"
-#include "device.hpp"
-#include "engine.hpp"
-#include "plan.hpp"
-
-#include <polyglot/core/error.hpp>
-#include <polyglot/plugin/plugin.hpp>
-#include <polyglot/version.hpp>
-
 #include <simdjson.h>
 
 #include <algorithm>
@@ -25,14 +15,24 @@
 #include <filesystem>
 #include <limits>
 #include <mutex>
+#include <polyglot/core/error.hpp>
+#include <polyglot/plugin/plugin.hpp>
+#include <polyglot/version.hpp>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/hf_tokenizer.hpp"
+#include "common/st_modules.hpp"
+#include "device.hpp"
+#include "engine.hpp"
+#include "plan.hpp"
+
 POLYGLOT_BEGIN_NAMESPACE
 namespace cuda {
 
-// ---- device probe (declared in device.hpp) -------------------------------------------------------
+// ---- device probe (declared in device.hpp)
+// -------------------------------------------------------
 
 const probe_result& probe() {
     static const probe_result r = [] {
@@ -76,8 +76,8 @@ namespace mdl = ::polyglot::model;  // `model` alone names plugin_sdk::model in 
 
 struct request {
     std::filesystem::path path;
-    std::string pooling;         // "" | mean | last
-    std::string dtype;           // "" | f32 | f16 | bf16
+    std::string pooling;  // "" | mean | last
+    std::string dtype;    // "" | f32 | f16 | bf16
     std::size_t max_tokens = 16384;
     std::size_t batch_tokens = 0;
     std::size_t threads = 0;
@@ -171,7 +171,7 @@ void parallel_for(std::size_t n, std::size_t threads, F&& f) {
 // ---- the model ----------------------------------------------------------------------------------
 
 class cuda_model final : public plugin_sdk::model {
-public:
+  public:
     explicit cuda_model(const request& r) : req_(r) {
         const auto& pr = probe();
         if (!pr.reason.empty())
@@ -207,10 +207,13 @@ public:
 
     [[nodiscard]] bool supports(polyglot_op op) const override {
         switch (op) {
-            case POLYGLOT_OP_SCORE: return tokenizer_ && engine_->has_lm_head();
+            case POLYGLOT_OP_SCORE:
+                return tokenizer_ && engine_->has_lm_head();
             case POLYGLOT_OP_EMBED:
-            case POLYGLOT_OP_TOKENIZE: return tokenizer_ != nullptr;
-            default: return false;
+            case POLYGLOT_OP_TOKENIZE:
+                return tokenizer_ != nullptr;
+            default:
+                return false;
         }
     }
 
@@ -251,8 +254,8 @@ public:
         const std::size_t n = texts.size();
         std::size_t limit = req_.max_tokens;
         if (st_ && st_->max_seq_length && *st_->max_seq_length > 0)
-            limit = std::min<std::size_t>(limit ? limit : SIZE_MAX,
-                                          std::size_t(*st_->max_seq_length));
+            limit =
+                std::min<std::size_t>(limit ? limit : SIZE_MAX, std::size_t(*st_->max_seq_length));
         std::vector<std::vector<std::uint32_t>> ids(n);
         mdl::hf_tokenizer::encode_options o;
         o.add_special_tokens = true;
@@ -350,7 +353,7 @@ public:
         return sums;
     }
 
-private:
+  private:
     void need_tokenizer(const char* op) const {
         if (!tokenizer_)
             throw unsupported_error("model '" + req_.path.string() + "': cannot " + op +
@@ -364,7 +367,8 @@ private:
     mutable std::mutex mu_;  // the engine's workspace is shared: one forward pass at a time
 };
 
-// ---- extension: score token ids ------------------------------------------------------------------
+// ---- extension: score token ids
+// ------------------------------------------------------------------
 
 /// "polyglot_cuda_score_ids_v1": n sequences of token ids, sequence i = ids[offsets[i],
 /// offsets[i + 1]) (offsets: n + 1 entries); logprobs (offsets[n] doubles, caller-owned) gets
@@ -372,23 +376,19 @@ private:
 /// elsewhere. score_from may be NULL (= 0). Returns a polyglot_status; the message is read with
 /// the table's last_error.
 polyglot_status score_ids_v1(polyglot_model_t m, const std::int32_t* ids,
-                             const std::uint64_t* offsets,
-                                        const std::uint64_t* score_from, std::uint64_t n,
-                                        double* logprobs) noexcept {
+                             const std::uint64_t* offsets, const std::uint64_t* score_from,
+                             std::uint64_t n, double* logprobs) noexcept {
     POLYGLOT_PLUGIN_GUARD(
         if (!m || !m->impl) throw plugin_sdk::status_error(POLYGLOT_STATUS_INVALID_ARGUMENT,
                                                            "model is NULL");
         auto* cm = dynamic_cast<cuda_model*>(m->impl.get());
         if (!cm) throw plugin_sdk::status_error(POLYGLOT_STATUS_INVALID_ARGUMENT,
                                                 "not a cuda plugin model");
-        if (n > 0 && (!ids || !offsets || !logprobs))
-            throw plugin_sdk::status_error(POLYGLOT_STATUS_INVALID_ARGUMENT,
-                                           "score_ids: ids, offsets or logprobs is NULL");
-        if (n > 0 && offsets[0] != 0)
-            throw plugin_sdk::status_error(POLYGLOT_STATUS_INVALID_ARGUMENT,
-                                           "score_ids: offsets[0] must be 0");
-        std::vector<std::vector<std::uint32_t>> seq(n);
-        std::vector<std::size_t> from(n, 0);
+        if (n > 0 && (!ids || !offsets || !logprobs)) throw plugin_sdk::status_error(
+            POLYGLOT_STATUS_INVALID_ARGUMENT, "score_ids: ids, offsets or logprobs is NULL");
+        if (n > 0 && offsets[0] != 0) throw plugin_sdk::status_error(
+            POLYGLOT_STATUS_INVALID_ARGUMENT, "score_ids: offsets[0] must be 0");
+        std::vector<std::vector<std::uint32_t>> seq(n); std::vector<std::size_t> from(n, 0);
         for (std::uint64_t i = 0; i < n; ++i) {
             if (offsets[i + 1] < offsets[i])
                 throw plugin_sdk::status_error(POLYGLOT_STATUS_INVALID_ARGUMENT,
@@ -400,20 +400,19 @@ polyglot_status score_ids_v1(polyglot_model_t m, const std::int32_t* ids,
                 seq[i].push_back(static_cast<std::uint32_t>(ids[p]));
             }
             if (score_from) from[i] = static_cast<std::size_t>(score_from[i]);
-        }
-        std::vector<std::vector<double>> lp;
-        cm->score_sequences(seq, from, &lp);
-        for (std::uint64_t i = 0; i < n; ++i) {
+        } std::vector<std::vector<double>>
+            lp;
+        cm->score_sequences(seq, from, &lp); for (std::uint64_t i = 0; i < n; ++i) {
             const std::size_t len = seq[i].size();
             const std::size_t f = std::max<std::size_t>(from[i], 1);
             double* dst = logprobs + offsets[i];
             for (std::size_t p = 0; p < len; ++p)
                 dst[p] = p >= f ? lp[i][p - f] : std::numeric_limits<double>::quiet_NaN();
-        }
-        return POLYGLOT_STATUS_OK;)
+        } return POLYGLOT_STATUS_OK;)
 }
 
-// ---- plugin description ---------------------------------------------------------------------------
+// ---- plugin description
+// ---------------------------------------------------------------------------
 
 std::unique_ptr<plugin_sdk::model> create(std::string_view config_json) {
     return std::make_unique<cuda_model>(parse_request(config_json));
@@ -450,8 +449,9 @@ const plugin_sdk::plugin_description& describe() {
     static const plugin_sdk::plugin_description d{
         .name = "cuda",
         .version = POLYGLOT_VERSION_STRING,
-        .description = "NVIDIA GPU backend (CUDA, cuBLAS): Hugging Face Llama / Qwen2 / Qwen3 / "
-                       "Gemma 3 text models in bf16, f16 or f32; SCORE and EMBED",
+        .description =
+            "NVIDIA GPU backend (CUDA, cuBLAS): Hugging Face Llama / Qwen2 / Qwen3 / "
+            "Gemma 3 text models in bf16, f16 or f32; SCORE and EMBED",
         .caps = POLYGLOT_CAP_EMBED | POLYGLOT_CAP_TOKENIZE | POLYGLOT_CAP_SCORE,
         .create = &create,
         // Preferred over cpu (1) by --backend auto when a usable device exists.

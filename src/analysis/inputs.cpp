@@ -2,7 +2,6 @@
 // PG-score rows, anchors and report tables from input files.
 #include <polyglot/analysis/inputs.hpp>
 #include <polyglot/core/error.hpp>
-
 #include <set>
 #include <string>
 
@@ -31,12 +30,11 @@ std::vector<pg_row> pg_rows_from_table(const table& t, const row_keys& keys) {
         if (r.lang.empty()) throw format_error(r.where + ": column '" + keys.lang + "' is empty");
         auto [it, fresh] = seen.emplace(std::make_pair(r.teacher, r.lang), r.where);
         if (!fresh)
-            throw format_error(r.where + ": duplicate " + keys.teacher + " × " + keys.lang +
-                               " row ('" + r.teacher + "', '" + r.lang + "'); first at " +
-                               it->second +
-                               (keys.teacher == "teacher_model"
-                                    ? " (rank by another column with --teacher-column)"
-                                    : ""));
+            throw format_error(
+                r.where + ": duplicate " + keys.teacher + " × " + keys.lang + " row ('" +
+                r.teacher + "', '" + r.lang + "'); first at " + it->second +
+                (keys.teacher == "teacher_model" ? " (rank by another column with --teacher-column)"
+                                                 : ""));
         if (c_res) r.result = t.number_or_nan(i, *c_res);
         if (c_se) r.result_stderr = t.number_or_nan(i, *c_se);
         if (c_pgr) r.pgr = t.number_or_nan(i, *c_pgr);
@@ -99,12 +97,14 @@ std::map<std::string, std::pair<double, double>> results_by_language(
         auto avg = unlabeled.average();
         if (std::isnan(avg.first))
             throw format_error(r.source + ": no task for language '" + default_lang +
-                               "' (languages in the file: " + [&] {
+                               "' (languages in the file: " +
+                               [&] {
                                    std::string s;
                                    for (const auto& l : r.languages())
                                        s += (s.empty() ? "" : ", ") + l;
                                    return s.empty() ? std::string("none") : s;
-                               }() + ")");
+                               }() +
+                               ")");
         out[default_lang] = avg;
     }
     return out;
@@ -135,9 +135,9 @@ std::vector<std::string> compute_pgr(std::vector<pg_row>& rows,
         if (it == anchors.end()) {
             std::string have;
             for (const auto& [l, a] : anchors) have += (have.empty() ? "" : ", ") + l;
-            throw format_error(r.where + ": column 'target_lang': language '" + r.lang +
-                               "' has no anchors (base/ref given for: " +
-                               (have.empty() ? "none" : have) + ")");
+            throw format_error(
+                r.where + ": column 'target_lang': language '" + r.lang +
+                "' has no anchors (base/ref given for: " + (have.empty() ? "none" : have) + ")");
         }
         if (std::isnan(r.result))
             throw format_error(r.where + ": column 'result' is missing, so PGR cannot be computed");

@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // JSON trees for the analysis inputs, parsed with simdjson's DOM API.
+#include <simdjson.h>
+
 #include <polyglot/analysis/json_value.hpp>
 #include <polyglot/core/error.hpp>
 #include <polyglot/io/atomic_file.hpp>
-
-#include <simdjson.h>
-
 #include <string>
 
 POLYGLOT_BEGIN_NAMESPACE
@@ -26,12 +25,18 @@ json_value convert(simdjson::dom::element e) {
                 o.push_back(json_member{std::string(field.key), convert(field.value)});
             return json_value(std::move(o));
         }
-        case element_type::INT64: return json_value(static_cast<double>(int64_t(e)));
-        case element_type::UINT64: return json_value(static_cast<double>(uint64_t(e)));
-        case element_type::DOUBLE: return json_value(double(e));
-        case element_type::STRING: return json_value(std::string(std::string_view(e)));
-        case element_type::BOOL: return json_value(bool(e));
-        case element_type::NULL_VALUE: return json_value();
+        case element_type::INT64:
+            return json_value(static_cast<double>(int64_t(e)));
+        case element_type::UINT64:
+            return json_value(static_cast<double>(uint64_t(e)));
+        case element_type::DOUBLE:
+            return json_value(double(e));
+        case element_type::STRING:
+            return json_value(std::string(std::string_view(e)));
+        case element_type::BOOL:
+            return json_value(bool(e));
+        case element_type::NULL_VALUE:
+            return json_value();
     }
     return json_value();
 }
@@ -41,8 +46,7 @@ json_value parse_one(simdjson::dom::parser& parser, std::string_view text,
     simdjson::padded_string padded(text);
     simdjson::dom::element root;
     auto err = parser.parse(padded).get(root);
-    if (err)
-        throw format_error(where + ": invalid JSON: " + simdjson::error_message(err));
+    if (err) throw format_error(where + ": invalid JSON: " + simdjson::error_message(err));
     return convert(root);
 }
 
@@ -78,9 +82,7 @@ std::vector<std::pair<std::size_t, json_value>> parse_json_lines(std::string_vie
     return out;
 }
 
-json_value read_json_file(const std::string& path) {
-    return parse_json(io::read_file(path), path);
-}
+json_value read_json_file(const std::string& path) { return parse_json(io::read_file(path), path); }
 
 }  // namespace analysis
 POLYGLOT_END_NAMESPACE

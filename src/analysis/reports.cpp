@@ -1,17 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 // Intrinsic-metric reports (ours and the reference's) and lighteval results files.
+#include <filesystem>
 #include <polyglot/analysis/reports.hpp>
 #include <polyglot/core/error.hpp>
-
-#include <filesystem>
 #include <string>
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace analysis {
 namespace {
 
-constexpr const char* metric_sections[] = {"distinct_ri", "perplexity", "reward_model", "length",
-                                           "lexical", "language"};
+constexpr const char* metric_sections[] = {"distinct_ri", "perplexity", "reward_model",
+                                           "length",      "lexical",    "language"};
 
 void flatten(const json_value& v, const std::string& prefix, int depth,
              std::vector<std::pair<std::string, double>>& out) {
@@ -48,7 +47,8 @@ bool is_lang_code(std::string_view s) {
 std::optional<std::pair<std::string, std::string>> parse_reference_report_name(
     std::string_view filename) {
     std::string_view name = filename;
-    if (auto slash = name.rfind('/'); slash != std::string_view::npos) name.remove_prefix(slash + 1);
+    if (auto slash = name.rfind('/'); slash != std::string_view::npos)
+        name.remove_prefix(slash + 1);
     if (name.size() > 5 && name.substr(name.size() - 5) == ".json") name.remove_suffix(5);
     constexpr std::string_view suffix = "_intrinsic_metrics";
     if (name.size() <= suffix.size() || name.substr(name.size() - suffix.size()) != suffix)

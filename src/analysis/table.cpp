@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Table readers: CSV (quoted fields, quoted newlines, CRLF), JSON Lines and JSON.
+#include <filesystem>
 #include <polyglot/analysis/table.hpp>
 #include <polyglot/io/atomic_file.hpp>
-
-#include <filesystem>
 #include <string>
 
 POLYGLOT_BEGIN_NAMESPACE

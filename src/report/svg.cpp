@@ -1,14 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // Standalone SVG heatmaps and scatter plots. Hand-written: the output is a few dozen elements
 // and no Debian C++ plotting library writes dependency-free SVG.
-#include <polyglot/core/error.hpp>
-#include <polyglot/report/svg.hpp>
-
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <polyglot/core/error.hpp>
+#include <polyglot/report/svg.hpp>
 #include <string>
 
 POLYGLOT_BEGIN_NAMESPACE
@@ -38,18 +37,14 @@ rgb from_stops(const std::vector<rgb>& stops, double t) {
 }
 
 // ColorBrewer RdBu (reversed: blue = low) and viridis stops.
-const std::vector<rgb> diverging_stops{{0.020, 0.188, 0.380}, {0.129, 0.400, 0.675},
-                                       {0.263, 0.576, 0.765}, {0.573, 0.773, 0.871},
-                                       {0.820, 0.898, 0.941}, {0.969, 0.969, 0.969},
-                                       {0.992, 0.859, 0.780}, {0.957, 0.647, 0.510},
-                                       {0.839, 0.376, 0.302}, {0.698, 0.094, 0.169},
-                                       {0.404, 0.000, 0.122}};
-const std::vector<rgb> sequential_stops{{0.267, 0.005, 0.329}, {0.283, 0.141, 0.458},
-                                        {0.254, 0.265, 0.530}, {0.207, 0.372, 0.553},
-                                        {0.164, 0.471, 0.558}, {0.128, 0.567, 0.551},
-                                        {0.135, 0.659, 0.518}, {0.267, 0.749, 0.441},
-                                        {0.478, 0.821, 0.318}, {0.741, 0.873, 0.150},
-                                        {0.993, 0.906, 0.144}};
+const std::vector<rgb> diverging_stops{
+    {0.020, 0.188, 0.380}, {0.129, 0.400, 0.675}, {0.263, 0.576, 0.765}, {0.573, 0.773, 0.871},
+    {0.820, 0.898, 0.941}, {0.969, 0.969, 0.969}, {0.992, 0.859, 0.780}, {0.957, 0.647, 0.510},
+    {0.839, 0.376, 0.302}, {0.698, 0.094, 0.169}, {0.404, 0.000, 0.122}};
+const std::vector<rgb> sequential_stops{
+    {0.267, 0.005, 0.329}, {0.283, 0.141, 0.458}, {0.254, 0.265, 0.530}, {0.207, 0.372, 0.553},
+    {0.164, 0.471, 0.558}, {0.128, 0.567, 0.551}, {0.135, 0.659, 0.518}, {0.267, 0.749, 0.441},
+    {0.478, 0.821, 0.318}, {0.741, 0.873, 0.150}, {0.993, 0.906, 0.144}};
 const std::array<const char*, 10> palette{"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                                           "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
 
@@ -59,11 +54,20 @@ std::string esc(const std::string& s) {
     std::string out;
     for (char c : s) {
         switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            default: out += c;
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            default:
+                out += c;
         }
     }
     return out;
@@ -180,9 +184,10 @@ std::string heatmap_svg(const heatmap_spec& s) {
     for (const auto& l : s.col_labels) col_label_h = std::max(col_label_h, text_width(l, font));
     const bool rotate = col_label_h > cell_w - 6;
     col_label_h = rotate ? col_label_h * 0.75 + 10 : 20;
-    const double left = 16 + label_w + 8, top = 16 + 22 + (s.subtitle.empty() ? 0 : 18) +
-                                              col_label_h + 6;
-    const double grid_w = cell_w * static_cast<double>(nc), grid_h = cell_h * static_cast<double>(nr);
+    const double left = 16 + label_w + 8,
+                 top = 16 + 22 + (s.subtitle.empty() ? 0 : 18) + col_label_h + 6;
+    const double grid_w = cell_w * static_cast<double>(nc),
+                 grid_h = cell_h * static_cast<double>(nr);
     const double bar_x = left + grid_w + 24, bar_w = 14;
     double width = bar_x + bar_w + 60 + (s.colorbar_label.empty() ? 0 : 18);
     width = std::max(width, 16 + text_width(s.title, 16) + 16);
@@ -239,8 +244,8 @@ std::string heatmap_svg(const heatmap_spec& s) {
     double step = tk.size() > 1 ? tk[1] - tk[0] : 1;
     for (double t : tk) {
         double y = top + grid_h * (hi - t) / (hi - lo);
-        out += "<line x1=\"" + f1(bar_x + bar_w) + "\" x2=\"" + f1(bar_x + bar_w + 4) +
-               "\" y1=\"" + f1(y) + "\" y2=\"" + f1(y) + "\" stroke=\"#555\"/>\n";
+        out += "<line x1=\"" + f1(bar_x + bar_w) + "\" x2=\"" + f1(bar_x + bar_w + 4) + "\" y1=\"" +
+               f1(y) + "\" y2=\"" + f1(y) + "\" stroke=\"#555\"/>\n";
         out += text(bar_x + bar_w + 6, y + 4, tick_label(t, step), 10);
     }
     if (!s.colorbar_label.empty())
@@ -283,9 +288,9 @@ std::string scatter_svg(const scatter_spec& s) {
         if (std::find(groups.begin(), groups.end(), g) == groups.end()) groups.push_back(g);
     double legend_w = 0;
     for (const auto& g : groups) legend_w = std::max(legend_w, text_width(g, 12) + 30);
-    const double left = 70, top = 16 + 22 + (s.subtitle.empty() ? 0 : 18) + 10, pw = 420,
-                 ph = 360;
-    const double width = std::max(left + pw + 20 + legend_w + 10, 16 + text_width(s.title, 16) + 16);
+    const double left = 70, top = 16 + 22 + (s.subtitle.empty() ? 0 : 18) + 10, pw = 420, ph = 360;
+    const double width =
+        std::max(left + pw + 20 + legend_w + 10, 16 + text_width(s.title, 16) + 16);
     const double height = top + ph + 50;
     auto px = [&](double v) { return left + pw * (v - xlo) / (xhi - xlo); };
     auto py = [&](double v) { return top + ph * (1 - (v - ylo) / (yhi - ylo)); };
@@ -293,8 +298,8 @@ std::string scatter_svg(const scatter_spec& s) {
     std::string out = header(width, height);
     out += text(16, 32, s.title, 16, "font-weight=\"bold\"");
     if (!s.subtitle.empty()) out += text(16, 50, s.subtitle, 12, "fill=\"#555\"");
-    out += "<rect x=\"" + f1(left) + "\" y=\"" + f1(top) + "\" width=\"" + f1(pw) +
-           "\" height=\"" + f1(ph) + "\" fill=\"none\" stroke=\"#888\"/>\n";
+    out += "<rect x=\"" + f1(left) + "\" y=\"" + f1(top) + "\" width=\"" + f1(pw) + "\" height=\"" +
+           f1(ph) + "\" fill=\"none\" stroke=\"#888\"/>\n";
     auto xt = ticks(xlo, xhi), yt = ticks(ylo, yhi);
     double xs = xt.size() > 1 ? xt[1] - xt[0] : 1, ys = yt.size() > 1 ? yt[1] - yt[0] : 1;
     for (double t : xt) {

@@ -3,16 +3,14 @@
 // table, a rank-deficient one and one with a constant column; in-sample and leave-one-out; and
 // the `polyglot pca --json` interface.
 #define BOOST_TEST_MODULE pca
+#include <boost/test/unit_test.hpp>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <polyglot/analysis/json_value.hpp>
 #include <polyglot/analysis/table.hpp>
 #include <polyglot/core/error.hpp>
 #include <polyglot/stats/pca_regression.hpp>
-
-#include <boost/test/unit_test.hpp>
-
-#include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -22,8 +20,8 @@ using namespace polyglot;
 namespace {
 const std::string data = "tests/data/analysis/";
 constexpr double tol = 1e-8;
-const std::vector<std::string> features{"prompts_distinct_ri",  "responses_distinct_ri",
-                                        "average_perplexity",   "average_rubric_score",
+const std::vector<std::string> features{"prompts_distinct_ri",    "responses_distinct_ri",
+                                        "average_perplexity",     "average_rubric_score",
                                         "prompts_average_length", "responses_average_length"};
 
 std::vector<double> numbers(const analysis::json_value* v) {
@@ -57,11 +55,13 @@ void check_case(const std::string& golden, const std::string& csv) {
     const auto rank = static_cast<Eigen::Index>(g.find("rank")->as_number());
     BOOST_TEST(r.pca.rank == rank);
     BOOST_TEST(r.n_components == rank);
-    BOOST_TEST(max_diff(r.pca.explained_variance_ratio, numbers(g.find("explained_variance_ratio"))) < tol);
+    BOOST_TEST(max_diff(r.pca.explained_variance_ratio,
+                        numbers(g.find("explained_variance_ratio"))) < tol);
     const auto& comps = g.find("components")->as_array();
     BOOST_REQUIRE(static_cast<Eigen::Index>(comps.size()) == rank);
     for (Eigen::Index c = 0; c < rank; ++c)
-        BOOST_TEST(max_diff(r.pca.components.row(c).transpose(), numbers(&comps[static_cast<std::size_t>(c)])) < tol);
+        BOOST_TEST(max_diff(r.pca.components.row(c).transpose(),
+                            numbers(&comps[static_cast<std::size_t>(c)])) < tol);
     const auto* models = g.find("models");
     BOOST_REQUIRE(r.models.size() == 4u);
     for (const auto& m : r.models) {
@@ -98,7 +98,9 @@ std::string run_cli(const std::string& args, int* rc = nullptr) {
 
 BOOST_AUTO_TEST_CASE(full_rank_result_target) { check_case("pca_full.json", "pca_full.csv"); }
 BOOST_AUTO_TEST_CASE(full_rank_pg_like_target) { check_case("pca_full_pg.json", "pca_full.csv"); }
-BOOST_AUTO_TEST_CASE(rank_deficient) { check_case("pca_rank_deficient.json", "pca_rank_deficient.csv"); }
+BOOST_AUTO_TEST_CASE(rank_deficient) {
+    check_case("pca_rank_deficient.json", "pca_rank_deficient.csv");
+}
 BOOST_AUTO_TEST_CASE(constant_column) { check_case("pca_constant.json", "pca_constant.csv"); }
 
 BOOST_AUTO_TEST_CASE(lasso_is_not_trivial_here) {

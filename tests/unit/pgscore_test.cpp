@@ -2,17 +2,15 @@
 // PG-Score, teacher ranking and z-scores: the reference's committed results
 // (../shared/reference) and sklearn goldens for the z-score pools.
 #define BOOST_TEST_MODULE pgscore
-#include <polyglot/analysis/inputs.hpp>
-#include <polyglot/analysis/pgscore.hpp>
-#include <polyglot/analysis/table.hpp>
-#include <polyglot/core/error.hpp>
-
 #include <boost/test/unit_test.hpp>
-
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <polyglot/analysis/inputs.hpp>
+#include <polyglot/analysis/pgscore.hpp>
+#include <polyglot/analysis/table.hpp>
+#include <polyglot/core/error.hpp>
 #include <string>
 #include <vector>
 
@@ -158,7 +156,8 @@ BOOST_AUTO_TEST_CASE(anchor_warnings_name_language_and_values) {
 
     auto t = parse_csv("teacher_model,target_lang,result\nA,ar,0.43\nA,cs,0.52\n", "s.csv");
     auto rows = pg_rows_from_table(t);
-    std::map<std::string, anchor> a{{"ar", anchor{0.423472, 0.438404}}, {"cs", anchor{0.529360, 0.508955}}};
+    std::map<std::string, anchor> a{{"ar", anchor{0.423472, 0.438404}},
+                                    {"cs", anchor{0.529360, 0.508955}}};
     auto w = compute_pgr(rows, a);
     BOOST_REQUIRE(w.size() == 1u);
     BOOST_TEST(w[0].find("'cs'") != std::string::npos);
@@ -169,15 +168,18 @@ BOOST_AUTO_TEST_CASE(reference_anchors_reproduce_committed_pgr) {
     if (!have_reference()) return;
     // within ar/cs/de/es/id PGR is an affine function of result with the §6.3 anchors (6 decimals)
     auto rows = pg_rows_from_table(read_table(ref_dir + "/pg_scores_base_olmo3.jsonl"));
-    std::map<std::string, anchor> a{{"ar", {0.423472, 0.438404}}, {"cs", {0.529360, 0.508955}},
-                                    {"de", {0.379639, 0.360626}}, {"es", {0.421388, 0.378387}},
+    std::map<std::string, anchor> a{{"ar", {0.423472, 0.438404}},
+                                    {"cs", {0.529360, 0.508955}},
+                                    {"de", {0.379639, 0.360626}},
+                                    {"es", {0.421388, 0.378387}},
                                     {"id", {0.470596, 0.455795}}};
     std::erase_if(rows, [](const pg_row& r) { return r.lang == "ja"; });
     auto given = rows;
     auto w = compute_pgr(rows, a);
     BOOST_TEST(w.size() == 4u);  // cs, de, es, id are inverted
     for (std::size_t i = 0; i < rows.size(); ++i)
-        BOOST_TEST(std::fabs(rows[i].pgr - given[i].pgr) < 2e-3 * (1 + std::fabs(given[i].pgr)), rows[i].where);
+        BOOST_TEST(std::fabs(rows[i].pgr - given[i].pgr) < 2e-3 * (1 + std::fabs(given[i].pgr)),
+                   rows[i].where);
 }
 
 BOOST_AUTO_TEST_CASE(zscores_match_standard_scaler) {

@@ -2,6 +2,9 @@
 // Statistics kernels against goldens computed by tests/oracles/analysis_oracle.py
 // (scikit-learn 1.2 / scipy 1.10), tolerance 1e-8 unless stated.
 #define BOOST_TEST_MODULE stats
+#include <boost/test/unit_test.hpp>
+#include <cmath>
+#include <limits>
 #include <polyglot/analysis/json_value.hpp>
 #include <polyglot/analysis/table.hpp>
 #include <polyglot/core/error.hpp>
@@ -10,11 +13,6 @@
 #include <polyglot/stats/regression.hpp>
 #include <polyglot/stats/spearman.hpp>
 #include <polyglot/stats/standardize.hpp>
-
-#include <boost/test/unit_test.hpp>
-
-#include <cmath>
-#include <limits>
 #include <string>
 #include <vector>
 
@@ -46,8 +44,9 @@ Eigen::MatrixXd matrix(const analysis::json_value* v) {
 
 Eigen::MatrixXd features_of(const std::string& csv) {
     auto t = analysis::read_table(csv);
-    const char* f[] = {"prompts_distinct_ri",  "responses_distinct_ri",  "average_perplexity",
-                       "average_rubric_score", "prompts_average_length", "responses_average_length"};
+    const char* f[] = {"prompts_distinct_ri",    "responses_distinct_ri",
+                       "average_perplexity",     "average_rubric_score",
+                       "prompts_average_length", "responses_average_length"};
     Eigen::MatrixXd x(static_cast<Eigen::Index>(t.size()), 6);
     for (std::size_t i = 0; i < t.size(); ++i)
         for (int j = 0; j < 6; ++j)
@@ -128,7 +127,8 @@ BOOST_AUTO_TEST_CASE(lasso_coordinate_descent_matches_sklearn) {
     auto g = analysis::read_json_file(gold + "lasso_direct.json");
     Eigen::MatrixXd x = matrix(g.find("X"));
     auto yv = numbers(g.find("y"));
-    Eigen::VectorXd y = Eigen::Map<Eigen::VectorXd>(yv.data(), static_cast<Eigen::Index>(yv.size()));
+    Eigen::VectorXd y =
+        Eigen::Map<Eigen::VectorXd>(yv.data(), static_cast<Eigen::Index>(yv.size()));
     for (const auto& fit : g.find("fits")->as_array()) {
         double alpha = fit.find("alpha")->as_number();
         auto m = stats::fit_lasso(x, y, alpha);
@@ -152,7 +152,8 @@ BOOST_AUTO_TEST_CASE(ols_min_norm_ridge_r2) {
     BOOST_TEST(m.coef[0] == 1.0, tt::tolerance(1e-12));
     BOOST_TEST(m.coef[1] == 1.0, tt::tolerance(1e-12));
     BOOST_TEST(std::fabs(m.intercept) < 1e-12);
-    auto r = stats::fit_ridge(x, y, 1.0);  // centred: XᵀX = [[5,5],[5,5]], Xᵀy = [10,10] → w = 10/11
+    auto r =
+        stats::fit_ridge(x, y, 1.0);  // centred: XᵀX = [[5,5],[5,5]], Xᵀy = [10,10] → w = 10/11
     BOOST_TEST(r.coef[0] == r.coef[1], tt::tolerance(1e-12));
     BOOST_TEST(r.coef[0] == 10.0 / 11.0, tt::tolerance(1e-12));
     BOOST_CHECK_THROW(stats::fit_ridge(x, y, 0.0), argument_error);

@@ -1,15 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // Table, report and lighteval readers: parsing, and errors that name file, row and column.
 #define BOOST_TEST_MODULE tables
+#include <boost/test/unit_test.hpp>
+#include <cmath>
+#include <filesystem>
 #include <polyglot/analysis/inputs.hpp>
 #include <polyglot/analysis/reports.hpp>
 #include <polyglot/analysis/table.hpp>
 #include <polyglot/core/error.hpp>
-
-#include <boost/test/unit_test.hpp>
-
-#include <cmath>
-#include <filesystem>
 #include <string>
 
 namespace tt = boost::test_tools;
@@ -21,8 +19,9 @@ const std::string ref_dir = "../shared/reference";
 
 bool have_reference() {
     if (std::filesystem::exists(ref_dir + "/pg_scores_base_olmo3.jsonl")) return true;
-    BOOST_TEST_MESSAGE("../shared/reference is missing: run the tests from the project root "
-                       "with the shared checkout next to it");
+    BOOST_TEST_MESSAGE(
+        "../shared/reference is missing: run the tests from the project root "
+        "with the shared checkout next to it");
     return false;
 }
 
@@ -34,7 +33,8 @@ void expect_error(F&& f, std::initializer_list<std::string> parts) {
         BOOST_TEST(false, "expected an error");
     } catch (const polyglot::error& e) {
         std::string what = e.what();
-        for (const auto& p : parts) BOOST_TEST(what.find(p) != std::string::npos, "'" << what << "' lacks '" << p << "'");
+        for (const auto& p : parts)
+            BOOST_TEST(what.find(p) != std::string::npos, "'" << what << "' lacks '" << p << "'");
     }
 }
 }  // namespace
@@ -56,23 +56,27 @@ BOOST_AUTO_TEST_CASE(quoting_crlf_bom_blank_lines) {
     BOOST_TEST(t.text(0, 2) == "say \"hi\"");
     BOOST_TEST(t.number(0, 3) == 0.5);
     BOOST_TEST(t.text(1, 2) == "two\nlines");
-    BOOST_TEST(t.is_missing(1, 3));               // empty unquoted field = missing
-    BOOST_TEST(!t.is_missing(2, 2));              // "" is an empty string, not missing
+    BOOST_TEST(t.is_missing(1, 3));   // empty unquoted field = missing
+    BOOST_TEST(!t.is_missing(2, 2));  // "" is an empty string, not missing
     BOOST_TEST(t.number(2, 3) == 1e-3);
     BOOST_TEST(t.lines[0] == 2u);
     BOOST_TEST(t.lines[1] == 4u);
-    BOOST_TEST(t.lines[2] == 6u);                 // the quoted newline advanced the line count
+    BOOST_TEST(t.lines[2] == 6u);  // the quoted newline advanced the line count
     BOOST_TEST(std::isnan(t.number_or_nan(1, 3)));
 }
 
 BOOST_AUTO_TEST_CASE(errors_name_file_line_column) {
-    expect_error([] { parse_csv("a,b\n1,2,3\n", "x.csv"); }, {"x.csv:2", "3 fields", "header has 2"});
+    expect_error([] { parse_csv("a,b\n1,2,3\n", "x.csv"); },
+                 {"x.csv:2", "3 fields", "header has 2"});
     expect_error([] { parse_csv("a,b\n\"1,2\n", "x.csv"); }, {"x.csv:2", "unterminated"});
-    expect_error([] { parse_csv("a,a\n1,2\n", "x.csv"); }, {"x.csv:1", "duplicate column name 'a'"});
+    expect_error([] { parse_csv("a,a\n1,2\n", "x.csv"); },
+                 {"x.csv:1", "duplicate column name 'a'"});
     expect_error([] { parse_csv("", "x.csv"); }, {"x.csv", "empty"});
     auto t = parse_csv("teacher_model,target_lang,pg_score\nA,de,0.1\nB,de,zero\n", "y.csv");
-    expect_error([&] { (void)t.number(1, 2); }, {"y.csv:3", "column 'pg_score'", "'zero'", "not a number"});
-    expect_error([&] { (void)t.require_column("pgr"); }, {"y.csv", "missing column 'pgr'", "teacher_model"});
+    expect_error([&] { (void)t.number(1, 2); },
+                 {"y.csv:3", "column 'pg_score'", "'zero'", "not a number"});
+    expect_error([&] { (void)t.require_column("pgr"); },
+                 {"y.csv", "missing column 'pgr'", "teacher_model"});
     expect_error([&] { pg_rows_from_table(t); }, {"y.csv:3", "pg_score", "not a number"});
 }
 
@@ -81,14 +85,17 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(jsonl)
 
 BOOST_AUTO_TEST_CASE(union_of_columns_and_errors) {
-    auto t = parse_jsonl_table("{\"a\": 1, \"b\": \"x\"}\n\n{\"c\": null, \"a\": 2.5}\r\n", "m.jsonl");
+    auto t =
+        parse_jsonl_table("{\"a\": 1, \"b\": \"x\"}\n\n{\"c\": null, \"a\": 2.5}\r\n", "m.jsonl");
     BOOST_TEST(t.columns.size() == 3u);
     BOOST_TEST(t.number(1, 0) == 2.5);
     BOOST_TEST(t.is_missing(0, 2));
     BOOST_TEST(t.is_missing(1, 1));
     BOOST_TEST(t.lines[1] == 3u);
-    expect_error([] { parse_jsonl_table("{\"a\": 1}\n{\"a\": }\n", "m.jsonl"); }, {"m.jsonl:2", "invalid JSON"});
-    expect_error([] { parse_jsonl_table("[1,2]\n", "m.jsonl"); }, {"m.jsonl:1", "expected a JSON object"});
+    expect_error([] { parse_jsonl_table("{\"a\": 1}\n{\"a\": }\n", "m.jsonl"); },
+                 {"m.jsonl:2", "invalid JSON"});
+    expect_error([] { parse_jsonl_table("[1,2]\n", "m.jsonl"); },
+                 {"m.jsonl:1", "expected a JSON object"});
 }
 
 BOOST_AUTO_TEST_CASE(pg_rows_checks) {
@@ -97,12 +104,17 @@ BOOST_AUTO_TEST_CASE(pg_rows_checks) {
         "{\"teacher_model\": \"B\", \"target_lang\": \"de\", \"pg_score\": 2}\n"
         "{\"teacher_model\": \"A\", \"target_lang\": \"de\", \"pg_score\": 3}\n",
         "d.jsonl");
-    expect_error([&] { pg_rows_from_table(dup); }, {"d.jsonl:3", "duplicate", "'A'", "'de'", "first at d.jsonl:1"});
-    auto nokey = parse_jsonl_table("{\"teacher\": \"A\", \"target_lang\": \"de\", \"pg_score\": 1}\n", "k.jsonl");
+    expect_error([&] { pg_rows_from_table(dup); },
+                 {"d.jsonl:3", "duplicate", "'A'", "'de'", "first at d.jsonl:1"});
+    auto nokey = parse_jsonl_table(
+        "{\"teacher\": \"A\", \"target_lang\": \"de\", \"pg_score\": 1}\n", "k.jsonl");
     expect_error([&] { pg_rows_from_table(nokey); }, {"k.jsonl", "missing column 'teacher_model'"});
-    auto novalue = parse_jsonl_table("{\"teacher_model\": \"A\", \"target_lang\": \"de\"}\n", "v.jsonl");
+    auto novalue =
+        parse_jsonl_table("{\"teacher_model\": \"A\", \"target_lang\": \"de\"}\n", "v.jsonl");
     expect_error([&] { pg_rows_from_table(novalue); }, {"v.jsonl", "missing column 'pg_score'"});
-    auto str = parse_jsonl_table("{\"teacher_model\": \"A\", \"target_lang\": \"de\", \"pgr\": \"high\", \"z_score\": 0}\n", "s.jsonl");
+    auto str = parse_jsonl_table(
+        "{\"teacher_model\": \"A\", \"target_lang\": \"de\", \"pgr\": \"high\", \"z_score\": 0}\n",
+        "s.jsonl");
     expect_error([&] { pg_rows_from_table(str); }, {"s.jsonl:1", "column 'pgr'", "not a number"});
 }
 
@@ -113,7 +125,8 @@ BOOST_AUTO_TEST_CASE(language_without_anchors) {
         "r.jsonl");
     auto rows = pg_rows_from_table(t);
     std::map<std::string, anchor> anchors{{"de", anchor{0.3, 0.5}}};
-    expect_error([&] { compute_pgr(rows, anchors); }, {"r.jsonl:2", "target_lang", "'sw'", "no anchors", "de"});
+    expect_error([&] { compute_pgr(rows, anchors); },
+                 {"r.jsonl:2", "target_lang", "'sw'", "no anchors", "de"});
     auto a = parse_csv("target_lang,base,ref\nde,0.3,0.5\nde,0.3,0.6\n", "a.csv");
     expect_error([&] { anchors_from_table(a); }, {"a.csv:3", "duplicate anchors", "'de'"});
 }
@@ -127,7 +140,8 @@ BOOST_AUTO_TEST_CASE(reference_pg_files_parse) {
     }
     // the translation ablation repeats teacher × language: ranking needs another key column
     auto abl = read_table(ref_dir + "/pg_scores_translate_abl.jsonl");
-    expect_error([&] { pg_rows_from_table(abl); }, {"pg_scores_translate_abl.jsonl:", "duplicate", "--teacher-column"});
+    expect_error([&] { pg_rows_from_table(abl); },
+                 {"pg_scores_translate_abl.jsonl:", "duplicate", "--teacher-column"});
     row_keys keys;
     keys.teacher = "translate_method";
     BOOST_TEST(pg_rows_from_table(abl, keys).size() == 9u);
@@ -138,11 +152,13 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(reports)
 
 BOOST_AUTO_TEST_CASE(reference_file_names) {
-    auto p = parse_reference_report_name("dir/msde-S1-de_google__gemma-3-27b-it_intrinsic_metrics.json");
+    auto p =
+        parse_reference_report_name("dir/msde-S1-de_google__gemma-3-27b-it_intrinsic_metrics.json");
     BOOST_REQUIRE(p.has_value());
     BOOST_TEST(p->first == "gemma-3-27b-it");
     BOOST_TEST(p->second == "de");
-    auto q = parse_reference_report_name("msde-T1-ja_CohereLabs__aya-expanse-32b_intrinsic_metrics");
+    auto q =
+        parse_reference_report_name("msde-T1-ja_CohereLabs__aya-expanse-32b_intrinsic_metrics");
     BOOST_REQUIRE(q.has_value());
     BOOST_TEST(q->first == "aya-expanse-32b");
     BOOST_TEST(q->second == "ja");
@@ -151,7 +167,8 @@ BOOST_AUTO_TEST_CASE(reference_file_names) {
 
 BOOST_AUTO_TEST_CASE(both_layouts) {
     const std::string d = "tests/data/analysis/reports/";
-    auto ref = read_intrinsic_report(d + "msde-S1-de_google__gemma-3-27b-it_intrinsic_metrics.json");
+    auto ref =
+        read_intrinsic_report(d + "msde-S1-de_google__gemma-3-27b-it_intrinsic_metrics.json");
     BOOST_TEST(ref.teacher == "gemma-3-27b-it");
     BOOST_TEST(ref.lang == "de");
     BOOST_TEST(std::isfinite(ref.get("prompts_distinct_ri")));
@@ -164,20 +181,26 @@ BOOST_AUTO_TEST_CASE(both_layouts) {
     auto named = read_intrinsic_report(d + "ours_granite-4.0-1b_ja.json", "other", "xx");
     BOOST_TEST(named.teacher == "other");
     BOOST_TEST(named.lang == "xx");
-    auto t = reports_to_table(load_reports({d + "ours_granite-4.0-1b_ja.json", d + "ours_granite-4.0-1b_de.json"}));
+    auto t = reports_to_table(
+        load_reports({d + "ours_granite-4.0-1b_ja.json", d + "ours_granite-4.0-1b_de.json"}));
     BOOST_TEST(t.size() == 2u);
-    BOOST_TEST(t.number(0, t.require_column("average_perplexity")) == ours.get("average_perplexity"));
+    BOOST_TEST(t.number(0, t.require_column("average_perplexity")) ==
+               ours.get("average_perplexity"));
 }
 
 BOOST_AUTO_TEST_CASE(report_errors) {
     auto noname = parse_json("{\"distinct_ri\": {\"prompts_distinct_ri\": 0.5}}", "r.json");
-    expect_error([&] { intrinsic_report_from_json(noname, "r.json"); }, {"r.json", "teacher", "--name TEACHER:LANG=r.json"});
+    expect_error([&] { intrinsic_report_from_json(noname, "r.json"); },
+                 {"r.json", "teacher", "--name TEACHER:LANG=r.json"});
     auto notreport = parse_json("{\"hello\": 1}", "h.json");
-    expect_error([&] { intrinsic_report_from_json(notreport, "h.json"); }, {"h.json", "not an intrinsic-metric report"});
+    expect_error([&] { intrinsic_report_from_json(notreport, "h.json"); },
+                 {"h.json", "not an intrinsic-metric report"});
     const std::string d = "tests/data/analysis/reports/";
-    expect_error([&] {
-        load_reports({d + "ours_granite-4.0-1b_ja.json", d + "ours_granite-4.0-1b_ja.json"});
-    }, {"duplicate teacher × language", "granite-4.0-1b"});
+    expect_error(
+        [&] {
+            load_reports({d + "ours_granite-4.0-1b_ja.json", d + "ours_granite-4.0-1b_ja.json"});
+        },
+        {"duplicate teacher × language", "granite-4.0-1b"});
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -192,13 +215,20 @@ BOOST_AUTO_TEST_CASE(reference_files) {
     };
     // means / sqrt(Σσ²)/k over the 13 per-task entries (numpy), filbench_score as committed
     const expect cases[] = {
-        {"00_initial_10k-Public-tl.json", 0.5608439183677526, 0.01093680043614433, 47.242047390700435},
-        {"01_synth-bigger_10k-GPT-4o.json", 0.5820711188428832, 0.010692028935309152, 47.672029601999796},
-        {"02_better-teacher_10k-AyaExp.json", 0.5329928668996877, 0.01113706854512601, 48.18953700242025},
-        {"03_family-matching_10k-Gemma3.json", 0.621854477163544, 0.01016394136094288, 49.521289408200964},
-        {"04_data-scale_25k-Gemma3.json", 0.6382731304422589, 0.010000359200503016, 49.73067144290977},
-        {"05_model-scale_25k-Gemma3-Big-12B.json", 0.7475427062243232, 0.009268308588793852, 51.43037929708417},
-        {"06_model-scale-v2_25k-Gemma3-Ultra-27B.json", 0.753781568081544, 0.009281820266724479, 53.02131883327807},
+        {"00_initial_10k-Public-tl.json", 0.5608439183677526, 0.01093680043614433,
+         47.242047390700435},
+        {"01_synth-bigger_10k-GPT-4o.json", 0.5820711188428832, 0.010692028935309152,
+         47.672029601999796},
+        {"02_better-teacher_10k-AyaExp.json", 0.5329928668996877, 0.01113706854512601,
+         48.18953700242025},
+        {"03_family-matching_10k-Gemma3.json", 0.621854477163544, 0.01016394136094288,
+         49.521289408200964},
+        {"04_data-scale_25k-Gemma3.json", 0.6382731304422589, 0.010000359200503016,
+         49.73067144290977},
+        {"05_model-scale_25k-Gemma3-Big-12B.json", 0.7475427062243232, 0.009268308588793852,
+         51.43037929708417},
+        {"06_model-scale-v2_25k-Gemma3-Ultra-27B.json", 0.753781568081544, 0.009281820266724479,
+         53.02131883327807},
     };
     for (const auto& c : cases) {
         auto r = read_lighteval(ref_dir + "/lighteval/" + c.file);
@@ -233,7 +263,8 @@ BOOST_AUTO_TEST_CASE(task_keys_and_metrics) {
         "lighteval|global_mmlu_lite:ar|0": {"acc": 0.5, "acc_stderr": 0.01},
         "mrewardbench_mcf:ar|0": {"acc": 0.9, "weighted_acc": 0.6, "weighted_acc_stderr": 0.02},
         "mgsm_custom:de|5": {"extractive_match": 0.3, "extractive_match_stderr": 0.03},
-        "all": {"acc": 0.1}}})", "l.json");
+        "all": {"acc": 0.1}}})",
+                        "l.json");
     auto r = lighteval_from_json(v, "l.json");
     BOOST_REQUIRE(r.tasks.size() == 4u);
     BOOST_TEST(r.tasks[0].name == "global_mmlu_lite");
@@ -248,9 +279,11 @@ BOOST_AUTO_TEST_CASE(task_keys_and_metrics) {
     auto by = results_by_language(r);
     BOOST_TEST(by.size() == 2u);
     BOOST_TEST(by.at("de").first == 0.3);
-    expect_error([&] { results_by_language(r, "ja"); }, {"l.json", "no task for language 'ja'", "ar, de"});
+    expect_error([&] { results_by_language(r, "ja"); },
+                 {"l.json", "no task for language 'ja'", "ar, de"});
     auto bad = parse_json(R"({"results": {"t": {"acc": "high"}}})", "b.json");
-    expect_error([&] { lighteval_from_json(bad, "b.json"); }, {"b.json", "task 't'", "no numeric metric"});
+    expect_error([&] { lighteval_from_json(bad, "b.json"); },
+                 {"b.json", "task 't'", "no numeric metric"});
 }
 
 BOOST_AUTO_TEST_SUITE_END()

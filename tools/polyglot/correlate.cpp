@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // polyglot correlate: Spearman ρ between teacher rankings from several PG-score files, and the
 // PG_α robustness matrix of one file.
-#include "command.hpp"
-#include "common.hpp"
-
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <map>
 #include <polyglot/analysis/format.hpp>
 #include <polyglot/analysis/inputs.hpp>
 #include <polyglot/analysis/pgscore.hpp>
@@ -12,15 +14,11 @@
 #include <polyglot/io/json_writer.hpp>
 #include <polyglot/report/svg.hpp>
 #include <polyglot/stats/spearman.hpp>
-
-#include <boost/program_options.hpp>
-
-#include <cstdio>
-#include <filesystem>
-#include <iostream>
-#include <map>
 #include <string>
 #include <vector>
+
+#include "command.hpp"
+#include "common.hpp"
 
 namespace po = boost::program_options;
 
@@ -52,8 +50,8 @@ ranking_input group_means(const std::string& name, const std::string& file, cons
         if (cl) {
             auto [it, fresh] = seen.emplace(std::make_pair(g, l), t.where(i));
             if (!fresh)
-                throw format_error(t.where(i) + ": duplicate " + by + " × " + lang_col +
-                                   " row ('" + g + "', '" + l + "'); first at " + it->second);
+                throw format_error(t.where(i) + ": duplicate " + by + " × " + lang_col + " row ('" +
+                                   g + "', '" + l + "'); first at " + it->second);
         }
         if (!langs.empty() && std::find(langs.begin(), langs.end(), l) == langs.end()) continue;
         double v = t.number_or_nan(i, cv);
@@ -134,7 +132,8 @@ int run_correlate(int argc, char** argv) {
         std::vector<double> z, pgr;
         for (const auto& r : rows) {
             if (std::isnan(r.pgr)) throw format_error(r.where + ": column 'pgr' is missing");
-            if (std::isnan(r.z_score)) throw format_error(r.where + ": column 'z_score' is missing");
+            if (std::isnan(r.z_score))
+                throw format_error(r.where + ": column 'z_score' is missing");
             z.push_back(r.z_score);
             pgr.push_back(r.pgr);
         }
@@ -212,9 +211,8 @@ int run_correlate(int argc, char** argv) {
         std::vector<ranking_input> rk;
         for (const auto& in : inputs) {
             auto eq = in.find('=');
-            std::string name = eq == std::string::npos
-                                   ? std::filesystem::path(in).stem().string()
-                                   : in.substr(0, eq);
+            std::string name = eq == std::string::npos ? std::filesystem::path(in).stem().string()
+                                                       : in.substr(0, eq);
             std::string file = eq == std::string::npos ? in : in.substr(eq + 1);
             rk.push_back(group_means(name, file, by, value, lang_col, langs));
         }
@@ -284,12 +282,12 @@ int run_correlate(int argc, char** argv) {
             std::vector<std::string> hd{"a", "b", "n", "rho", "p", "p_exact", "stars"};
             std::vector<std::vector<std::string>> rr;
             for (const auto& pr : pairs)
-                rr.push_back({rk[pr.a].name, rk[pr.b].name, std::to_string(pr.s.n),
-                              csv ? analysis::format_double(pr.s.rho) : fixed(pr.s.rho, 4),
-                              csv ? analysis::format_double(pr.s.p) : analysis::pvalue(pr.s.p),
-                              csv ? analysis::format_double(pr.s.p_exact)
-                                  : analysis::pvalue(pr.s.p_exact),
-                              stats::significance_stars(pr.s.p)});
+                rr.push_back(
+                    {rk[pr.a].name, rk[pr.b].name, std::to_string(pr.s.n),
+                     csv ? analysis::format_double(pr.s.rho) : fixed(pr.s.rho, 4),
+                     csv ? analysis::format_double(pr.s.p) : analysis::pvalue(pr.s.p),
+                     csv ? analysis::format_double(pr.s.p_exact) : analysis::pvalue(pr.s.p_exact),
+                     stats::significance_stars(pr.s.p)});
             if (csv) {
                 out = analysis::csv_table(hd, rr);
             } else {

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // polyglot pca: variance decomposition of intrinsic features and regressions of a target on
 // the principal components (reference.md §9), with leave-one-out cross-validation.
-#include "command.hpp"
-#include "common.hpp"
-
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <map>
 #include <polyglot/analysis/format.hpp>
 #include <polyglot/analysis/inputs.hpp>
 #include <polyglot/analysis/pgscore.hpp>
@@ -13,15 +15,11 @@
 #include <polyglot/io/json_writer.hpp>
 #include <polyglot/report/svg.hpp>
 #include <polyglot/stats/pca_regression.hpp>
-
-#include <boost/program_options.hpp>
-
-#include <cstdio>
-#include <filesystem>
-#include <iostream>
-#include <map>
 #include <string>
 #include <vector>
+
+#include "command.hpp"
+#include "common.hpp"
 
 namespace po = boost::program_options;
 
@@ -30,9 +28,9 @@ namespace {
 
 using analysis::fixed;
 
-const std::vector<std::string> paper_features{
-    "prompts_distinct_ri",  "responses_distinct_ri",  "average_perplexity",
-    "average_rubric_score", "prompts_average_length", "responses_average_length"};
+const std::vector<std::string> paper_features{"prompts_distinct_ri",    "responses_distinct_ri",
+                                              "average_perplexity",     "average_rubric_score",
+                                              "prompts_average_length", "responses_average_length"};
 
 std::string lower_ext(const std::string& p) {
     std::string e = std::filesystem::path(p).extension().string();
@@ -63,8 +61,8 @@ void append(analysis::table& t, const analysis::table& more) {
 int run_pca(int argc, char** argv) {
     std::vector<std::string> inputs, names;
     std::string features_arg, target, join, models_arg = "linear,ridge,lasso,quadratic",
-                                            output = "-", plot, plot_fit, teacher_col = "teacher_model",
-                                            lang_col = "target_lang";
+                                            output = "-", plot, plot_fit,
+                                            teacher_col = "teacher_model", lang_col = "target_lang";
     double ridge_alpha = 1.0, lasso_alpha = 0.1;
     long n_components = 0;
     bool json = false, csv = false, no_loo = false, zscore = false, dropna = false;
@@ -143,7 +141,8 @@ int run_pca(int argc, char** argv) {
             auto root = analysis::read_json_file(in);
             if (analysis::looks_like_intrinsic_report(root)) {
                 std::string teacher, lang;
-                if (auto it = named.find(in); it != named.end()) std::tie(teacher, lang) = it->second;
+                if (auto it = named.find(in); it != named.end())
+                    std::tie(teacher, lang) = it->second;
                 reports.push_back(analysis::intrinsic_report_from_json(root, in, teacher, lang));
                 continue;
             }
@@ -157,8 +156,8 @@ int run_pca(int argc, char** argv) {
             for (std::size_t j = 0; j < i; ++j)
                 if (reports[i].teacher == reports[j].teacher && reports[i].lang == reports[j].lang)
                     throw format_error(reports[i].source + ": duplicate teacher × language ('" +
-                                       reports[i].teacher + "', '" + reports[i].lang +
-                                       "'); also " + reports[j].source);
+                                       reports[i].teacher + "', '" + reports[i].lang + "'); also " +
+                                       reports[j].source);
         append(t, analysis::reports_to_table(reports));
     }
     auto ct = t.find_column(teacher_col), cl = t.find_column(lang_col);
@@ -187,8 +186,8 @@ int run_pca(int argc, char** argv) {
     if (!target.empty()) {
         if (!join.empty()) {
             if (!ct || !cl)
-                throw format_error(t.source + ": --join needs columns '" + teacher_col +
-                                   "' and '" + lang_col + "'");
+                throw format_error(t.source + ": --join needs columns '" + teacher_col + "' and '" +
+                                   lang_col + "'");
             auto jt = analysis::read_table(join);
             auto jct = jt.require_column(teacher_col), jcl = jt.require_column(lang_col),
                  jy = jt.require_column(target);
@@ -245,7 +244,8 @@ int run_pca(int argc, char** argv) {
     Eigen::VectorXd y(n);
     for (Eigen::Index i = 0; i < n; ++i) {
         for (std::size_t j = 0; j < features.size(); ++j)
-            x(i, static_cast<Eigen::Index>(j)) = t.number(used[static_cast<std::size_t>(i)], fcols[j]);
+            x(i, static_cast<Eigen::Index>(j)) =
+                t.number(used[static_cast<std::size_t>(i)], fcols[j]);
         y[i] = ycol[used[static_cast<std::size_t>(i)]];
     }
 
@@ -283,9 +283,11 @@ int run_pca(int argc, char** argv) {
             ir.source = t.where(i);
             for (std::size_t c = 0; c < t.columns.size(); ++c) {
                 if (t.is_missing(i, c)) continue;
-                if (auto d = std::get_if<double>(&t.rows[i][c])) ir.values.emplace_back(t.columns[c], *d);
+                if (auto d = std::get_if<double>(&t.rows[i][c]))
+                    ir.values.emplace_back(t.columns[c], *d);
                 else if (auto s = std::get_if<std::string>(&t.rows[i][c]))
-                    if (auto v = analysis::parse_double(*s)) ir.values.emplace_back(t.columns[c], *v);
+                    if (auto v = analysis::parse_double(*s))
+                        ir.values.emplace_back(t.columns[c], *v);
             }
             rr.push_back(std::move(ir));
         }
@@ -349,11 +351,15 @@ int run_pca(int argc, char** argv) {
             w.key("models").begin_object();
             for (const auto& m : r.models) {
                 w.key(m.name).begin_object();
-                w.kv("r2", m.r2).kv("rmse", m.rmse).kv("loo_r2", m.loo_r2).kv("loo_rmse", m.loo_rmse);
+                w.kv("r2", m.r2)
+                    .kv("rmse", m.rmse)
+                    .kv("loo_r2", m.loo_r2)
+                    .kv("loo_rmse", m.loo_rmse);
                 w.key("coefficients");
                 vec(m.model.coef);
                 w.kv("intercept", m.model.intercept);
-                if (m.name == "lasso") w.kv("n_iter", m.model.n_iter).kv("converged", m.model.converged);
+                if (m.name == "lasso")
+                    w.kv("n_iter", m.model.n_iter).kv("converged", m.model.converged);
                 w.end_object();
             }
             w.end_object();
@@ -408,8 +414,8 @@ int run_pca(int argc, char** argv) {
                                             "R² (LOO)", "RMSE (LOO)"};
                 std::vector<std::vector<std::string>> mr;
                 for (const auto& m : r.models)
-                    mr.push_back({m.name, fixed(m.r2), fixed(m.rmse), fixed(m.loo_r2),
-                                  fixed(m.loo_rmse)});
+                    mr.push_back(
+                        {m.name, fixed(m.r2), fixed(m.rmse), fixed(m.loo_r2), fixed(m.loo_rmse)});
                 out += "\n## Regressions of " + target + " on " + std::to_string(r.n_components) +
                        " component(s)\n\n" + analysis::markdown_table(mh, mr) +
                        "\nBest by in-sample R² (the reference's choice): " + r.best_model +

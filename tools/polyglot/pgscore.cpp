@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // polyglot pgscore: intrinsic z-scores, PGR, PG-Score / PG_α and the teacher ranking.
-#include "command.hpp"
-#include "common.hpp"
-
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <map>
 #include <polyglot/analysis/format.hpp>
 #include <polyglot/analysis/inputs.hpp>
 #include <polyglot/analysis/pgscore.hpp>
@@ -10,15 +12,11 @@
 #include <polyglot/core/error.hpp>
 #include <polyglot/io/json_writer.hpp>
 #include <polyglot/report/svg.hpp>
-
-#include <boost/program_options.hpp>
-
-#include <cstdio>
-#include <cstring>
-#include <iostream>
-#include <map>
 #include <string>
 #include <vector>
+
+#include "command.hpp"
+#include "common.hpp"
 
 namespace po = boost::program_options;
 
@@ -42,18 +40,46 @@ name_spec parse_name_spec(const std::string& s, const char* option) {
 }
 
 bool has_ext(const std::string& p, const char* ext) {
-    return p.size() >= std::strlen(ext) && p.compare(p.size() - std::strlen(ext), std::string::npos, ext) == 0;
+    return p.size() >= std::strlen(ext) &&
+           p.compare(p.size() - std::strlen(ext), std::string::npos, ext) == 0;
 }
 
 // Per-language results from a lighteval JSON or a table (target_lang, result[, result_stderr]).
-std::map<std::string, std::pair<double, double>> read_results(const std::string& path) {
+// "LANG=FILE" makes a lighteval file's language-less tasks count for LANG.
+std::map<std::string, std::pair<double, double>> read_results(const std::string& spec) {
+    std::string path = spec, lang;
+    if (auto eq = spec.find('=');
+        eq != std::string::npos && eq <= 8 && spec.substr(0, eq).find('/') == std::string::npos) {
+        lang = spec.substr(0, eq);
+        path = spec.substr(eq + 1);
+    }
+    std::map<std::string, std::pair<double, double>> res;
     if (has_ext(path, ".json")) {
         auto root = analysis::read_json_file(path);
         if (analysis::looks_like_lighteval(root))
-            return analysis::results_by_language(analysis::lighteval_from_json(root, path));
-        return analysis::results_by_language(analysis::table_from_json(root, path));
+            res = analysis::results_by_language(analysis::lighteval_from_json(root, path), lang);
+        else
+            res = analysis::results_by_language(analysis::table_from_json(root, path));
+    } else {
+        res = analysis::results_by_language(analysis::read_table(path));
     }
-    return analysis::results_by_language(analysis::read_table(path));
+    if (!lang.empty()) {
+        if (!res.count(lang)) throw format_error(path + ": no result for language '" + lang + "'");
+        return {{lang, res.at(lang)}};
+    }
+    if (res.empty())
+        throw format_error(path + ": no task carries a language code; give it as LANG=" + path);
+    return res;
+}
+
+std::map<std::string, std::pair<double, double>> read_results(
+    const std::vector<std::string>& specs) {
+    std::map<std::string, std::pair<double, double>> all;
+    for (const auto& s : specs)
+        for (const auto& [lang, v] : read_results(s))
+            if (!all.emplace(lang, v).second)
+                throw argument_error("language '" + lang + "' given twice (" + s + ")");
+    return all;
 }
 
 analysis::pg_row& find_or_add(std::vector<analysis::pg_row>& rows, const std::string& teacher,
@@ -70,9 +96,9 @@ analysis::pg_row& find_or_add(std::vector<analysis::pg_row>& rows, const std::st
 
 int run_pgscore(int argc, char** argv) {
     std::vector<std::string> row_files, report_files, names, students, languages_arg;
-    std::string anchors_file, base_file, ref_file, pool = "global", weights, save_scaler,
-                                                   load_scaler, output = "-", plot, languages,
-                                                   teacher_column = "teacher_model", what;
+    std::vector<std::string> base_files, ref_files;
+    std::string anchors_file, pool = "global", weights, save_scaler, load_scaler, output = "-",
+                              plot, languages, teacher_column = "teacher_model", what;
     double alpha = 0.5, level = 0.95;
     std::size_t bootstrap = 0;
     std::uint64_t seed = 42;
@@ -102,8 +128,10 @@ int run_pgscore(int argc, char** argv) {
             "TEACHER:LANG=FILE: a student's lighteval results (or table) for one language")
         ("anchors", po::value(&anchors_file),
             "table with target_lang, base, ref[, base_stderr, ref_stderr]")
-        ("base", po::value(&base_file), "base-model results (lighteval JSON or table)")
-        ("ref", po::value(&ref_file), "reference-model results (lighteval JSON or table)")
+        ("base", po::value(&base_files)->composing(),
+            "base-model results: lighteval JSON or table; LANG=FILE for a lighteval file whose "
+            "task keys carry no language (repeatable)")
+        ("ref", po::value(&ref_files)->composing(), "reference-model results (as --base)")
         ("refuse-bad-anchors", po::bool_switch(&refuse_bad_anchors),
             "fail instead of warning when an anchor gap is ≤ 0 or within 2 stderr")
         ("alpha", po::value(&alpha)->default_value(0.5),
@@ -144,13 +172,14 @@ int run_pgscore(int argc, char** argv) {
     if (pool != "global" && pool != "per-language")
         throw argument_error("--pool must be global or per-language");
     if (!(alpha >= 0 && alpha <= 1)) throw argument_error("--alpha must be in [0, 1]");
-    if (!anchors_file.empty() && (!base_file.empty() || !ref_file.empty()))
+    if (!anchors_file.empty() && (!base_files.empty() || !ref_files.empty()))
         throw argument_error("give either --anchors or --base/--ref, not both");
-    if (base_file.empty() != ref_file.empty())
+    if (base_files.empty() != ref_files.empty())
         throw argument_error("--base and --ref go together");
     if (!load_scaler.empty() && (vm.count("weights") || pool != "global"))
-        throw argument_error("--load-scaler uses the saved pool's kind and weights; drop "
-                             "--pool/--weights");
+        throw argument_error(
+            "--load-scaler uses the saved pool's kind and weights; drop "
+            "--pool/--weights");
 
     std::vector<std::string> warnings;
     std::vector<analysis::pg_row> rows;
@@ -173,8 +202,7 @@ int run_pgscore(int argc, char** argv) {
         auto t = analysis::read_table(f);
         auto srows = analysis::pg_rows_from_table(t, keys);
         for (const auto& s : srows) {
-            if (std::isnan(s.result))
-                throw format_error(s.where + ": column 'result' is missing");
+            if (std::isnan(s.result)) throw format_error(s.where + ": column 'result' is missing");
             auto& r = find_or_add(rows, s.teacher, s.lang, s.where);
             r.result = s.result;
             r.result_stderr = s.result_stderr;
@@ -191,7 +219,7 @@ int run_pgscore(int argc, char** argv) {
                 res = analysis::results_by_language(analysis::lighteval_from_json(root, n.file),
                                                     n.lang);
             } else {
-                res = read_results(n.file);
+                res = read_results(std::string(n.file));
             }
             auto it = res.find(n.lang);
             if (it == res.end())
@@ -212,14 +240,14 @@ int run_pgscore(int argc, char** argv) {
         auto reports = analysis::load_reports(report_files, named);
         std::vector<double> z;
         if (!load_scaler.empty()) {
-            auto p = analysis::zscore_pool_from_json(analysis::read_json_file(load_scaler),
-                                                     load_scaler);
+            auto p =
+                analysis::zscore_pool_from_json(analysis::read_json_file(load_scaler), load_scaler);
             z = analysis::apply_zscore_pool(p, reports);
             if (!save_scaler.empty()) write_output(save_scaler, analysis::zscore_pool_to_json(p));
         } else {
             analysis::zscore_options zo;
-            zo.pool = pool == "global" ? analysis::pool_kind::global
-                                       : analysis::pool_kind::per_language;
+            zo.pool =
+                pool == "global" ? analysis::pool_kind::global : analysis::pool_kind::per_language;
             for (const auto& kv : analysis::split_list(weights)) {
                 auto eq = kv.find('=');
                 auto v = eq == std::string::npos ? std::nullopt
@@ -245,10 +273,11 @@ int run_pgscore(int argc, char** argv) {
 
     // anchors and PGR
     std::map<std::string, analysis::anchor> anchors;
-    if (!anchors_file.empty()) anchors = analysis::anchors_from_table(analysis::read_table(anchors_file));
-    if (!base_file.empty())
-        anchors = analysis::make_anchors(read_results(base_file), read_results(ref_file));
-    if (!anchors_file.empty() || !base_file.empty()) {
+    if (!anchors_file.empty())
+        anchors = analysis::anchors_from_table(analysis::read_table(anchors_file));
+    if (!base_files.empty())
+        anchors = analysis::make_anchors(read_results(base_files), read_results(ref_files));
+    if (!anchors_file.empty() || !base_files.empty()) {
         std::vector<analysis::pg_row> sub;
         for (auto& r : rows)
             if (!std::isnan(r.result)) sub.push_back(r);
@@ -353,14 +382,19 @@ int run_pgscore(int argc, char** argv) {
         w.end_object();
         out = w.take() + "\n";
     } else {
-        std::vector<std::string> rh{"teacher_model", "target_lang", "result", "pgr", "z_score",
-                                    "pg_score"};
+        // CSV keeps every digit; markdown shows 4 decimals
+        auto num = [&](double v, int decimals = 4) {
+            return csv ? (std::isnan(v) ? std::string() : analysis::format_double(v))
+                       : fixed(v, decimals);
+        };
+        std::vector<std::string> rh{"teacher_model", "target_lang", "result",
+                                    "pgr",           "z_score",     "pg_score"};
         std::vector<std::vector<std::string>> rr;
         for (const auto& r : selected)
-            rr.push_back({r.teacher, r.lang, fixed(r.result), fixed(r.pgr), fixed(r.z_score),
-                          fixed(r.pg_score)});
-        std::vector<std::string> th{"rank", "teacher_model", "pg_score", "pgr", "z_score",
-                                    "result", "languages"};
+            rr.push_back(
+                {r.teacher, r.lang, num(r.result), num(r.pgr), num(r.z_score), num(r.pg_score)});
+        std::vector<std::string> th{"rank",    "teacher_model", "pg_score", "pgr",
+                                    "z_score", "result",        "languages"};
         if (bootstrap > 0) {
             th.push_back("pg_lo");
             th.push_back("pg_hi");
@@ -369,12 +403,12 @@ int run_pgscore(int argc, char** argv) {
         std::vector<std::vector<std::string>> tr;
         for (std::size_t i = 0; i < ranking.size(); ++i) {
             const auto& t = ranking[i];
-            tr.push_back({std::to_string(i + 1), t.teacher, fixed(t.pg_score), fixed(t.pgr),
-                          fixed(t.z_score), fixed(t.result), std::to_string(t.n_languages)});
+            tr.push_back({std::to_string(i + 1), t.teacher, num(t.pg_score), num(t.pgr),
+                          num(t.z_score), num(t.result), std::to_string(t.n_languages)});
             if (bootstrap > 0) {
-                tr.back().push_back(fixed(t.pg_lo));
-                tr.back().push_back(fixed(t.pg_hi));
-                tr.back().push_back(fixed(t.p_first, 3));
+                tr.back().push_back(num(t.pg_lo));
+                tr.back().push_back(num(t.pg_hi));
+                tr.back().push_back(num(t.p_first, 3));
             }
         }
         std::vector<std::string> ph{"teacher_model"};
@@ -382,7 +416,7 @@ int run_pgscore(int argc, char** argv) {
         std::vector<std::vector<std::string>> pr;
         for (const auto& t : ranking) {
             pr.push_back({t.teacher});
-            for (const auto& l : all_langs) pr.back().push_back(fixed(cell(t.teacher, l)));
+            for (const auto& l : all_langs) pr.back().push_back(num(cell(t.teacher, l)));
         }
         if (csv) {
             if (what.empty() || what == "teachers")
@@ -415,8 +449,9 @@ int run_pgscore(int argc, char** argv) {
 
     if (!plot.empty()) {
         report::heatmap_spec h;
-        h.title = alpha == 0.5 ? "PG-Score by teacher and language"
-                               : "PG_" + analysis::format_double(alpha) + " by teacher and language";
+        h.title = alpha == 0.5
+                      ? "PG-Score by teacher and language"
+                      : "PG_" + analysis::format_double(alpha) + " by teacher and language";
         h.subtitle = "teachers sorted by mean PG-Score (last column)";
         for (const auto& t : ranking) h.row_labels.push_back(t.teacher);
         h.col_labels = all_langs;

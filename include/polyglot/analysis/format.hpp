@@ -2,11 +2,10 @@
 /// @file Text output of analysis results: aligned markdown tables and plain CSV.
 #pragma once
 
-#include <polyglot/version.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <polyglot/version.hpp>
 #include <string>
 #include <vector>
 
@@ -64,8 +63,9 @@ inline std::string markdown_table(const std::vector<std::string>& header,
     for (std::size_t j = 0; j < nc; ++j) out += " " + cell(header[j], j) + " |";
     out += "\n|";
     for (std::size_t j = 0; j < nc; ++j)
-        out += (numeric[j] ? " " + std::string(w[j] - 1, '-') + ":" : " " + std::string(w[j], '-')) +
-               " |";
+        out +=
+            (numeric[j] ? " " + std::string(w[j] - 1, '-') + ":" : " " + std::string(w[j], '-')) +
+            " |";
     out += "\n";
     for (const auto& r : rows) {
         out += "|";

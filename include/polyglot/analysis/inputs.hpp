@@ -3,12 +3,11 @@
 /// name the file, row and column of every problem.
 #pragma once
 
+#include <map>
 #include <polyglot/analysis/pgscore.hpp>
 #include <polyglot/analysis/reports.hpp>
 #include <polyglot/analysis/table.hpp>
 #include <polyglot/version.hpp>
-
-#include <map>
 #include <string>
 #include <vector>
 

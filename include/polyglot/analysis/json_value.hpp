@@ -5,9 +5,8 @@
 /// simdjson stays out of public headers). Numbers are stored as double.
 #pragma once
 
-#include <polyglot/version.hpp>
-
 #include <cstddef>
+#include <polyglot/version.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -21,7 +20,7 @@ struct json_member;
 
 /// One JSON value. Objects keep their members in document order.
 class json_value {
-public:
+  public:
     using array = std::vector<json_value>;
     using object = std::vector<json_member>;
 
@@ -52,7 +51,7 @@ public:
     /// A short name of the type ("number", "object", ...) for error messages.
     [[nodiscard]] const char* type_name() const noexcept;
 
-private:
+  private:
     std::variant<std::nullptr_t, bool, double, std::string, array, object> v_{nullptr};
 };
 
@@ -80,7 +79,8 @@ inline const json_value* json_value::find_path(std::string_view dotted) const {
 }
 
 inline const char* json_value::type_name() const noexcept {
-    static constexpr const char* names[] = {"null", "boolean", "number", "string", "array", "object"};
+    static constexpr const char* names[] = {"null",   "boolean", "number",
+                                            "string", "array",   "object"};
     return names[v_.index()];
 }
 

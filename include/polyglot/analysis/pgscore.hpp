@@ -11,6 +11,10 @@
 /// language-bootstrap intervals.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <optional>
 #include <polyglot/analysis/json_value.hpp>
 #include <polyglot/analysis/reports.hpp>
 #include <polyglot/core/error.hpp>
@@ -18,11 +22,6 @@
 #include <polyglot/stats/bootstrap.hpp>
 #include <polyglot/stats/standardize.hpp>
 #include <polyglot/version.hpp>
-
-#include <algorithm>
-#include <cmath>
-#include <map>
-#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -65,8 +64,8 @@ struct zscore_pool {
 
 struct zscore_options {
     pool_kind pool = pool_kind::global;
-    std::vector<std::string> features;                ///< empty = default_z_features()
-    std::map<std::string, double> weights;            ///< feature → weight; missing = 1
+    std::vector<std::string> features;      ///< empty = default_z_features()
+    std::map<std::string, double> weights;  ///< feature → weight; missing = 1
 };
 
 struct zscore_result {
@@ -152,14 +151,15 @@ inline zscore_result compute_zscores(const std::vector<intrinsic_report>& report
                     "features only");
                 continue;
             }
-            throw format_error("z-score: feature '" + f + "' is missing from every report (first: " +
-                               reports.front().source + ")");
+            throw format_error("z-score: feature '" + f +
+                               "' is missing from every report (first: " + reports.front().source +
+                               ")");
         }
         for (std::size_t i = 0; i < reports.size(); ++i)
             if (std::isnan(col[i]))
-                out.warnings.push_back("z-score: " + reports[i].source + " (" +
-                                       reports[i].teacher + ", " + reports[i].lang +
-                                       ") has no '" + f + "'; its z is NaN");
+                out.warnings.push_back("z-score: " + reports[i].source + " (" + reports[i].teacher +
+                                       ", " + reports[i].lang + ") has no '" + f +
+                                       "'; its z is NaN");
         cols.push_back(std::move(col));
         kept.push_back(f);
     }
@@ -177,7 +177,8 @@ inline zscore_result compute_zscores(const std::vector<intrinsic_report>& report
     double wsum = 0;
     for (const auto& f : kept) {
         double w = 1.0;
-        if (auto it = opt.weights.find(f); it != opt.weights.end()) w = it->second;
+        if (auto it = opt.weights.find(f); it != opt.weights.end())
+            w = it->second;
         else if (f == "neg_log1p_perplexity")
             if (auto it2 = opt.weights.find("perplexity"); it2 != opt.weights.end())
                 w = it2->second;
@@ -241,9 +242,12 @@ inline zscore_pool zscore_pool_from_json(const json_value& v, const std::string&
     zscore_pool p;
     const json_value* kind = v.find("pool");
     if (!kind || !kind->is_string()) throw bad("missing \"pool\"");
-    if (kind->as_string() == "global") p.kind = pool_kind::global;
-    else if (kind->as_string() == "per-language") p.kind = pool_kind::per_language;
-    else throw bad("unknown pool '" + kind->as_string() + "'");
+    if (kind->as_string() == "global")
+        p.kind = pool_kind::global;
+    else if (kind->as_string() == "per-language")
+        p.kind = pool_kind::per_language;
+    else
+        throw bad("unknown pool '" + kind->as_string() + "'");
     auto numbers = [&](const json_value* a, const std::string& what) {
         if (!a || !a->is_array()) throw bad("missing array \"" + what + "\"");
         std::vector<double> out;
@@ -318,10 +322,11 @@ inline double pg_alpha(double z, double pgr_value, double alpha) {
 /// One teacher × language row.
 struct pg_row {
     std::string teacher, lang;
-    double result = nan_value, result_stderr = nan_value, pgr = nan_value, z_score = nan_value, pg_score = nan_value;
+    double result = nan_value, result_stderr = nan_value, pgr = nan_value, z_score = nan_value,
+           pg_score = nan_value;
     double pg_score_given = nan_value;  ///< pg_score read from the input (NaN when absent)
-    std::string pg_source;        ///< "recomputed" or "input"
-    std::string where;            ///< "file:line" of the row
+    std::string pg_source;              ///< "recomputed" or "input"
+    std::string where;                  ///< "file:line" of the row
 };
 
 /// Recomputes pg_score = PG_α(z, pgr) where both are finite; keeps the input pg_score otherwise.
@@ -353,7 +358,7 @@ struct teacher_summary {
     std::size_t n_languages = 0;
     std::vector<std::string> languages;
     double pg_lo = nan_value, pg_hi = nan_value, pg_se = nan_value;  ///< bootstrap (when requested)
-    double p_first = nan_value;                          ///< bootstrap share ranked first
+    double p_first = nan_value;  ///< bootstrap share ranked first
 };
 
 namespace detail {

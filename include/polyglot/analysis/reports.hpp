@@ -10,14 +10,13 @@
 /// lighteval results: `{"results": {"task[:lang][|shots]": {"acc": …, "acc_stderr": …}}}`.
 #pragma once
 
-#include <polyglot/analysis/json_value.hpp>
-#include <polyglot/analysis/table.hpp>
-#include <polyglot/version.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <optional>
+#include <polyglot/analysis/json_value.hpp>
+#include <polyglot/analysis/table.hpp>
+#include <polyglot/version.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -67,10 +66,10 @@ bool looks_like_intrinsic_report(const json_value& root);
 
 /// One lighteval task score.
 struct task_score {
-    std::string task;   ///< the full key, e.g. "global_mmlu_lite:ar|0"
-    std::string name;   ///< task without language and shots ("global_mmlu_lite")
-    std::string lang;   ///< language code when the key has one ("ar"), else empty
-    std::string metric; ///< metric used ("acc", "extractive_match", "weighted_acc", ...)
+    std::string task;    ///< the full key, e.g. "global_mmlu_lite:ar|0"
+    std::string name;    ///< task without language and shots ("global_mmlu_lite")
+    std::string lang;    ///< language code when the key has one ("ar"), else empty
+    std::string metric;  ///< metric used ("acc", "extractive_match", "weighted_acc", ...)
     double value = nan_value;
     double stderr_ = nan_value;
     bool aggregate = false;  ///< lighteval's own "...:_average" / "all" entries
@@ -78,8 +77,8 @@ struct task_score {
 
 struct lighteval_results {
     std::string source;
-    std::string model_name;          ///< config.model_name (or config_general.model_name)
-    std::vector<task_score> tasks;   ///< in file order
+    std::string model_name;         ///< config.model_name (or config_general.model_name)
+    std::vector<task_score> tasks;  ///< in file order
     /// Other top-level numbers worth keeping (e.g. "filbench_score", "category_scores.X").
     std::vector<std::pair<std::string, double>> extras;
 

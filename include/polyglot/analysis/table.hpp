@@ -5,15 +5,14 @@
 /// format_error naming the file, the line of the row and the column.
 #pragma once
 
-#include <polyglot/analysis/json_value.hpp>
-#include <polyglot/core/error.hpp>
-#include <polyglot/version.hpp>
-
 #include <charconv>
 #include <cmath>
 #include <cstddef>
 #include <limits>
 #include <optional>
+#include <polyglot/analysis/json_value.hpp>
+#include <polyglot/core/error.hpp>
+#include <polyglot/version.hpp>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -48,12 +47,12 @@ inline std::optional<double> parse_double(std::string_view s) {
 }
 
 class table {
-public:
-    std::string source;                      ///< file path (or a name) used in messages
+  public:
+    std::string source;  ///< file path (or a name) used in messages
     std::vector<std::string> columns;
-    std::vector<std::vector<cell>> rows;     ///< rows[i].size() == columns.size()
-    std::vector<std::size_t> lines;          ///< 1-based source line of each row (0: none)
-    std::vector<std::string> row_sources;    ///< optional per-row file (tables built from reports)
+    std::vector<std::vector<cell>> rows;   ///< rows[i].size() == columns.size()
+    std::vector<std::size_t> lines;        ///< 1-based source line of each row (0: none)
+    std::vector<std::string> row_sources;  ///< optional per-row file (tables built from reports)
 
     [[nodiscard]] std::size_t size() const noexcept { return rows.size(); }
 
@@ -68,8 +67,8 @@ public:
         if (auto c = find_column(name)) return *c;
         std::string have;
         for (const auto& c : columns) have += (have.empty() ? "" : ", ") + c;
-        throw format_error(source + ": missing column '" + std::string(name) + "' (columns: " +
-                           (have.empty() ? "none" : have) + ")");
+        throw format_error(source + ": missing column '" + std::string(name) +
+                           "' (columns: " + (have.empty() ? "none" : have) + ")");
     }
 
     /// "file:line" of row @p r (or "file: row N" without line information).
@@ -118,7 +117,7 @@ public:
         return columns.size() - 1;
     }
 
-private:
+  private:
     static std::string clip(const std::string& s) {
         return s.size() > 40 ? s.substr(0, 40) + "…" : s;
     }

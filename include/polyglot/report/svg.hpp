@@ -5,9 +5,8 @@
 /// SVG document as a string. Thread-safety: pure functions.
 #pragma once
 
-#include <polyglot/version.hpp>
-
 #include <limits>
+#include <polyglot/version.hpp>
 #include <string>
 #include <vector>
 
@@ -30,11 +29,11 @@ struct heatmap_spec {
     color_scale scale = color_scale::diverging;
     double vmin = std::numeric_limits<double>::quiet_NaN();  ///< NaN = from the data
     double vmax = std::numeric_limits<double>::quiet_NaN();
-    double center = 0.0;             ///< diverging scales only
-    bool lower_triangle = false;     ///< draw only cells with col ≤ row
+    double center = 0.0;          ///< diverging scales only
+    bool lower_triangle = false;  ///< draw only cells with col ≤ row
     int decimals = 2;
     std::string colorbar_label;
-    std::string footnote;            ///< e.g. "* p < 0.05, ** p < 0.01"
+    std::string footnote;  ///< e.g. "* p < 0.05, ** p < 0.01"
 };
 
 /// An annotated heatmap. @throws argument_error when the value grid and labels disagree.

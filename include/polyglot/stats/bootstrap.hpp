@@ -6,13 +6,12 @@
 /// Thread-safety: pure functions. Determinism: fixed by the seed.
 #pragma once
 
-#include <polyglot/core/error.hpp>
-#include <polyglot/version.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <polyglot/core/error.hpp>
+#include <polyglot/version.hpp>
 #include <random>
 #include <vector>
 
@@ -22,8 +21,8 @@ namespace stats {
 /// Uniform integer in [0, n) from @p rng without modulo bias.
 inline std::uint64_t uniform_below(std::mt19937_64& rng, std::uint64_t n) {
     if (n == 0) return 0;
-    const std::uint64_t limit = std::numeric_limits<std::uint64_t>::max() -
-                                std::numeric_limits<std::uint64_t>::max() % n;
+    const std::uint64_t limit =
+        std::numeric_limits<std::uint64_t>::max() - std::numeric_limits<std::uint64_t>::max() % n;
     std::uint64_t v;
     do v = rng();
     while (v >= limit);

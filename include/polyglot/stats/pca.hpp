@@ -12,15 +12,13 @@
 /// regressions in polyglot use only the first `rank` components (docs/analysis.md).
 #pragma once
 
-#include <polyglot/core/error.hpp>
-#include <polyglot/version.hpp>
-
 #include <Eigen/Core>
 #include <Eigen/SVD>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <polyglot/core/error.hpp>
+#include <polyglot/version.hpp>
 #include <string>
 
 POLYGLOT_BEGIN_NAMESPACE
@@ -41,8 +39,8 @@ struct pca_result {
 inline pca_result fit_pca(const Eigen::Ref<const Eigen::MatrixXd>& x) {
     const Eigen::Index n = x.rows(), p = x.cols();
     if (n < 2 || p < 1)
-        throw numerical_error("pca: need at least 2 rows and 1 column (got " +
-                              std::to_string(n) + "×" + std::to_string(p) + ")");
+        throw numerical_error("pca: need at least 2 rows and 1 column (got " + std::to_string(n) +
+                              "×" + std::to_string(p) + ")");
     if (!x.allFinite()) throw numerical_error("pca: input contains NaN or infinite values");
     pca_result r;
     r.n_samples = n;
@@ -61,8 +59,7 @@ inline pca_result fit_pca(const Eigen::Ref<const Eigen::MatrixXd>& x) {
     }
     r.explained_variance = r.singular_values.array().square() / static_cast<double>(n - 1);
     double total = r.explained_variance.sum();
-    if (!(total > 0))
-        throw numerical_error("pca: every column is constant (total variance 0)");
+    if (!(total > 0)) throw numerical_error("pca: every column is constant (total variance 0)");
     r.explained_variance_ratio = r.explained_variance / total;
     const double tol = static_cast<double>(std::max(n, p)) *
                        std::numeric_limits<double>::epsilon() * r.singular_values[0];

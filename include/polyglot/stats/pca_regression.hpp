@@ -3,18 +3,18 @@
 /// should have reported: standardize (ddof 0) → PCA → regress a target on the component scores
 /// with linear / ridge / lasso / quadratic models; R² and RMSE in-sample (the reference's numbers)
 /// and leave-one-out cross-validated, refitting the scaler, the PCA and the model inside every
-/// fold (sklearn: cross_val_predict(make_pipeline(StandardScaler(), PCA(k), model), LeaveOneOut())).
+/// fold (sklearn: cross_val_predict(make_pipeline(StandardScaler(), PCA(k), model),
+/// LeaveOneOut())).
 ///
 /// Components past the numerical rank (see pca.hpp) are left out of the regressions: their scores
 /// are rounding noise, and a least-squares fit on noise columns is meaningless. `n_components`
 /// reports how many were used. The oracle in tests/oracles/pca_oracle.py does the same.
 #pragma once
 
+#include <algorithm>
 #include <polyglot/stats/pca.hpp>
 #include <polyglot/stats/regression.hpp>
 #include <polyglot/stats/standardize.hpp>
-
-#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -35,18 +35,18 @@ struct pca_regression_options {
 
 struct model_fit {
     std::string name;
-    linear_model model;          ///< fitted on all rows (coefficients on the component scores)
-    double r2 = 0, rmse = 0;     ///< in-sample
+    linear_model model;       ///< fitted on all rows (coefficients on the component scores)
+    double r2 = 0, rmse = 0;  ///< in-sample
     double loo_r2 = std::numeric_limits<double>::quiet_NaN();
     double loo_rmse = std::numeric_limits<double>::quiet_NaN();
-    Eigen::VectorXd fitted;      ///< in-sample predictions
+    Eigen::VectorXd fitted;  ///< in-sample predictions
     Eigen::VectorXd loo_predictions;
 };
 
 struct pca_regression_result {
     scaler scaling;
     pca_result pca;
-    Eigen::MatrixXd scores;      ///< n × k component scores used in the regressions
+    Eigen::MatrixXd scores;  ///< n × k component scores used in the regressions
     Eigen::Index n_components = 0;
     std::vector<model_fit> models;
     std::string best_model;      ///< highest in-sample R² (the reference's choice)
@@ -84,8 +84,8 @@ inline pca_regression_result pca_regression(const Eigen::Ref<const Eigen::Matrix
     r.scaling = fit_scaler(x, names);
     Eigen::MatrixXd xs = transform(r.scaling, x);
     r.pca = fit_pca(xs);
-    Eigen::Index k = o.n_components > 0 ? std::min<Eigen::Index>(o.n_components, r.pca.rank)
-                                        : r.pca.rank;
+    Eigen::Index k =
+        o.n_components > 0 ? std::min<Eigen::Index>(o.n_components, r.pca.rank) : r.pca.rank;
     r.n_components = k;
     r.scores = pca_transform(r.pca, xs).leftCols(k);
     const Eigen::Index n = x.rows();

@@ -12,16 +12,14 @@
 /// Thread-safety: pure functions. Determinism: fixed operation order.
 #pragma once
 
-#include <polyglot/core/error.hpp>
-#include <polyglot/version.hpp>
-
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
 #include <Eigen/SVD>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <polyglot/core/error.hpp>
+#include <polyglot/version.hpp>
 #include <string>
 
 POLYGLOT_BEGIN_NAMESPACE

@@ -11,16 +11,14 @@
 /// Thread-safety: pure functions. Determinism: exact enumeration, no randomness.
 #pragma once
 
-#include <polyglot/core/error.hpp>
-#include <polyglot/version.hpp>
-
-#include <boost/math/distributions/students_t.hpp>
-
 #include <algorithm>
+#include <boost/math/distributions/students_t.hpp>
 #include <cmath>
 #include <cstddef>
 #include <limits>
 #include <numeric>
+#include <polyglot/core/error.hpp>
+#include <polyglot/version.hpp>
 #include <span>
 #include <string>
 #include <vector>
@@ -33,7 +31,8 @@ inline std::vector<double> rank_average(std::span<const double> x) {
     const std::size_t n = x.size();
     std::vector<std::size_t> idx(n);
     std::iota(idx.begin(), idx.end(), std::size_t{0});
-    std::stable_sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return x[a] < x[b]; });
+    std::stable_sort(idx.begin(), idx.end(),
+                     [&](std::size_t a, std::size_t b) { return x[a] < x[b]; });
     std::vector<double> r(n);
     for (std::size_t i = 0; i < n;) {
         std::size_t j = i;
@@ -138,8 +137,7 @@ inline spearman_result spearman(std::span<const double> x, std::span<const doubl
     if (x.size() != y.size()) throw argument_error("spearman: inputs of different length");
     for (std::size_t i = 0; i < x.size(); ++i)
         if (!std::isfinite(x[i]) || !std::isfinite(y[i]))
-            throw argument_error("spearman: non-finite value at position " +
-                                 std::to_string(i + 1));
+            throw argument_error("spearman: non-finite value at position " + std::to_string(i + 1));
     spearman_result r;
     r.n = x.size();
     auto rx = rank_average(x), ry = rank_average(y);

@@ -10,14 +10,12 @@
 /// Thread-safety: pure functions. Determinism: fixed summation order.
 #pragma once
 
-#include <polyglot/core/error.hpp>
-#include <polyglot/version.hpp>
-
 #include <Eigen/Core>
-
 #include <cmath>
 #include <cstddef>
 #include <limits>
+#include <polyglot/core/error.hpp>
+#include <polyglot/version.hpp>
 #include <string>
 #include <vector>
 

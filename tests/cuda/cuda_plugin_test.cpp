@@ -1,0 +1,679 @@
+// SPDX-License-Identifier: Apache-2.0
+// The cuda plugin (plugins/cuda). Two kinds of checks:
+//  - CPU-side (run everywhere, CTest `cuda_plugin_test`): the host-side index math the kernels
+//    use (plugins/cuda/plan.hpp: truncation, token-budget batching, cu_seqlens, attention
+//    tiles and masks, an emulation of the attention kernel's tiled online softmax, logit
+//    chunking), and the plugin as a file: it loads, reports its ABI and capabilities, and
+//    without a GPU reports itself unusable with the reason; `polyglot backends` shows the
+//    reason, `--backend cuda` fails with it and `--backend auto` falls back to cpu.
+//  - GPU (Boost.Test label `gpu`, CTest `cuda_plugin_gpu_test` with LABELS gpu): parity with
+//    the fixtures' expected.json (HF transformers, f32): f32 log-probs within 1e-4, bf16
+//    per-record perplexity within 1%, embeddings. Each has a precondition that skips it cleanly
+//    when the plugin reports no usable device.
+#include <polyglot/plugin/abi.h>
+#include <simdjson.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/test/unit_test.hpp>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <polyglot/core/record.hpp>
+#include <polyglot/plugin/host.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "plan.hpp"
+
+namespace fs = std::filesystem;
+namespace utf = boost::unit_test;
+namespace plan = polyglot::cuda::plan;
+
+namespace {
+
+// ---- helpers --------------------------------------------------------------------------------
+
+/// The built plugin, or "" when this build has no cuda plugin (POLYGLOT_CUDA=OFF).
+std::string plugin_file() {
+#ifdef POLYGLOT_TEST_CUDA_PLUGIN
+    return POLYGLOT_TEST_CUDA_PLUGIN;
+#else
+    return {};
+#endif
+}
+
+/// Whether this machine shows any sign of an NVIDIA driver (device nodes). Independent of the
+/// plugin, so "no driver ⇒ the plugin must say unusable" is a real check.
+bool driver_present() {
+    std::error_code ec;
+    return fs::exists("/dev/nvidiactl", ec) || fs::exists("/dev/nvidia0", ec) ||
+           fs::exists("/proc/driver/nvidia/version", ec);
+}
+
+polyglot::plugin::plugin_ptr load_cuda() {
+    return polyglot::plugin::load_plugin(fs::path(plugin_file()));
+}
+
+/// Precondition of the GPU tests: the plugin is built and reports a usable device.
+boost::test_tools::assertion_result gpu_available(utf::test_unit_id) {
+    if (plugin_file().empty()) {
+        boost::test_tools::assertion_result r(false);
+        r.message() << "the cuda plugin is not built (POLYGLOT_CUDA=OFF)";
+        return r;
+    }
+    try {
+        auto p = load_cuda();
+        boost::test_tools::assertion_result r(p->usable());
+        if (!p->usable()) r.message() << "no usable GPU: " << p->unusable_reason();
+        return r;
+    } catch (const std::exception& e) {
+        boost::test_tools::assertion_result r(false);
+        r.message() << "the cuda plugin does not load: " << e.what();
+        return r;
+    }
+}
+
+struct run_result {
+    int rc = -1;
+    std::string output;  // stdout + stderr
+};
+
+/// Runs the CLI ($POLYGLOT_CLI) with @p args (shell words), capturing both streams.
+run_result run_cli(const std::string& args) {
+    const char* cli = std::getenv("POLYGLOT_CLI");
+    BOOST_REQUIRE_MESSAGE(cli && *cli, "POLYGLOT_CLI is not set (run the test through ctest)");
+    const std::string cmd = std::string("'") + cli + "' " + args + " 2>&1";
+    run_result r;
+    FILE* f = ::popen(cmd.c_str(), "r");
+    BOOST_REQUIRE(f);
+    std::array<char, 4096> buf{};
+    std::size_t n = 0;
+    while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) r.output.append(buf.data(), n);
+    const int st = ::pclose(f);
+    r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return r;
+}
+
+fs::path fixture(const std::string& name) {
+    fs::path p = fs::path("../shared/fixtures/models") / name;
+    if (!fs::exists(p / "expected.json"))
+        BOOST_FAIL("fixture " + p.string() +
+                   " is missing: run the tests from the project root with ../shared present");
+    return p;
+}
+
+fs::path temp_dir() {
+    fs::path d = fs::temp_directory_path() / ("polyglot-cuda-test-" + std::to_string(::getpid()));
+    fs::create_directories(d);
+    return d;
+}
+
+std::string json_string_field(const std::string& text, const std::string& key) {
+    const auto p = text.find("\"" + key + "\"");
+    if (p == std::string::npos) return {};
+    const auto c = text.find(':', p);
+    const auto e = text.find_first_of(",}\n", c);
+    return text.substr(c + 1, e - c - 1);
+}
+
+}  // namespace
+
+// ---- plan.hpp: truncation ---------------------------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(pair_layout)
+
+BOOST_AUTO_TEST_CASE(no_truncation) {
+    const auto l = plan::layout_pair(5, 7, 16384);
+    BOOST_TEST(!l.truncated);
+    BOOST_TEST(l.prompt_skip == 0u);
+    BOOST_TEST(l.prompt_keep == 5u);
+    BOOST_TEST(l.response_keep == 7u);
+    BOOST_TEST(l.length() == 12u);
+    BOOST_TEST(l.score_from() == 5u);
+    BOOST_TEST(l.n_scored() == 7u);
+}
+
+BOOST_AUTO_TEST_CASE(prompt_cut_from_the_left) {
+    const auto l = plan::layout_pair(10, 6, 12);
+    BOOST_TEST(l.truncated);
+    BOOST_TEST(l.prompt_skip == 4u);
+    BOOST_TEST(l.prompt_keep == 6u);
+    BOOST_TEST(l.response_keep == 6u);
+    BOOST_TEST(l.n_scored() == 6u);
+}
+
+BOOST_AUTO_TEST_CASE(response_alone_too_long) {
+    const auto l = plan::layout_pair(10, 20, 8);
+    BOOST_TEST(l.truncated);
+    BOOST_TEST(l.prompt_keep == 0u);
+    BOOST_TEST(l.prompt_skip == 10u);
+    BOOST_TEST(l.response_keep == 8u);
+    // The first kept response token sits at position 0: no context, not scored.
+    BOOST_TEST(l.score_from() == 1u);
+    BOOST_TEST(l.n_scored() == 7u);
+}
+
+BOOST_AUTO_TEST_CASE(edge_cases) {
+    BOOST_TEST(!plan::layout_pair(100, 100, 0).truncated);  // 0 = no limit
+    BOOST_TEST(!plan::layout_pair(4, 4, 8).truncated);      // exactly at the limit
+    const auto empty_prompt = plan::layout_pair(0, 3, 16);
+    BOOST_TEST(empty_prompt.n_scored() == 2u);
+    const auto empty_response = plan::layout_pair(3, 0, 16);
+    BOOST_TEST(empty_response.n_scored() == 0u);
+    BOOST_TEST(plan::layout_pair(0, 0, 16).n_scored() == 0u);
+    BOOST_TEST(plan::layout_pair(0, 1, 16).n_scored() == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---- plan.hpp: batching -------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(batching)
+
+BOOST_AUTO_TEST_CASE(token_budget_and_order) {
+    const std::vector<std::size_t> lens = {5, 0, 30, 12, 12, 7, 100, 1};
+    const auto p = plan::plan_batches(lens, 40, 1000);
+    // Longest first, ties in input order, the empty sequence left out.
+    const std::vector<std::size_t> order = {6, 2, 3, 4, 5, 0, 7};
+    BOOST_TEST(p.order == order, boost::test_tools::per_element());
+    // 100 alone (over budget); 30 (30 + 12 > 40); 12 + 12 + 7 + 5 = 36 (+1 = 37 ≤ 40).
+    BOOST_REQUIRE(p.batches.size() == 3u);
+    BOOST_TEST(p.batches[0].begin == 0u);
+    BOOST_TEST(p.batches[0].end == 1u);
+    BOOST_TEST(p.batches[0].tokens == 100u);
+    BOOST_TEST(p.batches[1].tokens == 30u);
+    BOOST_TEST(p.batches[2].begin == 2u);
+    BOOST_TEST(p.batches[2].end == 7u);
+    BOOST_TEST(p.batches[2].tokens == 37u);
+}
+
+BOOST_AUTO_TEST_CASE(every_sequence_exactly_once_within_budget) {
+    std::mt19937 rng(7);
+    for (int trial = 0; trial < 50; ++trial) {
+        std::vector<std::size_t> lens(1 + rng() % 200);
+        for (auto& l : lens) l = rng() % 600;
+        const std::size_t budget = 100 + rng() % 2000, max_seqs = 1 + rng() % 64;
+        const auto p = plan::plan_batches(lens, budget, max_seqs);
+        std::vector<int> seen(lens.size(), 0);
+        std::size_t prev_end = 0;
+        for (const auto& b : p.batches) {
+            BOOST_TEST(b.begin == prev_end);
+            BOOST_TEST(b.end > b.begin);
+            BOOST_TEST(b.end - b.begin <= max_seqs);
+            std::size_t tok = 0;
+            for (std::size_t k = b.begin; k < b.end; ++k) {
+                ++seen[p.order[k]];
+                tok += lens[p.order[k]];
+            }
+            BOOST_TEST(tok == b.tokens);
+            BOOST_TEST((b.tokens <= budget || b.end - b.begin == 1));
+            prev_end = b.end;
+        }
+        BOOST_TEST(prev_end == p.order.size());
+        for (std::size_t i = 0; i < lens.size(); ++i) BOOST_TEST(seen[i] == (lens[i] > 0 ? 1 : 0));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(max_seqs_caps_a_batch) {
+    const std::vector<std::size_t> lens(10, 1);
+    const auto p = plan::plan_batches(lens, 1000, 3);
+    BOOST_REQUIRE(p.batches.size() == 4u);
+    BOOST_TEST(p.batches[3].end - p.batches[3].begin == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(packed_offsets_and_positions) {
+    const std::vector<std::size_t> lens = {3, 1, 4};
+    const auto cu = plan::cu_seqlens(lens);
+    const std::vector<std::int32_t> want_cu = {0, 3, 4, 8};
+    BOOST_TEST(cu == want_cu, boost::test_tools::per_element());
+    const auto pos = plan::positions(cu);
+    const std::vector<std::int32_t> want_pos = {0, 1, 2, 0, 0, 1, 2, 3};
+    BOOST_TEST(pos == want_pos, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(memory_budget) {
+    const plan::shape s{2048, 32, 8, 64, 8192, 128256};  // Llama-3.2-1B
+    const std::size_t bpt = plan::bytes_per_token(s, 2);
+    // 2048*4 + 2048*2 + 3072*2 + 2048*2 + 2048*2 + 16384*2 + 8192*2 + 16
+    BOOST_TEST(bpt == 8192u + 4096u + 6144u + 4096u + 4096u + 32768u + 16384u + 16u);
+    const std::size_t gib = std::size_t(1) << 30;
+    const std::size_t b = plan::token_budget(40 * gib, 2 * gib, bpt, 0.5, 256, 1u << 20);
+    BOOST_TEST(b == std::size_t(double(38 * gib) * 0.5) / bpt);
+    BOOST_TEST(plan::token_budget(gib, 2 * gib, bpt, 0.5, 256, 32768) == 256u);   // floor
+    BOOST_TEST(plan::token_budget(80 * gib, 0, 100, 1.0, 256, 32768) == 32768u);  // cap
+}
+
+BOOST_AUTO_TEST_CASE(logit_chunks) {
+    BOOST_TEST(plan::logit_rows_per_chunk(262208, std::size_t(256) << 20, 8192) == 255u);
+    BOOST_TEST(plan::logit_rows_per_chunk(1000, std::size_t(1) << 30, 8192) == 8192u);
+    BOOST_TEST(plan::logit_rows_per_chunk(1 << 20, 16, 8192) == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---- plan.hpp: attention ------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(attention_plan)
+
+/// The cpu engine's rule, written independently: causal unless bidirectional; with a window,
+/// i - j < w (causal) or |i - j| < w (bidirectional).
+bool reference_attends(int i, int j, bool bidir, int w) {
+    if (!bidir && j > i) return false;
+    if (w > 0) return bidir ? std::abs(i - j) < w : i - j < w;
+    return true;
+}
+
+BOOST_AUTO_TEST_CASE(tiles_cover_every_query_once) {
+    const std::vector<std::size_t> lens = {1, 16, 17, 40};
+    const auto cu = plan::cu_seqlens(lens);
+    const auto tiles = plan::attention_tiles(cu, 16);
+    BOOST_TEST(tiles.size() == 1u + 1u + 2u + 3u);
+    std::vector<int> hit(std::size_t(cu.back()), 0);
+    for (const auto& t : tiles) {
+        const int n = cu[std::size_t(t.seq) + 1] - cu[std::size_t(t.seq)];
+        BOOST_TEST(t.q0 < n);
+        for (int q = t.q0; q < std::min(n, t.q0 + 16); ++q)
+            ++hit[std::size_t(cu[std::size_t(t.seq)] + q)];
+    }
+    for (int h : hit) BOOST_TEST(h == 1);
+}
+
+BOOST_AUTO_TEST_CASE(mask_and_key_range_match_the_cpu_rule) {
+    for (int n : {1, 5, 16, 33, 70})
+        for (bool bidir : {false, true})
+            for (int w : {0, 1, 4, 16, 100})
+                for (int q0 = 0; q0 < n; q0 += 16) {
+                    const int q1 = std::min(n, q0 + 16);
+                    const auto kr = plan::keys_for(q0, q1, n, bidir, w);
+                    BOOST_TEST(kr.lo >= 0);
+                    BOOST_TEST(kr.hi <= n);
+                    for (int i = q0; i < q1; ++i)
+                        for (int j = 0; j < n; ++j) {
+                            const bool want = reference_attends(i, j, bidir, w);
+                            BOOST_TEST(plan::attends(i, j, bidir, w) == want);
+                            // Every attended key lies in the tile's key range.
+                            if (want) BOOST_TEST((j >= kr.lo && j < kr.hi));
+                        }
+                }
+}
+
+/// Host emulation of attention_kernel's loop structure (kernels.cu): query tiles of 16, key
+/// tiles of 32 over keys_for(), per-tile max, skipped fully-masked tiles, alpha rescaling,
+/// f32 accumulators. Compared with a direct two-pass softmax in double.
+BOOST_AUTO_TEST_CASE(tiled_online_softmax_matches_direct_attention) {
+    std::mt19937 rng(3);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    const int hd = 8;
+    for (bool bidir : {false, true})
+        for (int w : {0, 5, 40})
+            for (float cap : {0.0f, 2.0f}) {
+                const std::vector<std::size_t> lens = {1, 23, 70};
+                const auto cu = plan::cu_seqlens(lens);
+                const std::size_t T = std::size_t(cu.back());
+                std::vector<float> q(T * hd), k(T * hd), v(T * hd);
+                for (auto* a : {&q, &k, &v})
+                    for (auto& x : *a) x = nd(rng);
+                const float scale = 0.35f;
+                auto score = [&](std::size_t qi, std::size_t kj) {
+                    float dot = 0;
+                    for (int c = 0; c < hd; ++c) dot += q[qi * hd + c] * k[kj * hd + c];
+                    float s = dot * scale;
+                    if (cap > 0) s = std::tanh(s / cap) * cap;
+                    return s;
+                };
+                double worst = 0;
+                for (const auto& t : plan::attention_tiles(cu, 16)) {
+                    const int s0 = cu[std::size_t(t.seq)];
+                    const int n = cu[std::size_t(t.seq) + 1] - s0;
+                    const int q1 = std::min(n, t.q0 + 16);
+                    const auto kr = plan::keys_for(t.q0, q1, n, bidir, w);
+                    for (int i = t.q0; i < q1; ++i) {
+                        float m = -INFINITY, l = 0;
+                        std::vector<float> o(hd, 0.0f);
+                        for (int kb = kr.lo; kb < kr.hi; kb += 32) {
+                            float p[32], tmax = -INFINITY;
+                            bool ok[32];
+                            for (int lane = 0; lane < 32; ++lane) {
+                                const int j = kb + lane;
+                                ok[lane] = j < kr.hi && plan::attends(i, j, bidir, w);
+                                p[lane] = ok[lane] ? score(std::size_t(s0 + i), std::size_t(s0 + j))
+                                                   : -INFINITY;
+                                tmax = std::max(tmax, p[lane]);
+                            }
+                            if (tmax == -INFINITY) continue;
+                            const float mn = std::max(m, tmax);
+                            const float alpha = m == -INFINITY ? 0.0f : std::exp(m - mn);
+                            float sum = 0;
+                            for (int lane = 0; lane < 32; ++lane) {
+                                p[lane] = ok[lane] ? std::exp(p[lane] - mn) : 0.0f;
+                                sum += p[lane];
+                            }
+                            l = l * alpha + sum;
+                            m = mn;
+                            for (auto& x : o) x *= alpha;
+                            for (int lane = 0; lane < 32; ++lane)
+                                for (int c = 0; c < hd; ++c)
+                                    if (kb + lane < kr.hi)
+                                        o[std::size_t(c)] +=
+                                            p[lane] * v[std::size_t(s0 + kb + lane) * hd + c];
+                        }
+                        // Direct softmax over the whole sequence with the reference mask.
+                        double mx = -INFINITY;
+                        for (int j = 0; j < n; ++j)
+                            if (reference_attends(i, j, bidir, w))
+                                mx = std::max(
+                                    mx, double(score(std::size_t(s0 + i), std::size_t(s0 + j))));
+                        double den = 0;
+                        std::vector<double> ref(hd, 0.0);
+                        for (int j = 0; j < n; ++j) {
+                            if (!reference_attends(i, j, bidir, w)) continue;
+                            const double e = std::exp(
+                                double(score(std::size_t(s0 + i), std::size_t(s0 + j))) - mx);
+                            den += e;
+                            for (int c = 0; c < hd; ++c)
+                                ref[std::size_t(c)] += e * v[std::size_t(s0 + j) * hd + c];
+                        }
+                        BOOST_REQUIRE(l > 0);
+                        for (int c = 0; c < hd; ++c)
+                            worst = std::max(worst, std::abs(double(o[std::size_t(c)] / l) -
+                                                             ref[std::size_t(c)] / den));
+                    }
+                }
+                BOOST_TEST(worst < 1e-5, "bidir=" << bidir << " window=" << w << " cap=" << cap
+                                                  << " max |diff| = " << worst);
+            }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---- the plugin as a file (no GPU needed) -----------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(plugin_without_gpu)
+
+BOOST_AUTO_TEST_CASE(loads_and_describes_itself) {
+    if (plugin_file().empty()) {
+        BOOST_TEST_MESSAGE("skipped: this build has no cuda plugin (POLYGLOT_CUDA=OFF)");
+        return;
+    }
+    BOOST_REQUIRE_MESSAGE(fs::exists(plugin_file()),
+                          "POLYGLOT_CUDA is ON but " << plugin_file() << " was not built");
+    auto p = load_cuda();
+    BOOST_TEST(p->name() == "cuda");
+    BOOST_TEST(p->abi_version() == POLYGLOT_PLUGIN_ABI_VERSION);
+    BOOST_TEST(p->table().struct_size == sizeof(polyglot_plugin_v1));
+    BOOST_TEST(p->caps() == (POLYGLOT_CAP_EMBED | POLYGLOT_CAP_TOKENIZE | POLYGLOT_CAP_SCORE));
+    BOOST_TEST(!p->description().empty());
+    BOOST_REQUIRE(p->table().get_proc_address);
+    BOOST_TEST(p->table().get_proc_address("polyglot_cuda_score_ids_v1") != nullptr);
+    BOOST_TEST(p->table().get_proc_address("no_such_extension") == nullptr);
+    BOOST_REQUIRE(p->table().unusable_reason);
+    if (p->usable()) {
+        BOOST_TEST(p->unusable_reason().empty());
+        BOOST_TEST(!p->devices().empty());
+    } else {
+        BOOST_TEST(std::string(p->table().unusable_reason()) == p->unusable_reason());
+        BOOST_TEST(p->devices().empty());
+    }
+}
+
+BOOST_AUTO_TEST_CASE(unusable_without_a_driver) {
+    if (plugin_file().empty()) {
+        BOOST_TEST_MESSAGE("skipped: this build has no cuda plugin (POLYGLOT_CUDA=OFF)");
+        return;
+    }
+    auto p = load_cuda();
+    if (driver_present()) {
+        BOOST_TEST_MESSAGE("an NVIDIA driver is present; usable = " << p->usable() << " "
+                                                                    << p->unusable_reason());
+        return;
+    }
+    BOOST_TEST(!p->usable());
+    BOOST_TEST(p->score() == 0);
+    const std::string r = p->unusable_reason();
+    BOOST_TEST(r.rfind("no CUDA device: ", 0) == 0u, "reason: " << r);
+    BOOST_TEST(r.size() > std::string("no CUDA device: ").size());
+    // create() refuses with DEVICE_ERROR and the same reason (no crash, no exception across).
+    polyglot_model_t m = nullptr;
+    char err[512] = {};
+    const std::string cfg = "{\"model\": \"" + fixture("tiny-llama").string() + "\"}";
+    const polyglot_status st = p->table().create(cfg.c_str(), &m, err, sizeof err);
+    BOOST_TEST(st == POLYGLOT_STATUS_DEVICE_ERROR);
+    BOOST_TEST(m == nullptr);
+    BOOST_TEST(std::string(err).find(r) != std::string::npos, "error: " << err);
+}
+
+BOOST_AUTO_TEST_CASE(cli_backends_backend_cuda_and_auto) {
+    if (plugin_file().empty() || driver_present()) {
+        BOOST_TEST_MESSAGE("skipped: no cuda plugin, or a driver is present");
+        return;
+    }
+    const std::string dir = fs::path(plugin_file()).parent_path().string();
+    const std::string reason = load_cuda()->unusable_reason();
+
+    const auto b = run_cli("backends --plugin-dir '" + dir + "'");
+    BOOST_TEST(b.rc == 0);
+    BOOST_TEST(b.output.find("- cuda ") != std::string::npos, b.output);
+    BOOST_TEST(b.output.find("[unusable: " + reason + "]") != std::string::npos, b.output);
+    const auto bj = run_cli("backends --json --plugin-dir '" + dir + "'");
+    BOOST_TEST(bj.rc == 0);
+    BOOST_TEST(bj.output.find("\"error\": \"" + reason + "\"") != std::string::npos, bj.output);
+
+    const fs::path tmp = temp_dir();
+    const fs::path data = tmp / "pairs.jsonl";
+    {
+        std::ofstream out(data);
+        out << "{\"prompt\": \"Iceland\", \"response\": \"Reykjavik is the capital.\"}\n"
+               "{\"prompt\": \"Hello\", \"response\": \"Hallo Welt\"}\n";
+    }
+    const std::string lm = fixture("tiny-llama").string();
+    const std::string common = "score '" + data.string() + "' --metrics perplexity --lm '" + lm +
+                               "' --plugin-dir '" + dir + "'";
+    const auto c = run_cli(common + " --backend cuda -o '" + (tmp / "cuda.json").string() + "'");
+    BOOST_TEST(c.rc == 1);
+    BOOST_TEST(c.output.find("unusable here: " + reason) != std::string::npos, c.output);
+    BOOST_TEST(!fs::exists(tmp / "cuda.json"));
+
+    const auto a = run_cli(common + " --backend auto -o '" + (tmp / "auto.json").string() + "'");
+    const auto cpu = run_cli(common + " --backend cpu -o '" + (tmp / "cpu.json").string() + "'");
+    BOOST_TEST(cpu.rc == 0, cpu.output);
+    BOOST_TEST(a.rc == cpu.rc, a.output);
+    if (a.rc == 0 && cpu.rc == 0) {
+        auto slurp = [](const fs::path& p) {
+            std::ifstream in(p);
+            return std::string(std::istreambuf_iterator<char>(in), {});
+        };
+        const std::string va = json_string_field(slurp(tmp / "auto.json"), "average_perplexity");
+        const std::string vc = json_string_field(slurp(tmp / "cpu.json"), "average_perplexity");
+        BOOST_TEST(!vc.empty());
+        BOOST_TEST(va == vc);  // auto ran on the cpu plugin: identical numbers
+    }
+    fs::remove_all(tmp);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---- GPU parity (label gpu; skipped without a usable device) ------------------------------------
+
+BOOST_AUTO_TEST_SUITE(gpu_parity)
+
+namespace {
+
+using score_ids_fn = polyglot_status (*)(polyglot_model_t, const std::int32_t*,
+                                         const std::uint64_t*, const std::uint64_t*, std::uint64_t,
+                                         double*);
+
+struct lm_case {
+    std::string prompt, response;
+    std::vector<std::int32_t> prompt_ids, response_ids;
+    std::vector<double> logprobs;
+    double mean_nll = 0, perplexity = 0;
+};
+
+std::vector<std::int32_t> ints(simdjson::dom::element e) {
+    std::vector<std::int32_t> v;
+    for (auto x : e.get_array()) v.push_back(std::int32_t(std::int64_t(x.get_int64())));
+    return v;
+}
+std::vector<double> doubles(simdjson::dom::element e) {
+    std::vector<double> v;
+    for (auto x : e.get_array()) v.push_back(double(x.get_double()));
+    return v;
+}
+
+std::vector<lm_case> lm_cases(const fs::path& dir) {
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc = parser.load((dir / "expected.json").string());
+    std::vector<lm_case> out;
+    for (auto c : doc["cases"].get_array()) {
+        lm_case k;
+        k.prompt = std::string(std::string_view(c["prompt"].get_string()));
+        k.response = std::string(std::string_view(c["response"].get_string()));
+        k.prompt_ids = ints(c["prompt_ids"]);
+        k.response_ids = ints(c["response_ids"]);
+        k.logprobs = doubles(c["response_logprobs"]);
+        k.mean_nll = double(c["mean_nll"].get_double());
+        k.perplexity = double(c["perplexity"].get_double());
+        out.push_back(std::move(k));
+    }
+    return out;
+}
+
+polyglot::plugin::model open(const fs::path& dir, const std::string& extra = "") {
+    const std::string cfg = "{\"model\": \"" + dir.string() + "\"" + extra + "}";
+    return load_cuda()->create(cfg);
+}
+
+/// Per-token log-probs through the ids extension, compared with expected.json.
+void check_lm_f32(const std::string& name) {
+    const fs::path dir = fixture(name);
+    auto m = open(dir);
+    BOOST_TEST(m.info_json().find("\"dtype\":\"f32\"") != std::string::npos, m.info_json());
+    const auto cases = lm_cases(dir);
+    auto fn = reinterpret_cast<score_ids_fn>(
+        m.plugin().table().get_proc_address("polyglot_cuda_score_ids_v1"));
+    BOOST_REQUIRE(fn);
+    std::vector<std::int32_t> ids;
+    std::vector<std::uint64_t> offsets{0}, from;
+    for (const auto& c : cases) {
+        from.push_back(c.prompt_ids.size());
+        ids.insert(ids.end(), c.prompt_ids.begin(), c.prompt_ids.end());
+        ids.insert(ids.end(), c.response_ids.begin(), c.response_ids.end());
+        offsets.push_back(ids.size());
+    }
+    std::vector<double> lp(ids.size());
+    BOOST_REQUIRE(fn(m.handle(), ids.data(), offsets.data(), from.data(), cases.size(),
+                     lp.data()) == POLYGLOT_STATUS_OK);
+    double worst = 0;
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+        const auto& c = cases[i];
+        const std::size_t f = std::max<std::size_t>(c.prompt_ids.size(), 1);
+        const std::size_t skip = f - c.prompt_ids.size();  // response token at position 0
+        BOOST_REQUIRE(c.logprobs.size() + skip == c.response_ids.size());
+        for (std::size_t t = 0; t < c.logprobs.size(); ++t)
+            worst = std::max(worst, std::abs(lp[offsets[i] + f + t] - c.logprobs[t]));
+    }
+    BOOST_TEST(worst < 1e-4, name << ": max |Δ log-prob| = " << worst);
+
+    // The text path (tokenizer + truncation + scoring) gives the same mean NLL.
+    std::vector<std::string_view> prompts, responses;
+    for (const auto& c : cases) {
+        prompts.push_back(c.prompt);
+        responses.push_back(c.response);
+    }
+    std::vector<polyglot::lm_score> out(cases.size());
+    m.score(prompts, responses, out);
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+        BOOST_TEST(out[i].n_scored == cases[i].logprobs.size());
+        if (out[i].n_scored > 0)
+            BOOST_TEST(std::abs(out[i].sum_nll / out[i].n_scored - cases[i].mean_nll) < 1e-4);
+    }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(llama_f32, *utf::label("gpu") * utf::precondition(gpu_available)) {
+    check_lm_f32("tiny-llama");
+}
+BOOST_AUTO_TEST_CASE(qwen3_f32, *utf::label("gpu") * utf::precondition(gpu_available)) {
+    check_lm_f32("tiny-qwen3");
+}
+BOOST_AUTO_TEST_CASE(gemma3_f32, *utf::label("gpu") * utf::precondition(gpu_available)) {
+    check_lm_f32("tiny-gemma3");
+}
+
+BOOST_AUTO_TEST_CASE(llama_bf16_perplexity_within_1_percent,
+                     *utf::label("gpu") * utf::precondition(gpu_available)) {
+    const fs::path dir = fixture("tiny-llama-bf16");
+    auto m = open(dir);
+    BOOST_TEST(m.info_json().find("\"dtype\":\"bf16\"") != std::string::npos, m.info_json());
+    const auto cases = lm_cases(dir);
+    std::vector<std::string_view> prompts, responses;
+    for (const auto& c : cases) {
+        prompts.push_back(c.prompt);
+        responses.push_back(c.response);
+    }
+    std::vector<polyglot::lm_score> out(cases.size());
+    m.score(prompts, responses, out);
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+        if (out[i].n_scored == 0) continue;
+        const double ppl = std::exp(out[i].sum_nll / out[i].n_scored);
+        BOOST_TEST(std::abs(ppl / cases[i].perplexity - 1.0) < 0.01,
+                   "record " << i << ": " << ppl << " vs " << cases[i].perplexity);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(llama_pooled_embeddings,
+                     *utf::label("gpu") * utf::precondition(gpu_available)) {
+    const fs::path dir = fixture("tiny-llama");
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc = parser.load((dir / "expected.json").string());
+    for (const char* mode : {"mean", "last"}) {
+        auto m = open(dir, std::string(", \"pooling\": \"") + mode + "\"");
+        const std::uint32_t d = m.dim();
+        double worst = 0;
+        for (auto e : doc["embeddings"].get_array()) {
+            const std::string text(std::string_view(e["text"].get_string()));
+            const auto want =
+                doubles(e[std::string(mode) == "mean" ? "mean_pooled" : "last_token"]);
+            BOOST_REQUIRE(want.size() == d);
+            std::vector<float> got(d);
+            const std::string_view tv = text;
+            m.embed(std::span<const std::string_view>(&tv, 1), got.data());
+            for (std::uint32_t i = 0; i < d; ++i)
+                worst = std::max(worst, std::abs(double(got[i]) - want[i]));
+        }
+        BOOST_TEST(worst < 1e-4, mode << ": max |Δ| = " << worst);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(embeddinggemma_pipeline,
+                     *utf::label("gpu") * utf::precondition(gpu_available)) {
+    const fs::path dir = fixture("tiny-embeddinggemma");
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc = parser.load((dir / "expected.json").string());
+    std::vector<std::string> texts;
+    for (auto t : doc["texts"].get_array()) texts.emplace_back(std::string_view(t.get_string()));
+    std::vector<std::vector<double>> want;
+    for (auto e : doc["embeddings"].get_array()) want.push_back(doubles(e));
+    auto m = open(dir);
+    const std::uint32_t d = m.dim();
+    BOOST_REQUIRE(want.size() == texts.size());
+    BOOST_REQUIRE(want[0].size() == d);
+    std::vector<std::string_view> views(texts.begin(), texts.end());
+    std::vector<float> got(texts.size() * d);
+    m.embed(views, got.data());
+    double worst = 0;
+    for (std::size_t i = 0; i < texts.size(); ++i)
+        for (std::uint32_t k = 0; k < d; ++k)
+            worst = std::max(worst, std::abs(double(got[i * d + k]) - want[i][k]));
+    BOOST_TEST(worst < 1e-4, "max |Δ| = " << worst);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
