@@ -55,6 +55,14 @@ function(polyglot_add_plugin name)
     CXX_VISIBILITY_PRESET hidden CUDA_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
   target_link_libraries(${target} PRIVATE polyglot::plugin_api polyglot_internal_flags ${ARG_LIBS})
   if(POLYGLOT_INSTALL)
-    install(TARGETS ${target} LIBRARY DESTINATION "${POLYGLOT_PLUGIN_DIR}")
+    # Relative to the prefix when POLYGLOT_PLUGIN_DIR lies under it, so that
+    # `cmake --install --prefix P` relocates plugins with the library (the host also looks in
+    # <libdir>/polyglot/plugins next to libpolyglot).
+    set(_dest "${POLYGLOT_PLUGIN_DIR}")
+    file(RELATIVE_PATH _rel "${CMAKE_INSTALL_PREFIX}" "${POLYGLOT_PLUGIN_DIR}")
+    if(NOT _rel MATCHES "^\\.\\.")
+      set(_dest "${_rel}")
+    endif()
+    install(TARGETS ${target} LIBRARY DESTINATION "${_dest}")
   endif()
 endfunction()

@@ -11,3 +11,8 @@ if(TARGET polyglot_cpu_engine)
   polyglot_add_test(engine_robustness_test SOURCES "${CMAKE_CURRENT_LIST_DIR}/engine/robustness_test.cpp"
     LIBS polyglot_cpu_engine polyglot_model_common simdjson::simdjson LABELS plugins)
 endif()
+if(TARGET polyglot_cpu_engine AND TARGET polyglot_cli)
+  polyglot_add_test(engine_cli_test SOURCES "${CMAKE_CURRENT_LIST_DIR}/engine/cli_test.cpp"
+    LIBS polyglot_model_common simdjson::simdjson LABELS plugins)
+  add_dependencies(engine_cli_test polyglot_cli polyglot_plugin_cpu)
+endif()

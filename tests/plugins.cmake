@@ -49,7 +49,7 @@ foreach(t IN ITEMS abi_layout_test registry_test bad_plugin_test cpu_plugin_test
   endif()
 endforeach()
 # Tests that check plugin output against fastText itself.
-foreach(t IN ITEMS cpu_plugin_test distinct_ri_cli_test)
+foreach(t IN ITEMS registry_test bad_plugin_test cpu_plugin_test distinct_ri_cli_test)
   if(TARGET ${t})
     target_link_libraries(${t} PRIVATE FastText::fasttext)
   endif()

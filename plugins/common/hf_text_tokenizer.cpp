@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // text::tokenizer over model::hf_tokenizer, for libpolyglot's open_tokenizer("DIR").
-#include "common/hf_tokenizer.hpp"
-
 #include <polyglot/text/hf_tokenizer.hpp>
+
+#include "common/hf_tokenizer.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace text {
@@ -10,7 +10,7 @@ namespace text {
 namespace {
 
 class hf_text_tokenizer final : public tokenizer {
-public:
+  public:
     hf_text_tokenizer(std::shared_ptr<const model::hf_tokenizer> t, std::string name)
         : tok_(std::move(t)), name_(std::move(name)) {}
     [[nodiscard]] std::string name() const override { return name_; }
@@ -18,7 +18,7 @@ public:
         tok_->encode(text, out, {.add_special_tokens = false, .parse_special = false});
     }
 
-private:
+  private:
     std::shared_ptr<const model::hf_tokenizer> tok_;
     std::string name_;
 };

@@ -5,10 +5,6 @@
 // Oniguruma (the engine `tokenizers` uses) means by them (ICU's \s lacks U+000B and U+0085).
 #include "common/hf_tokenizer.hpp"
 
-#include "common/json_util.hpp"
-
-#include <polyglot/core/error.hpp>
-
 #include <unicode/bytestream.h>
 #include <unicode/locid.h>
 #include <unicode/normalizer2.h>
@@ -19,11 +15,14 @@
 #include <unicode/utf8.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstdio>
-#include <array>
+#include <polyglot/core/error.hpp>
 #include <queue>
 #include <unordered_map>
+
+#include "common/json_util.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace model {
@@ -89,8 +88,10 @@ std::string translate_regex(std::string_view re) {
     for (std::size_t i = 0; i < re.size(); ++i) {
         if (re[i] == '\\' && i + 1 < re.size()) {
             char n = re[i + 1];
-            if (n == 's') out += "\\p{White_Space}";
-            else if (n == 'S') out += "\\P{White_Space}";
+            if (n == 's')
+                out += "\\p{White_Space}";
+            else if (n == 'S')
+                out += "\\P{White_Space}";
             else {
                 out += re[i];
                 out += n;
@@ -109,8 +110,8 @@ struct regex {
     regex(std::string_view re, const std::filesystem::path& file) {
         UErrorCode status = U_ZERO_ERROR;
         UParseError pe{};
-        pattern.reset(icu::RegexPattern::compile(
-            icu::UnicodeString::fromUTF8(translate_regex(re)), 0, pe, status));
+        pattern.reset(icu::RegexPattern::compile(icu::UnicodeString::fromUTF8(translate_regex(re)),
+                                                 0, pe, status));
         if (U_FAILURE(status))
             throw format_error(file.string() + ": cannot compile the regex '" + std::string(re) +
                                "' (" + u_errorName(status) + ")");
@@ -176,8 +177,10 @@ void apply_behavior(const std::string& s, const std::vector<std::pair<std::size_
         case split_behavior::merged_with_previous: {
             bool prev_match = false;
             for (auto& [x, y, is] : segs) {
-                if (is && !prev_match && !res.empty()) res.back().second = y;
-                else res.emplace_back(x, y);
+                if (is && !prev_match && !res.empty())
+                    res.back().second = y;
+                else
+                    res.emplace_back(x, y);
                 prev_match = is;
             }
             break;
@@ -185,8 +188,10 @@ void apply_behavior(const std::string& s, const std::vector<std::pair<std::size_
         case split_behavior::merged_with_next: {
             bool prev_match = false;
             for (auto& [x, y, is] : segs) {
-                if (prev_match && !res.empty()) res.back().second = y;
-                else res.emplace_back(x, y);
+                if (prev_match && !res.empty())
+                    res.back().second = y;
+                else
+                    res.emplace_back(x, y);
                 prev_match = is;
             }
             break;
@@ -194,8 +199,10 @@ void apply_behavior(const std::string& s, const std::vector<std::pair<std::size_
         case split_behavior::contiguous: {
             bool prev_match = false;
             for (auto& [x, y, is] : segs) {
-                if (is && prev_match && !res.empty()) res.back().second = y;
-                else res.emplace_back(x, y);
+                if (is && prev_match && !res.empty())
+                    res.back().second = y;
+                else
+                    res.emplace_back(x, y);
                 prev_match = is;
             }
             break;
@@ -304,7 +311,8 @@ std::unique_ptr<normalizer> make_normalizer(element e, const std::filesystem::pa
                : type == "NFD"  ? icu::Normalizer2::getNFDInstance(status)
                : type == "NFKC" ? icu::Normalizer2::getNFKCInstance(status)
                                 : icu::Normalizer2::getNFKDInstance(status);
-        if (U_FAILURE(status)) throw text_error("ICU normalizer: " + std::string(u_errorName(status)));
+        if (U_FAILURE(status))
+            throw text_error("ICU normalizer: " + std::string(u_errorName(status)));
         return n;
     }
     if (type == "Lowercase") return std::make_unique<lowercase_normalizer>();
@@ -313,9 +321,12 @@ std::unique_ptr<normalizer> make_normalizer(element e, const std::filesystem::pa
         n->content = get_string(e, "content").value_or("");
         auto pat = field(e, "pattern");
         if (!pat) throw format_error(file.string() + ": Replace normalizer without a pattern");
-        if (auto s = get_string(*pat, "String")) n->literal = *s;
-        else if (auto r = get_string(*pat, "Regex")) n->re = std::make_unique<regex>(*r, file);
-        else throw format_error(file.string() + ": Replace normalizer with an unknown pattern");
+        if (auto s = get_string(*pat, "String"))
+            n->literal = *s;
+        else if (auto r = get_string(*pat, "Regex"))
+            n->re = std::make_unique<regex>(*r, file);
+        else
+            throw format_error(file.string() + ": Replace normalizer with an unknown pattern");
         return n;
     }
     if (type == "Prepend") {
@@ -361,7 +372,8 @@ struct split_pre_tokenizer : pre_tokenizer {
         std::vector<std::pair<std::size_t, std::size_t>> m;
         std::vector<std::string> parts;
         for (auto& p : splits) {
-            if (re) re->find_all(p.text, m);
+            if (re)
+                re->find_all(p.text, m);
             else {
                 m.clear();
                 if (!literal.empty()) {
@@ -424,8 +436,10 @@ struct metaspace_pre_tokenizer : pre_tokenizer {
         for (auto& p : splits) {
             std::string s;
             for (char c : p.text) {
-                if (c == ' ') s += replacement;
-                else s += c;
+                if (c == ' ')
+                    s += replacement;
+                else
+                    s += c;
             }
             if ((prepend_scheme == "always" || (prepend_scheme == "first" && p.at_start)) &&
                 s.compare(0, replacement.size(), replacement) != 0)
@@ -462,8 +476,10 @@ struct digits_pre_tokenizer : pre_tokenizer {
             for (std::size_t i = 0; i < p.text.size();) {
                 std::size_t n = utf8_len(p.text, i);
                 if (u_isdigit(utf8_at(p.text, i))) {
-                    if (!individual && !m.empty() && m.back().second == i) m.back().second = i + n;
-                    else m.emplace_back(i, i + n);
+                    if (!individual && !m.empty() && m.back().second == i)
+                        m.back().second = i + n;
+                    else
+                        m.emplace_back(i, i + n);
                 }
                 i += n;
             }
@@ -521,9 +537,12 @@ std::unique_ptr<pre_tokenizer> make_pre_tokenizer(element e, const std::filesyst
         auto p = std::make_unique<split_pre_tokenizer>();
         auto pat = field(e, "pattern");
         if (!pat) throw format_error(file.string() + ": Split pre-tokenizer without a pattern");
-        if (auto s = get_string(*pat, "String")) p->literal = *s;
-        else if (auto r = get_string(*pat, "Regex")) p->re = std::make_unique<regex>(*r, file);
-        else throw format_error(file.string() + ": Split pre-tokenizer with an unknown pattern");
+        if (auto s = get_string(*pat, "String"))
+            p->literal = *s;
+        else if (auto r = get_string(*pat, "Regex"))
+            p->re = std::make_unique<regex>(*r, file);
+        else
+            throw format_error(file.string() + ": Split pre-tokenizer with an unknown pattern");
         p->behavior = parse_behavior(get_string(e, "behavior").value_or("Isolated"), file);
         p->invert = get_bool(e, "invert").value_or(false);
         return p;
@@ -538,8 +557,10 @@ std::unique_ptr<pre_tokenizer> make_pre_tokenizer(element e, const std::filesyst
     if (type == "Metaspace") {
         auto p = std::make_unique<metaspace_pre_tokenizer>();
         if (auto r = get_string(e, "replacement")) p->replacement = *r;
-        if (auto s = get_string(e, "prepend_scheme")) p->prepend_scheme = *s;
-        else if (auto a = get_bool(e, "add_prefix_space")) p->prepend_scheme = *a ? "always" : "never";
+        if (auto s = get_string(e, "prepend_scheme"))
+            p->prepend_scheme = *s;
+        else if (auto a = get_bool(e, "add_prefix_space"))
+            p->prepend_scheme = *a ? "always" : "never";
         p->split = get_bool(e, "split").value_or(true);
         return p;
     }
@@ -554,7 +575,8 @@ std::unique_ptr<pre_tokenizer> make_pre_tokenizer(element e, const std::filesyst
         simdjson::dom::array arr;
         auto items = field(e, "pretokenizers");
         if (!items || items->get_array().get(arr))
-            throw format_error(file.string() + ": Sequence pre-tokenizer without \"pretokenizers\"");
+            throw format_error(file.string() +
+                               ": Sequence pre-tokenizer without \"pretokenizers\"");
         for (auto x : arr) p->items.push_back(make_pre_tokenizer(x, file));
         return p;
     }
@@ -697,19 +719,20 @@ struct hf_tokenizer::impl {
             while (i < s.size()) {
                 const added_token* best = nullptr;
                 for (auto& t : added) {
-                    if (t.normalized != normalized_tokens || (t.special && !parse_special)) continue;
+                    if (t.normalized != normalized_tokens || (t.special && !parse_special))
+                        continue;
                     if (t.content.empty() || s.compare(i, t.content.size(), t.content) != 0)
                         continue;
                     if (best && best->content.size() >= t.content.size()) continue;
                     if (t.single_word) {
                         std::size_t e = i + t.content.size();
-                        bool left_ok = i == 0 || !is_word_char(utf8_at(s, [&] {
-                                           std::size_t q = i - 1;
-                                           while (q > 0 && (static_cast<unsigned char>(s[q]) &
-                                                            0xC0) == 0x80)
-                                               --q;
-                                           return q;
-                                       }()));
+                        bool left_ok =
+                            i == 0 || !is_word_char(utf8_at(s, [&] {
+                                std::size_t q = i - 1;
+                                while (q > 0 && (static_cast<unsigned char>(s[q]) & 0xC0) == 0x80)
+                                    --q;
+                                return q;
+                            }()));
                         bool right_ok = e >= s.size() || !is_word_char(utf8_at(s, e));
                         if (!left_ok || !right_ok) continue;
                     }

@@ -5,12 +5,11 @@
 /// pipeline: added tokens → normalizer → pre-tokenizer → BPE → post-processor.
 #pragma once
 
-#include <polyglot/version.hpp>
-
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <polyglot/version.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,7 +20,7 @@ namespace model {
 using token_id = std::uint32_t;
 
 class hf_tokenizer {
-public:
+  public:
     /// Loads @p path: a model directory (its tokenizer.json) or a tokenizer.json file.
     /// Throws io_error / format_error, or unsupported_error for model types other than BPE and
     /// for normalizers / pre-tokenizers / post-processors this implementation does not have;
@@ -60,7 +59,7 @@ public:
 
     struct impl;
 
-private:
+  private:
     explicit hf_tokenizer(std::unique_ptr<impl> p);
     std::unique_ptr<impl> impl_;
 };

@@ -32,10 +32,14 @@ std::optional<simdjson::dom::element> field(simdjson::dom::element obj, std::str
 
 std::optional<double> as_number(simdjson::dom::element e) {
     switch (e.type()) {
-        case simdjson::dom::element_type::DOUBLE: return double(e.get_double().value_unsafe());
-        case simdjson::dom::element_type::INT64: return double(e.get_int64().value_unsafe());
-        case simdjson::dom::element_type::UINT64: return double(e.get_uint64().value_unsafe());
-        default: return std::nullopt;
+        case simdjson::dom::element_type::DOUBLE:
+            return double(e.get_double().value_unsafe());
+        case simdjson::dom::element_type::INT64:
+            return double(e.get_int64().value_unsafe());
+        case simdjson::dom::element_type::UINT64:
+            return double(e.get_uint64().value_unsafe());
+        default:
+            return std::nullopt;
     }
 }
 

@@ -3,13 +3,12 @@
 /// errors name the file and the key.
 #pragma once
 
-#include <polyglot/core/error.hpp>
-
 #include <simdjson.h>
 
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <polyglot/core/error.hpp>
 #include <string>
 #include <string_view>
 
@@ -18,7 +17,7 @@ namespace model {
 
 /// A parsed JSON document that owns its parser (simdjson elements borrow from it).
 class json_document {
-public:
+  public:
     /// Reads and parses @p path; io_error when unreadable, format_error when malformed.
     explicit json_document(const std::filesystem::path& path);
     /// Parses @p text; @p origin names it in errors.
@@ -31,7 +30,7 @@ public:
     /// "FILE: what" as a format_error.
     [[noreturn]] void fail(const std::string& what) const;
 
-private:
+  private:
     std::filesystem::path path_;
     simdjson::dom::parser parser_;
     simdjson::dom::element root_;

@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "common/model_config.hpp"
 
-#include "common/json_util.hpp"
-
+#include <cmath>
 #include <polyglot/core/error.hpp>
 
-#include <cmath>
+#include "common/json_util.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace model {
@@ -27,8 +26,7 @@ rope_params parse_rope(const json_document& doc, element obj, double default_the
     if (r.type != "default" && r.type != "linear" && r.type != "llama3")
         throw unsupported_error(doc.path().string() + ": RoPE type '" + r.type +
                                 "' is not supported (supported: default, linear, llama3)");
-    if (r.theta <= 0 || r.factor <= 0)
-        doc.fail("rope_theta and the RoPE factor must be positive");
+    if (r.theta <= 0 || r.factor <= 0) doc.fail("rope_theta and the RoPE factor must be positive");
     return r;
 }
 
@@ -48,11 +46,14 @@ model_config load_model_config(const std::filesystem::path& path) {
         cfg = *text;
         c.multimodal_wrapper = true;
     }
-    c.model_type = get_string(cfg, "model_type").value_or(top_type == "gemma3" ? "gemma3_text"
-                                                                                 : top_type);
-    if (c.model_type == "llama") c.arch = architecture::llama;
-    else if (c.model_type == "qwen2") c.arch = architecture::qwen2;
-    else if (c.model_type == "qwen3") c.arch = architecture::qwen3;
+    c.model_type =
+        get_string(cfg, "model_type").value_or(top_type == "gemma3" ? "gemma3_text" : top_type);
+    if (c.model_type == "llama")
+        c.arch = architecture::llama;
+    else if (c.model_type == "qwen2")
+        c.arch = architecture::qwen2;
+    else if (c.model_type == "qwen3")
+        c.arch = architecture::qwen3;
     else if (c.model_type == "gemma3_text" || c.model_type == "gemma3") {
         c.arch = architecture::gemma3;
         c.model_type = "gemma3_text";
@@ -79,9 +80,11 @@ model_config load_model_config(const std::filesystem::path& path) {
     if (c.num_heads <= 0 || c.num_kv_heads <= 0 || c.num_heads % c.num_kv_heads != 0)
         doc.fail("num_attention_heads must be a positive multiple of num_key_value_heads");
     if (c.hidden_size <= 0 || c.num_layers <= 0 || c.vocab_size <= 0 || c.intermediate_size <= 0)
-        doc.fail("hidden_size, intermediate_size, num_hidden_layers and vocab_size must be positive");
-    const std::int64_t head_default =
-        gemma ? 256 : c.arch == architecture::qwen3 ? 128 : c.hidden_size / c.num_heads;
+        doc.fail(
+            "hidden_size, intermediate_size, num_hidden_layers and vocab_size must be positive");
+    const std::int64_t head_default = gemma                           ? 256
+                                      : c.arch == architecture::qwen3 ? 128
+                                                                      : c.hidden_size / c.num_heads;
     c.head_dim = i64("head_dim", head_default);
     if (c.head_dim <= 0 || c.head_dim % 2) doc.fail("head_dim must be positive and even");
     c.rms_norm_eps = get_number(cfg, "rms_norm_eps").value_or(1e-6);
@@ -92,10 +95,12 @@ model_config load_model_config(const std::filesystem::path& path) {
     auto act = get_string(cfg, gemma ? "hidden_activation" : "hidden_act");
     if (!act) act = get_string(cfg, gemma ? "hidden_act" : "hidden_activation");
     std::string a = act.value_or(gemma ? "gelu_pytorch_tanh" : "silu");
-    if (a == "silu" || a == "swish") c.act = activation::silu;
+    if (a == "silu" || a == "swish")
+        c.act = activation::silu;
     else if (a == "gelu_pytorch_tanh" || a == "gelu_new" || a == "gelu_fast")
         c.act = activation::gelu_tanh;
-    else if (a == "gelu") c.act = activation::gelu_erf;
+    else if (a == "gelu")
+        c.act = activation::gelu_erf;
     else
         throw unsupported_error(file.string() + ": activation '" + a +
                                 "' is not supported (silu, gelu, gelu_pytorch_tanh)");
@@ -130,8 +135,10 @@ model_config load_model_config(const std::filesystem::path& path) {
         for (auto e : arr) {
             std::string_view s;
             if (e.get_string().get(s)) doc.fail("layer_types holds a non-string");
-            if (s == "full_attention") c.layer_types.push_back(attention_kind::full);
-            else if (s == "sliding_attention") c.layer_types.push_back(attention_kind::sliding);
+            if (s == "full_attention")
+                c.layer_types.push_back(attention_kind::full);
+            else if (s == "sliding_attention")
+                c.layer_types.push_back(attention_kind::sliding);
             else
                 throw unsupported_error(file.string() + ": layer type '" + std::string(s) +
                                         "' is not supported");

@@ -4,11 +4,10 @@
 /// configs' `text_config`), with the defaults transformers' config classes use for absent keys.
 #pragma once
 
-#include <polyglot/version.hpp>
-
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <polyglot/version.hpp>
 #include <string>
 #include <vector>
 
@@ -23,15 +22,15 @@ enum class attention_kind { full, sliding };
 struct rope_params {
     std::string type = "default";  ///< default | linear | llama3
     double theta = 10000.0;
-    double factor = 1.0;                      ///< linear and llama3
-    double low_freq_factor = 1.0;             ///< llama3
-    double high_freq_factor = 4.0;            ///< llama3
-    double original_max_position = 8192.0;    ///< llama3: original_max_position_embeddings
+    double factor = 1.0;                    ///< linear and llama3
+    double low_freq_factor = 1.0;           ///< llama3
+    double high_freq_factor = 4.0;          ///< llama3
+    double original_max_position = 8192.0;  ///< llama3: original_max_position_embeddings
 };
 
 struct model_config {
-    std::filesystem::path file;   ///< the config.json it came from
-    std::string model_type;       ///< "llama", "qwen2", "qwen3", "gemma3_text"
+    std::filesystem::path file;  ///< the config.json it came from
+    std::string model_type;      ///< "llama", "qwen2", "qwen3", "gemma3_text"
     architecture arch = architecture::llama;
     std::int64_t hidden_size = 0;
     std::int64_t intermediate_size = 0;
@@ -44,9 +43,9 @@ struct model_config {
     double rms_norm_eps = 1e-6;
     activation act = activation::silu;
     bool tie_word_embeddings = false;
-    bool bidirectional = false;     ///< use_bidirectional_attention (EmbeddingGemma-style)
-    bool qkv_bias = false;          ///< q/k/v projections have a bias
-    bool o_bias = false;            ///< o projection has a bias
+    bool bidirectional = false;  ///< use_bidirectional_attention (EmbeddingGemma-style)
+    bool qkv_bias = false;       ///< q/k/v projections have a bias
+    bool o_bias = false;         ///< o projection has a bias
     bool mlp_bias = false;
     bool qk_norm = false;           ///< Qwen3 / Gemma 3 per-head RMSNorm of q and k
     bool sandwich_norms = false;    ///< Gemma 3: post-attention and pre/post-feedforward norms
@@ -55,9 +54,9 @@ struct model_config {
     double attn_scale = 0;          ///< softmax scaling of q·k
     std::optional<double> attn_logit_softcap;
     std::optional<double> final_logit_softcap;
-    std::int64_t sliding_window = 0;              ///< 0 = none
-    std::vector<attention_kind> layer_types;      ///< one per layer
-    rope_params rope_full, rope_sliding;          ///< per layer kind
+    std::int64_t sliding_window = 0;          ///< 0 = none
+    std::vector<attention_kind> layer_types;  ///< one per layer
+    rope_params rope_full, rope_sliding;      ///< per layer kind
     std::optional<std::int64_t> bos_token_id, eos_token_id;
     bool multimodal_wrapper = false;  ///< came from a Gemma3ForConditionalGeneration config
 

@@ -1,10 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "common/safetensors.hpp"
 
-#include "common/json_util.hpp"
-
-#include <polyglot/core/error.hpp>
-
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -14,23 +10,36 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <polyglot/core/error.hpp>
 #include <set>
+
+#include "common/json_util.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace model {
 
 std::string_view dtype_name(dtype t) noexcept {
     switch (t) {
-        case dtype::f64: return "F64";
-        case dtype::f32: return "F32";
-        case dtype::f16: return "F16";
-        case dtype::bf16: return "BF16";
-        case dtype::i64: return "I64";
-        case dtype::i32: return "I32";
-        case dtype::i16: return "I16";
-        case dtype::i8: return "I8";
-        case dtype::u8: return "U8";
-        case dtype::boolean: return "BOOL";
+        case dtype::f64:
+            return "F64";
+        case dtype::f32:
+            return "F32";
+        case dtype::f16:
+            return "F16";
+        case dtype::bf16:
+            return "BF16";
+        case dtype::i64:
+            return "I64";
+        case dtype::i32:
+            return "I32";
+        case dtype::i16:
+            return "I16";
+        case dtype::i8:
+            return "I8";
+        case dtype::u8:
+            return "U8";
+        case dtype::boolean:
+            return "BOOL";
     }
     return "?";
 }
@@ -38,15 +47,19 @@ std::string_view dtype_name(dtype t) noexcept {
 std::size_t dtype_size(dtype t) noexcept {
     switch (t) {
         case dtype::f64:
-        case dtype::i64: return 8;
+        case dtype::i64:
+            return 8;
         case dtype::f32:
-        case dtype::i32: return 4;
+        case dtype::i32:
+            return 4;
         case dtype::f16:
         case dtype::bf16:
-        case dtype::i16: return 2;
+        case dtype::i16:
+            return 2;
         case dtype::i8:
         case dtype::u8:
-        case dtype::boolean: return 1;
+        case dtype::boolean:
+            return 1;
     }
     return 0;
 }
@@ -55,8 +68,8 @@ namespace {
 
 bool parse_dtype(std::string_view s, dtype& out) {
     static constexpr std::pair<std::string_view, dtype> table[] = {
-        {"F64", dtype::f64}, {"F32", dtype::f32}, {"F16", dtype::f16}, {"BF16", dtype::bf16},
-        {"I64", dtype::i64}, {"I32", dtype::i32}, {"I16", dtype::i16}, {"I8", dtype::i8},
+        {"F64", dtype::f64}, {"F32", dtype::f32},     {"F16", dtype::f16}, {"BF16", dtype::bf16},
+        {"I64", dtype::i64}, {"I32", dtype::i32},     {"I16", dtype::i16}, {"I8", dtype::i8},
         {"U8", dtype::u8},   {"BOOL", dtype::boolean}};
     for (auto& [name, t] : table)
         if (name == s) {
@@ -143,8 +156,7 @@ safetensors_file::safetensors_file(const std::filesystem::path& path) : map_(pat
         t.name = name;
         t.file = &map_.path();
         std::string_view dt;
-        if (value.at_key("dtype").get_string().get(dt))
-            fail("tensor '" + name + "' has no dtype");
+        if (value.at_key("dtype").get_string().get(dt)) fail("tensor '" + name + "' has no dtype");
         if (!parse_dtype(dt, t.type))
             fail("tensor '" + name + "' has unsupported dtype '" + std::string(dt) + "'");
         simdjson::dom::array shape;
@@ -198,7 +210,8 @@ weight_set weight_set::open(const std::filesystem::path& path) {
     w.origin_ = path;
     fs::path single, index;
     if (fs::is_directory(path)) {
-        if (fs::exists(path / "model.safetensors")) single = path / "model.safetensors";
+        if (fs::exists(path / "model.safetensors"))
+            single = path / "model.safetensors";
         else if (fs::exists(path / "model.safetensors.index.json"))
             index = path / "model.safetensors.index.json";
         else
@@ -265,7 +278,8 @@ const tensor_view& weight_set::get(std::string_view name,
         case dtype::f32:
         case dtype::f16:
         case dtype::bf16:
-        case dtype::f64: break;
+        case dtype::f64:
+            break;
         default:
             throw format_error(t->file->string() + ": tensor '" + std::string(name) +
                                "' has dtype " + std::string(dtype_name(t->type)) +
@@ -322,7 +336,9 @@ float half_to_float(std::uint16_t h) noexcept {
 void to_float(const tensor_view& t, float* out) {
     const std::size_t n = static_cast<std::size_t>(t.numel());
     switch (t.type) {
-        case dtype::f32: std::memcpy(out, t.data, n * sizeof(float)); return;
+        case dtype::f32:
+            std::memcpy(out, t.data, n * sizeof(float));
+            return;
         case dtype::f64:
             for (std::size_t i = 0; i < n; ++i) {
                 double d;
@@ -342,8 +358,7 @@ void to_float(const tensor_view& t, float* out) {
         }
         default:
             throw format_error((t.file ? t.file->string() : std::string("?")) + ": tensor '" +
-                               t.name + "' has non-float dtype " +
-                               std::string(dtype_name(t.type)));
+                               t.name + "' has non-float dtype " + std::string(dtype_name(t.type)));
     }
 }
 

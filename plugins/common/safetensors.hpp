@@ -4,13 +4,12 @@
 /// so a tensor_view handed out always lies inside its mapped file.
 #pragma once
 
-#include <polyglot/version.hpp>
-
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <polyglot/version.hpp>
 #include <span>
 #include <string>
 #include <string_view>
@@ -28,7 +27,7 @@ enum class dtype { f64, f32, f16, bf16, i64, i32, i16, i8, u8, boolean };
 /// A read-only memory mapping of a whole file (POSIX mmap; the files are far larger than
 /// what we want to copy, and the kernel shares the pages between processes).
 class mapped_file {
-public:
+  public:
     explicit mapped_file(const std::filesystem::path& path);
     ~mapped_file();
     mapped_file(const mapped_file&) = delete;
@@ -37,7 +36,7 @@ public:
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
     [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
 
-private:
+  private:
     std::filesystem::path path_;
     const std::byte* data_ = nullptr;
     std::size_t size_ = 0;
@@ -59,7 +58,7 @@ struct tensor_view {
 
 /// One .safetensors file: header parsed and validated, data mapped.
 class safetensors_file {
-public:
+  public:
     /// Throws io_error (missing/unreadable) or format_error (truncated, malformed header, an
     /// unknown dtype, offsets outside the file, byte size != shape × dtype size, overlaps).
     explicit safetensors_file(const std::filesystem::path& path);
@@ -69,14 +68,14 @@ public:
         return tensors_;
     }
 
-private:
+  private:
     mapped_file map_;
     std::map<std::string, tensor_view, std::less<>> tensors_;
 };
 
 /// The weights of a model directory (or a single file).
 class weight_set {
-public:
+  public:
     /// @p dir: a directory with `model.safetensors` or `model.safetensors.index.json`; or the
     /// path of one .safetensors file or of an index file.
     static weight_set open(const std::filesystem::path& path);
@@ -97,7 +96,7 @@ public:
     /// The dtype of most parameters (for reports).
     [[nodiscard]] dtype main_dtype() const;
 
-private:
+  private:
     std::filesystem::path origin_;
     std::vector<std::shared_ptr<safetensors_file>> files_;
     std::map<std::string, const tensor_view*, std::less<>> index_;

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "common/st_modules.hpp"
 
-#include "common/json_util.hpp"
-
 #include <polyglot/core/error.hpp>
+
+#include "common/json_util.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace model {
@@ -78,8 +78,10 @@ std::optional<st_pipeline> load_st_pipeline(const std::filesystem::path& dir) {
             d.bias = get_bool(cfg.root(), "bias").value_or(true);
             auto act = get_string(cfg.root(), "activation_function")
                            .value_or("torch.nn.modules.activation.Tanh");
-            if (ends_with(act, "Identity")) d.act = dense_activation::identity;
-            else if (ends_with(act, "Tanh")) d.act = dense_activation::tanh;
+            if (ends_with(act, "Identity"))
+                d.act = dense_activation::identity;
+            else if (ends_with(act, "Tanh"))
+                d.act = dense_activation::tanh;
             else
                 throw unsupported_error(cfg.path().string() + ": Dense activation '" + act +
                                         "' is not supported (Identity, Tanh)");

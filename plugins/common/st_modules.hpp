@@ -3,11 +3,10 @@
 /// (Transformer, Pooling, Dense, Normalize), applied in order by the backends.
 #pragma once
 
-#include <polyglot/version.hpp>
-
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <polyglot/version.hpp>
 #include <vector>
 
 POLYGLOT_BEGIN_NAMESPACE

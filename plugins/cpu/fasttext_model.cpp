@@ -1,15 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "fasttext_model.hpp"
 
-#include <polyglot/core/error.hpp>
-#include <polyglot/parallel/reduce.hpp>
-
 #include <fasttext/fasttext.h>
 #include <oneapi/tbb/task_arena.h>
 
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <polyglot/core/error.hpp>
+#include <polyglot/parallel/reduce.hpp>
 #include <sstream>
 #include <string>
 
@@ -41,10 +40,18 @@ std::string json_escape(const std::string& s) {
     std::string out;
     for (char c : s) {
         switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\t': out += "\\t"; break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
             default:
                 if (static_cast<unsigned char>(c) < 0x20) {
                     char buf[8];
@@ -64,7 +71,7 @@ std::string json_escape(const std::string& s) {
 /// file: a truncated model loads as garbage or asks for gigabytes, so this runs first.
 /// Throws format_error naming the file and what is wrong.
 class layout_checker {
-public:
+  public:
     explicit layout_checker(const std::filesystem::path& path)
         : path_(path), in_(path, std::ios::binary) {
         std::error_code ec;
@@ -88,9 +95,9 @@ public:
         if (pruneidx < 0 && pruneidx != -1) fail("inconsistent dictionary prune index");
         for (std::int32_t i = 0; i < size; ++i) {
             std::string word;
-            if (!std::getline(in_, word, '\0')) fail("dictionary cut short (word " +
-                                                     std::to_string(i) + " of " +
-                                                     std::to_string(size) + ")");
+            if (!std::getline(in_, word, '\0'))
+                fail("dictionary cut short (word " + std::to_string(i) + " of " +
+                     std::to_string(size) + ")");
             if (in_.eof() || pos_ + word.size() + 1 > size_)
                 fail("dictionary cut short (word " + std::to_string(i) + " of " +
                      std::to_string(size) + ")");
@@ -107,7 +114,7 @@ public:
             fail("has " + std::to_string(size_ - pos_) + " unexpected trailing bytes");
     }
 
-private:
+  private:
     template <class T>
     T get(const char* what) {
         T v{};
@@ -153,8 +160,8 @@ private:
         }
     }
     [[noreturn]] void fail(const std::string& what) const {
-        throw format_error("fastText model '" + path_.string() + "' is truncated or corrupt: " +
-                           what);
+        throw format_error("fastText model '" + path_.string() +
+                           "' is truncated or corrupt: " + what);
     }
 
     std::filesystem::path path_;
@@ -165,12 +172,11 @@ private:
 
 /// fastText's own separators (Dictionary::readWord): a token ends at one of these.
 constexpr bool is_fasttext_space(char c) {
-    return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\v' || c == '\f' ||
-           c == '\0';
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\v' || c == '\f' || c == '\0';
 }
 
 class fasttext_model final : public model {
-public:
+  public:
     explicit fasttext_model(const model_request& req) : path_(req.path), threads_(req.threads) {
         std::error_code ec;
         if (!std::filesystem::is_regular_file(path_, ec))
@@ -209,8 +215,8 @@ public:
         return "{\"id\":\"fasttext:" + json_escape(path_.string()) +
                "\",\"format\":\"fasttext\",\"dim\":" + std::to_string(dim_) +
                ",\"words\":" + std::to_string(dict->nwords()) +
-               ",\"labels\":" + std::to_string(dict->nlabels()) + ",\"supervised\":" +
-               (supervised_ ? "true" : "false") + "}";
+               ",\"labels\":" + std::to_string(dict->nlabels()) +
+               ",\"supervised\":" + (supervised_ ? "true" : "false") + "}";
     }
 
     [[nodiscard]] std::uint32_t dim() const override { return dim_; }
@@ -235,8 +241,8 @@ public:
         }
     }
 
-    void tokenize(std::string_view text, std::uint32_t, std::vector<std::int32_t>& out)
-        const override {
+    void tokenize(std::string_view text, std::uint32_t,
+                  std::vector<std::int32_t>& out) const override {
         // Whitespace-separated words as fastText reads them, each mapped to its dictionary id
         // (-1 for a word outside the vocabulary). fastText has no special tokens.
         auto dict = ft_.getDictionary();
@@ -253,7 +259,7 @@ public:
         }
     }
 
-private:
+  private:
     /// FastText::getSentenceVector over one text. It reads a single line, so newlines are
     /// folded to spaces first (fastText's own Python binding refuses them instead).
     void sentence_vector(std::string_view text, std::string& line, fasttext::Vector& v) const {

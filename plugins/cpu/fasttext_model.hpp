@@ -3,10 +3,10 @@
 /// exactly FastText::getSentenceVector) and TOKENIZE (dictionary word ids).
 #pragma once
 
-#include "model.hpp"
-
 #include <filesystem>
 #include <memory>
+
+#include "model.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace cpu {

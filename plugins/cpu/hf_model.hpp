@@ -4,9 +4,9 @@
 /// otherwise by plugins/cpu/hf_model_stub.cpp.
 #pragma once
 
-#include "model.hpp"
-
 #include <memory>
+
+#include "model.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace cpu {

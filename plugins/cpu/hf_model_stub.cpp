@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Built only when plugins/cpu/engine/ is absent: Hugging Face directories are refused clearly.
-#include "hf_model.hpp"
-
 #include <polyglot/core/error.hpp>
+
+#include "hf_model.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace cpu {

@@ -37,11 +37,10 @@
 ///    process. `request.threads` (0 = default) is the cap the user asked for.
 #pragma once
 
-#include <polyglot/plugin/plugin.hpp>
-
 #include <cstddef>
 #include <filesystem>
 #include <memory>
+#include <polyglot/plugin/plugin.hpp>
 #include <string>
 
 POLYGLOT_BEGIN_NAMESPACE
@@ -54,13 +53,13 @@ using model = plugin_sdk::model;
 
 /// What `create(config_json)` asked for, parsed once by the plugin.
 struct model_request {
-    std::filesystem::path path;     ///< "model": a fastText file or a model directory
-    std::string pooling;            ///< "pooling": "mean" | "last" | "" (model default)
-    std::size_t threads = 0;        ///< "threads": 0 = default
-    std::size_t max_tokens = 16384; ///< "max_tokens": SCORE truncation limit
-    std::size_t batch_tokens = 0;   ///< "batch_tokens": 0 = model's choice
-    std::string dtype;              ///< "dtype": "" (as stored) | "f32" | "f16" | "bf16"
-    std::string config_json;        ///< the full config, for engine-specific keys
+    std::filesystem::path path;      ///< "model": a fastText file or a model directory
+    std::string pooling;             ///< "pooling": "mean" | "last" | "" (model default)
+    std::size_t threads = 0;         ///< "threads": 0 = default
+    std::size_t max_tokens = 16384;  ///< "max_tokens": SCORE truncation limit
+    std::size_t batch_tokens = 0;    ///< "batch_tokens": 0 = model's choice
+    std::string dtype;               ///< "dtype": "" (as stored) | "f32" | "f16" | "bf16"
+    std::string config_json;         ///< the full config, for engine-specific keys
 };
 
 }  // namespace cpu

@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // The plugin host: discovery, loading with Boost.DLL (error_code overloads, rtld_now |
 // rtld_local, never unloaded), table validation, backend selection, and the RAII model wrapper.
-#include <polyglot/core/error.hpp>
-#include <polyglot/plugin/host.hpp>
-
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <boost/dll/shared_library.hpp>
+#include <polyglot/core/error.hpp>
+#include <polyglot/plugin/host.hpp>
 
 #if !defined(_WIN32)
 #include <dlfcn.h>
@@ -31,8 +30,7 @@ namespace fs = std::filesystem;
 namespace {
 
 /// Bytes every ABI-1 table must have: up to and including the last version-1 member.
-constexpr std::size_t v1_min_size =
-    offsetof(polyglot_plugin_v1, unusable_reason) + sizeof(void*);
+constexpr std::size_t v1_min_size = offsetof(polyglot_plugin_v1, unusable_reason) + sizeof(void*);
 
 struct load_outcome {
     plugin_ptr plugin;
@@ -64,7 +62,8 @@ bool valid_name(std::string_view n) {
 }
 
 const std::regex& plugin_file_regex() {
-    static const std::regex re(R"(^(lib)?polyglot-([a-z0-9_]+)(-[A-Za-z0-9_.]+)?\.(so|dylib|dll)$)");
+    static const std::regex re(
+        R"(^(lib)?polyglot-([a-z0-9_]+)(-[A-Za-z0-9_.]+)?\.(so|dylib|dll)$)");
     return re;
 }
 
@@ -146,8 +145,8 @@ load_outcome load_locked(const fs::path& file) {
     std::string ident;
     if (table->struct_size >= offsetof(polyglot_plugin_v1, caps) + sizeof(std::uint64_t) &&
         table->name)
-        ident = std::string(" ('") + table->name + "' " + (table->version ? table->version : "") +
-                ")";
+        ident =
+            std::string(" ('") + table->name + "' " + (table->version ? table->version : "") + ")";
     if (table->abi_version != POLYGLOT_PLUGIN_ABI_VERSION)
         return {nullptr, "plugin " + quoted(file) + ident + " was built for plugin ABI " +
                              std::to_string(table->abi_version) + ", but this host speaks ABI " +
@@ -159,16 +158,16 @@ load_outcome load_locked(const fs::path& file) {
                              std::to_string(POLYGLOT_PLUGIN_ABI_VERSION) + " needs at least " +
                              std::to_string(v1_min_size)};
     if (!table->name || !valid_name(table->name))
-        return {nullptr, "plugin " + quoted(file) +
-                             ": invalid name (want 1-64 characters of [a-z0-9_])"};
-    const char* missing = !table->create        ? "create"
-                          : !table->destroy     ? "destroy"
-                          : !table->last_error  ? "last_error"
-                          : !table->supports    ? "supports"
-                                                : nullptr;
+        return {nullptr,
+                "plugin " + quoted(file) + ": invalid name (want 1-64 characters of [a-z0-9_])"};
+    const char* missing = !table->create       ? "create"
+                          : !table->destroy    ? "destroy"
+                          : !table->last_error ? "last_error"
+                          : !table->supports   ? "supports"
+                                               : nullptr;
     if (missing)
-        return {nullptr, "plugin " + quoted(file) + ident + ": required function '" + missing +
-                             "' is NULL"};
+        return {nullptr,
+                "plugin " + quoted(file) + ident + ": required function '" + missing + "' is NULL"};
 
     std::string unusable;
     if (score == 0) {
@@ -192,26 +191,59 @@ std::string canonical_key(const fs::path& file) {
 /// Throws the polyglot error matching a plugin status.
 [[noreturn]] void throw_status(polyglot_status st, const std::string& msg) {
     switch (st) {
-        case POLYGLOT_STATUS_IO_ERROR: throw io_error(msg);
-        case POLYGLOT_STATUS_FORMAT_ERROR: throw format_error(msg);
-        case POLYGLOT_STATUS_INVALID_ARGUMENT: throw argument_error(msg);
-        case POLYGLOT_STATUS_UNSUPPORTED: throw unsupported_error(msg);
-        default: throw plugin_error(msg);
+        case POLYGLOT_STATUS_IO_ERROR:
+            throw io_error(msg);
+        case POLYGLOT_STATUS_FORMAT_ERROR:
+            throw format_error(msg);
+        case POLYGLOT_STATUS_INVALID_ARGUMENT:
+            throw argument_error(msg);
+        case POLYGLOT_STATUS_UNSUPPORTED:
+            throw unsupported_error(msg);
+        default:
+            throw plugin_error(msg);
+    }
+}
+
+/// Throws the polyglot error class matching @p code (keeps io_error an io_error, ...).
+[[noreturn]] void rethrow_as(errc code, const std::string& msg) {
+    switch (code) {
+        case errc::io:
+            throw io_error(msg);
+        case errc::format:
+            throw format_error(msg);
+        case errc::invalid_argument:
+            throw argument_error(msg);
+        case errc::unsupported:
+            throw unsupported_error(msg);
+        case errc::plugin:
+            throw plugin_error(msg);
+        default:
+            throw error(code, msg);
     }
 }
 
 const char* status_name(polyglot_status st) {
     switch (st) {
-        case POLYGLOT_STATUS_OK: return "ok";
-        case POLYGLOT_STATUS_INVALID_ARGUMENT: return "invalid argument";
-        case POLYGLOT_STATUS_UNSUPPORTED: return "unsupported";
-        case POLYGLOT_STATUS_OUT_OF_MEMORY: return "out of memory";
-        case POLYGLOT_STATUS_DEVICE_ERROR: return "device error";
-        case POLYGLOT_STATUS_INTERNAL: return "internal error";
-        case POLYGLOT_STATUS_IO_ERROR: return "I/O error";
-        case POLYGLOT_STATUS_FORMAT_ERROR: return "format error";
-        case POLYGLOT_STATUS_BUFFER_TOO_SMALL: return "buffer too small";
-        default: return "unknown status";
+        case POLYGLOT_STATUS_OK:
+            return "ok";
+        case POLYGLOT_STATUS_INVALID_ARGUMENT:
+            return "invalid argument";
+        case POLYGLOT_STATUS_UNSUPPORTED:
+            return "unsupported";
+        case POLYGLOT_STATUS_OUT_OF_MEMORY:
+            return "out of memory";
+        case POLYGLOT_STATUS_DEVICE_ERROR:
+            return "device error";
+        case POLYGLOT_STATUS_INTERNAL:
+            return "internal error";
+        case POLYGLOT_STATUS_IO_ERROR:
+            return "I/O error";
+        case POLYGLOT_STATUS_FORMAT_ERROR:
+            return "format error";
+        case POLYGLOT_STATUS_BUFFER_TOO_SMALL:
+            return "buffer too small";
+        default:
+            return "unknown status";
     }
 }
 
@@ -280,8 +312,8 @@ std::vector<device> loaded_plugin::devices() const {
         if (table_->device_info(i, &info) != POLYGLOT_STATUS_OK) continue;
         info.name[sizeof info.name - 1] = '\0';
         info.description[sizeof info.description - 1] = '\0';
-        out.push_back(device{info.name, info.description, info.type, info.memory_total,
-                             info.memory_free});
+        out.push_back(
+            device{info.name, info.description, info.type, info.memory_total, info.memory_free});
     }
     return out;
 }
@@ -541,10 +573,9 @@ std::vector<plugin_ptr> select_backends(std::string_view backend, std::uint64_t 
                                caps_string(p->caps()));
     };
     auto by_score = [](std::vector<plugin_ptr>& v) {
-        std::stable_sort(v.begin(), v.end(),
-                         [](const plugin_ptr& a, const plugin_ptr& b) {
-                             return a->score() > b->score();
-                         });
+        std::stable_sort(v.begin(), v.end(), [](const plugin_ptr& a, const plugin_ptr& b) {
+            return a->score() > b->score();
+        });
     };
 
     if (backend.empty()) backend = "auto";
@@ -567,8 +598,8 @@ std::vector<plugin_ptr> select_backends(std::string_view backend, std::uint64_t 
                 notes += "\n  " + e.plugin->name() + " (" + e.file.string() +
                          "): unusable here: " + e.plugin->unusable_reason();
             } else if ((e.plugin->caps() & required_caps) != required_caps) {
-                notes += "\n  " + e.plugin->name() + " (" + e.file.string() + "): cannot do " +
-                         want;
+                notes +=
+                    "\n  " + e.plugin->name() + " (" + e.file.string() + "): cannot do " + want;
             } else {
                 ok.push_back(e.plugin);
             }
@@ -601,8 +632,8 @@ std::vector<plugin_ptr> select_backends(std::string_view backend, std::uint64_t 
             if (first_problem.empty()) first_problem = msg;
         } else if (p->name() != name) {
             if (first_problem.empty())
-                first_problem = "plugin " + quoted(f) + " calls itself '" + p->name() +
-                                "', not '" + name + "'";
+                first_problem =
+                    "plugin " + quoted(f) + " calls itself '" + p->name() + "', not '" + name + "'";
         } else if (!p->usable()) {
             if (first_problem.empty())
                 first_problem = "backend '" + name + "' (" + f.string() +
@@ -621,17 +652,22 @@ model open_model(std::string_view backend, std::uint64_t required_caps,
                  std::string_view config_json, const search_options& opts) {
     auto candidates = select_backends(backend, required_caps, opts);
     const bool is_auto = backend.empty() || backend == "auto";
-    std::string skipped;
+    if (!is_auto) return candidates.front()->create(config_json);
+    // auto: the best plugin that opens the model. A plugin may decline a model it does not
+    // handle (a GPU plugin given a fastText file): try the next one. When every plugin fails,
+    // the error of the last (lowest-preference, usually the cpu reference) is raised, with
+    // what the others said.
+    std::string others;
     for (std::size_t i = 0; i < candidates.size(); ++i) {
         try {
             return candidates[i]->create(config_json);
-        } catch (const unsupported_error& e) {
-            // auto: another plugin may handle this model (e.g. cuda declines fastText files).
-            if (!is_auto || i + 1 == candidates.size()) {
-                if (skipped.empty()) throw;
-                throw unsupported_error(std::string(e.what()) + skipped);
+        } catch (const error& e) {
+            if (i + 1 < candidates.size()) {
+                others += std::string("\n  (also tried) ") + e.what();
+                continue;
             }
-            skipped += std::string("\n  (also tried) ") + e.what();
+            if (others.empty()) throw;
+            rethrow_as(e.code(), std::string(e.what()) + others);
         }
     }
     throw plugin_error("no backend could open the model");  // unreachable: candidates non-empty

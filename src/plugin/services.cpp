@@ -5,7 +5,6 @@
 #include <polyglot/io/json_writer.hpp>
 #include <polyglot/plugin/host.hpp>
 #include <polyglot/plugin/services.hpp>
-
 #include <string>
 
 POLYGLOT_BEGIN_NAMESPACE
@@ -31,7 +30,7 @@ plugin::search_options search_for(const backend_options& opts) {
 }
 
 class plugin_embedder final : public embedder {
-public:
+  public:
     plugin_embedder(plugin::model m, std::string id) : model_(std::move(m)), id_(std::move(id)) {
         dim_ = model_.dim();
     }
@@ -42,14 +41,14 @@ public:
         model_.embed(texts, out);
     }
 
-private:
+  private:
     plugin::model model_;
     std::string id_;
     std::size_t dim_ = 0;
 };
 
 class plugin_scorer final : public scorer {
-public:
+  public:
     plugin_scorer(plugin::model m, std::string id) : model_(std::move(m)), id_(std::move(id)) {}
     [[nodiscard]] std::string id() const override { return id_; }
     [[nodiscard]] std::string backend() const override { return model_.plugin().name(); }
@@ -58,7 +57,7 @@ public:
         model_.score(prompts, responses, out);
     }
 
-private:
+  private:
     plugin::model model_;
     std::string id_;
 };

@@ -2,14 +2,13 @@
 /// @file Shared helpers of the engine tests: the fixture models and their expected.json.
 #pragma once
 
-#include "common/json_util.hpp"
-
 #include <boost/test/unit_test.hpp>
-
 #include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
+
+#include "common/json_util.hpp"
 
 namespace engine_test {
 
@@ -31,8 +30,7 @@ inline std::vector<std::uint32_t> ids_of(simdjson::dom::element e) {
 inline std::vector<double> doubles_of(simdjson::dom::element e) {
     std::vector<double> out;
     simdjson::dom::array arr = e.get_array();
-    for (auto x : arr)
-        out.push_back(polyglot::model::as_number(x).value());
+    for (auto x : arr) out.push_back(polyglot::model::as_number(x).value());
     return out;
 }
 

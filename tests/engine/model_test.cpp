@@ -4,11 +4,10 @@
 // 0.99999), greedy next-token ids (exact); EmbeddingGemma through sentence-transformers
 // modules (1e-5).
 #define BOOST_TEST_MODULE engine_model
-#include "fixtures.hpp"
+#include <cmath>
 
 #include "engine/hf_runtime.hpp"
-
-#include <cmath>
+#include "fixtures.hpp"
 
 using namespace engine_test;
 namespace pe = polyglot::engine;
@@ -104,7 +103,7 @@ BOOST_AUTO_TEST_CASE(gemma3_sliding_sandwich_linear_rope) { check_lm("tiny-gemma
 BOOST_AUTO_TEST_CASE(embeddinggemma_sentence_transformers) {
     auto dir = fixture("tiny-embeddinggemma");
     auto rt = pe::hf_runtime::open(dir, {});
-    BOOST_TEST(!rt->can_score() == false);  // tied embeddings: an output projection exists
+    BOOST_TEST(!rt->can_score());  // bidirectional: an encoder, not a causal LM
     polyglot::model::json_document doc(dir / "expected.json");
     simdjson::dom::array texts = doc.root()["texts"].get_array();
     simdjson::dom::array embs = doc.root()["embeddings"].get_array();

@@ -1,18 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 // Batch invariance, thread-count invariance, sharded checkpoints and corrupted model files.
 #define BOOST_TEST_MODULE engine_robustness
-#include "fixtures.hpp"
-
-#include "common/safetensors.hpp"
-#include "engine/hf_runtime.hpp"
-
-#include <polyglot/core/error.hpp>
-
 #include <oneapi/tbb/task_arena.h>
 
 #include <cstring>
 #include <fstream>
+#include <polyglot/core/error.hpp>
 #include <sstream>
+
+#include "common/safetensors.hpp"
+#include "engine/hf_runtime.hpp"
+#include "fixtures.hpp"
 
 using namespace engine_test;
 namespace pe = polyglot::engine;
@@ -84,7 +82,8 @@ BOOST_AUTO_TEST_CASE(batch_and_thread_invariance) {
         for (std::size_t i : {0, 5, 17, 31}) {
             auto alone = rt->score(std::span(pv).subspan(i, 1), std::span(rv).subspan(i, 1), true);
             BOOST_TEST_CONTEXT(name << " record " << i) {
-                BOOST_TEST(alone[0].logprobs == batch[i].logprobs, boost::test_tools::per_element());
+                BOOST_TEST(alone[0].logprobs == batch[i].logprobs,
+                           boost::test_tools::per_element());
                 BOOST_TEST(alone[0].sum_nll == batch[i].sum_nll);
                 std::vector<float> e(rt->dim());
                 rt->embed(std::span(rv).subspan(i, 1), e.data());
@@ -140,9 +139,8 @@ BOOST_AUTO_TEST_CASE(sharded_checkpoint_equals_single_file) {
                 shape += std::to_string(d);
             }
             header += std::string(first ? "" : ",") + "\"" + names[i] + "\":{\"dtype\":\"F32\"," +
-                      "\"shape\":[" + shape + "],\"data_offsets\":[" +
-                      std::to_string(data.size()) + "," + std::to_string(data.size() + t.nbytes) +
-                      "]}";
+                      "\"shape\":[" + shape + "],\"data_offsets\":[" + std::to_string(data.size()) +
+                      "," + std::to_string(data.size() + t.nbytes) + "]}";
             data.append(reinterpret_cast<const char*>(t.data), t.nbytes);
             first = false;
             index += std::string(index.back() == '{' ? "" : ",") + "\"" + names[i] +
@@ -158,7 +156,8 @@ BOOST_AUTO_TEST_CASE(sharded_checkpoint_equals_single_file) {
     s.write("model.safetensors.index.json", index + "}}");
     fs::remove(s.dir / "model.safetensors");
     auto sharded = pe::hf_runtime::open(s.dir, {.pooling = "", .need_lm_head = true});
-    auto single = pe::hf_runtime::open(fixture("tiny-llama"), {.pooling = "", .need_lm_head = true});
+    auto single =
+        pe::hf_runtime::open(fixture("tiny-llama"), {.pooling = "", .need_lm_head = true});
     std::vector<std::string_view> p{"Iceland"}, r{"Island"};
     BOOST_TEST(sharded->score(p, r, true)[0].logprobs == single->score(p, r, true)[0].logprobs,
                boost::test_tools::per_element());
@@ -174,7 +173,8 @@ BOOST_AUTO_TEST_CASE(corrupted_files_name_the_file) {
         scratch s("tiny-llama");
         auto blob = s.read("model.safetensors");
         s.write("model.safetensors", blob.substr(0, blob.size() / 2));
-        expect_error<format_error>(open(s.dir), {(s.dir / "model.safetensors").string(), "truncated"});
+        expect_error<format_error>(open(s.dir),
+                                   {(s.dir / "model.safetensors").string(), "truncated"});
         s.write("model.safetensors", blob.substr(0, 5));
         expect_error<format_error>(open(s.dir), {(s.dir / "model.safetensors").string()});
     }
@@ -187,7 +187,8 @@ BOOST_AUTO_TEST_CASE(corrupted_files_name_the_file) {
         BOOST_REQUIRE(sh != std::string::npos);
         blob.replace(sh, 4, "[65]");
         s.write("model.safetensors", blob);
-        expect_error<format_error>(open(s.dir), {"model.safetensors", "model.norm.weight", "needs"});
+        expect_error<format_error>(open(s.dir),
+                                   {"model.safetensors", "model.norm.weight", "needs"});
     }
     {  // a missing tensor
         scratch s("tiny-llama");
@@ -196,7 +197,8 @@ BOOST_AUTO_TEST_CASE(corrupted_files_name_the_file) {
         BOOST_REQUIRE(at != std::string::npos);
         blob[at + 20] = 'X';  // model.layers.1.mlp.Xp_proj.weight
         s.write("model.safetensors", blob);
-        expect_error<format_error>(open(s.dir), {s.dir.string(), "model.layers.1.mlp.up_proj.weight"});
+        expect_error<format_error>(open(s.dir),
+                                   {s.dir.string(), "model.layers.1.mlp.up_proj.weight"});
     }
     {  // config shape disagrees with the weights
         scratch s("tiny-llama");
@@ -219,7 +221,8 @@ BOOST_AUTO_TEST_CASE(corrupted_files_name_the_file) {
         BOOST_REQUIRE(at != std::string::npos);
         tok.replace(at, 13, "\"type\": \"Unigram\"");
         s.write("tokenizer.json", tok);
-        expect_error<unsupported_error>(open(s.dir), {(s.dir / "tokenizer.json").string(), "Unigram"});
+        expect_error<unsupported_error>(open(s.dir),
+                                        {(s.dir / "tokenizer.json").string(), "Unigram"});
     }
     {  // malformed config.json
         scratch s("tiny-gemma3");

@@ -1,14 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // Hugging Face tokenizer.json: ids must equal what `tokenizers` produced for the fixtures.
 #define BOOST_TEST_MODULE engine_tokenizer
-#include "fixtures.hpp"
-
-#include "common/hf_tokenizer.hpp"
-
+#include <fstream>
 #include <polyglot/core/error.hpp>
 #include <polyglot/text/hf_tokenizer.hpp>
 
-#include <fstream>
+#include "common/hf_tokenizer.hpp"
+#include "fixtures.hpp"
 
 using namespace engine_test;
 namespace pm = polyglot::model;

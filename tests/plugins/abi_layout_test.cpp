@@ -4,13 +4,12 @@
 // instead, or (for a deliberate break) bump POLYGLOT_PLUGIN_ABI_VERSION and add a new block.
 #define BOOST_TEST_MODULE abi_layout
 #include <polyglot/plugin/abi.h>
-#include <polyglot/plugin/host.hpp>
 
 #include <boost/test/unit_test.hpp>
-
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <polyglot/plugin/host.hpp>
 
 static_assert(POLYGLOT_PLUGIN_ABI_VERSION == 1u, "new ABI version: add its layout block below");
 
@@ -84,4 +83,37 @@ BOOST_AUTO_TEST_CASE(cpu_plugin_table_matches_this_header) {
     BOOST_TEST(!p->has(offsetof(polyglot_plugin_v1, generate)));
     // A member beyond struct_size is reported absent.
     BOOST_TEST(!p->has(sizeof(polyglot_plugin_v1)));
+}
+
+// ---- the plugin-author helper --------------------------------------------------------------
+
+#include <polyglot/plugin/plugin.hpp>
+
+namespace {
+
+polyglot_status guarded(int what) {
+    POLYGLOT_PLUGIN_GUARD(if (what == 1) throw polyglot::format_error("bad model file x.bin");
+                          if (what == 2) throw std::bad_alloc();
+                          if (what == 3) throw polyglot::plugin_sdk::status_error(
+                              POLYGLOT_STATUS_DEVICE_ERROR, "device lost");
+                          if (what == 4) throw "a C string"; return POLYGLOT_STATUS_OK;);
+}
+
+std::string last() { return polyglot::plugin_sdk::detail::last_error_slot(); }
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(guard_maps_exceptions_to_statuses) {
+    BOOST_TEST(guarded(0) == POLYGLOT_STATUS_OK);
+    BOOST_TEST(last().empty());
+    BOOST_TEST(guarded(1) == POLYGLOT_STATUS_FORMAT_ERROR);
+    BOOST_TEST(last() == "bad model file x.bin");
+    BOOST_TEST(guarded(2) == POLYGLOT_STATUS_OUT_OF_MEMORY);
+    BOOST_TEST(last() == "out of memory");
+    BOOST_TEST(guarded(3) == POLYGLOT_STATUS_DEVICE_ERROR);
+    BOOST_TEST(last() == "device lost");
+    BOOST_TEST(guarded(4) == POLYGLOT_STATUS_INTERNAL);
+    BOOST_TEST(last() == "unknown exception");
+    BOOST_TEST(guarded(0) == POLYGLOT_STATUS_OK);  // a success clears the message
+    BOOST_TEST(last().empty());
 }

@@ -2,10 +2,10 @@
 // Plugins that are broken on purpose (tests/plugins/bad/, built by tests/plugins.cmake): each
 // gives one clear message and none crashes the host.
 #define BOOST_TEST_MODULE bad_plugins
-#include "plugin_test_util.hpp"
-
 #include <polyglot/core/error.hpp>
 #include <polyglot/plugin/host.hpp>
+
+#include "plugin_test_util.hpp"
 
 namespace pp = polyglot::plugin;
 using namespace plugin_test;
@@ -16,7 +16,9 @@ bool contains(const std::string& s, const std::string& part) {
     return s.find(part) != std::string::npos;
 }
 
-fs::path bad(const std::string& name) { return test_plugin_dir("bad") / ("libpolyglot-" + name + ".so"); }
+fs::path bad(const std::string& name) {
+    return test_plugin_dir("bad") / ("libpolyglot-" + name + ".so");
+}
 
 /// load_plugin must fail without throwing (error_code overload) and with the throwing overload
 /// raise plugin_error carrying the same message.
@@ -47,15 +49,16 @@ pp::search_options bad_only() {
 
 BOOST_AUTO_TEST_CASE(wrong_abi_version) {
     auto msg = load_error("badabi");
-    BOOST_TEST(contains(msg, "('badabi' 9.9.9) was built for plugin ABI 2, but this host speaks "
-                             "ABI 1: rebuild the plugin"),
+    BOOST_TEST(contains(msg,
+                        "('badabi' 9.9.9) was built for plugin ABI 2, but this host speaks "
+                        "ABI 1: rebuild the plugin"),
                msg);
 }
 
 BOOST_AUTO_TEST_CASE(shared_library_that_is_not_a_plugin) {
     auto msg = load_error("notplugin");
-    BOOST_TEST(contains(msg, "is not a polyglot plugin: it does not export polyglot_plugin_entry()"),
-               msg);
+    BOOST_TEST(
+        contains(msg, "is not a polyglot plugin: it does not export polyglot_plugin_entry()"), msg);
 }
 
 BOOST_AUTO_TEST_CASE(file_that_is_not_a_shared_library) {
@@ -72,8 +75,9 @@ BOOST_AUTO_TEST_CASE(unresolved_symbol_fails_at_load_time) {
 
 BOOST_AUTO_TEST_CASE(entry_point_returns_null) {
     auto msg = load_error("nullentry");
-    BOOST_TEST(contains(msg, "polyglot_plugin_entry() returned NULL: the plugin failed to "
-                             "initialise or cannot serve a host speaking plugin ABI 1"),
+    BOOST_TEST(contains(msg,
+                        "polyglot_plugin_entry() returned NULL: the plugin failed to "
+                        "initialise or cannot serve a host speaking plugin ABI 1"),
                msg);
 }
 
@@ -144,22 +148,38 @@ BOOST_AUTO_TEST_CASE(unusable_plugin_says_why) {
 }
 
 BOOST_AUTO_TEST_CASE(auto_skips_every_bad_plugin_and_explains) {
+    // Only the plugins that load and are usable are candidates (in search order at equal
+    // score); the broken ones are skipped.
+    auto cands = pp::select_backends("auto", POLYGLOT_CAP_EMBED, bad_only());
+    std::vector<std::string> names;
+    for (const auto& c : cands) names.push_back(c->name());
+    BOOST_TEST(names == (std::vector<std::string>{"failing", "throwing"}),
+               boost::test_tools::per_element());
+    // auto moves on when the preferred plugin cannot open the model ('failing' throws an
+    // io_error from create; 'throwing' creates its model fine).
+    auto m = pp::open_model("auto", POLYGLOT_CAP_EMBED, "{}", bad_only());
+    BOOST_TEST(m.plugin().name() == "throwing");
+    // Named, the failing plugin's own error comes back with its category.
     try {
-        (void)pp::select_backends("auto", POLYGLOT_CAP_EMBED, bad_only());
-        BOOST_FAIL("auto selected a plugin among the bad ones");
+        (void)pp::open_model("failing", POLYGLOT_CAP_EMBED, "{}", bad_only());
+        BOOST_FAIL("opened a model on the failing plugin");
+    } catch (const polyglot::io_error& e) {
+        BOOST_TEST(contains(e.what(), "failing plugin: cannot open model"), e.what());
+    }
+    // When nothing fits, the message lists why each plugin was passed over.
+    try {
+        (void)pp::select_backends("auto", POLYGLOT_CAP_GENERATE, bad_only());
+        BOOST_FAIL("auto found a GENERATE plugin among the bad ones");
     } catch (const polyglot::plugin_error& e) {
         std::string msg = e.what();
-        BOOST_TEST(contains(msg, "no usable plugin that can do embed"), msg);
+        BOOST_TEST(contains(msg, "no usable plugin that can do generate"), msg);
         BOOST_TEST(contains(msg, "was built for plugin ABI 2"), msg);
+        BOOST_TEST(contains(msg, "not a polyglot plugin"), msg);
+        BOOST_TEST(contains(msg, "returned NULL"), msg);
+        BOOST_TEST(contains(msg, "undefined symbol"), msg);
         BOOST_TEST(contains(msg, "unusable here: no test accelerator"), msg);
+        BOOST_TEST(contains(msg, "throwing ("), msg);
     }
-    // With a good plugin also on the path, auto picks among the loadable ones only.
-    auto o = bad_only();
-    o.plugin_dirs.push_back(build_plugin_dir());
-    auto cands = pp::select_backends("auto", POLYGLOT_CAP_EMBED, o);
-    for (const auto& c : cands)
-        BOOST_TEST((c->name() == "cpu" || c->name() == "failing" || c->name() == "throwing"),
-                   c->name());
 }
 
 BOOST_AUTO_TEST_CASE(cli_reports_bad_plugins_without_crashing) {

@@ -3,17 +3,16 @@
 // batched and concurrent calls agree, tokenize, bad model files, and distinct-RI through the
 // plugin equal to the brute-force definition over independently computed vectors.
 #define BOOST_TEST_MODULE cpu_plugin
-#include "plugin_test_util.hpp"
-
+#include <cmath>
+#include <cstring>
 #include <polyglot/core/error.hpp>
 #include <polyglot/core/paths.hpp>
 #include <polyglot/metrics/distinct_ri.hpp>
 #include <polyglot/plugin/host.hpp>
 #include <polyglot/plugin/services.hpp>
-
-#include <cmath>
-#include <cstring>
 #include <thread>
+
+#include "plugin_test_util.hpp"
 
 namespace pp = polyglot::plugin;
 using namespace plugin_test;
@@ -92,8 +91,7 @@ BOOST_FIXTURE_TEST_CASE(batches_threads_and_single_calls_agree, fixture) {
     }
     // The ABI says embed is thread-safe on one model: two threads, same answers.
     auto m = pp::open_model("cpu", POLYGLOT_CAP_EMBED,
-                            "{\"model\": \"" + model.string() + "\", \"threads\": 2}",
-                            [] {
+                            "{\"model\": \"" + model.string() + "\", \"threads\": 2}", [] {
                                 pp::search_options o;
                                 o.plugin_dirs = {build_plugin_dir()};
                                 return o;
@@ -115,7 +113,8 @@ BOOST_FIXTURE_TEST_CASE(tokenize_gives_dictionary_ids, fixture) {
     auto dict = ft.getDictionary();
     pp::search_options o;
     o.plugin_dirs = {build_plugin_dir()};
-    auto m = pp::open_model("cpu", POLYGLOT_CAP_TOKENIZE, "{\"model\": \"" + model.string() + "\"}", o);
+    auto m =
+        pp::open_model("cpu", POLYGLOT_CAP_TOKENIZE, "{\"model\": \"" + model.string() + "\"}", o);
     BOOST_TEST(m.supports(POLYGLOT_OP_TOKENIZE));
     BOOST_TEST(m.supports(POLYGLOT_OP_EMBED));
     BOOST_TEST(!m.supports(POLYGLOT_OP_SCORE));
@@ -216,4 +215,89 @@ BOOST_AUTO_TEST_CASE(bad_model_files_give_clear_errors) {
         BOOST_TEST(contains(e.what(), "emptydir"), e.what());
     }
     expect("fasttext:", "model path is missing", polyglot::argument_error(""));
+}
+
+// ---- end to end through `polyglot score` ------------------------------------------------------
+
+namespace {
+
+/// The report with its one run-dependent line (metadata.elapsed_seconds) removed.
+std::string without_elapsed(const std::string& report) {
+    std::string out;
+    std::istringstream in(report);
+    std::string line;
+    while (std::getline(in, line))
+        if (line.find("\"elapsed_seconds\"") == std::string::npos) out += line + "\n";
+    return out;
+}
+
+double report_value(const std::string& report, const std::string& key) {
+    auto k = report.find("\"" + key + "\":");
+    BOOST_TEST_REQUIRE(k != std::string::npos, "no " << key << " in report:\n" << report);
+    return std::strtod(report.c_str() + k + key.size() + 3, nullptr);
+}
+
+std::string json_string(const std::string& s) {
+    std::string out = "\"";
+    for (char c : s) {
+        if (c == '"' || c == '\\') out += '\\';
+        if (static_cast<unsigned char>(c) < 0x20) {  // \n, \r, \t: escaped as JSON requires
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+            out += buf;
+            continue;
+        }
+        out += c;
+    }
+    return out + "\"";
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(score_cpu_and_auto_reports_are_identical_and_exact, fixture) {
+    // Records: prompt i and response i from the test texts (newlines, tabs, CJK, empty and
+    // blank strings); invalid UTF-8 is left out because the reader skips such records.
+    std::vector<std::string> texts;
+    for (const auto& t : test_texts())
+        if (t.find("utf8") == std::string::npos) texts.push_back(t);
+    std::vector<std::string> prompts, responses;
+    std::string jsonl;
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+        prompts.push_back(texts[i]);
+        responses.push_back(texts[(i * 7 + 3) % texts.size()] + " " + texts[i]);
+        jsonl += "{\"prompt\": " + json_string(prompts.back()) +
+                 ", \"response\": " + json_string(responses.back()) + "}\n";
+    }
+    write_text(dir / "data.jsonl", jsonl);
+    const std::string base = "score " + q(dir / "data.jsonl") +
+                             " -q --metrics distinct_ri --embedder fasttext:" + q(model) +
+                             " --plugin-dir " + q(build_plugin_dir());
+    auto cpu = run_cli(base + " --backend cpu");
+    auto aut = run_cli(base + " --backend auto");
+    auto path = run_cli(base + " --backend " + q(build_plugin_dir() / "libpolyglot-cpu.so"));
+    BOOST_TEST_REQUIRE(cpu.rc == 0, cpu.err);
+    BOOST_TEST_REQUIRE(aut.rc == 0, aut.err);
+    BOOST_TEST_REQUIRE(path.rc == 0, path.err);
+    // Byte-identical apart from the wall-clock time.
+    BOOST_TEST(without_elapsed(cpu.out) == without_elapsed(aut.out));
+    BOOST_TEST(without_elapsed(cpu.out) == without_elapsed(path.out));
+    BOOST_TEST(contains(cpu.out, "\"embedding_model\": \"fasttext:" + model.string() + "\""),
+               cpu.out);
+
+    // Oracle: fastText directly + the N x N definition.
+    fasttext::FastText ft;
+    ft.loadModel(model.string());
+    auto brute = [&](const std::vector<std::string>& t) {
+        std::vector<float> v;
+        for (const auto& s : t) {
+            auto r = reference_vector(ft, s);
+            v.insert(v.end(), r.begin(), r.end());
+        }
+        return polyglot::metrics::distinct_ri_brute_force(v.data(), t.size(), 16);
+    };
+    BOOST_TEST(report_value(cpu.out, "prompts_distinct_ri") == brute(prompts),
+               boost::test_tools::tolerance(1e-9));
+    BOOST_TEST(report_value(cpu.out, "responses_distinct_ri") == brute(responses),
+               boost::test_tools::tolerance(1e-9));
+    BOOST_TEST(report_value(cpu.out, "num_prompt_vectors") == static_cast<double>(prompts.size()));
 }

@@ -3,15 +3,14 @@
 // conversion over all 65536 bit patterns, thread- and window-independence, flat memory on a
 // file much larger than the window, and clear errors for bad files.
 #define BOOST_TEST_MODULE distinct_ri_cli
-#include "plugin_test_util.hpp"
-
-#include <polyglot/metrics/distinct_ri.hpp>
-
 #include <sys/resource.h>
 
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <polyglot/metrics/distinct_ri.hpp>
+
+#include "plugin_test_util.hpp"
 
 using namespace plugin_test;
 
@@ -77,17 +76,17 @@ BOOST_AUTO_TEST_CASE(float32_matches_the_accumulator_and_brute_force) {
     const std::size_t n = 300, dim = 48;
     auto data = gaussian_like(n * dim, 1);
     for (std::size_t k = 0; k < dim; ++k) data[7 * dim + k] = 0;  // one zero row
-    data[11 * dim + 3] = std::nanf("");                            // one non-finite row
+    data[11 * dim + 3] = std::nanf("");                           // one non-finite row
     write_npy(d / "a.npy", "<f4", n, dim, data.data(), data.size() * 4);
     auto p = run_json(d / "a.npy");
-    polyglot::metrics::distinct_ri_accumulator acc(dim);
+    BOOST_TEST_REQUIRE(p.dim == dim);
+    polyglot::metrics::distinct_ri_accumulator acc(p.dim);  // runtime dim (g++ 12, see below)
     acc.add_rows(data.data(), n);
     BOOST_TEST(p.distinct_ri == shortest(acc.value()));  // bit-identical
     BOOST_TEST(p.n == n);
     BOOST_TEST(p.dim == dim);
     BOOST_TEST(p.nonzero == n - 2);
-    BOOST_TEST(p.value ==
-                   polyglot::metrics::distinct_ri_brute_force(data.data(), n, dim),
+    BOOST_TEST(p.value == polyglot::metrics::distinct_ri_brute_force(data.data(), n, dim),
                boost::test_tools::tolerance(1e-9));
     // Header versions 2 and 3 read the same.
     write_npy(d / "v2.npy", "<f4", n, dim, data.data(), data.size() * 4, 2);
@@ -111,9 +110,10 @@ BOOST_AUTO_TEST_CASE(float16_conversion_is_exact_for_every_bit_pattern) {
     std::vector<float> f(65536);
     for (std::uint32_t i = 0; i < 65536; ++i)
         f[i] = static_cast<float>(std::bit_cast<_Float16>(halves[i]));
-    polyglot::metrics::distinct_ri_accumulator acc(1024);
-    acc.add_rows(f.data(), 64);
     auto p = run_json(d / "h.npy");
+    BOOST_TEST_REQUIRE(p.dim == 1024u);
+    polyglot::metrics::distinct_ri_accumulator acc(p.dim);  // (runtime dim: see below)
+    acc.add_rows(f.data(), 64);
     BOOST_TEST(p.distinct_ri == shortest(acc.value()));
     BOOST_TEST(p.nonzero == acc.nonzero);
     BOOST_TEST(acc.nonfinite == 2u);
@@ -129,9 +129,13 @@ BOOST_AUTO_TEST_CASE(float16_conversion_is_exact_for_every_bit_pattern) {
         pf.push_back(1.0f);
     }
     write_npy(d / "p.npy", "<f2", pairs.size() / 2, 2, pairs.data(), pairs.size() * 2);
-    polyglot::metrics::distinct_ri_accumulator acc2(2);
+    auto p2 = run_json(d / "p.npy");
+    BOOST_TEST_REQUIRE(p2.dim == 2u);
+    // The dimension comes from the run, not a constant: with a constant 2, g++ 12 inlines the
+    // accumulator's 8-lane loops and emits a false -Waggressive-loop-optimizations warning.
+    polyglot::metrics::distinct_ri_accumulator acc2(p2.dim);
     acc2.add_rows(pf.data(), pf.size() / 2);
-    BOOST_TEST(run_json(d / "p.npy").distinct_ri == shortest(acc2.value()));
+    BOOST_TEST(p2.distinct_ri == shortest(acc2.value()));
 }
 
 BOOST_AUTO_TEST_CASE(threads_and_window_do_not_change_the_result) {
@@ -141,8 +145,7 @@ BOOST_AUTO_TEST_CASE(threads_and_window_do_not_change_the_result) {
     write_npy(d / "a.npy", "<f4", n, dim, data.data(), data.size() * 4);
     auto base = run_json(d / "a.npy", "--threads 1");
     BOOST_TEST(run_json(d / "a.npy", "--threads 2").distinct_ri == base.distinct_ri);
-    BOOST_TEST(run_json(d / "a.npy", "--threads 2 --window-mb 1").distinct_ri ==
-               base.distinct_ri);
+    BOOST_TEST(run_json(d / "a.npy", "--threads 2 --window-mb 1").distinct_ri == base.distinct_ri);
     BOOST_TEST(run_json(d / "a.npy", "--threads 1 --window-mb 1 --drop-cache").distinct_ri ==
                base.distinct_ri);
 }
@@ -151,26 +154,31 @@ BOOST_AUTO_TEST_CASE(memory_stays_flat_on_a_file_larger_than_the_window) {
     // 192 MB of float16 streamed through a 4 MB window: peak RSS far below the file size.
     temp_dir d;
     const std::size_t n = 96 * 1024, dim = 1024;
+    // Written in 1 MB pieces so that this process stays small: the CLI is started through
+    // the shell (vfork), and a child's ru_maxrss starts from its parent's high-water mark.
+    write_npy(d / "big.npy", "<f2", n, dim, nullptr, 0);
     {
-        std::vector<std::uint16_t> row(dim);
-        std::ofstream probe;  // write_npy wants one buffer: build the file in two steps
-        std::vector<std::uint16_t> all;
-        all.reserve(n * dim);
+        std::ofstream out(d / "big.npy", std::ios::binary | std::ios::app);
+        std::vector<std::uint16_t> chunk(dim * 512);
         std::uint32_t x = 3;
-        for (std::size_t i = 0; i < n * dim; ++i) {
-            x = x * 1664525u + 1013904223u;
-            // halves in [-2, 2): sign, exponent 0..15 around 1.0, random mantissa
-            all.push_back(static_cast<std::uint16_t>((x >> 16) & 0x83ffu) | 0x3800u);
+        for (std::size_t done = 0; done < n; done += 512) {
+            for (auto& h : chunk) {
+                x = x * 1664525u + 1013904223u;
+                // halves in (-2, 2): random sign and mantissa, exponents around 1.0
+                h = static_cast<std::uint16_t>(((x >> 16) & 0x83ffu) | 0x3800u);
+            }
+            out.write(reinterpret_cast<const char*>(chunk.data()),
+                      static_cast<std::streamsize>(chunk.size() * 2));
         }
-        write_npy(d / "big.npy", "<f2", n, dim, all.data(), all.size() * 2);
     }
+    BOOST_TEST_REQUIRE(fs::file_size(d / "big.npy") > n * dim * 2);
     auto r = run_cli("distinct-ri " + q(d / "big.npy") + " --json --window-mb 4 --threads 2");
     BOOST_TEST_REQUIRE(r.rc == 0, r.err);
     rusage ru{};
     ::getrusage(RUSAGE_CHILDREN, &ru);
     const double peak_mb = static_cast<double>(ru.ru_maxrss) / 1024.0;
     BOOST_TEST_MESSAGE("peak RSS of children: " << peak_mb << " MB for a 192 MB file");
-    BOOST_TEST(peak_mb < 80.0);
+    BOOST_TEST(peak_mb < 64.0);  // measured: ~15 MB
 }
 
 BOOST_AUTO_TEST_CASE(bad_files_give_one_clear_error) {

@@ -3,13 +3,11 @@
 // the test (seeded, one thread, deterministic), running the CLI, writing .npy files.
 #pragma once
 
-#include <boost/test/unit_test.hpp>
-
 #include <fasttext/fasttext.h>
-
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/test/unit_test.hpp>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -25,7 +23,7 @@ namespace fs = std::filesystem;
 
 /// A fresh directory under $TMPDIR, removed at scope exit.
 class temp_dir {
-public:
+  public:
     temp_dir() {
         std::string tmpl = (fs::temp_directory_path() / "polyglot-plg-XXXXXX").string();
         if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
@@ -40,7 +38,7 @@ public:
     [[nodiscard]] const fs::path& path() const { return path_; }
     [[nodiscard]] fs::path operator/(const std::string& name) const { return path_ / name; }
 
-private:
+  private:
     fs::path path_;
 };
 
@@ -153,12 +151,12 @@ inline std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
 inline void write_npy(const fs::path& p, const std::string& descr, std::uint64_t rows,
                       std::uint64_t cols, const void* data, std::size_t bytes, int version = 1,
                       bool fortran = false, const std::string& shape_override = {}) {
-    std::string dict = "{'descr': '" + descr + "', 'fortran_order': " +
-                       (fortran ? "True" : "False") + ", 'shape': " +
-                       (shape_override.empty()
-                            ? "(" + std::to_string(rows) + ", " + std::to_string(cols) + ")"
-                            : shape_override) +
-                       ", }";
+    std::string dict =
+        "{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") +
+        ", 'shape': " +
+        (shape_override.empty() ? "(" + std::to_string(rows) + ", " + std::to_string(cols) + ")"
+                                : shape_override) +
+        ", }";
     const std::size_t pre = version == 1 ? 10 : 12;
     std::size_t total = pre + dict.size() + 1;
     std::size_t pad = (64 - total % 64) % 64;

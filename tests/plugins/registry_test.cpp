@@ -2,12 +2,11 @@
 // Plugin discovery and backend selection: search order, file patterns, auto vs named vs path,
 // and fallback when the preferred plugin declines a model.
 #define BOOST_TEST_MODULE registry
-#include "plugin_test_util.hpp"
-
+#include <algorithm>
 #include <polyglot/core/error.hpp>
 #include <polyglot/plugin/host.hpp>
 
-#include <algorithm>
+#include "plugin_test_util.hpp"
 
 namespace pp = polyglot::plugin;
 using namespace plugin_test;
@@ -76,8 +75,9 @@ BOOST_AUTO_TEST_CASE(files_follow_the_naming_pattern) {
 
 BOOST_AUTO_TEST_CASE(scan_finds_the_cpu_plugin) {
     auto entries = pp::scan(only({build_plugin_dir()}));
-    auto it = std::find_if(entries.begin(), entries.end(),
-                           [](const pp::scan_entry& e) { return e.plugin && e.plugin->name() == "cpu"; });
+    auto it = std::find_if(entries.begin(), entries.end(), [](const pp::scan_entry& e) {
+        return e.plugin && e.plugin->name() == "cpu";
+    });
     BOOST_TEST_REQUIRE((it != entries.end()), "no cpu plugin in " << build_plugin_dir());
     const auto& p = *it->plugin;
     BOOST_TEST(p.usable());
@@ -143,6 +143,14 @@ BOOST_AUTO_TEST_CASE(auto_prefers_the_higher_score_and_falls_back_on_unsupported
     auto m = pp::open_model("auto", POLYGLOT_CAP_EMBED, cfg, o);
     BOOST_TEST(m.plugin().name() == "cpu");
     BOOST_TEST(m.dim() == 16u);
+    // When every plugin fails, auto raises the last one's error (the cpu reference) and says
+    // what the others answered.
+    auto missing = message_of<polyglot::io_error>([&] {
+        (void)pp::open_model("auto", POLYGLOT_CAP_EMBED, "{\"model\": \"/no/such/model.bin\"}", o);
+    });
+    BOOST_TEST(contains(missing, "backend 'cpu': model '/no/such/model.bin': no such file"),
+               missing);
+    BOOST_TEST(contains(missing, "(also tried) backend 'picky'"), missing);
     auto msg = message_of<polyglot::unsupported_error>(
         [&] { (void)pp::open_model("picky", POLYGLOT_CAP_EMBED, cfg, o); });
     BOOST_TEST(contains(msg, "backend 'picky': picky plugin: this model format is not supported"),

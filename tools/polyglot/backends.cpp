@@ -1,18 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 // polyglot backends: every plugin found on the search path, whether it is usable here, and why
 // not.
-#include "command.hpp"
-#include "common.hpp"
-
-#include <polyglot/io/json_writer.hpp>
-#include <polyglot/plugin/host.hpp>
-
 #include <boost/program_options.hpp>
-
 #include <cstdio>
 #include <iostream>
+#include <polyglot/io/json_writer.hpp>
+#include <polyglot/plugin/host.hpp>
 #include <string>
 #include <vector>
+
+#include "command.hpp"
+#include "common.hpp"
 
 namespace po = boost::program_options;
 
@@ -29,10 +27,14 @@ std::string join(const std::vector<std::string>& v, const char* sep) {
 
 const char* device_type(int t) {
     switch (t) {
-        case POLYGLOT_DEVICE_CPU: return "cpu";
-        case POLYGLOT_DEVICE_GPU: return "gpu";
-        case POLYGLOT_DEVICE_ACCEL: return "accel";
-        default: return "unknown";
+        case POLYGLOT_DEVICE_CPU:
+            return "cpu";
+        case POLYGLOT_DEVICE_GPU:
+            return "gpu";
+        case POLYGLOT_DEVICE_ACCEL:
+            return "accel";
+        default:
+            return "unknown";
     }
 }
 
@@ -97,8 +99,9 @@ int run_backends(int argc, char** argv) {
             w.key("devices").begin_array();
             for (const auto& d : p.devices()) {
                 w.begin_object();
-                w.kv("name", d.name).kv("type", device_type(d.type)).kv("description",
-                                                                        d.description);
+                w.kv("name", d.name)
+                    .kv("type", device_type(d.type))
+                    .kv("description", d.description);
                 w.kv("memory_total", d.memory_total).kv("memory_free", d.memory_free);
                 w.end_object();
             }
@@ -113,8 +116,8 @@ int run_backends(int argc, char** argv) {
         return 0;
     }
 
-    std::string out = "plugin ABI " + std::to_string(POLYGLOT_PLUGIN_ABI_VERSION) +
-                      "; search path:\n";
+    std::string out =
+        "plugin ABI " + std::to_string(POLYGLOT_PLUGIN_ABI_VERSION) + "; search path:\n";
     for (const auto& d : dirs) out += "  " + d.string() + "\n";
     if (entries.empty()) out += "\nno plugins found\n";
     for (const auto& e : entries) {
@@ -128,9 +131,8 @@ int run_backends(int argc, char** argv) {
                (p.usable() ? "" : "  [unusable: " + p.unusable_reason() + "]") + "\n";
         if (!p.description().empty()) out += "  " + p.description() + "\n";
         out += "  file: " + p.file().string() + "\n";
-        out += "  abi " + std::to_string(p.abi_version()) + ", score " +
-               std::to_string(p.score()) + ", capabilities: " +
-               join(polyglot::plugin::capability_names(p.caps()), ", ") + "\n";
+        out += "  abi " + std::to_string(p.abi_version()) + ", score " + std::to_string(p.score()) +
+               ", capabilities: " + join(polyglot::plugin::capability_names(p.caps()), ", ") + "\n";
         for (const auto& d : p.devices()) {
             out += "  device " + d.name + " (" + device_type(d.type) + ")";
             if (!d.description.empty()) out += ": " + d.description;

@@ -6,21 +6,20 @@
 // reduced in parallel (parallel::map_reduce; the accumulator is exact fixed point, so the
 // result does not depend on --threads), then its pages are dropped from this process
 // (madvise DONTNEED), so resident memory stays at about one window whatever the file size.
-#include "command.hpp"
-#include "common.hpp"
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <boost/program_options.hpp>
 #include <polyglot/core/error.hpp>
 #include <polyglot/io/json_writer.hpp>
 #include <polyglot/metrics/distinct_ri.hpp>
 #include <polyglot/parallel/reduce.hpp>
 #include <polyglot/parallel/threads.hpp>
 
-#include <boost/program_options.hpp>
-
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "command.hpp"
+#include "common.hpp"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -117,8 +116,9 @@ npy_info parse_npy_header(const unsigned char* p, std::uint64_t size, const std:
     }
     const std::string fortran = header_value(h, "fortran_order", file);
     if (fortran != "False")
-        throw format_error(file + ": Fortran-order arrays are not supported; save a C-order "
-                                  "array (np.ascontiguousarray)");
+        throw format_error(file +
+                           ": Fortran-order arrays are not supported; save a C-order "
+                           "array (np.ascontiguousarray)");
     std::string shape = header_value(h, "shape", file);  // "(N, D)"
     std::vector<std::uint64_t> dims;
     std::size_t i = 1;
@@ -146,8 +146,8 @@ npy_info parse_npy_header(const unsigned char* p, std::uint64_t size, const std:
         throw format_error(file + ": .npy shape " + shape + " is too large");
     const std::uint64_t need = info.data_offset + info.rows * info.cols * info.item;
     if (size < need)
-        throw format_error(file + ": truncated: shape " + shape + " needs " +
-                           std::to_string(need) + " bytes, the file has " + std::to_string(size));
+        throw format_error(file + ": truncated: shape " + shape + " needs " + std::to_string(need) +
+                           " bytes, the file has " + std::to_string(size));
     return info;
 }
 
@@ -174,7 +174,8 @@ float half_to_float(std::uint16_t h) noexcept {
 const std::array<float, 65536>& half_table() {
     static const auto t = [] {
         std::array<float, 65536> a{};
-        for (std::uint32_t i = 0; i < 65536; ++i) a[i] = half_to_float(static_cast<std::uint16_t>(i));
+        for (std::uint32_t i = 0; i < 65536; ++i)
+            a[i] = half_to_float(static_cast<std::uint16_t>(i));
         return a;
     }();
     return t;
@@ -216,7 +217,7 @@ void halves_to_floats(const std::uint16_t* in, float* out, std::size_t n, bool f
 // ---- the mapped file ------------------------------------------------------------------------
 
 class mapped_file {
-public:
+  public:
     explicit mapped_file(const std::string& path) : path_(path) {
         fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
         if (fd_ < 0) throw io_error(path + ": cannot open: " + std::strerror(errno));
@@ -252,7 +253,7 @@ public:
                             POSIX_FADV_DONTNEED);
     }
 
-private:
+  private:
     std::string path_;
     int fd_ = -1;
     const unsigned char* data_ = nullptr;
@@ -269,8 +270,8 @@ int run_distinct_ri(int argc, char** argv) {
         "memory: the file is memory-mapped and streamed, so it may be larger than RAM.\n"
         "Zero rows have similarity 0 with everything; rows with NaN/inf count as zero rows.\n\n"
         "options");
-    desc.add_options()("help,h", "show this help")(
-        "threads", po::value(&threads)->default_value(0), "worker threads (0 = all cores)")(
+    desc.add_options()("help,h", "show this help")("threads", po::value(&threads)->default_value(0),
+                                                   "worker threads (0 = all cores)")(
         "json", "print {\"distinct_ri\", \"n\", \"dim\", \"nonzero\"} as JSON")(
         "window-mb", po::value(&window_mb)->default_value(32),
         "bytes mapped in at a time, in MB (resident memory is about this much)")(
@@ -353,14 +354,13 @@ int run_distinct_ri(int argc, char** argv) {
     }
     const double gb = static_cast<double>(info.rows * row_bytes) / 1e9;
     char line[512];
-    std::snprintf(line, sizeof line,
-                  "distinct-RI %.10g over %llu vectors of dim %zu (%s; nonzero %llu, "
-                  "non-finite %llu)\n%.3f GB in %.3f s: %.2f GB/s\n",
-                  value, static_cast<unsigned long long>(total.n), dim,
-                  info.item == 2 ? "float16" : "float32",
-                  static_cast<unsigned long long>(total.nonzero),
-                  static_cast<unsigned long long>(total.nonfinite), gb, secs,
-                  secs > 0 ? gb / secs : 0.0);
+    std::snprintf(
+        line, sizeof line,
+        "distinct-RI %.10g over %llu vectors of dim %zu (%s; nonzero %llu, "
+        "non-finite %llu)\n%.3f GB in %.3f s: %.2f GB/s\n",
+        value, static_cast<unsigned long long>(total.n), dim,
+        info.item == 2 ? "float16" : "float32", static_cast<unsigned long long>(total.nonzero),
+        static_cast<unsigned long long>(total.nonfinite), gb, secs, secs > 0 ? gb / secs : 0.0);
     polyglot::cli::write_output("-", line);
     return 0;
 }

@@ -6,25 +6,23 @@
 // Streams: JSONL chunks are embedded as they are read and their rows appended to a temporary
 // file next to OUT; the .npy header (fixed size, its shape written last) is patched at the end
 // and the file renamed into place, so OUT appears complete or not at all.
-#include "command.hpp"
-#include "common.hpp"
-
-#include <polyglot/core/error.hpp>
-#include <polyglot/io/jsonl.hpp>
-#include <polyglot/parallel/threads.hpp>
-#include <polyglot/plugin/services.hpp>
-
-#include <boost/program_options.hpp>
-
 #include <unistd.h>
 
+#include <boost/program_options.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <polyglot/core/error.hpp>
+#include <polyglot/io/jsonl.hpp>
+#include <polyglot/parallel/threads.hpp>
+#include <polyglot/plugin/services.hpp>
 #include <string>
 #include <vector>
+
+#include "command.hpp"
+#include "common.hpp"
 
 namespace po = boost::program_options;
 
@@ -124,7 +122,8 @@ int run_embed(int argc, char** argv) {
                     if (strict)
                         throw polyglot::error(polyglot::errc::bad_record,
                                               inputs[fi] + ":" + std::to_string(s.line) + ": " +
-                                                  s.reason + (s.detail.empty() ? "" : ": " + s.detail));
+                                                  s.reason +
+                                                  (s.detail.empty() ? "" : ": " + s.detail));
                     if (skipped++ < 5)
                         std::cerr << "polyglot embed: " << inputs[fi] << ":" << s.line
                                   << ": skipped (" << s.reason << ")\n";
@@ -157,8 +156,9 @@ int run_embed(int argc, char** argv) {
         throw;
     }
     std::cerr << "polyglot embed: " << rows << " rows × " << dim << " (" << emb->id() << " on "
-              << emb->backend() << ")" << (skipped ? ", " + std::to_string(skipped) + " skipped" : "")
-              << " → " << output << "\n";
+              << emb->backend() << ")"
+              << (skipped ? ", " + std::to_string(skipped) + " skipped" : "") << " → " << output
+              << "\n";
     return 0;
 }
 

@@ -182,8 +182,8 @@ typedef struct polyglot_plugin_v1 {
        total ids required. Returns BUFFER_TOO_SMALL (offsets and ids then unspecified) when
        ids_cap < *needed. flags: POLYGLOT_TOKENIZE_*. Thread-safe for one model. */
     polyglot_status (*tokenize)(polyglot_model_t model, const polyglot_text_batch* texts,
-                                uint32_t flags, int32_t* ids, uint64_t ids_cap,
-                                uint64_t* offsets, uint64_t* needed);
+                                uint32_t flags, int32_t* ids, uint64_t ids_cap, uint64_t* offsets,
+                                uint64_t* needed);
     /* SCORE: scores response i given prompt i into out[i] (prompts->n entries, caller-owned);
        prompts->n must equal responses->n. */
     polyglot_status (*score)(polyglot_model_t model, const polyglot_text_batch* prompts,

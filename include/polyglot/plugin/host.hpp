@@ -15,13 +15,13 @@
 /// loaded_plugin is immutable and shareable. A `model` is not thread-safe except where noted.
 #pragma once
 
-#include <polyglot/core/record.hpp>
 #include <polyglot/plugin/abi.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <polyglot/core/record.hpp>
 #include <span>
 #include <string>
 #include <string_view>
@@ -54,7 +54,7 @@ class model;
 /// A plugin library that loaded and whose table was accepted. Immutable; the library stays
 /// loaded for the life of the process (plugins are never unloaded).
 class loaded_plugin : public std::enable_shared_from_this<loaded_plugin> {
-public:
+  public:
     [[nodiscard]] const std::string& name() const noexcept { return name_; }
     [[nodiscard]] const std::string& version() const noexcept { return version_; }
     [[nodiscard]] const std::string& description() const noexcept { return description_; }
@@ -83,7 +83,7 @@ public:
     loaded_plugin(private_tag, std::shared_ptr<void> library, const polyglot_plugin_v1* table,
                   std::filesystem::path file, std::int32_t score, std::string unusable);
 
-private:
+  private:
     std::shared_ptr<void> library_;  // the boost::dll::shared_library (never released)
     const polyglot_plugin_v1* table_;
     std::filesystem::path file_;
@@ -95,7 +95,7 @@ using plugin_ptr = std::shared_ptr<const loaded_plugin>;
 
 /// A batch of texts in the ABI's layout (one buffer + n + 1 offsets), owning its bytes.
 class text_batch {
-public:
+  public:
     text_batch() = default;
     explicit text_batch(std::span<const std::string_view> texts);
     void push_back(std::string_view text);
@@ -106,7 +106,7 @@ public:
         return {data_.data(), offsets_.data(), static_cast<std::uint64_t>(size())};
     }
 
-private:
+  private:
     std::string data_;
     std::vector<std::uint64_t> offsets_{0};
 };
@@ -114,7 +114,7 @@ private:
 /// A model created by a plugin: RAII over polyglot_model_t. Holds a shared_ptr to its plugin,
 /// so the code that destroys it is always loaded. Move-only.
 class model {
-public:
+  public:
     model() = default;
     model(model&& o) noexcept
         : plugin_(std::move(o.plugin_)), handle_(std::exchange(o.handle_, nullptr)) {}
@@ -151,7 +151,7 @@ public:
     void score(std::span<const std::string_view> prompts,
                std::span<const std::string_view> responses, std::span<lm_score> out);
 
-private:
+  private:
     friend class loaded_plugin;
     model(plugin_ptr p, polyglot_model_t h) noexcept : plugin_(std::move(p)), handle_(h) {}
     [[noreturn]] void fail(polyglot_status st, std::string_view what) const;
@@ -163,9 +163,9 @@ private:
 /// Where to look for plugins.
 struct search_options {
     std::vector<std::filesystem::path> plugin_dirs;  ///< searched first (--plugin-dir)
-    bool use_env = true;         ///< $POLYGLOT_PLUGIN_PATH
-    bool use_install_dir = true; ///< the install directory
-    bool use_exe_dir = true;     ///< next to the executable
+    bool use_env = true;                             ///< $POLYGLOT_PLUGIN_PATH
+    bool use_install_dir = true;                     ///< the install directory
+    bool use_exe_dir = true;                         ///< next to the executable
 };
 
 /// The directories searched, in order, deduplicated; non-existent ones are kept (so messages
@@ -206,8 +206,10 @@ std::vector<scan_entry> scan(const search_options& opts);
 std::vector<plugin_ptr> select_backends(std::string_view backend, std::uint64_t required_caps,
                                         const search_options& opts);
 
-/// Creates a model on the best plugin for @p backend: tries select_backends() in order and, for
-/// "auto", moves on to the next plugin when one answers UNSUPPORTED for this model.
+/// Creates a model on the best plugin for @p backend. Named or path backends: the best
+/// candidate's create(), its error as is. "auto": tries select_backends() in order and moves on
+/// when a plugin cannot open the model (a GPU plugin given a fastText file); when all fail,
+/// raises the last one's error (same class) with what the others said appended.
 model open_model(std::string_view backend, std::uint64_t required_caps,
                  std::string_view config_json, const search_options& opts);
 

@@ -12,13 +12,12 @@
 ///     }
 ///     POLYGLOT_PLUGIN(describe)   // defines polyglot_plugin_entry and polyglot_plugin_score
 ///
-/// Every generated entry point runs inside POLYGLOT_PLUGIN_GUARD: polyglot::error,
-/// std::exception and anything else thrown by the plugin become a status code and a message;
-/// nothing crosses the boundary. Only the standard library and <polyglot/core/error.hpp> are
-/// used here, so plugins stay light (no TBB, Boost or ICU unless they link them privately).
+/// Every generated entry point runs inside plugin_sdk::guard (POLYGLOT_PLUGIN_GUARD):
+/// polyglot::error, std::exception and anything else thrown by the plugin become a status code and
+/// a message; nothing crosses the boundary. Only the standard library and <polyglot/core/error.hpp>
+/// are used here, so plugins stay light (no TBB, Boost or ICU unless they link them privately).
 #pragma once
 
-#include <polyglot/core/error.hpp>
 #include <polyglot/plugin/abi.h>
 
 #include <algorithm>
@@ -27,6 +26,7 @@
 #include <exception>
 #include <memory>
 #include <new>
+#include <polyglot/core/error.hpp>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -37,18 +37,18 @@ namespace plugin_sdk {
 
 /// Thrown inside a plugin to return a specific status with a message.
 class status_error : public std::runtime_error {
-public:
+  public:
     status_error(polyglot_status status, const std::string& what)
         : std::runtime_error(what), status_(status) {}
     [[nodiscard]] polyglot_status status() const noexcept { return status_; }
 
-private:
+  private:
     polyglot_status status_;
 };
 
 /// Non-owning view of a polyglot_text_batch.
 class text_batch_view {
-public:
+  public:
     explicit text_batch_view(const polyglot_text_batch& b) noexcept : b_(&b) {}
     [[nodiscard]] std::size_t size() const noexcept { return static_cast<std::size_t>(b_->n); }
     [[nodiscard]] std::string_view operator[](std::size_t i) const noexcept {
@@ -57,7 +57,7 @@ public:
     }
     [[nodiscard]] const polyglot_text_batch& raw() const noexcept { return *b_; }
 
-private:
+  private:
     const polyglot_text_batch* b_;
 };
 
@@ -65,7 +65,7 @@ private:
 /// Thread-safety: embed() and tokenize() may be called concurrently (make them const-safe);
 /// score() is called from one thread at a time.
 class model {
-public:
+  public:
     virtual ~model() = default;
     /// Whether this model can do @p op (POLYGLOT_OP_*).
     [[nodiscard]] virtual bool supports(polyglot_op op) const = 0;
@@ -96,7 +96,7 @@ public:
         throw unsupported("score");
     }
 
-protected:
+  protected:
     static status_error unsupported(const char* op) {
         return status_error(POLYGLOT_STATUS_UNSUPPORTED,
                             std::string("this model does not support ") + op);
@@ -130,11 +130,16 @@ inline std::string& last_error_slot() {
 
 inline polyglot_status status_of(errc code) noexcept {
     switch (code) {
-        case errc::io: return POLYGLOT_STATUS_IO_ERROR;
-        case errc::format: return POLYGLOT_STATUS_FORMAT_ERROR;
-        case errc::invalid_argument: return POLYGLOT_STATUS_INVALID_ARGUMENT;
-        case errc::unsupported: return POLYGLOT_STATUS_UNSUPPORTED;
-        default: return POLYGLOT_STATUS_INTERNAL;
+        case errc::io:
+            return POLYGLOT_STATUS_IO_ERROR;
+        case errc::format:
+            return POLYGLOT_STATUS_FORMAT_ERROR;
+        case errc::invalid_argument:
+            return POLYGLOT_STATUS_INVALID_ARGUMENT;
+        case errc::unsupported:
+            return POLYGLOT_STATUS_UNSUPPORTED;
+        default:
+            return POLYGLOT_STATUS_INTERNAL;
     }
 }
 
@@ -178,15 +183,23 @@ inline void copy_message(const char* msg, char* err, std::size_t cap) noexcept {
 
 }  // namespace detail
 
-/// Wraps a statement list so that no exception escapes: on throw, the enclosing function
-/// returns the mapped polyglot_status and the message is available through last_error.
-#define POLYGLOT_PLUGIN_GUARD(...)                                       \
-    try {                                                                \
-        ::polyglot::plugin_sdk::detail::last_error_slot().clear();       \
-        __VA_ARGS__                                                      \
-    } catch (...) {                                                      \
-        return ::polyglot::plugin_sdk::detail::handle_exception();       \
+/// Runs @p body (a callable returning polyglot_status) so that no exception escapes: on
+/// throw, returns the mapped status and stores the message for last_error.
+template <class Body>
+polyglot_status guard(Body&& body) noexcept {
+    try {
+        detail::last_error_slot().clear();
+        return body();
+    } catch (...) {
+        return detail::handle_exception();
     }
+}
+
+/// For hand-written exports: `POLYGLOT_PLUGIN_GUARD(stmt; ...; return POLYGLOT_STATUS_OK;)`
+/// runs the statements in plugin_sdk::guard and returns from the enclosing function with their
+/// status, or with the mapped status of whatever they threw (message in last_error).
+#define POLYGLOT_PLUGIN_GUARD(...) \
+    return ::polyglot::plugin_sdk::guard([&]() -> polyglot_status { __VA_ARGS__ });
 
 }  // namespace plugin_sdk
 POLYGLOT_END_NAMESPACE
@@ -236,36 +249,51 @@ struct table_for {
     }
     static polyglot_status get_info(polyglot_model_t m, char* buf, std::size_t cap,
                                     std::size_t* needed) noexcept {
-        POLYGLOT_PLUGIN_GUARD(check(m); std::string s = m->impl->info_json();
-                              if (needed) *needed = s.size() + 1;
-                              if (!buf || cap < s.size() + 1) return POLYGLOT_STATUS_BUFFER_TOO_SMALL;
-                              std::memcpy(buf, s.c_str(), s.size() + 1);
-                              return POLYGLOT_STATUS_OK;)
+        return guard([&] {
+            check(m);
+            const std::string s = m->impl->info_json();
+            if (needed) *needed = s.size() + 1;
+            if (!buf || cap < s.size() + 1) return POLYGLOT_STATUS_BUFFER_TOO_SMALL;
+            std::memcpy(buf, s.c_str(), s.size() + 1);
+            return POLYGLOT_STATUS_OK;
+        });
     }
     static polyglot_status get_dim(polyglot_model_t m, std::uint32_t* dim) noexcept {
-        POLYGLOT_PLUGIN_GUARD(check(m); check_ptr(dim, "dim"); *dim = m->impl->dim();
-                              return POLYGLOT_STATUS_OK;)
+        return guard([&] {
+            check(m);
+            check_ptr(dim, "dim");
+            *dim = m->impl->dim();
+            return POLYGLOT_STATUS_OK;
+        });
     }
     static polyglot_status embed(polyglot_model_t m, const polyglot_text_batch* texts, float* out,
                                  std::uint64_t out_count) noexcept {
-        POLYGLOT_PLUGIN_GUARD(
-            check(m); check_batch(texts, "texts");
+        return guard([&] {
+            check(m);
+            check_batch(texts, "texts");
             const std::uint64_t dim = m->impl->dim();
-            if (texts->n > 0) check_ptr(out, "out");
-            if (out_count != texts->n * dim) throw status_error(
-                POLYGLOT_STATUS_INVALID_ARGUMENT,
-                "embed: out has " + std::to_string(out_count) + " floats, need " +
-                    std::to_string(texts->n * dim) + " (n * dim)");
-            if (texts->n > 0) m->impl->embed(text_batch_view(*texts), out);
-            return POLYGLOT_STATUS_OK;)
+            if (out_count != texts->n * dim)
+                throw status_error(POLYGLOT_STATUS_INVALID_ARGUMENT,
+                                   "embed: out has " + std::to_string(out_count) +
+                                       " floats, need " + std::to_string(texts->n * dim) +
+                                       " (n * dim)");
+            if (texts->n == 0) return POLYGLOT_STATUS_OK;
+            check_ptr(out, "out");
+            m->impl->embed(text_batch_view(*texts), out);
+            return POLYGLOT_STATUS_OK;
+        });
     }
     static polyglot_status tokenize(polyglot_model_t m, const polyglot_text_batch* texts,
                                     std::uint32_t flags, std::int32_t* ids, std::uint64_t ids_cap,
                                     std::uint64_t* offsets, std::uint64_t* needed) noexcept {
-        POLYGLOT_PLUGIN_GUARD(
-            check(m); check_batch(texts, "texts"); check_ptr(offsets, "offsets");
-            text_batch_view view(*texts); std::vector<std::int32_t> buf;
-            std::uint64_t total = 0; offsets[0] = 0;
+        return guard([&] {
+            check(m);
+            check_batch(texts, "texts");
+            check_ptr(offsets, "offsets");
+            const text_batch_view view(*texts);
+            std::vector<std::int32_t> buf;
+            std::uint64_t total = 0;
+            offsets[0] = 0;
             for (std::size_t i = 0; i < view.size(); ++i) {
                 buf.clear();
                 m->impl->tokenize(view[i], flags, buf);
@@ -273,21 +301,27 @@ struct table_for {
                     std::copy(buf.begin(), buf.end(), ids + total);
                 total += buf.size();
                 offsets[i + 1] = total;
-            } if (needed) *needed = total;
+            }
+            if (needed) *needed = total;
             if (total > ids_cap || (total > 0 && !ids)) return POLYGLOT_STATUS_BUFFER_TOO_SMALL;
-            return POLYGLOT_STATUS_OK;)
+            return POLYGLOT_STATUS_OK;
+        });
     }
     static polyglot_status score(polyglot_model_t m, const polyglot_text_batch* prompts,
                                  const polyglot_text_batch* responses,
                                  polyglot_score_result* out) noexcept {
-        POLYGLOT_PLUGIN_GUARD(
-            check(m); check_batch(prompts, "prompts"); check_batch(responses, "responses");
-            if (prompts->n != responses->n) throw status_error(
-                POLYGLOT_STATUS_INVALID_ARGUMENT, "score: prompts and responses differ in size");
-            if (prompts->n > 0) check_ptr(out, "out");
-            if (prompts->n > 0) m->impl->score(text_batch_view(*prompts),
-                                               text_batch_view(*responses), out);
-            return POLYGLOT_STATUS_OK;)
+        return guard([&] {
+            check(m);
+            check_batch(prompts, "prompts");
+            check_batch(responses, "responses");
+            if (prompts->n != responses->n)
+                throw status_error(POLYGLOT_STATUS_INVALID_ARGUMENT,
+                                   "score: prompts and responses differ in size");
+            if (prompts->n == 0) return POLYGLOT_STATUS_OK;
+            check_ptr(out, "out");
+            m->impl->score(text_batch_view(*prompts), text_batch_view(*responses), out);
+            return POLYGLOT_STATUS_OK;
+        });
     }
     static std::uint32_t device_count() noexcept {
         try {
@@ -298,25 +332,31 @@ struct table_for {
         }
     }
     static polyglot_status device_info(std::uint32_t index, polyglot_device_info* out) noexcept {
-        POLYGLOT_PLUGIN_GUARD(
+        return guard([&] {
             check_ptr(out, "out");
-            if (out->struct_size < sizeof(std::uint32_t)) throw status_error(
-                POLYGLOT_STATUS_INVALID_ARGUMENT, "device_info: struct_size not set");
+            if (out->struct_size < sizeof(std::uint32_t))
+                throw status_error(POLYGLOT_STATUS_INVALID_ARGUMENT,
+                                   "device_info: struct_size not set");
             const auto& d = Describe();
             polyglot_device_info info{};
             if (d.devices) {
-                auto all = d.devices();
-                if (index >= all.size()) throw status_error(POLYGLOT_STATUS_INVALID_ARGUMENT,
-                                                            "device index out of range");
+                const auto all = d.devices();
+                if (index >= all.size())
+                    throw status_error(POLYGLOT_STATUS_INVALID_ARGUMENT,
+                                       "device index out of range");
                 info = all[index];
             } else {
-                if (index != 0) throw status_error(POLYGLOT_STATUS_INVALID_ARGUMENT,
-                                                   "device index out of range");
+                if (index != 0)
+                    throw status_error(POLYGLOT_STATUS_INVALID_ARGUMENT,
+                                       "device index out of range");
                 copy_message(d.name, info.name, sizeof info.name);
-            } std::uint32_t size = out->struct_size;
-            info.struct_size = static_cast<std::uint32_t>(std::min<std::size_t>(size, sizeof info));
-            std::memcpy(out, &info, info.struct_size);
-            return POLYGLOT_STATUS_OK;)
+            }
+            // Never write past what the caller's (possibly older, smaller) struct holds.
+            const std::size_t n = std::min<std::size_t>(out->struct_size, sizeof info);
+            info.struct_size = static_cast<std::uint32_t>(n);
+            std::memcpy(out, &info, n);
+            return POLYGLOT_STATUS_OK;
+        });
     }
     static void* get_proc_address(const char* name) noexcept {
         try {
@@ -357,7 +397,7 @@ struct table_for {
         }
     }
 
-private:
+  private:
     static polyglot_plugin_v1 make() {
         const auto& d = Describe();
         polyglot_plugin_v1 t{};
@@ -410,12 +450,12 @@ POLYGLOT_END_NAMESPACE
 
 /// Defines the plugin's two exports from `describe`, a function returning
 /// `const polyglot::plugin_sdk::plugin_description&`. Use once per plugin, at global scope.
-#define POLYGLOT_PLUGIN(describe)                                                              \
-    extern "C" POLYGLOT_PLUGIN_EXPORT const polyglot_plugin_v1* polyglot_plugin_entry(        \
-        uint32_t host_abi) {                                                                   \
-        return ::polyglot::plugin_sdk::detail::table_for<&describe>::entry(host_abi);          \
-    }                                                                                          \
-    extern "C" POLYGLOT_PLUGIN_EXPORT int32_t polyglot_plugin_score(void) {                   \
-        return ::polyglot::plugin_sdk::detail::table_for<&describe>::usable_score();           \
-    }                                                                                          \
+#define POLYGLOT_PLUGIN(describe)                                                      \
+    extern "C" POLYGLOT_PLUGIN_EXPORT const polyglot_plugin_v1* polyglot_plugin_entry( \
+        uint32_t host_abi) {                                                           \
+        return ::polyglot::plugin_sdk::detail::table_for<&describe>::entry(host_abi);  \
+    }                                                                                  \
+    extern "C" POLYGLOT_PLUGIN_EXPORT int32_t polyglot_plugin_score(void) {            \
+        return ::polyglot::plugin_sdk::detail::table_for<&describe>::usable_score();   \
+    }                                                                                  \
     static_assert(true, "")

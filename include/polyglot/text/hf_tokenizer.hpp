@@ -2,10 +2,9 @@
 /// @file Hugging Face tokenizers (`tokenizer.json`) behind the text::tokenizer interface.
 #pragma once
 
-#include <polyglot/text/tokenizer.hpp>
-
 #include <filesystem>
 #include <memory>
+#include <polyglot/text/tokenizer.hpp>
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace text {

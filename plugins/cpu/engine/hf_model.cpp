@@ -2,15 +2,14 @@
 // polyglot::cpu::make_hf_model: the cpu plugin's Hugging Face models, served by hf_runtime.
 #include "hf_model.hpp"
 
-#include "engine/hf_runtime.hpp"
-
-#include <polyglot/core/error.hpp>
-
 #include <oneapi/tbb/task_arena.h>
 
 #include <memory>
+#include <polyglot/core/error.hpp>
 #include <string>
 #include <vector>
+
+#include "engine/hf_runtime.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace cpu {
@@ -18,11 +17,11 @@ namespace cpu {
 namespace {
 
 class hf_model final : public model {
-public:
+  public:
     explicit hf_model(const model_request& r)
-        : rt_(engine::hf_runtime::open(r.path, {.pooling = r.pooling,
-                                                .max_tokens = r.max_tokens,
-                                                .batch_tokens = r.batch_tokens})) {
+        : rt_(engine::hf_runtime::open(
+              r.path,
+              {.pooling = r.pooling, .max_tokens = r.max_tokens, .batch_tokens = r.batch_tokens})) {
         if (!r.dtype.empty() && r.dtype != "f32")
             throw unsupported_error("model '" + r.path.string() + "': dtype '" + r.dtype +
                                     "': the cpu engine computes in f32 only");
@@ -62,11 +61,13 @@ public:
                                            res[i].response_tokens, res[i].truncated ? 1u : 0u};
     }
 
-private:
+  private:
     template <class F>
     void in_arena(F&& f) const {
-        if (arena_) arena_->execute(f);
-        else f();
+        if (arena_)
+            arena_->execute(f);
+        else
+            f();
     }
 
     std::unique_ptr<engine::hf_runtime> rt_;

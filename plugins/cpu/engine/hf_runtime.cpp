@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "engine/hf_runtime.hpp"
 
-#include <polyglot/core/error.hpp>
-
 #include <oneapi/tbb/parallel_for.h>
 
 #include <algorithm>
 #include <cmath>
+#include <polyglot/core/error.hpp>
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace engine {
@@ -15,10 +14,14 @@ namespace {
 
 const char* pooling_name(model::pooling_mode m) {
     switch (m) {
-        case model::pooling_mode::mean: return "mean";
-        case model::pooling_mode::last: return "last";
-        case model::pooling_mode::cls: return "cls";
-        case model::pooling_mode::max: return "max";
+        case model::pooling_mode::mean:
+            return "mean";
+        case model::pooling_mode::last:
+            return "last";
+        case model::pooling_mode::cls:
+            return "cls";
+        case model::pooling_mode::max:
+            return "max";
     }
     return "?";
 }
@@ -26,7 +29,8 @@ const char* pooling_name(model::pooling_mode m) {
 std::string json_escape(const std::string& s) {
     std::string o;
     for (char ch : s) {
-        if (ch == '"' || ch == '\\') o += '\\', o += ch;
+        if (ch == '"' || ch == '\\')
+            o += '\\', o += ch;
         else if (static_cast<unsigned char>(ch) < 0x20) {
             char buf[8];
             std::snprintf(buf, sizeof buf, "\\u%04x", ch);
@@ -69,11 +73,14 @@ std::unique_ptr<hf_runtime> hf_runtime::open(const std::filesystem::path& dir,
         r->dim_ = std::size_t(in);
     }
     if (!opts.pooling.empty()) {
-        if (opts.pooling == "mean") r->pooling_ = model::pooling_mode::mean;
+        if (opts.pooling == "mean")
+            r->pooling_ = model::pooling_mode::mean;
         else if (opts.pooling == "last" || opts.pooling == "lasttoken")
             r->pooling_ = model::pooling_mode::last;
-        else if (opts.pooling == "cls") r->pooling_ = model::pooling_mode::cls;
-        else if (opts.pooling == "max") r->pooling_ = model::pooling_mode::max;
+        else if (opts.pooling == "cls")
+            r->pooling_ = model::pooling_mode::cls;
+        else if (opts.pooling == "max")
+            r->pooling_ = model::pooling_mode::max;
         else
             throw argument_error("pooling '" + opts.pooling + "' for " + dir.string() +
                                  ": expected mean, last, cls or max");
@@ -81,9 +88,7 @@ std::unique_ptr<hf_runtime> hf_runtime::open(const std::filesystem::path& dir,
     return r;
 }
 
-std::string hf_runtime::id() const {
-    return "hf:" + dir_.string() + ":" + pooling_name(pooling_);
-}
+std::string hf_runtime::id() const { return "hf:" + dir_.string() + ":" + pooling_name(pooling_); }
 
 std::string hf_runtime::info_json() const {
     const auto& c = net_->config();
@@ -91,8 +96,8 @@ std::string hf_runtime::info_json() const {
                     "\", \"dim\": " + std::to_string(dim_) +
                     ", \"parameters\": " + std::to_string(net_->parameter_count()) +
                     ", \"dtype\": \"" + net_->weight_dtype() + "\", \"compute\": \"f32\"" +
-                    ", \"vocab_size\": " + std::to_string(c.vocab_size) +
-                    ", \"pooling\": \"" + pooling_name(pooling_) + "\"" +
+                    ", \"vocab_size\": " + std::to_string(c.vocab_size) + ", \"pooling\": \"" +
+                    pooling_name(pooling_) + "\"" +
                     ", \"normalize\": " + (normalize_ ? "true" : "false") +
                     ", \"sentence_transformers\": " + (st_ ? "true" : "false") +
                     ", \"max_tokens\": " + std::to_string(max_tokens_) + "}";
@@ -119,7 +124,8 @@ std::vector<token_id> hf_runtime::embed_ids(std::string_view text) const {
 void hf_runtime::embed(std::span<const std::string_view> texts, float* out) const {
     const std::size_t n = texts.size();
     std::vector<std::vector<token_id>> ids(n);
-    oneapi::tbb::parallel_for(std::size_t(0), n, [&](std::size_t i) { ids[i] = embed_ids(texts[i]); });
+    oneapi::tbb::parallel_for(std::size_t(0), n,
+                              [&](std::size_t i) { ids[i] = embed_ids(texts[i]); });
     const std::size_t hidden = std::size_t(net_->config().hidden_size);
     std::vector<float> pooled(n * hidden, 0.0f);
     std::vector<seq_request> reqs(n);
@@ -154,8 +160,10 @@ std::vector<score_result> hf_runtime::score(std::span<const std::string_view> pr
                                             bool keep_logprobs) const {
     if (prompts.size() != responses.size())
         throw argument_error("score: prompts and responses differ in number");
-    if (!net_->has_lm_head())
-        throw unsupported_error(dir_.string() + ": the model has no output projection (lm_head)");
+    if (!can_score())
+        throw unsupported_error(dir_.string() +
+                                ": not a causal language model (no lm_head, or bidirectional "
+                                "attention): it cannot score");
     const std::size_t n = prompts.size();
     std::vector<score_result> res(n);
     std::vector<std::vector<token_id>> ids(n);

@@ -4,10 +4,6 @@
 /// texts, tokenized and packed into forward passes of at most `batch_tokens` tokens.
 #pragma once
 
-#include "common/hf_tokenizer.hpp"
-#include "common/st_modules.hpp"
-#include "engine/transformer.hpp"
-
 #include <cstddef>
 #include <filesystem>
 #include <memory>
@@ -17,20 +13,24 @@
 #include <string_view>
 #include <vector>
 
+#include "common/hf_tokenizer.hpp"
+#include "common/st_modules.hpp"
+#include "engine/transformer.hpp"
+
 POLYGLOT_BEGIN_NAMESPACE
 namespace engine {
 
 struct score_result {
-    double sum_nll = 0;            ///< Σ −log p over the scored response tokens (nats)
-    std::uint32_t n_scored = 0;    ///< response tokens scored (a token at position 0 is not)
+    double sum_nll = 0;          ///< Σ −log p over the scored response tokens (nats)
+    std::uint32_t n_scored = 0;  ///< response tokens scored (a token at position 0 is not)
     std::uint32_t prompt_tokens = 0;
     std::uint32_t response_tokens = 0;
     bool truncated = false;
-    std::vector<float> logprobs;   ///< per scored token (only when asked for)
+    std::vector<float> logprobs;  ///< per scored token (only when asked for)
 };
 
 class hf_runtime {
-public:
+  public:
     struct options {
         std::string pooling;             ///< "mean" | "last" | "cls" | "max" | "" (default)
         std::size_t max_tokens = 16384;  ///< SCORE / EMBED truncation
@@ -42,7 +42,10 @@ public:
 
     [[nodiscard]] const model::hf_tokenizer& tokenizer() const noexcept { return *tok_; }
     [[nodiscard]] const transformer& net() const noexcept { return *net_; }
-    [[nodiscard]] bool can_score() const noexcept { return net_->has_lm_head(); }
+    /// A causal LM with an output projection (a bidirectional encoder cannot score).
+    [[nodiscard]] bool can_score() const noexcept {
+        return net_->has_lm_head() && !net_->config().bidirectional;
+    }
     /// Embedding dimension (after Dense modules).
     [[nodiscard]] std::size_t dim() const noexcept { return dim_; }
     /// "hf:DIR:mean"
@@ -64,7 +67,7 @@ public:
     /// yet; for tests and small checks).
     [[nodiscard]] std::vector<token_id> greedy(std::vector<token_id> ids, std::size_t n) const;
 
-private:
+  private:
     hf_runtime() = default;
     /// Runs @p reqs in forward passes of ≤ batch_tokens tokens, in order.
     void run_batched(std::vector<seq_request>& reqs) const;

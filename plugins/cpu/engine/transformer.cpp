@@ -1,19 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "engine/transformer.hpp"
 
-#include "common/safetensors.hpp"
-
-#include <polyglot/core/error.hpp>
-
-#include <Eigen/Core>
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/blocked_range2d.h>
 #include <oneapi/tbb/parallel_for.h>
 
+#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numbers>
+#include <polyglot/core/error.hpp>
+
+#include "common/safetensors.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace engine {
@@ -200,10 +199,14 @@ bool transformer::has_lm_head() const noexcept { return w_->has_head; }
 std::size_t transformer::parameter_count() const noexcept { return w_->params; }
 std::string transformer::weight_dtype() const {
     switch (w_->stored) {
-        case model::dtype::bf16: return "bf16";
-        case model::dtype::f16: return "f16";
-        case model::dtype::f64: return "f64";
-        default: return "f32";
+        case model::dtype::bf16:
+            return "bf16";
+        case model::dtype::f16:
+            return "f16";
+        case model::dtype::f64:
+            return "f64";
+        default:
+            return "f32";
     }
 }
 
@@ -219,8 +222,8 @@ std::unique_ptr<transformer> transformer::load(const std::filesystem::path& dir,
     // sentence-transformers Transformer module), or under a multimodal wrapper.
     std::string prefix;
     bool found = false;
-    for (const char* p : {"model.", "", "model.language_model.", "language_model.model.",
-                          "language_model."})
+    for (const char* p :
+         {"model.", "", "model.language_model.", "language_model.model.", "language_model."})
         if (ws.find(std::string(p) + "embed_tokens.weight")) {
             prefix = p;
             found = true;
@@ -260,14 +263,15 @@ std::unique_ptr<transformer> transformer::load(const std::filesystem::path& dir,
     }
     // Output projection: lm_head next to the text model, else tied to the embeddings.
     std::string head_name;
-    for (std::string cand : {std::string("lm_head.weight"), std::string("language_model.lm_head.weight")})
+    for (std::string cand :
+         {std::string("lm_head.weight"), std::string("language_model.lm_head.weight")})
         if (ws.find(cand)) {
             head_name = cand;
             break;
         }
     if (!head_name.empty() && !c.tie_word_embeddings) {
-        w->lm_head = ld.stacked({head_name.substr(0, head_name.size() - 7)}, {c.vocab_size}, d,
-                                false);
+        w->lm_head =
+            ld.stacked({head_name.substr(0, head_name.size() - 7)}, {c.vocab_size}, d, false);
         w->has_head = true;
     } else if (c.tie_word_embeddings) {
         w->has_head = true;
@@ -302,8 +306,9 @@ void transformer::run(std::span<const seq_request> batch) const {
         if (batch[s].ids.empty()) continue;
         for (auto id : batch[s].ids)
             if (std::int64_t(id) >= c.vocab_size)
-                throw argument_error("token id " + std::to_string(id) + " is outside the vocabulary (" +
-                                     std::to_string(c.vocab_size) + ") of " + c.file.string());
+                throw argument_error("token id " + std::to_string(id) +
+                                     " is outside the vocabulary (" + std::to_string(c.vocab_size) +
+                                     ") of " + c.file.string());
         seqs.push_back(s);
         start.push_back(T);
         T += std::ptrdiff_t(batch[s].ids.size());
@@ -357,9 +362,8 @@ void transformer::run(std::span<const seq_request> batch) const {
         const bool sliding = c.layer_types[li] == model::attention_kind::sliding;
         const auto& cs = sliding ? cos_slide : cos_full;
         const auto& sn = sliding ? sin_slide : sin_full;
-        for_columns(T, [&](std::ptrdiff_t j) {
-            rms_norm(x.col(j), L.in_norm.data(), d, eps, xn.col(j));
-        });
+        for_columns(
+            T, [&](std::ptrdiff_t j) { rms_norm(x.col(j), L.in_norm.data(), d, eps, xn.col(j)); });
         matmul(L.qkv, xn, qkv, Tp);
         // q/k norms and RoPE, per token and head.
         for_columns(T, [&](std::ptrdiff_t j) {
@@ -421,8 +425,9 @@ void transformer::run(std::span<const seq_request> batch) const {
                         for (std::ptrdiff_t r2 = 0; r2 < nk; ++r2) {
                             const std::ptrdiff_t jk = k0 + r2;
                             bool ok = c.bidirectional ? true : jk <= i;
-                            if (win > 0) ok = ok && (c.bidirectional ? std::abs(i - jk) < win
-                                                                     : i - jk < win);
+                            if (win > 0)
+                                ok =
+                                    ok && (c.bidirectional ? std::abs(i - jk) < win : i - jk < win);
                             if (!ok) {
                                 s[r2] = -std::numeric_limits<float>::infinity();
                                 continue;
@@ -493,7 +498,8 @@ void transformer::run(std::span<const seq_request> batch) const {
         });
     }
     // Final norm (into xn).
-    for_columns(T, [&](std::ptrdiff_t j) { rms_norm(x.col(j), W.final_norm.data(), d, eps, xn.col(j)); });
+    for_columns(
+        T, [&](std::ptrdiff_t j) { rms_norm(x.col(j), W.final_norm.data(), d, eps, xn.col(j)); });
 
     // Pooling.
     oneapi::tbb::parallel_for(std::size_t(0), seqs.size(), [&](std::size_t k) {

@@ -10,9 +10,6 @@
 /// per sequence and per token; no reduction is split across threads.
 #pragma once
 
-#include "common/model_config.hpp"
-#include "common/st_modules.hpp"
-
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -20,6 +17,9 @@
 #include <span>
 #include <string>
 #include <vector>
+
+#include "common/model_config.hpp"
+#include "common/st_modules.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace engine {
@@ -42,7 +42,7 @@ struct seq_request {
 };
 
 class transformer {
-public:
+  public:
     /// Loads config.json and the safetensors weights of @p dir (bf16 / f16 weights are widened
     /// to f32 at load). @p need_lm_head: fail when the model has no output projection.
     static std::unique_ptr<transformer> load(const std::filesystem::path& dir, bool need_lm_head);
@@ -60,21 +60,21 @@ public:
 
     struct weights;
 
-private:
+  private:
     explicit transformer(std::unique_ptr<weights> w);
     std::unique_ptr<weights> w_;
 };
 
 /// y[out] = act(W x + b) for a sentence-transformers Dense module; loaded from its directory.
 class dense_layer {
-public:
+  public:
     explicit dense_layer(const model::st_dense& spec);
     [[nodiscard]] std::int64_t in_features() const noexcept { return in_; }
     [[nodiscard]] std::int64_t out_features() const noexcept { return out_; }
     /// Applies the layer to @p n rows of in_features floats (row-major) into @p out.
     void apply(const float* in, std::size_t n, float* out) const;
 
-private:
+  private:
     std::int64_t in_ = 0, out_ = 0;
     std::vector<float> w_, b_;
     model::dense_activation act_ = model::dense_activation::identity;

@@ -1,15 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // A plugin whose model throws from inside every operation (std::runtime_error, a non-standard
 // type, std::bad_alloc): POLYGLOT_PLUGIN_GUARD must turn each into a status + message.
-#include <polyglot/plugin/plugin.hpp>
-
 #include <new>
+#include <polyglot/plugin/plugin.hpp>
 #include <stdexcept>
 
 namespace {
 
 class throwing_model final : public polyglot::plugin_sdk::model {
-public:
+  public:
     [[nodiscard]] bool supports(polyglot_op op) const override {
         return op == POLYGLOT_OP_EMBED || op == POLYGLOT_OP_TOKENIZE || op == POLYGLOT_OP_SCORE;
     }

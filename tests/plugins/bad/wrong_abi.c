@@ -22,16 +22,16 @@ static int32_t supports(polyglot_model_t m, polyglot_op op) {
 }
 
 static const polyglot_plugin_v1 table = {
-    /* .abi_version = */ POLYGLOT_PLUGIN_ABI_VERSION + 1u,
-    /* .struct_size = */ sizeof(polyglot_plugin_v1),
-    /* .name        = */ "badabi",
-    /* .version     = */ "9.9.9",
-    /* .caps        = */ POLYGLOT_CAP_EMBED,
-    /* .description = */ "built for another ABI",
-    /* .create      = */ create,
-    /* .destroy     = */ destroy,
-    /* .last_error  = */ last_error,
-    /* .supports    = */ supports,
+    .abi_version = POLYGLOT_PLUGIN_ABI_VERSION + 1u,
+    .struct_size = sizeof(polyglot_plugin_v1),
+    .name = "badabi",
+    .version = "9.9.9",
+    .caps = POLYGLOT_CAP_EMBED,
+    .description = "built for another ABI",
+    .create = create,
+    .destroy = destroy,
+    .last_error = last_error,
+    .supports = supports,
 };
 
 POLYGLOT_PLUGIN_EXPORT const polyglot_plugin_v1* polyglot_plugin_entry(uint32_t host_abi) {
