@@ -4,9 +4,12 @@
 
 #include <polyglot/io/atomic_file.hpp>
 
+#include <boost/program_options.hpp>
+
 #include <unistd.h>
 
 #include <cstdio>
+#include <iostream>
 #include <string>
 #include <string_view>
 
@@ -23,6 +26,29 @@ inline void write_output(const std::string& path, std::string_view content) {
         return;
     }
     io::write_file_atomic(path, content);
+}
+
+/// Parses a subcommand's argv with @p desc, every positional argument going to @p positional
+/// (ownership passes to the parser, as with add_options). Prints @p desc and returns false on
+/// --help (the caller returns 0); throws program_options errors on bad usage.
+inline bool parse_command_line(int argc, char** argv,
+                               const boost::program_options::options_description& desc,
+                               const boost::program_options::value_semantic* positional,
+                               boost::program_options::variables_map& vm) {
+    namespace po = boost::program_options;
+    po::options_description hidden;
+    hidden.add_options()("input", positional);
+    po::options_description all;
+    all.add(desc).add(hidden);
+    po::positional_options_description pos;
+    pos.add("input", -1);
+    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
+    if (vm.count("help")) {
+        std::cout << desc << "\n";
+        return false;
+    }
+    po::notify(vm);
+    return true;
 }
 
 }  // namespace polyglot::cli

@@ -95,19 +95,8 @@ int run_correlate(int argc, char** argv) {
         ("output,o", po::value(&output)->default_value("-"), "output file (- = stdout)")
         ("plot", po::value(&plot), "write the ρ matrix as an SVG heatmap with stars");
     // clang-format on
-    po::options_description hidden;
-    hidden.add_options()("input", po::value(&inputs));
-    po::options_description all;
-    all.add(desc).add(hidden);
-    po::positional_options_description pos;
-    pos.add("input", -1);
     po::variables_map vm;
-    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
-    if (vm.count("help")) {
-        std::cout << desc << "\n";
-        return 0;
-    }
-    po::notify(vm);
+    if (!parse_command_line(argc, argv, desc, po::value(&inputs), vm)) return 0;
     if (json && csv) throw argument_error("--json and --csv exclude each other");
     auto langs = analysis::split_list(languages);
     std::string out;

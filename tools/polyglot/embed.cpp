@@ -76,19 +76,8 @@ int run_embed(int argc, char** argv) {
         ("threads", po::value(&threads)->default_value(0), "worker threads (0 = all cores)")
         ("strict", po::bool_switch(&strict), "stop with an error at the first bad record");
     // clang-format on
-    po::options_description hidden;
-    hidden.add_options()("input", po::value(&inputs));
-    po::options_description all;
-    all.add(desc).add(hidden);
-    po::positional_options_description pos;
-    pos.add("input", -1);
     po::variables_map vm;
-    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
-    if (vm.count("help")) {
-        std::cout << desc << "\n";
-        return 0;
-    }
-    po::notify(vm);
+    if (!polyglot::cli::parse_command_line(argc, argv, desc, po::value(&inputs), vm)) return 0;
     if (inputs.empty()) throw argument_error("embed: no input FILE");
     if (field != "prompt" && field != "response")
         throw argument_error("--field must be 'prompt' or 'response', not '" + field + "'");

@@ -105,19 +105,8 @@ int run_pca(int argc, char** argv) {
         ("plot-fit", po::value(&plot_fit),
             "write predicted vs actual of the best model (SVG), coloured by language");
     // clang-format on
-    po::options_description hidden;
-    hidden.add_options()("input", po::value(&inputs));
-    po::options_description all;
-    all.add(desc).add(hidden);
-    po::positional_options_description pos;
-    pos.add("input", -1);
     po::variables_map vm;
-    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
-    if (vm.count("help")) {
-        std::cout << desc << "\n";
-        return 0;
-    }
-    po::notify(vm);
+    if (!parse_command_line(argc, argv, desc, po::value(&inputs), vm)) return 0;
     if (json && csv) throw argument_error("--json and --csv exclude each other");
     if (!join.empty() && target.empty()) throw argument_error("--join needs --target");
     if (!plot_fit.empty() && target.empty()) throw argument_error("--plot-fit needs --target");

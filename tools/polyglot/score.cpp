@@ -140,19 +140,8 @@ int run_score(int argc, char** argv) {
         ("max-line-bytes", po::value(&ropts.jsonl.max_line_bytes)->default_value(
             ropts.jsonl.max_line_bytes), "longer lines are skipped (line_too_long)");
     // clang-format on
-    po::options_description hidden;
-    hidden.add_options()("input", po::value(&inputs));
-    po::options_description all;
-    all.add(desc).add(hidden);
-    po::positional_options_description pos;
-    pos.add("input", -1);
     po::variables_map vm;
-    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
-    if (vm.count("help")) {
-        std::cout << desc << "\n";
-        return 0;
-    }
-    po::notify(vm);
+    if (!parse_command_line(argc, argv, desc, po::value(&inputs), vm)) return 0;
     if (inputs.empty()) throw argument_error("no input file (see polyglot score --help)");
     if (report_path == "-" && per_instance_path == "-")
         throw argument_error("--output and --per-instance cannot both be standard output");
