@@ -14,6 +14,7 @@
 #include <polyglot/version.hpp>
 #include <string>
 
+#include "common/plugin_config.hpp"
 #include "fasttext_model.hpp"
 #include "hf_model.hpp"
 #include "model.hpp"
@@ -22,23 +23,8 @@ POLYGLOT_BEGIN_NAMESPACE
 namespace cpu {
 namespace {
 
-std::size_t get_size(simdjson::dom::object& obj, const char* key, std::size_t fallback) {
-    auto v = obj[key];
-    if (v.error() == simdjson::NO_SUCH_FIELD) return fallback;
-    std::uint64_t u = 0;
-    if (v.get(u) != simdjson::SUCCESS)
-        throw argument_error(std::string("config: '") + key + "' must be a non-negative integer");
-    return static_cast<std::size_t>(u);
-}
-
-std::string get_string(simdjson::dom::object& obj, const char* key) {
-    auto v = obj[key];
-    if (v.error() == simdjson::NO_SUCH_FIELD) return {};
-    std::string_view s;
-    if (v.get(s) != simdjson::SUCCESS)
-        throw argument_error(std::string("config: '") + key + "' must be a string");
-    return std::string(s);
-}
+using ::polyglot::model::config_size;
+using ::polyglot::model::config_string;
 
 model_request parse_request(std::string_view config_json) {
     simdjson::dom::parser parser;
@@ -49,13 +35,13 @@ model_request parse_request(std::string_view config_json) {
     simdjson::dom::object obj;
     if (doc.get(obj) != simdjson::SUCCESS) throw argument_error("config must be a JSON object");
     model_request r;
-    r.path = get_string(obj, "model");
+    r.path = config_string(obj, "model");
     if (r.path.empty()) throw argument_error("config: 'model' (a model path) is required");
-    r.pooling = get_string(obj, "pooling");
-    r.dtype = get_string(obj, "dtype");
-    r.threads = get_size(obj, "threads", 0);
-    r.max_tokens = get_size(obj, "max_tokens", r.max_tokens);
-    r.batch_tokens = get_size(obj, "batch_tokens", 0);
+    r.pooling = config_string(obj, "pooling");
+    r.dtype = config_string(obj, "dtype");
+    r.threads = config_size(obj, "threads", 0);
+    r.max_tokens = config_size(obj, "max_tokens", r.max_tokens);
+    r.batch_tokens = config_size(obj, "batch_tokens", 0);
     r.config_json.assign(config_json);
     return r;
 }

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "common/hf_tokenizer.hpp"
+#include "common/plugin_config.hpp"
 #include "common/st_modules.hpp"
 #include "device.hpp"
 #include "engine.hpp"
@@ -84,23 +85,8 @@ struct request {
     int device = 0;
 };
 
-std::size_t get_size(simdjson::dom::object& obj, const char* key, std::size_t fallback) {
-    auto v = obj[key];
-    if (v.error() == simdjson::NO_SUCH_FIELD) return fallback;
-    std::uint64_t u = 0;
-    if (v.get(u) != simdjson::SUCCESS)
-        throw argument_error(std::string("config: '") + key + "' must be a non-negative integer");
-    return static_cast<std::size_t>(u);
-}
-
-std::string get_string(simdjson::dom::object& obj, const char* key) {
-    auto v = obj[key];
-    if (v.error() == simdjson::NO_SUCH_FIELD) return {};
-    std::string_view s;
-    if (v.get(s) != simdjson::SUCCESS)
-        throw argument_error(std::string("config: '") + key + "' must be a string");
-    return std::string(s);
-}
+using ::polyglot::model::config_size;
+using ::polyglot::model::config_string;
 
 request parse_request(std::string_view config_json) {
     simdjson::dom::parser parser;
@@ -111,17 +97,17 @@ request parse_request(std::string_view config_json) {
     simdjson::dom::object obj;
     if (doc.get(obj) != simdjson::SUCCESS) throw argument_error("config must be a JSON object");
     request r;
-    r.path = get_string(obj, "model");
+    r.path = config_string(obj, "model");
     if (r.path.empty()) throw argument_error("config: 'model' (a model directory) is required");
-    r.pooling = get_string(obj, "pooling");
+    r.pooling = config_string(obj, "pooling");
     if (!r.pooling.empty() && r.pooling != "mean" && r.pooling != "last")
         throw argument_error("config: 'pooling' must be \"mean\" or \"last\", not '" + r.pooling +
                              "'");
-    r.dtype = get_string(obj, "dtype");
-    r.max_tokens = get_size(obj, "max_tokens", r.max_tokens);
-    r.batch_tokens = get_size(obj, "batch_tokens", 0);
-    r.threads = get_size(obj, "threads", 0);
-    r.device = static_cast<int>(get_size(obj, "device", 0));
+    r.dtype = config_string(obj, "dtype");
+    r.max_tokens = config_size(obj, "max_tokens", r.max_tokens);
+    r.batch_tokens = config_size(obj, "batch_tokens", 0);
+    r.threads = config_size(obj, "threads", 0);
+    r.device = static_cast<int>(config_size(obj, "device", 0));
     return r;
 }
 
