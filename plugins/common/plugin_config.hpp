@@ -14,6 +14,18 @@
 POLYGLOT_BEGIN_NAMESPACE
 namespace model {
 
+/// Parses the config JSON into an object (kept alive by @p parser); argument_error otherwise.
+inline simdjson::dom::object parse_config(simdjson::dom::parser& parser,
+                                          std::string_view config_json) {
+    simdjson::dom::element doc;
+    if (auto err = parser.parse(config_json.data(), config_json.size()).get(doc))
+        throw argument_error(std::string("config is not valid JSON: ") +
+                             simdjson::error_message(err));
+    simdjson::dom::object obj;
+    if (doc.get(obj) != simdjson::SUCCESS) throw argument_error("config must be a JSON object");
+    return obj;
+}
+
 /// A non-negative integer field, or @p fallback when absent; argument_error otherwise.
 inline std::size_t config_size(simdjson::dom::object& obj, const char* key, std::size_t fallback) {
     auto v = obj[key];

@@ -90,12 +90,7 @@ using ::polyglot::model::config_string;
 
 request parse_request(std::string_view config_json) {
     simdjson::dom::parser parser;
-    simdjson::dom::element doc;
-    if (auto err = parser.parse(config_json.data(), config_json.size()).get(doc))
-        throw argument_error(std::string("config is not valid JSON: ") +
-                             simdjson::error_message(err));
-    simdjson::dom::object obj;
-    if (doc.get(obj) != simdjson::SUCCESS) throw argument_error("config must be a JSON object");
+    simdjson::dom::object obj = ::polyglot::model::parse_config(parser, config_json);
     request r;
     r.path = config_string(obj, "model");
     if (r.path.empty()) throw argument_error("config: 'model' (a model directory) is required");

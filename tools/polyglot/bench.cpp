@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "command.hpp"
+#include "common.hpp"
 #include "score_util.hpp"
 
 namespace po = boost::program_options;
@@ -57,19 +58,8 @@ int run_bench(int argc, char** argv) {
             "model backend: cpu, cuda, metal, auto, or a plugin path")
         ("plugin-dir", po::value(&plugin_dirs), "extra plugin directory (repeatable)");
     // clang-format on
-    po::options_description hidden;
-    hidden.add_options()("input", po::value(&input));
-    po::options_description all;
-    all.add(desc).add(hidden);
-    po::positional_options_description pos;
-    pos.add("input", 1);
     po::variables_map vm;
-    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
-    if (vm.count("help")) {
-        std::cout << desc << "\n";
-        return 0;
-    }
-    po::notify(vm);
+    if (!parse_command_line(argc, argv, desc, po::value(&input), vm, 1)) return 0;
     if (input.empty()) throw argument_error("no input file (see polyglot bench --help)");
     if (repeat == 0) repeat = 1;
     for (const auto& d : plugin_dirs) cfg.backend.plugin_dirs.emplace_back(d);

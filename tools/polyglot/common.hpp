@@ -2,14 +2,12 @@
 /// @file Small helpers shared by the subcommands.
 #pragma once
 
-#include <polyglot/io/atomic_file.hpp>
-
-#include <boost/program_options.hpp>
-
 #include <unistd.h>
 
+#include <boost/program_options.hpp>
 #include <cstdio>
 #include <iostream>
+#include <polyglot/io/atomic_file.hpp>
 #include <string>
 #include <string_view>
 
@@ -29,19 +27,20 @@ inline void write_output(const std::string& path, std::string_view content) {
 }
 
 /// Parses a subcommand's argv with @p desc, every positional argument going to @p positional
-/// (ownership passes to the parser, as with add_options). Prints @p desc and returns false on
+/// (at most @p max_positional of them; -1 = any number; ownership of @p positional passes to the
+/// parser, as with add_options). Prints @p desc and returns false on
 /// --help (the caller returns 0); throws program_options errors on bad usage.
 inline bool parse_command_line(int argc, char** argv,
                                const boost::program_options::options_description& desc,
                                const boost::program_options::value_semantic* positional,
-                               boost::program_options::variables_map& vm) {
+                               boost::program_options::variables_map& vm, int max_positional = -1) {
     namespace po = boost::program_options;
     po::options_description hidden;
     hidden.add_options()("input", positional);
     po::options_description all;
     all.add(desc).add(hidden);
     po::positional_options_description pos;
-    pos.add("input", -1);
+    pos.add("input", max_positional);
     po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
     if (vm.count("help")) {
         std::cout << desc << "\n";
