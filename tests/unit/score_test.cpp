@@ -36,7 +36,8 @@ class fake_scorer final : public pg::scorer {
     [[nodiscard]] std::string id() const override { return "fake-lm"; }
     [[nodiscard]] std::string backend() const override { return "test"; }
     void score(std::span<const std::string_view> prompts,
-               std::span<const std::string_view> responses, std::span<pg::lm_score> out) override {
+               std::span<const std::string_view> responses, std::span<pg::lm_score> out,
+               const pg::call_hooks*) override {
         ++calls;
         BOOST_REQUIRE(prompts.size() == responses.size() && out.size() == responses.size());
         for (std::size_t i = 0; i < out.size(); ++i) {
