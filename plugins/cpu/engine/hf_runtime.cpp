@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "engine/hf_runtime.hpp"
 
+#include "common/truncation.hpp"
+
 #include <oneapi/tbb/parallel_for.h>
 
 #include <algorithm>
@@ -173,15 +175,7 @@ std::vector<score_result> hf_runtime::score(std::span<const std::string_view> pr
         auto p = tok_->encode(prompts[i], {.add_special_tokens = true});
         auto r = tok_->encode(responses[i], {.add_special_tokens = false});
         auto& out = res[i];
-        if (p.size() + r.size() > max_tokens_) {
-            out.truncated = true;
-            const std::size_t keep_prefix = std::min(nprefix, p.size());
-            std::size_t over = p.size() + r.size() - max_tokens_;
-            const std::size_t drop = std::min(over, p.size() - keep_prefix);
-            p.erase(p.begin() + long(keep_prefix), p.begin() + long(keep_prefix + drop));
-            over -= drop;
-            if (over > 0) r.resize(r.size() - std::min(over, r.size()));
-        }
+        out.truncated = model::truncate_pair(p, r, nprefix, max_tokens_).truncated();
         out.prompt_tokens = std::uint32_t(p.size());
         out.response_tokens = std::uint32_t(r.size());
         from[i] = p.size();
