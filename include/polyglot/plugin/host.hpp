@@ -200,6 +200,9 @@ struct search_options {
     bool use_env = true;                             ///< $POLYGLOT_PLUGIN_PATH
     bool use_install_dir = true;                     ///< the install directory
     bool use_exe_dir = true;                         ///< next to the executable
+    /// Plugin names `--backend auto` passes over (the host skips "remote" for local model
+    /// paths: a URL spec selects it, a path never does).
+    std::vector<std::string> auto_skip;
 };
 
 /// The directories searched, in order, deduplicated; non-existent ones are kept (so messages
