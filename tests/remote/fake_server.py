@@ -194,10 +194,10 @@ class Server:
         if p == "/tokenize" and k in ("vllm", "sglang"):
             ids = tokenize(body["prompt"], body.get("add_special_tokens", True))
             return 200, {"tokens": ids, "count": len(ids),
-                         "max_model_len": self.args.max_model_len}, {}
+                         "max_model_len": self.args.max_model_len}, {"tokens": ids}
         if p == "/tokenize" and k == "llamacpp":
             ids = tokenize(body["content"], body.get("add_special", False))
-            return 200, {"tokens": ids}, {}
+            return 200, {"tokens": ids}, {"tokens": ids}
         if p == "/detokenize" and k in ("vllm", "sglang"):
             return 200, {"prompt": detokenize(body["tokens"])}, {}
         if p == "/detokenize" and k == "llamacpp":
@@ -223,11 +223,13 @@ class Server:
         lps = logprobs_of(ids)
         k = max(1, int(body.get("prompt_logprobs") or 1))
         plp = [None]
+        greedy = [0]
         for p in range(1, len(ids)):
             m = {}
             extras = other_ids(ids, p, k)
             # top-k alternatives are more likely than the actual token, except when it is top
             actual_top = (ids[p] % 5 == 0)
+            greedy.append(1 if actual_top else 0)
             entries = [(ids[p], lps[p], 1 if actual_top else 2)]
             for j, x in enumerate(extras):
                 entries.append((x, lps[p] + (-0.5 - j if actual_top else 0.5 + j),
@@ -241,7 +243,7 @@ class Server:
                               "stop_reason": None, "prompt_logprobs": plp}],
                  "usage": {"prompt_tokens": len(ids), "completion_tokens": 1,
                            "total_tokens": len(ids) + 1}}
-        return 200, reply, {"logprobs": lps, "ids": ids}
+        return 200, reply, {"logprobs": lps, "ids": ids, "greedy": greedy}
 
     def sglang_score(self, body):
         ids = body["input_ids"]
