@@ -121,7 +121,7 @@ class Server:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = raw
-        if self.args.delay:
+        if self.args.delay and (not self.args.delay_path or request.path == self.args.delay_path):
             await asyncio.sleep(self.args.delay)
         if not self.authorized(request):
             msg = "invalid API key"
@@ -349,7 +349,8 @@ async def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--log")
     ap.add_argument("--faults")
-    ap.add_argument("--delay", type=float, default=0.0)
+    ap.add_argument("--delay", type=float, default=0.0, help="seconds before each reply")
+    ap.add_argument("--delay-path", help="delay only the replies to this path")
     ap.add_argument("--dim", type=int, default=8)
     ap.add_argument("--max-model-len", type=int, default=4096)
     ap.add_argument("--api-key")
