@@ -46,7 +46,6 @@ plugin::model open_for(std::string_view spec, std::string_view pooling, std::uin
     std::string backend = opts.backend;
     const bool url = is_url_spec(spec);
     if (url && (backend.empty() || backend == "auto")) backend = "remote";
-    if (!url) s.auto_skip.emplace_back("remote");
     return plugin::open_model(backend, caps, make_config(std::string(spec), pooling, opts), s);
 }
 
