@@ -154,27 +154,28 @@ class plugin_scorer final : public scorer {
 /// prompts need a chat-capable backend.
 class plugin_generator final : public generator {
   public:
-    plugin_generator(plugin::model m, std::string id) : model_(std::move(m)), id_(std::move(id)) {}
+    plugin_generator(std::shared_ptr<plugin::model> m, std::string id)
+        : model_(std::move(m)), id_(std::move(id)) {}
     [[nodiscard]] std::string id() const override { return id_; }
-    [[nodiscard]] std::string backend() const override { return model_.plugin().name(); }
-    [[nodiscard]] std::string info_json() const override { return model_.info_json(); }
+    [[nodiscard]] std::string backend() const override { return model_->plugin().name(); }
+    [[nodiscard]] std::string info_json() const override { return model_->info_json(); }
     void generate(prompt_kind kind, std::span<const std::string_view> prompts,
                   std::span<const std::vector<std::int32_t>> prompt_ids, std::uint64_t first_index,
                   const generate_params& params, std::span<generation> out,
                   const call_hooks* hooks) override {
-        if (kind == prompt_kind::messages && !model_.supports(POLYGLOT_OP_CHAT))
-            throw unsupported_error("generator '" + id_ + "': backend '" + model_.plugin().name() +
+        if (kind == prompt_kind::messages && !model_->supports(POLYGLOT_OP_CHAT))
+            throw unsupported_error("generator '" + id_ + "': backend '" + model_->plugin().name() +
                                     "' does not render chat messages, and chat templates are "
                                     "not available in this build");
-        model_.generate(kind, prompts, prompt_ids, first_index, params, out, hooks);
+        model_->generate(kind, prompts, prompt_ids, first_index, params, out, hooks);
     }
     std::vector<std::vector<std::int32_t>> tokenize(std::span<const std::string_view> texts,
                                                     bool add_special) override {
-        return model_.tokenize(texts, add_special ? POLYGLOT_TOKENIZE_ADD_SPECIAL : 0u);
+        return model_->tokenize(texts, add_special ? POLYGLOT_TOKENIZE_ADD_SPECIAL : 0u);
     }
 
   private:
-    plugin::model model_;
+    std::shared_ptr<plugin::model> model_;  // shared with model_services
     std::string id_;
 };
 
@@ -237,7 +238,18 @@ std::unique_ptr<generator> open_generator(std::string_view spec, const backend_o
     plugin::model m = open_for(path, {}, POLYGLOT_CAP_GENERATE, opts);
     if (!m.supports(POLYGLOT_OP_GENERATE)) cannot(m, "generator", path, "generate");
     std::string id = model_id(m, path, "hf:" + path);
-    return std::make_unique<plugin_generator>(std::move(m), std::move(id));
+    return std::make_unique<plugin_generator>(std::make_shared<plugin::model>(std::move(m)),
+                                              std::move(id));
+}
+
+model_services open_model_services(std::string_view spec, const backend_options& opts) {
+    if (spec.empty()) throw argument_error("model: empty spec");
+    auto m = std::make_shared<plugin::model>(open_for(spec, {}, 0, opts));
+    model_services s;
+    s.id = model_id(*m, spec, "hf:" + std::string(spec));
+    if (m->supports(POLYGLOT_OP_GENERATE)) s.gen = std::make_unique<plugin_generator>(m, s.id);
+    s.model = std::move(m);
+    return s;
 }
 
 POLYGLOT_END_NAMESPACE

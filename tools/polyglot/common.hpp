@@ -59,7 +59,10 @@ inline bool parse_command_line(int argc, char** argv,
 struct backend_cli {
     std::vector<std::string> plugin_dirs;
 
-    void add(boost::program_options::options_description& desc, backend_options& o) {
+    /// @p remote: also the remote backend's options (`polyglot serve` has its own
+    /// --api-key-env).
+    void add(boost::program_options::options_description& desc, backend_options& o,
+             bool remote = true) {
         namespace po = boost::program_options;
         // clang-format off
         desc.add_options()
@@ -67,7 +70,9 @@ struct backend_cli {
                 "model backend: cpu, cuda, metal, remote, auto (a URL#MODEL spec selects "
                 "remote), or a plugin path")
             ("plugin-dir", po::value(&plugin_dirs), "extra directory to search for plugins "
-                "(repeatable)")
+                "(repeatable)");
+        if (!remote) return;
+        desc.add_options()
             ("server-kind", po::value(&o.server_kind)->default_value(o.server_kind),
                 "remote models: vllm, sglang, tgi, llamacpp, openai, polyglot, or auto (ask "
                 "the server)")
