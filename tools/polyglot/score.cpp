@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 // polyglot score: intrinsic metrics of SFT datasets (product.md §3), report JSON + per-instance.
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <mutex>
 #include <optional>
 #include <polyglot/core/error.hpp>
 #include <polyglot/io/atomic_file.hpp>
 #include <polyglot/parallel/threads.hpp>
+#include <polyglot/plugin/model_spec.hpp>
 #include <polyglot/score/score.hpp>
 #include <polyglot/version.hpp>
 #include <string>
@@ -28,10 +31,31 @@ constexpr std::size_t max_skip_messages = 5;
 
 /// Progress of the model calls (remote backends report per request).
 struct model_progress {
-    std::uint64_t done = 0, total = 0;    ///< within the current call
+    std::uint64_t done = 0, total = 0;      ///< within the current call
     std::uint64_t finished_calls_done = 0;  ///< items of earlier calls
     std::uint64_t tokens = 0, call_tokens = 0;
+    std::uint64_t expected = 0;  ///< items of the whole run (0 = unknown)
 };
+
+/// Lines of the regular files among @p inputs (0 when one is not a regular file).
+std::uint64_t count_lines(const std::vector<std::string>& inputs) {
+    std::uint64_t n = 0;
+    std::vector<char> buf(1 << 20);
+    for (const auto& in : inputs) {
+        std::error_code ec;
+        if (in == "-" || !std::filesystem::is_regular_file(in, ec)) return 0;
+        std::FILE* f = std::fopen(in.c_str(), "rb");
+        if (!f) return 0;
+        char last = '\n';
+        for (std::size_t got; (got = std::fread(buf.data(), 1, buf.size(), f)) > 0;) {
+            n += static_cast<std::uint64_t>(std::count(buf.data(), buf.data() + got, '\n'));
+            last = buf[got - 1];
+        }
+        if (last != '\n') ++n;
+        std::fclose(f);
+    }
+    return n;
+}
 
 /// The number after "\"key\":" in a model's info JSON (its live request counters), or 0.
 std::uint64_t info_counter(const std::string& info, std::string_view key) {
@@ -44,36 +68,48 @@ void print_progress(const score::progress& p, const model_progress& mp,
     const double mb = static_cast<double>(p.bytes_done) / 1e6;
     // Requests of remote models: retries and failures so far, from their info counters.
     std::uint64_t retries = 0, failed = 0, requests = 0;
-    for (const std::string& info : {b.lm ? b.lm->info_json() : std::string(),
-                                    b.emb ? b.emb->info_json() : std::string()}) {
+    for (const std::string& info :
+         {b.lm ? b.lm->info_json() : std::string(), b.emb ? b.emb->info_json() : std::string()}) {
         if (info.find("\"stats\"") == std::string::npos) continue;
         requests += info_counter(info, "requests");
         retries += info_counter(info, "retries");
         failed += info_counter(info, "failed");
     }
-    std::string extra;
     const std::uint64_t items = mp.finished_calls_done + mp.done;
-    if (requests || mp.total) {
+    const bool remote = requests || mp.total;
+    std::string extra;
+    if (remote) {
         const double tps = seconds > 0 ? double(mp.tokens + mp.call_tokens) / seconds : 0;
-        char buf[160];
-        std::snprintf(buf, sizeof buf, " | model %llu done (%llu/%llu in chunk), %.0f tok/s, %llu retries, %llu failed",
-                      static_cast<unsigned long long>(items),
-                      static_cast<unsigned long long>(mp.done),
-                      static_cast<unsigned long long>(mp.total), tps,
-                      static_cast<unsigned long long>(retries),
-                      static_cast<unsigned long long>(failed));
+        char buf[200];
+        std::string of = mp.expected ? "/" + std::to_string(mp.expected) : std::string();
+        std::snprintf(
+            buf, sizeof buf, " | requests: %llu%s done, %.0f tok/s, %llu retries, %llu failed",
+            static_cast<unsigned long long>(items), of.c_str(), tps,
+            static_cast<unsigned long long>(retries), static_cast<unsigned long long>(failed));
         extra = buf;
     }
+    const double frac =
+        p.bytes_total ? std::min(1.0, double(p.bytes_done) / double(p.bytes_total)) : 0;
+    // ETA: from bytes read; with a remote model, from the model's items done of the expected
+    // total (its calls dominate the run, and the reader runs ahead of them).
+    double eta = -1;
+    if (remote && mp.expected > 0 && items > 0) {
+        eta = std::max(
+            0.0, double(mp.expected - std::min(mp.expected, items)) * seconds / double(items));
+    } else if (!remote && frac > 0) {
+        eta = seconds * (1 - frac) / frac;
+    }
+    char eta_s[32] = "-";
+    if (eta >= 0)
+        std::snprintf(eta_s, sizeof eta_s, "%d:%02d", static_cast<int>(eta) / 60,
+                      static_cast<int>(eta) % 60);
     if (p.bytes_total) {
-        const double frac =
-            std::min(1.0, static_cast<double>(p.bytes_done) / static_cast<double>(p.bytes_total));
         const int width = 30;
         const int fill = static_cast<int>(frac * width);
-        const double eta = frac > 0 ? seconds * (1 - frac) / frac : 0;
-        std::fprintf(stderr, "\r[%.*s%*s] %3.0f%% %llu records %.1f MB/s ETA %d:%02d%s ", fill,
+        std::fprintf(stderr, "\r[%.*s%*s] %3.0f%% %llu records %.1f MB/s ETA %s%s ", fill,
                      "##############################", width - fill, "", frac * 100,
                      static_cast<unsigned long long>(p.records), seconds > 0 ? mb / seconds : 0,
-                     static_cast<int>(eta) / 60, static_cast<int>(eta) % 60, extra.c_str());
+                     eta_s, extra.c_str());
     } else {
         std::fprintf(stderr, "\r%llu records %.1f MB%s ",
                      static_cast<unsigned long long>(p.records), mb, extra.c_str());
@@ -220,7 +256,19 @@ int run_score(int argc, char** argv) {
     const auto t0 = std::chrono::steady_clock::now();
     auto last = t0;
     score::progress file_progress;
+    for (const auto& in : inputs) {  // the bar's total before the first chunk is merged
+        std::error_code ec;
+        if (in != "-" && std::filesystem::is_regular_file(in, ec))
+            file_progress.bytes_total += std::filesystem::file_size(in, ec);
+    }
     model_progress mp;
+    if (show_progress && (is_url_spec(cfg.lm) || is_url_spec(cfg.embedder))) {
+        // Items the remote models will be asked for: one per record for the LM, the prompt and
+        // the response for the embedder (records that turn out bad are fewer, not more).
+        const std::uint64_t lines = count_lines(inputs);
+        const std::uint64_t per = (bundle.lm ? 1 : 0) + (bundle.emb ? 2 : 0);
+        mp.expected = limit ? std::min<std::uint64_t>(lines, limit) * per : lines * per;
+    }
     if (show_progress) {
         auto draw = [&] {
             auto now = std::chrono::steady_clock::now();
