@@ -48,6 +48,31 @@ struct http_error {
 
 [[noreturn]] void bad_request(const std::string& msg) { throw http_error{400, msg}; }
 
+/// Writes a parsed JSON value back out (document order kept): schemas and chat messages are
+/// passed on to the generator as JSON text.
+void write_json(io::json_writer& w, const json_value& v) {
+    if (v.is_null()) {
+        w.value(nullptr);
+    } else if (v.is_bool()) {
+        w.value(v.as_bool());
+    } else if (v.is_number()) {
+        w.value(v.as_number());
+    } else if (v.is_string()) {
+        w.value(v.as_string());
+    } else if (v.is_array()) {
+        w.begin_array();
+        for (const auto& x : v.as_array()) write_json(w, x);
+        w.end_array();
+    } else {
+        w.begin_object();
+        for (const auto& m : v.as_object()) {
+            w.key(m.key);
+            write_json(w, m.value);
+        }
+        w.end_object();
+    }
+}
+
 std::string error_json(int status, const std::string& message) {
     io::json_writer w;
     w.begin_object();
@@ -183,33 +208,8 @@ generate_params sampling_of(const json_value& b, bool chat) {
             const auto* js = rf->find("json_schema");
             const auto* schema = js ? js->find("schema") : nullptr;
             if (!schema) bad_request("response_format.json_schema.schema is required");
-            g.json_schema = "";
-            // Re-serialise the schema object (json_value keeps document order).
-            std::function<void(io::json_writer&, const json_value&)> put =
-                [&](io::json_writer& w, const json_value& v) {
-                    if (v.is_null())
-                        w.value(nullptr);
-                    else if (v.is_bool())
-                        w.value(v.as_bool());
-                    else if (v.is_number())
-                        w.value(v.as_number());
-                    else if (v.is_string())
-                        w.value(v.as_string());
-                    else if (v.is_array()) {
-                        w.begin_array();
-                        for (const auto& x : v.as_array()) put(w, x);
-                        w.end_array();
-                    } else {
-                        w.begin_object();
-                        for (const auto& m : v.as_object()) {
-                            w.key(m.key);
-                            put(w, m.value);
-                        }
-                        w.end_object();
-                    }
-                };
             io::json_writer w;
-            put(w, *schema);
+            write_json(w, *schema);
             g.json_schema = w.take();
         } else if (type->as_string() != "text") {
             bad_request("response_format type '" + type->as_string() +
@@ -965,32 +965,8 @@ void server::impl::chat(const json_value& b, reply_fn reply) {
     const auto* msgs = field(b, "messages");
     if (!msgs || !msgs->is_array() || msgs->as_array().empty())
         bad_request("'messages' (a non-empty list) is required");
-    // The messages, as JSON text, for the generator (json_value keeps document order).
-    std::function<void(io::json_writer&, const json_value&)> put = [&](io::json_writer& w,
-                                                                       const json_value& v) {
-        if (v.is_null())
-            w.value(nullptr);
-        else if (v.is_bool())
-            w.value(v.as_bool());
-        else if (v.is_number())
-            w.value(v.as_number());
-        else if (v.is_string())
-            w.value(v.as_string());
-        else if (v.is_array()) {
-            w.begin_array();
-            for (const auto& x : v.as_array()) put(w, x);
-            w.end_array();
-        } else {
-            w.begin_object();
-            for (const auto& m : v.as_object()) {
-                w.key(m.key);
-                put(w, m.value);
-            }
-            w.end_object();
-        }
-    };
-    io::json_writer mw;
-    put(mw, *msgs);
+    io::json_writer mw;  // the messages as JSON text, for the generator
+    write_json(mw, *msgs);
     const generate_params gp = sampling_of(b, true);
     if (gp.max_new_tokens == 0) bad_request("'max_tokens' must be at least 1");
     const bool want_lp = get_bool(b, "logprobs", false);
