@@ -13,6 +13,8 @@
 #include <limits>
 #include <polyglot/io/json_writer.hpp>
 
+#include "common/json_util.hpp"
+
 POLYGLOT_BEGIN_NAMESPACE
 namespace remote {
 namespace {
@@ -30,16 +32,9 @@ std::string parse_body(simdjson::dom::parser& p, const std::string& body, elemen
     return {};
 }
 
+using ::polyglot::model::as_number;
 /// A number of any JSON numeric type; nullopt otherwise.
-std::optional<double> number(element e) {
-    double d;
-    if (!e.get(d)) return d;
-    std::int64_t i;
-    if (!e.get(i)) return double(i);
-    std::uint64_t u;
-    if (!e.get(u)) return double(u);
-    return std::nullopt;
-}
+std::optional<double> number(element e) { return as_number(e); }
 
 std::optional<std::int64_t> integer(element e) {
     std::int64_t i;

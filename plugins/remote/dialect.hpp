@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <polyglot/plugin/requests.hpp>
 #include <polyglot/version.hpp>
 #include <span>
 #include <string>
@@ -91,24 +92,8 @@ std::string parse_embeddings(const std::string& body, std::size_t n, std::size_t
                              std::vector<float>& out);
 
 // ---- GENERATE -----------------------------------------------------------------------------------
-/// Sampling for one sequence, as the GENERATE request gives it (seed already per sequence).
-struct sampling {
-    std::uint32_t max_new_tokens = 16;
-    float temperature = 0;
-    std::int32_t top_k = 0;
-    float top_p = 1;
-    float min_p = 0;
-    float repetition_penalty = 1;
-    std::uint64_t seed = 0;
-    std::vector<std::string> stop;
-    std::vector<std::int32_t> stop_ids;
-    bool logprobs = false;
-    bool ignore_eos = false;
-    bool keep_special = false;
-    bool add_special = true;            ///< text prompts on /v1/completions
-    bool add_generation_prompt = true;  ///< chat prompts
-    std::string json_schema;            ///< "" = unconstrained
-};
+/// Sampling for one sequence (the host's GENERATE parameters, seed already per sequence).
+using sampling = generate_params;
 /// Which sampling parameters @p k cannot take ("" when it takes all of @p s).
 std::string unsupported_sampling(server_kind k, const sampling& s);
 std::string completions_url(const endpoints& ep);

@@ -19,21 +19,6 @@ using polyglot::analysis::json_value;
 
 namespace {
 
-std::string cli() {
-    const char* c = std::getenv("POLYGLOT_CLI");
-    if (!c || !fs::exists(c))
-        BOOST_FAIL("POLYGLOT_CLI is not set to the polyglot binary (run via ctest)");
-    return c;
-}
-
-/// Runs the CLI with @p args; stdout and stderr into files; returns the exit code.
-int run_cli(const std::vector<std::string>& args, const fs::path& out, const fs::path& err) {
-    std::vector<std::string> argv = {cli()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    child c(argv, out.string(), err.string());
-    return c.wait();
-}
-
 /// A JSONL dataset of @p n records with varied multilingual text.
 void write_dataset(const fs::path& file, std::size_t n) {
     static const char* words[] = {"water", "Wasser", "eau",   "agua",  "水",   "ماء",  "voda",

@@ -105,6 +105,18 @@ std::vector<double> logged_logprobs(const fake_server& s, const std::string& pat
     return {};
 }
 
+/// Per-item failures of a call, by index (call hooks that record them).
+struct failures : std::map<std::uint64_t, std::string> {
+    polyglot::call_hooks hooks;
+    failures() {
+        hooks.item_error = [this](std::uint64_t i, polyglot_status, std::string_view msg) {
+            (*this)[i] = std::string(msg);
+        };
+    }
+    failures(const failures&) = delete;
+    failures& operator=(const failures&) = delete;
+};
+
 /// Scores the test records and checks each against the server's logged numbers.
 void check_scores(const fake_server& s, plugin::model& m, const std::string& score_path) {
     const auto p = prompts(), r = responses();
@@ -259,11 +271,8 @@ BOOST_AUTO_TEST_CASE(tgi_scores_text_and_checks_its_tokenization) {
     BOOST_TEST(m.info_json().find(R"("server_kind":"tgi")") != std::string::npos);
     const auto p = prompts(), r = responses();
     std::vector<polyglot::lm_score> out(p.size());
-    std::map<std::uint64_t, std::string> failed;
-    polyglot::call_hooks h;
-    h.item_error = [&](std::uint64_t i, polyglot_status, std::string_view msg) {
-        failed[i] = std::string(msg);
-    };
+    failures failed;
+    polyglot::call_hooks& h = failed.hooks;
     m.score(p, r, out, &h);
     // TGI tokenized record 0's text differently (scripted): a counted failure, never a number.
     BOOST_REQUIRE_EQUAL(failed.size(), 1u);
@@ -384,11 +393,8 @@ BOOST_AUTO_TEST_CASE(persistent_failures_are_counted_and_name_the_record) {
     auto m = open_remote(s.url("tiny"), t.dir, R"("max_retries":3)");
     const auto p = prompts(), r = responses();
     std::vector<polyglot::lm_score> out(p.size());
-    std::map<std::uint64_t, std::string> failed;
-    polyglot::call_hooks h;
-    h.item_error = [&](std::uint64_t i, polyglot_status, std::string_view msg) {
-        failed[i] = std::string(msg);
-    };
+    failures failed;
+    polyglot::call_hooks& h = failed.hooks;
     m.score(p, r, out, &h);
     BOOST_REQUIRE_EQUAL(failed.size(), 2u);
     BOOST_TEST(failed.count(3) == 1u);
@@ -507,11 +513,8 @@ BOOST_AUTO_TEST_CASE(generation_seeds_schema_and_finish_reasons) {
                                                  R"([{"role":"user","content":"the bad one"}])",
                                                  R"(not json)"};
     std::vector<polyglot::generation> js(3);
-    polyglot::call_hooks h;
-    std::map<std::uint64_t, std::string> failed;
-    h.item_error = [&](std::uint64_t i, polyglot_status, std::string_view msg) {
-        failed[i] = std::string(msg);
-    };
+    failures failed;
+    polyglot::call_hooks& h = failed.hooks;
     m.generate(polyglot::prompt_kind::messages, chats, {}, 0, gp, js, &h);
     BOOST_TEST(js[0].ok());
     BOOST_TEST(js[0].text.find("\"score\"") != std::string::npos);

@@ -20,13 +20,6 @@ using polyglot::analysis::json_value;
 
 namespace {
 
-std::string cli() {
-    const char* c = std::getenv("POLYGLOT_CLI");
-    if (!c || !fs::exists(c))
-        BOOST_FAIL("POLYGLOT_CLI is not set to the polyglot binary (run via ctest)");
-    return c;
-}
-
 fs::path fixture(const std::string& name) {
     const fs::path p = source_dir() / ".." / "shared" / "fixtures" / "models" / name;
     if (!fs::exists(p / "expected.json"))
@@ -59,13 +52,6 @@ class served {
     std::unique_ptr<child> proc_;
     std::string url_;
 };
-
-int run_cli(const std::vector<std::string>& args, const fs::path& out, const fs::path& err) {
-    std::vector<std::string> argv = {cli()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    child c(argv, out.string(), err.string());
-    return c.wait();
-}
 
 std::string quote(const std::string& s) {
     polyglot::io::json_writer w;

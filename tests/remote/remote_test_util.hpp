@@ -214,6 +214,22 @@ class fake_server {
     int port_ = 0;
 };
 
+/// The polyglot CLI that ctest names in POLYGLOT_CLI.
+inline std::string cli() {
+    const char* c = std::getenv("POLYGLOT_CLI");
+    if (!c || !fs::exists(c))
+        BOOST_FAIL("POLYGLOT_CLI is not set to the polyglot binary (run via ctest)");
+    return c;
+}
+
+/// Runs the CLI with @p args, stdout and stderr into files; returns the exit code.
+inline int run_cli(const std::vector<std::string>& args, const fs::path& out, const fs::path& err) {
+    std::vector<std::string> argv = {cli()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    child c(argv, out.string(), err.string());
+    return c.wait();
+}
+
 /// Sets an environment variable for the scope.
 class scoped_env {
   public:
