@@ -125,6 +125,21 @@ struct stmt;
 using stmt_ptr = std::unique_ptr<stmt>;
 using body = std::vector<stmt_ptr>;
 
+/// How a frame initialises a name it declares when it is entered (jinja2/idtracking.py):
+/// jinja2 resolves names statically, per frame, not by a dynamic scope chain.
+enum class load_kind : std::uint8_t {
+    param,      ///< set by the construct (loop target, macro argument, `loop`, `caller`)
+    resolve,    ///< the render variable or global of that name (or undefined)
+    alias,      ///< the enclosing frame's current value, copied at entry
+    undefined,  ///< undefined until assigned
+};
+
+struct frame_decl {
+    int symbol;
+    load_kind kind;
+};
+using frame_decls = std::vector<frame_decl>;
+
 struct output_part {
     std::string data;  ///< template data, when expr is null
     expr_ptr e;
@@ -138,6 +153,7 @@ struct macro_def {
     body b;
     bool uses_caller = false, uses_varargs = false, uses_kwargs = false;
     int symbol = -1;
+    frame_decls frame;  ///< the macro's (or call block caller's) frame
 };
 
 struct stmt {
@@ -152,6 +168,9 @@ struct stmt {
     std::shared_ptr<macro_def> macro;  ///< macro; call_block: the `caller` macro
     expr_ptr call;                     ///< call_block
     std::vector<std::pair<expr_ptr, expr_ptr>> with_vars;  ///< with: target, value
+    /// The frame of the body (for, set_block, filter_block, with, scope), of a for loop's
+    /// filter test and of its else block.
+    frame_decls frame, test_frame, else_frame;
     stmt(sk k, std::size_t p) : kind(k), pos(p) {}
 };
 

@@ -14,7 +14,7 @@ int filter_id(std::string_view name) noexcept {
     static constexpr std::pair<std::string_view, f> table[] = {
         {"abs", f::abs},
         {"attr", f::unsupported_filter},
-        {"batch", f::unsupported_filter},
+        {"batch", f::batch},
         {"capitalize", f::capitalize},
         {"center", f::center},
         {"count", f::count},

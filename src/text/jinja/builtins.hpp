@@ -12,6 +12,7 @@ namespace text::jinja {
 /// interpreter does not implement: using one is an error.
 enum class filter_kind : int {
     abs,
+    batch,
     capitalize,
     center,
     count,

@@ -797,7 +797,9 @@ class renderer {
             const int sym = prog_.symbol(name);
             if (sym >= 0) context->set(sym, v);
         }
+        context_ = context.get();
         auto root = std::make_shared<scope>(context);
+        enter_frame(*root, prog_.root_frame());
         std::string out;
         exec_body(prog_.root(), root, out);
         return out;
@@ -806,10 +808,38 @@ class renderer {
   private:
     const program& prog_;
     const render_env& env_;
+    const scope* context_ = nullptr;  ///< render variables, over the globals
     std::uint64_t steps_ = 0;
     std::size_t depth_ = 0;
 
     enum class flow { normal, break_, continue_ };
+
+    value undefined_name(int sym) const {
+        return value::undefined("'" + prog_.symbol_name(sym) + "' is undefined");
+    }
+
+    /// jinja2's enter_frame: initialise the names @p decls declares in @p sc.
+    void enter_frame(scope& sc, const frame_decls& decls) const {
+        for (const auto& d : decls) {
+            switch (d.kind) {
+                case load_kind::param:
+                    break;
+                case load_kind::resolve: {
+                    const value* v = context_->find(d.symbol);
+                    sc.set(d.symbol, v ? *v : undefined_name(d.symbol));
+                    break;
+                }
+                case load_kind::alias: {
+                    const value* v = sc.parent ? sc.parent->find(d.symbol) : nullptr;
+                    sc.set(d.symbol, v ? *v : undefined_name(d.symbol));
+                    break;
+                }
+                case load_kind::undefined:
+                    sc.set(d.symbol, undefined_name(d.symbol));
+                    break;
+            }
+        }
+    }
 
     void step() {
         if (++steps_ > env_.bounds.max_steps)
@@ -884,9 +914,15 @@ class renderer {
                 assign(*s.target, eval(*s.iter, sc), sc);
                 return flow::normal;
             case sk::set_block: {
+                // break/continue leave the block: jinja2 buffers it inline, so the loop jumps
+                // before the assignment happens
                 auto inner = std::make_shared<scope>(sc);
-                value v = str_value(capture(s.b, inner));
-                if (s.filter) v = apply_filter_chain(*s.filter, std::move(v), sc);
+                enter_frame(*inner, s.frame);
+                std::string buf;
+                const flow f = exec_body(s.b, inner, buf);
+                if (f != flow::normal) return f;
+                value v = str_value(std::move(buf));
+                if (s.filter) v = apply_filter_chain(*s.filter, std::move(v), inner);
                 assign(*s.target, std::move(v), sc);
                 return flow::normal;
             }
@@ -907,7 +943,11 @@ class renderer {
             }
             case sk::filter_block: {
                 auto inner = std::make_shared<scope>(sc);
-                const value r = apply_filter_chain(*s.filter, str_value(capture(s.b, inner)), sc);
+                enter_frame(*inner, s.frame);
+                std::string buf;
+                const flow f = exec_body(s.b, inner, buf);
+                if (f != flow::normal) return f;
+                const value r = apply_filter_chain(*s.filter, str_value(std::move(buf)), inner);
                 emit(out, py_str(r));
                 return flow::normal;
             }
@@ -915,13 +955,14 @@ class renderer {
                 auto inner = std::make_shared<scope>(sc);
                 std::vector<value> vals;
                 for (const auto& [t, v] : s.with_vars) vals.push_back(eval(*v, sc));
+                enter_frame(*inner, s.frame);
                 for (std::size_t k = 0; k < vals.size(); ++k)
                     assign(*s.with_vars[k].first, vals[k], inner);
-                exec_body(s.b, inner, out);
-                return flow::normal;
+                return exec_body(s.b, inner, out);
             }
             case sk::scope: {
                 auto inner = std::make_shared<scope>(sc);
+                enter_frame(*inner, s.frame);
                 emit(out, capture(s.b, inner));
                 return flow::normal;
             }
@@ -947,18 +988,27 @@ class renderer {
             for (auto& x : all) {
                 auto probe = std::make_shared<scope>(sc);
                 assign(*s.target, x, probe);
+                enter_frame(*probe, s.test_frame);
                 if (truthy(eval(*s.test, probe))) items->items.push_back(std::move(x));
             }
         } else {
             items->items = std::move(all);
         }
-        if (items->items.empty()) {
-            if (!s.else_body.empty()) {
-                auto inner = std::make_shared<scope>(sc);
-                exec_body(s.else_body, inner, out);
-            }
-            return flow::normal;
+        // jinja2 runs the else block unless some iteration reached the end of the body
+        // (break and continue skip its "iteration happened" marker)
+        bool completed = false;
+        if (!items->items.empty()) run_loop(s, sc, items, out, completed);
+        if (!completed && !s.else_body.empty()) {
+            // after the loop, inside any enclosing loop
+            auto inner = std::make_shared<scope>(sc);
+            enter_frame(*inner, s.else_frame);
+            return exec_body(s.else_body, inner, out);
         }
+        return flow::normal;
+    }
+
+    void run_loop(const stmt& s, const scope_ptr& sc, const std::shared_ptr<list_obj>& items,
+                  std::string& out, bool& completed) {
         const int loop_sym = prog_.symbol("loop");
         auto lp = std::make_shared<loop_obj>();
         lp->items = items;
@@ -970,10 +1020,11 @@ class renderer {
             inner->vars.clear();
             assign(*s.target, items->items[k], inner);
             if (loop_sym >= 0) inner->set(loop_sym, loop_value);
+            enter_frame(*inner, s.frame);
             const flow f = exec_body(s.b, inner, out);
             if (f == flow::break_) break;
+            if (f == flow::normal) completed = true;
         }
-        return flow::normal;
     }
 
     void assign(const expr& target, value v, const scope_ptr& sc) {
@@ -1113,6 +1164,12 @@ class renderer {
                     const value a = sl.a ? eval(*sl.a, sc) : value::none();
                     const value b = sl.b ? eval(*sl.b, sc) : value::none();
                     const value c = sl.c ? eval(*sl.c, sc) : value::none();
+                    // jinja2's optimizer folds a constant subscript through environment.getitem,
+                    // where a failing slice is undefined; at run time a slice is a plain Python
+                    // subscript that raises
+                    if (is_const(*e.a) && is_const(*e.b) && slice_fails(obj))
+                        return value::undefined("'" + type_name(obj) +
+                                                " object' has no attribute slice");
                     return get_slice(obj, a, b, c);
                 }
                 return get_item(obj, eval(*e.b, sc));
@@ -1187,6 +1244,58 @@ class renderer {
                 unsupported("a namespace reference outside of an assignment");
         }
         unsupported("unknown expression");
+    }
+
+    /// Whether jinja2's optimizer can fold @p e to a constant (nodes.Expr.as_const succeeds
+    /// for the node kinds; values that make it raise are handled by the caller).
+    static bool is_const(const expr& e) {
+        switch (e.kind) {
+            case ek::constant:
+                return true;
+            case ek::list:
+            case ek::tuple:
+            case ek::dict:
+            case ek::concat:
+                for (const auto& x : e.items)
+                    if (!is_const(*x)) return false;
+                for (const auto& x : e.values)
+                    if (!is_const(*x)) return false;
+                return true;
+            case ek::slice:
+            case ek::getitem:
+            case ek::getattr:
+            case ek::not_:
+            case ek::neg:
+            case ek::pos:
+            case ek::add:
+            case ek::sub:
+            case ek::mul:
+            case ek::div:
+            case ek::floordiv:
+            case ek::mod:
+            case ek::pow:
+            case ek::and_:
+            case ek::or_:
+            case ek::condexpr:
+                return (!e.a || is_const(*e.a)) && (!e.b || is_const(*e.b)) &&
+                       (!e.c || is_const(*e.c));
+            case ek::compare:
+                for (const auto& [op, x] : e.ops)
+                    if (!is_const(*x)) return false;
+                return is_const(*e.a);
+            default:
+                return false;
+        }
+    }
+
+    /// Whether slicing @p obj raises in Python.
+    static bool slice_fails(const value& obj) {
+        if (obj.is_string()) return false;
+        if (obj.kind() == vk::list) {
+            const auto t = obj.list().type;
+            return !(t == list_type::list || t == list_type::tuple || t == list_type::range);
+        }
+        return true;
     }
 
     bool compare(cmp_op op, const value& a, const value& b) {
@@ -1439,8 +1548,27 @@ class renderer {
             if ((a.is_string() || is_seq_list(a)) && b.is_int_like()) return repeat(a, b.as_int());
             if ((b.is_string() || is_seq_list(b)) && a.is_int_like()) return repeat(b, a.as_int());
         }
-        if (op == ek::mod && a.is_string())
-            unsupported("printf-style string formatting with % is not supported");
+        if (op == ek::mod && a.is_string()) {
+            if (a.is_markup()) unsupported("% formatting of Markup strings is not supported");
+            // Python's str % x: a tuple gives the arguments, anything else is one argument;
+            // a mapping also serves %(name)s fields
+            arglist args;
+            if (b.kind() == vk::list && b.list().type == list_type::tuple) {
+                args.pos = b.list().items;
+            } else {
+                args.pos.push_back(b);
+            }
+            std::string r =
+                printf_format(a.str(), args, b.kind() == vk::dict ? &b.dict() : nullptr);
+            check_size(r.size());
+            return str_value(std::move(r));
+        }
+        auto is_set_view = [](const value& v) {
+            return v.kind() == vk::list && (v.list().type == list_type::dict_keys ||
+                                            v.list().type == list_type::dict_items);
+        };
+        if (op == ek::sub && (is_set_view(a) || is_set_view(b)))
+            unsupported("set operations on dict views are not supported");
         arith_fail(sym, a, b);
     }
 
@@ -1694,9 +1822,9 @@ class renderer {
             }
             if (l.type == list_type::range) unsupported("slicing a range is not supported");
         }
-        if (obj.kind() == vk::dict) return value::undefined("'dict object' has no attribute slice");
-        // Python: TypeError ('X' object is not subscriptable), swallowed by jinja2's getitem
-        return value::undefined("'" + type_name(obj) + " object' is not subscriptable");
+        // jinja2 compiles a slice to a plain Python subscript (no environment.getitem)
+        if (obj.kind() == vk::dict) runtime_fail("TypeError: unhashable type: 'slice'");
+        runtime_fail("TypeError: '" + type_name(obj) + "' object is not subscriptable");
     }
 
     // -- calls
@@ -1798,6 +1926,7 @@ class renderer {
                              name + "'");
             extra_kw->set(str_value(name), std::move(v));
         }
+        enter_frame(*sc, d.frame);
         const std::size_t first_default = np - d.defaults.size();
         for (std::size_t k = 0; k < np; ++k) {
             if (have[k]) continue;
@@ -2618,6 +2747,14 @@ class renderer {
                     runtime_fail(
                         "FilterArgumentError: can't handle positional and keyword "
                         "arguments at the same time");
+                if (!a.kw.empty()) {
+                    // `s % kwargs`: the dict is the single argument and the mapping
+                    auto d = std::make_shared<dict_obj>();
+                    for (auto& [k, v] : a.kw) d->set(str_value(k), v);
+                    arglist one;
+                    one.pos.push_back(value::from_dict(d));
+                    return str_value(printf_format(soft_str(in), one, d.get()));
+                }
                 return str_value(printf_format(soft_str(in), a));
             }
             case fk::indent: {
@@ -2662,12 +2799,21 @@ class renderer {
             }
             case fk::items: {
                 bind("items", a, {});
-                if (in.is_undefined()) return make_iter(value::list({}));
-                if (in.kind() != vk::dict)
-                    runtime_fail("TypeError: Can only get item pairs from a mapping.");
-                std::vector<value> items;
-                for (const auto& [k, v] : in.dict().items) items.push_back(tuple_of({k, v}));
-                return make_iter(value::list(std::move(items)));
+                // a generator function in jinja2: the mapping check runs at the first pull
+                auto src = std::make_shared<value>(std::move(in));
+                auto it = std::make_shared<value>();
+                return lazy_generator([this, src, it](value& out) {
+                    if (it->is_undefined()) {
+                        if (src->is_undefined()) return false;
+                        if (src->kind() != vk::dict)
+                            runtime_fail("TypeError: Can only get item pairs from a mapping.");
+                        std::vector<value> items;
+                        for (const auto& [k, v] : src->dict().items)
+                            items.push_back(tuple_of({k, v}));
+                        *it = make_iter(value::list(std::move(items)));
+                    }
+                    return static_cast<generator_obj&>(it->obj()).next(out);
+                });
             }
             case fk::join: {
                 auto b = bind("join", a, {{"d", false}, {"attribute", false}});
@@ -2896,6 +3042,28 @@ class renderer {
                 }
                 return value::integer(n);
             }
+            case fk::batch: {
+                auto b = bind("batch", a, {{"linecount", true}, {"fill_with", false}});
+                const std::int64_t n = int_arg(b[0].second, "linecount");
+                if (n <= 0) unsupported("batch() with a count below 1 is not supported");
+                const bool fill = b[1].first && !b[1].second.is_none();
+                const value fill_with = b[1].second;
+                auto src = std::make_shared<value>(std::move(in));
+                auto it = std::make_shared<value>();
+                return lazy_generator([this, src, it, n, fill, fill_with](value& out) {
+                    if (it->is_undefined()) *it = make_iter(*src);
+                    auto& g = static_cast<generator_obj&>(it->obj());
+                    std::vector<value> tmp;
+                    value x;
+                    while (static_cast<std::int64_t>(tmp.size()) < n && g.next(x))
+                        tmp.push_back(std::move(x));
+                    if (tmp.empty()) return false;
+                    if (static_cast<std::int64_t>(tmp.size()) < n && fill)
+                        tmp.resize(static_cast<std::size_t>(n), fill_with);
+                    out = value::list(std::move(tmp));
+                    return true;
+                });
+            }
             case fk::unsupported_filter:
                 unsupported("the '" + name + "' filter is not supported");
         }
@@ -2953,10 +3121,13 @@ class renderer {
         return out;
     }
 
-    std::string printf_format(const std::string& fmt, const arglist& a) {
+    /// Python's printf-style formatting (%s, %r, %d, %i, %%; no flags or widths): @p a.pos are
+    /// the arguments; @p mapping (or a.kw, for the format filter) serves %(name)s.
+    std::string printf_format(const std::string& fmt, const arglist& a,
+                              const dict_obj* mapping_arg = nullptr) {
         std::string out;
         std::size_t argi = 0;
-        const bool mapping = !a.kw.empty();
+        const bool mapping = !a.kw.empty() || mapping_arg;
         // `x % (args)`: one positional tuple; a single non-tuple argument is used as is
         for (std::size_t i = 0; i < fmt.size(); ++i) {
             if (fmt[i] != '%') {
@@ -2976,11 +3147,12 @@ class renderer {
                 if (!mapping) runtime_fail("TypeError: format requires a mapping");
                 for (const auto& [n, x] : a.kw)
                     if (n == key) v = &x;
+                if (mapping_arg) v = mapping_arg->find(std::string_view(key));
                 if (!v) runtime_fail("KeyError: '" + key + "'");
                 i = close + 1;
                 if (i >= fmt.size()) runtime_fail("ValueError: incomplete format");
             } else {
-                if (mapping) runtime_fail("TypeError: format requires a mapping");
+                if (mapping && !mapping_arg) runtime_fail("TypeError: format requires a mapping");
                 if (argi >= a.pos.size())
                     runtime_fail("TypeError: not enough arguments for format string");
                 v = &a.pos[argi++];

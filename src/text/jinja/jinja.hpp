@@ -45,6 +45,7 @@ class program {
     [[nodiscard]] const std::string& symbol_name(int id) const { return symbols_[id]; }
     [[nodiscard]] std::size_t symbol_count() const noexcept { return symbols_.size(); }
     [[nodiscard]] const body& root() const noexcept { return root_; }
+    [[nodiscard]] const frame_decls& root_frame() const noexcept { return root_frame_; }
 
     /// "line L, column C" (1-based; columns in code points) of byte offset @p pos.
     [[nodiscard]] std::string describe(std::size_t pos) const;
@@ -55,6 +56,7 @@ class program {
     std::string source_;
     std::vector<std::string> symbols_;
     body root_;
+    frame_decls root_frame_;
 };
 
 /// "line L, column C" of byte offset @p pos of the normalized form of @p raw_source (for errors

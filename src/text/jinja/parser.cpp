@@ -281,7 +281,11 @@ class lexer {
 
     void lex_comment(std::size_t begin) {
         const std::size_t q = s_.find("#}", pos_);
-        if (q == std::string::npos) syntax("Missing end of comment tag", begin);
+        if (q == std::string::npos) {
+            // jinja2's failure rule needs a character to match: `{#` at the very end passes
+            if (pos_ >= s_.size()) return;
+            syntax("Missing end of comment tag", begin);
+        }
         std::size_t end;
         if (q > pos_ && s_[q - 1] == '+') {
             end = q + 2;
@@ -301,7 +305,13 @@ class lexer {
         std::size_t p = raw_end;
         for (;;) {
             p = s_.find("{%", p);
-            if (p == std::string::npos) syntax("Missing end of raw directive", begin);
+            if (p == std::string::npos) {
+                if (raw_end >= s_.size()) {
+                    pos_ = s_.size();
+                    return;
+                }
+                syntax("Missing end of raw directive", begin);
+            }
             std::size_t j = p + 2;
             char sign = 0;
             if (j < s_.size() && (s_[j] == '-' || s_[j] == '+')) sign = s_[j++];
@@ -717,7 +727,6 @@ struct program::builder {
     std::vector<token> toks;
     std::size_t i = 0;
     std::unordered_map<std::string, int> symbols;
-    bool soft = false;   ///< inside an if / conditional expression (jinja2's soft frame)
     int loop_depth = 0;  ///< for loops around the current statement (break/continue)
     std::size_t depth = 0;
     std::vector<std::string> end_stack;
@@ -834,14 +843,16 @@ struct program::builder {
         return b;
     }
 
-    /// A body in a new jinja2 frame (not soft; break/continue not allowed unless @p loop).
-    body inner_statements(std::vector<std::string> ends, bool drop_needle, bool loop) {
-        const bool saved_soft = soft;
+    enum class loop_rule { enter, keep, reset };
+
+    /// A body in a new jinja2 frame. break/continue: @p loop enter (a for body),
+    /// keep (bodies jinja2 compiles inline: with, filter and set blocks, for-else) or reset
+    /// (macro and call-block bodies, which are Python functions).
+    body inner_statements(std::vector<std::string> ends, bool drop_needle, loop_rule loop) {
         const int saved_loop = loop_depth;
-        soft = false;
-        loop_depth = loop ? loop_depth + 1 : 0;
+        if (loop == loop_rule::enter) ++loop_depth;
+        if (loop == loop_rule::reset) loop_depth = 0;
         body b = parse_statements(std::move(ends), drop_needle);
-        soft = saved_soft;
         loop_depth = saved_loop;
         return b;
     }
@@ -877,7 +888,7 @@ struct program::builder {
             // transformers' AssistantTracker: the body, rendered as a call block's caller.
             next();
             auto s = std::make_unique<stmt>(sk::scope, pos);
-            s->b = inner_statements({"endgeneration"}, true, false);
+            s->b = inner_statements({"endgeneration"}, true, loop_rule::reset);
             return s;
         }
         if (n == "block" || n == "extends" || n == "include" || n == "import" || n == "from" ||
@@ -892,8 +903,6 @@ struct program::builder {
     stmt_ptr parse_if() {
         auto s = std::make_unique<stmt>(sk::if_, cur().pos);
         next();
-        const bool saved = soft;
-        soft = true;
         for (;;) {
             expr_ptr test = parse_tuple(false, false, {}, false);
             body b = parse_statements({"elif", "else", "endif"}, false);
@@ -903,7 +912,6 @@ struct program::builder {
             if (t.text == "else") s->else_body = parse_statements({"endif"}, true);
             break;
         }
-        soft = saved;
         return s;
     }
 
@@ -914,15 +922,13 @@ struct program::builder {
         expect_name("in");
         s->iter = parse_tuple(false, false, {"recursive"}, false);
         if (skip_name("if")) {
-            const bool saved = soft;
-            soft = false;
             s->test = parse_expression(true);
-            soft = saved;
         }
         if (is_name("recursive"))
             fail(jinja_error::kind::unsupported, "recursive loops are not supported", cur().pos);
-        s->b = inner_statements({"endfor", "else"}, false, true);
-        if (next().text == "else") s->else_body = inner_statements({"endfor"}, true, false);
+        s->b = inner_statements({"endfor", "else"}, false, loop_rule::enter);
+        if (next().text == "else")
+            s->else_body = inner_statements({"endfor"}, true, loop_rule::keep);
         return s;
     }
 
@@ -939,7 +945,7 @@ struct program::builder {
         auto s = std::make_unique<stmt>(sk::set_block, pos);
         s->target = std::move(target);
         s->filter = parse_filter(nullptr, false);
-        s->b = inner_statements({"endset"}, true, false);
+        s->b = inner_statements({"endset"}, true, loop_rule::keep);
         return s;
     }
 
@@ -990,7 +996,7 @@ struct program::builder {
         m->name = n.text;
         m->symbol = intern(n.text);
         parse_signature(*m);
-        m->b = inner_statements({"endmacro"}, true, false);
+        m->b = inner_statements({"endmacro"}, true, loop_rule::reset);
         scan_special(m->b, *m);
         s->macro = std::move(m);
         return s;
@@ -1005,7 +1011,7 @@ struct program::builder {
         expr_ptr call = parse_expression(true);
         if (call->kind != ek::call) syntax("expected call", s->pos);
         s->call = std::move(call);
-        m->b = inner_statements({"endcall"}, true, false);
+        m->b = inner_statements({"endcall"}, true, loop_rule::reset);
         scan_special(m->b, *m);
         s->macro = std::move(m);
         return s;
@@ -1014,11 +1020,8 @@ struct program::builder {
     stmt_ptr parse_filter_block() {
         auto s = std::make_unique<stmt>(sk::filter_block, cur().pos);
         next();
-        const bool saved = soft;
-        soft = false;
         s->filter = parse_filter(nullptr, true);
-        soft = saved;
-        s->b = inner_statements({"endfilter"}, true, false);
+        s->b = inner_statements({"endfilter"}, true, loop_rule::keep);
         return s;
     }
 
@@ -1031,7 +1034,7 @@ struct program::builder {
             expect(tt::assign);
             s->with_vars.emplace_back(std::move(target), parse_expression(true));
         }
-        s->b = inner_statements({"endwith"}, true, false);
+        s->b = inner_statements({"endwith"}, true, loop_rule::keep);
         return s;
     }
 
@@ -1092,14 +1095,10 @@ struct program::builder {
         const std::size_t pos = cur().pos;
         expr_ptr e1 = parse_or();
         while (is_name("if")) {
-            const bool saved = soft;
-            soft = true;
             next();
-            // CondExpr(test=expr2, expr1, expr3): every part is compiled in a soft frame
             expr_ptr e2 = parse_or();
             expr_ptr e3;
             if (skip_name("else")) e3 = parse_condexpr();
-            soft = saved;
             auto c = make(ek::condexpr, pos);
             c->a = std::move(e2);
             c->b = std::move(e1);
@@ -1484,7 +1483,6 @@ struct program::builder {
             if (cur().type == tt::lparen) e->call = parse_call_args();
             e->a = std::move(node);
             e->builtin = filter_id(name);
-            if (!jinja2_has_filter(name) && !soft) syntax("No filter named '" + name + "'.", n.pos);
             e->name = std::move(name);
             node = std::move(e);
             start_inline = false;
@@ -1511,7 +1509,6 @@ struct program::builder {
         }
         e->a = std::move(node);
         e->builtin = test_id(name);
-        if (!jinja2_has_test(name) && !soft) syntax("No test named '" + name + "'.", n.pos);
         e->name = std::move(name);
         if (!negated) return e;
         auto no = make(ek::not_, pos);
@@ -1540,12 +1537,88 @@ void program::builder::scan_special(const body& b, macro_def& m) {
     }
 }
 
+void analyze_symbols(body& root, frame_decls& root_frame, int loop_symbol, int caller_symbol,
+                     int varargs_symbol, int kwargs_symbol);
+
+namespace {
+
+/// jinja2 rejects an unknown filter or test when it compiles the template, except inside an
+/// if statement or a conditional expression (a "soft" frame), where it fails only when reached.
+void check_names(const expr* e, bool soft) {
+    if (!e) return;
+    if (e->kind == ek::condexpr) soft = true;
+    if (e->kind == ek::filter && e->builtin < 0 && !soft)
+        syntax("No filter named '" + e->name + "'.", e->pos);
+    if (e->kind == ek::test && e->builtin < 0 && !soft)
+        syntax("No test named '" + e->name + "'.", e->pos);
+    check_names(e->a.get(), soft);
+    check_names(e->b.get(), soft);
+    check_names(e->c.get(), soft);
+    for (const auto& x : e->items) check_names(x.get(), soft);
+    for (const auto& x : e->values) check_names(x.get(), soft);
+    for (const auto& [op, x] : e->ops) check_names(x.get(), soft);
+    for (const auto& x : e->call.args) check_names(x.get(), soft);
+    for (const auto& k : e->call.kwargs) check_names(k.value.get(), soft);
+    check_names(e->call.dyn_args.get(), soft);
+    check_names(e->call.dyn_kwargs.get(), soft);
+}
+
+void check_names(const body& b, bool soft) {
+    for (const auto& sp : b) {
+        const stmt& s = *sp;
+        for (const auto& p : s.parts) check_names(p.e.get(), soft);
+        switch (s.kind) {
+            case sk::if_:
+                for (const auto& [t, bb] : s.branches) {
+                    check_names(t.get(), true);
+                    check_names(bb, true);
+                }
+                check_names(s.else_body, true);
+                break;
+            case sk::for_:
+                check_names(s.iter.get(), soft);
+                check_names(s.test.get(), false);
+                check_names(s.b, false);
+                check_names(s.else_body, false);
+                break;
+            case sk::set:
+                check_names(s.iter.get(), soft);
+                break;
+            case sk::set_block:
+            case sk::filter_block:
+                check_names(s.filter.get(), false);
+                check_names(s.b, false);
+                break;
+            case sk::macro:
+            case sk::call_block:
+                for (const auto& d : s.macro->defaults) check_names(d.get(), false);
+                check_names(s.macro->b, false);
+                check_names(s.call.get(), soft);
+                break;
+            case sk::with:
+                for (const auto& [t, v] : s.with_vars) check_names(v.get(), soft);
+                check_names(s.b, false);
+                break;
+            case sk::scope:
+                check_names(s.b, false);
+                break;
+            default:
+                break;
+        }
+    }
+}
+
+}  // namespace
+
 std::shared_ptr<const program> program::parse(std::string_view source) {
     auto prog = std::make_shared<program>();
     prog->source_ = normalize_source(source);
     builder b(*prog, lexer(prog->source_).run());
     prog->root_ = b.subparse(nullptr);
     if (b.cur().type != tt::eof) b.unexpected("end of template");
+    check_names(prog->root_, false);
+    analyze_symbols(prog->root_, prog->root_frame_, prog->symbol("loop"), prog->symbol("caller"),
+                    prog->symbol("varargs"), prog->symbol("kwargs"));
     return prog;
 }
 
