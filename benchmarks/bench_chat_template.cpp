@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include "bench_text.hpp"
+
 namespace {
 
 constexpr std::size_t n_conversations = 100000;
@@ -37,25 +39,8 @@ std::filesystem::path qwen3_dir() {
 
 const std::vector<std::string>& conversations() {
     static const std::vector<std::string> out = [] {
-        const char* sentences[] = {
-            "The quick brown fox jumps over the lazy dog, doesn't it? It's 12:45 already.",
-            "Die Abhängigkeitsauflösung ist fehlgeschlagen: Paket „libfoo“ wurde nicht gefunden.",
-            "La configuration du réseau a échoué ; veuillez réessayer plus tard, s'il vous plaît.",
-            "Не удалось открыть файл «настройки.conf»: доступ запрещён (код ошибки 13).",
-            "无法连接到服务器，请检查您的网络设置，然后重试。",
-            "ファイルを保存できませんでした。ディスクの空き容量を確認してください。",
-            "서버에 연결할 수 없습니다. 네트워크 설정을 확인하십시오.",
-            "تعذر فتح الملف، يرجى التحقق من الأذونات والمحاولة مرة أخرى.",
-            "לא ניתן לפתוח את הקובץ; אנא בדוק את ההרשאות ונסה שוב.",
-            "फ़ाइल सहेजी नहीं जा सकी, कृपया डिस्क स्थान की जाँच करें।",
-            "ไม่สามารถเปิดไฟล์ได้ กรุณาตรวจสอบสิทธิ์การเข้าถึง",
-            "Δεν ήταν δυνατή η αποθήκευση του αρχείου· ελέγξτε τα δικαιώματα.",
-            "Dosya kaydedilemedi; lütfen disk alanını kontrol edip yeniden deneyin.",
-            "Nie można zapisać pliku — sprawdź uprawnienia i spróbuj ponownie.",
-            "  def main():\n        return {\"status\": 200, 'ok': True}  # 👍🏽 ✅",
-            "Tiếng Việt có dấu: không thể lưu tệp, vui lòng thử lại sau.",
-        };
-        constexpr std::size_t n = std::size(sentences);
+        const auto& sentences = polyglot::bench::multilingual_sentences();
+        const std::size_t n = sentences.size();
         std::vector<std::string> v;
         v.reserve(n_conversations);
         std::uint64_t x = 0x9E3779B97F4A7C15ull;
@@ -133,8 +118,8 @@ void bm_tokenize(benchmark::State& state) {
     }
     state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * convs.size()));
     state.SetBytesProcessed(static_cast<std::int64_t>(bytes));
-    state.counters["tokens_per_conv"] = static_cast<double>(tokens) /
-                                        static_cast<double>(state.iterations() * convs.size());
+    state.counters["tokens_per_conv"] =
+        static_cast<double>(tokens) / static_cast<double>(state.iterations() * convs.size());
 }
 
 void bm_render_tokenize(benchmark::State& state) {

@@ -23,27 +23,16 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, os.path.join(ROOT, "tests", "oracles"))
 import chat_template_oracle as oracle  # noqa: E402
 
-SENTENCES = [
-    "The quick brown fox jumps over the lazy dog, doesn't it? It's 12:45 already.",
-    "Die Abhängigkeitsauflösung ist fehlgeschlagen: Paket „libfoo“ wurde nicht gefunden.",
-    "La configuration du réseau a échoué ; veuillez réessayer plus tard, s'il vous plaît.",
-    "Не удалось открыть файл «настройки.conf»: доступ запрещён (код ошибки 13).",
-    "无法连接到服务器，请检查您的网络设置，然后重试。",
-    "ファイルを保存できませんでした。ディスクの空き容量を確認してください。",
-    "서버에 연결할 수 없습니다. 네트워크 설정을 확인하십시오.",
-    "تعذر فتح الملف، يرجى التحقق من الأذونات والمحاولة مرة أخرى.",
-    "לא ניתן לפתוח את הקובץ; אנא בדוק את ההרשאות ונסה שוב.",
-    "फ़ाइल सहेजी नहीं जा सकी, कृपया डिस्क स्थान की जाँच करें।",
-    "ไม่สามารถเปิดไฟล์ได้ กรุณาตรวจสอบสิทธิ์การเข้าถึง",
-    "Δεν ήταν δυνατή η αποθήκευση του αρχείου· ελέγξτε τα δικαιώματα.",
-    "Dosya kaydedilemedi; lütfen disk alanını kontrol edip yeniden deneyin.",
-    "Nie można zapisać pliku — sprawdź uprawnienia i spróbuj ponownie.",
-    "  def main():\n        return {\"status\": 200, 'ok': True}  # 👍🏽 ✅",
-    "Tiếng Việt có dấu: không thể lưu tệp, vui lòng thử lại sau.",
-]
+SENTENCES_FILE = os.path.join(ROOT, "benchmarks", "data", "multilingual_sentences.json")
+
+
+def sentences():
+    with open(SENTENCES_FILE, encoding="utf-8") as f:
+        return json.load(f)
 
 
 def conversations(n):
+    SENTENCES = sentences()
     x = 0x9E3779B97F4A7C15
     mask = (1 << 64) - 1
 

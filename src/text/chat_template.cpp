@@ -83,7 +83,11 @@ jj::value parse_json(std::string_view text, const std::string& what) {
     simdjson::dom::element root;
     const auto err = parser.parse(padded).get(root);
     if (err) throw argument_error(what + ": invalid JSON: " + simdjson::error_message(err));
-    return to_value(root, what);
+    try {
+        return to_value(root, what);
+    } catch (const jj::jinja_error& e) {
+        throw argument_error(what + ": " + e.message);
+    }
 }
 
 [[noreturn]] void rethrow(const jj::jinja_error& e, const jj::program* prog) {

@@ -397,6 +397,10 @@ BOOST_AUTO_TEST_CASE(render_arguments) {
     BOOST_CHECK_THROW((void)t.render("{", o), polyglot::argument_error);
     BOOST_CHECK_THROW((void)t.render("{}", o), polyglot::argument_error);
     BOOST_CHECK_THROW((void)t.render("[1]", o), polyglot::argument_error);
+    // nesting beyond the interpreter's bound is a bad argument, not a crash
+    const std::string deep = std::string(600, '[') + std::string(600, ']');
+    BOOST_CHECK_THROW((void)t.render("[{\"role\": \"user\", \"content\": " + deep + "}]", o),
+                      polyglot::argument_error);
     BOOST_CHECK_THROW((void)t.render_request(R"({"message": []})", o), polyglot::argument_error);
     o.extra_json = R"({"messages": []})";
     BOOST_CHECK_THROW((void)t.render("[]", o), polyglot::argument_error);
@@ -448,6 +452,10 @@ BOOST_AUTO_TEST_CASE(sandbox_limits) {
     // attributes the sandbox forbids
     expect_limit("{{ messages.append(1) }}");
     expect_limit("{{ ''.__class__ }}x{{ ''.__class__() }}");
+    // containers nested without bound (jinja2: RecursionError when printed)
+    expect_limit(
+        "{% set ns = namespace(x=[]) %}{% for i in range(5000) %}{% set ns.x = [ns.x] %}"
+        "{% endfor %}{{ ns.x }}");
 }
 
 BOOST_AUTO_TEST_CASE(render_is_thread_safe) {

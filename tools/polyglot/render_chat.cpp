@@ -25,19 +25,6 @@ namespace {
 
 constexpr std::size_t max_reported = 20;  // stderr lines about bad records
 
-std::string read_all(const std::string& path) {
-    std::FILE* f = path == "-" ? stdin : std::fopen(path.c_str(), "rb");
-    if (!f) throw io_error("cannot open " + path + ": " + std::strerror(errno));
-    std::string data;
-    char buf[1 << 16];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) data.append(buf, n);
-    const bool bad = std::ferror(f) != 0;
-    if (f != stdin) std::fclose(f);
-    if (bad) throw io_error("cannot read " + (path == "-" ? std::string("stdin") : path));
-    return data;
-}
-
 /// --date YYYY-MM-DD[THH:MM:SS] -> a broken-down time for strftime_now.
 std::tm parse_date(const std::string& s) {
     std::tm tm{};
@@ -93,7 +80,7 @@ int run_render_chat(int argc, char** argv) {
     opts.extra_json = extra;
     if (!date.empty()) opts.now = parse_date(date);
 
-    const std::string data = read_all(input);
+    const std::string data = read_input(input);
     const std::string label = input == "-" ? std::string("<stdin>") : input;
     std::string out;
     std::size_t rendered = 0, bad = 0;

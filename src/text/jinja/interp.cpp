@@ -12,6 +12,7 @@
 #include <ctime>
 #include <limits>
 #include <memory>
+#include <polyglot/io/json_writer.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -266,7 +267,15 @@ const value* dict_obj::find(const value& key) const {
     return nullptr;
 }
 
+void nesting_limit() {
+    fail(jinja_error::kind::limit,
+         "containers nested deeper than " + std::to_string(max_nesting_depth) + " levels");
+}
+
 void dict_obj::set(value key, value v) {
+    const std::uint32_t d = std::max(key.nesting(), v.nesting()) + 1;
+    if (d > max_nesting_depth) nesting_limit();
+    depth = std::max(depth, d);
     for (auto& [k, old] : items) {
         if (py_eq(k, key)) {
             old = std::move(v);
@@ -604,61 +613,32 @@ struct json_opts {
     bool sort_keys = false;
 };
 
+/// json.dumps of a str: io::json_writer's escaping is Python's with ensure_ascii=False;
+/// ensure_ascii also escapes DEL and every non-ASCII character (as UTF-16 \\uXXXX units).
 void json_string(std::string_view s, bool ensure_ascii, std::string& out) {
     out += '"';
+    if (!ensure_ascii) {
+        io::json_writer::escape_to(out, s);
+        out += '"';
+        return;
+    }
     for (std::size_t i = 0; i < s.size();) {
-        const auto b = static_cast<unsigned char>(s[i]);
-        if (b >= 0x80) {
-            const std::size_t st = i;
-            const char32_t c = decode_utf8(s, i);
-            if (!ensure_ascii) {
-                out.append(s.substr(st, i - st));
-            } else {
-                char buf[16];
-                if (c >= 0x10000) {
-                    const char32_t v = c - 0x10000;
-                    std::snprintf(buf, sizeof buf, "\\u%04x\\u%04x",
-                                  static_cast<unsigned>(0xD800 | (v >> 10)),
-                                  static_cast<unsigned>(0xDC00 | (v & 0x3FF)));
-                } else {
-                    std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-                }
-                out += buf;
-            }
-            continue;
+        std::size_t j = i;
+        while (j < s.size() && static_cast<unsigned char>(s[j]) < 0x7F) ++j;
+        io::json_writer::escape_to(out, s.substr(i, j - i));
+        if (j >= s.size()) break;
+        const char32_t c = decode_utf8(s, j);
+        char buf[16];
+        if (c >= 0x10000) {
+            const char32_t v = c - 0x10000;
+            std::snprintf(buf, sizeof buf, "\\u%04x\\u%04x",
+                          static_cast<unsigned>(0xD800 | (v >> 10)),
+                          static_cast<unsigned>(0xDC00 | (v & 0x3FF)));
+        } else {
+            std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
         }
-        ++i;
-        switch (b) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            case '\b':
-                out += "\\b";
-                break;
-            case '\f':
-                out += "\\f";
-                break;
-            default:
-                if (b < 0x20 || (ensure_ascii && b == 0x7F)) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(b));
-                    out += buf;
-                } else {
-                    out += static_cast<char>(b);
-                }
-        }
+        out += buf;
+        i = j;
     }
     out += '"';
 }
@@ -845,6 +825,11 @@ class renderer {
         if (++steps_ > env_.bounds.max_steps)
             fail(jinja_error::kind::limit, "the template took too many evaluation steps");
     }
+    /// Charges the evaluation budget for copying @p n elements or bytes.
+    void step_n(std::size_t n) {
+        steps_ += n / 64;
+        step();
+    }
     void check_size(std::size_t n) const {
         if (n > env_.bounds.max_output)
             fail(jinja_error::kind::limit, "the template built a string larger than " +
@@ -914,15 +899,9 @@ class renderer {
                 assign(*s.target, eval(*s.iter, sc), sc);
                 return flow::normal;
             case sk::set_block: {
-                // break/continue leave the block: jinja2 buffers it inline, so the loop jumps
-                // before the assignment happens
-                auto inner = std::make_shared<scope>(sc);
-                enter_frame(*inner, s.frame);
-                std::string buf;
-                const flow f = exec_body(s.b, inner, buf);
+                value v;
+                const flow f = run_block(s, sc, v);
                 if (f != flow::normal) return f;
-                value v = str_value(std::move(buf));
-                if (s.filter) v = apply_filter_chain(*s.filter, std::move(v), inner);
                 assign(*s.target, std::move(v), sc);
                 return flow::normal;
             }
@@ -942,13 +921,10 @@ class renderer {
                 return flow::normal;
             }
             case sk::filter_block: {
-                auto inner = std::make_shared<scope>(sc);
-                enter_frame(*inner, s.frame);
-                std::string buf;
-                const flow f = exec_body(s.b, inner, buf);
+                value v;
+                const flow f = run_block(s, sc, v);
                 if (f != flow::normal) return f;
-                const value r = apply_filter_chain(*s.filter, str_value(std::move(buf)), inner);
-                emit(out, py_str(r));
+                emit(out, py_str(v));
                 return flow::normal;
             }
             case sk::with: {
@@ -971,6 +947,20 @@ class renderer {
             case sk::continue_:
                 return flow::continue_;
         }
+        return flow::normal;
+    }
+
+    /// A set block's or filter block's body, captured in its own frame and passed through the
+    /// block's filter. break/continue leave the block with nothing assigned or written: jinja2
+    /// buffers the body inline, so the loop jumps before that happens.
+    flow run_block(const stmt& s, const scope_ptr& sc, value& result) {
+        auto inner = std::make_shared<scope>(sc);
+        enter_frame(*inner, s.frame);
+        std::string buf;
+        const flow f = exec_body(s.b, inner, buf);
+        if (f != flow::normal) return f;
+        result = str_value(std::move(buf));
+        if (s.filter) result = apply_filter_chain(*s.filter, std::move(result), inner);
         return flow::normal;
     }
 
@@ -1411,6 +1401,7 @@ class renderer {
         if (seq.is_string()) {
             if (n <= 0) return value::string("", seq.is_markup(), true);
             check_size(seq.str().size() * static_cast<std::size_t>(n));
+            step_n(seq.str().size() * static_cast<std::size_t>(n));
             std::string r;
             r.reserve(seq.str().size() * static_cast<std::size_t>(n));
             for (std::int64_t k = 0; k < n; ++k) r += seq.str();
@@ -1420,6 +1411,7 @@ class renderer {
         std::vector<value> r;
         if (n > 0) {
             check_size(l.items.size() * static_cast<std::size_t>(n) * sizeof(value));
+            step_n(l.items.size() * static_cast<std::size_t>(n));
             for (std::int64_t k = 0; k < n; ++k) r.insert(r.end(), l.items.begin(), l.items.end());
         }
         return value::list(std::move(r), l.type);
@@ -1529,6 +1521,7 @@ class renderer {
                 const std::string& x = a.str();
                 const std::string& y = b.str();
                 check_size(x.size() + y.size());
+                step_n(x.size() + y.size());
                 r.reserve(x.size() + y.size());
                 r += (markup && !a.is_markup()) ? html_escape(x) : x;
                 r += (markup && !b.is_markup()) ? html_escape(y) : y;
@@ -1537,6 +1530,7 @@ class renderer {
             if (is_seq_list(a) && is_seq_list(b) && a.list().type == b.list().type) {
                 std::vector<value> r = a.list().items;
                 check_size((r.size() + b.list().items.size()) * sizeof(value));
+                step_n(r.size() + b.list().items.size());
                 r.insert(r.end(), b.list().items.begin(), b.list().items.end());
                 return value::list(std::move(r), a.list().type);
             }

@@ -4,6 +4,7 @@
 /// Namespace, macros, loops, generators). Private to src/text.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -43,14 +44,20 @@ struct string_obj final : heap_obj {
     string_obj(std::string str, bool is_ascii) : s(std::move(str)), ascii(is_ascii) {}
 };
 
+/// Containers nest at most this deep (repr, ==, JSON and destruction recurse over them).
+inline constexpr std::uint32_t max_nesting_depth = 500;
+[[noreturn]] void nesting_limit();
+
 struct list_obj final : heap_obj {
     std::vector<value> items;
+    std::uint32_t depth = 1;  ///< 1 + the deepest item's depth
     list_type type = list_type::list;
     std::int64_t range_start = 0, range_stop = 0, range_step = 1;  ///< list_type::range only
 };
 
 struct dict_obj final : heap_obj {
     std::vector<std::pair<value, value>> items;  ///< insertion order, as Python dicts
+    std::uint32_t depth = 1;
     [[nodiscard]] const value* find(const value& key) const;
     [[nodiscard]] const value* find(std::string_view key) const;
     void set(value key, value v);
@@ -117,7 +124,11 @@ class value {
         l->type = t;
         return from_list(std::move(l));
     }
-    static value from_list(std::shared_ptr<list_obj> l) noexcept {
+    static value from_list(std::shared_ptr<list_obj> l) {
+        std::uint32_t d = 1;
+        for (const auto& x : l->items) d = std::max(d, x.nesting() + 1);
+        if (d > max_nesting_depth) nesting_limit();
+        l->depth = d;
         value v;
         v.k_ = vk::list;
         v.p_ = std::move(l);
@@ -179,6 +190,12 @@ class value {
         return k_ == vk::object && obj().type() == t;
     }
     [[nodiscard]] const void* identity() const noexcept { return p_.get(); }
+    /// Container nesting depth (0 for scalars and objects).
+    [[nodiscard]] std::uint32_t nesting() const noexcept {
+        if (k_ == vk::list) return static_cast<const list_obj*>(p_.get())->depth;
+        if (k_ == vk::dict) return static_cast<const dict_obj*>(p_.get())->depth;
+        return 0;
+    }
 
   private:
     vk k_;
