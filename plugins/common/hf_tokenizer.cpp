@@ -468,13 +468,13 @@ struct bert_normalizer : normalizer {
                 const char32_t c = cp_at(s, i, len);
                 i += len;
                 if (clean_text) {
+                    // Control characters (is_other: Cc, Cf, Co; not \t \n \r) go first, so
+                    // U+0085 is removed although it is white space; then white space → ' '.
                     if (c == 0 || c == 0xFFFD) continue;
-                    const bool ws = c == '\t' || c == '\n' || c == '\r' || uc::is_white_space(c);
-                    if (!ws) {
-                        const auto g = uc::category(c);
-                        if (g == uc::Cc || g == uc::Cf || g == uc::Co) continue;  // is_other
-                    }
-                    if (ws) {
+                    const bool tnr = c == '\t' || c == '\n' || c == '\r';
+                    const auto g = uc::category(c);
+                    if (!tnr && (g == uc::Cc || g == uc::Cf || g == uc::Co)) continue;
+                    if (tnr || uc::is_white_space(c)) {
                         tmp += ' ';
                         continue;
                     }
