@@ -91,18 +91,6 @@ struct segment {
     std::int64_t id;  ///< added token id, or -1 for text
 };
 
-struct scratch {
-    std::string sanitized, norm, norm_tmp, arena;
-    std::vector<segment> segs1, segs2;
-    std::vector<piece> pieces, pieces_tmp;
-    std::vector<std::pair<std::size_t, std::size_t>> matches;
-    std::vector<std::pair<std::pair<std::size_t, std::size_t>, bool>> splits, splits2;
-};
-scratch& tls_scratch() {
-    thread_local scratch s;
-    return s;
-}
-
 /// Per-thread direct-mapped cache of model results for short words (real text repeats its
 /// words; a word that is not itself a token costs a dozen merge lookups).
 struct word_cache {
@@ -118,10 +106,33 @@ struct word_cache {
     };
     std::unique_ptr<entry[]> e{new entry[slots]};
 };
-word_cache& tls_word_cache() {
-    thread_local word_cache c;
-    return c;
+struct bpe_sym {
+    token_id id;
+    std::int32_t prev, next;
+    bool alive;
+};
+struct merge_entry {
+    std::uint64_t key;  ///< rank << 32 | pos
+    token_id new_id;
+    bool operator>(const merge_entry& o) const { return key > o.key; }
+};
+
+struct scratch {
+    std::string sanitized, norm, norm_tmp, arena;
+    std::vector<segment> segs1, segs2;
+    std::vector<piece> pieces, pieces_tmp;
+    std::vector<std::pair<std::size_t, std::size_t>> matches;
+    std::vector<std::pair<std::pair<std::size_t, std::size_t>, bool>> splits, splits2;
+    word_cache cache;
+    std::vector<bpe_sym> syms;
+    std::vector<merge_entry> heap;
+    std::string tmp;
+};
+scratch& tls_scratch() {
+    thread_local scratch s;
+    return s;
 }
+
 std::atomic<std::uint64_t> next_serial{1};
 
 // ---- split behaviours (NormalizedString::split) ------------------------------------------------
@@ -1005,7 +1016,7 @@ byte_level_pre_tokenizer* last_byte_level(pre_tokenizer* p) {
 struct model_base {
     std::uint64_t serial = next_serial.fetch_add(1);
     virtual ~model_base() = default;
-    virtual void tokenize(std::string_view word, std::vector<token_id>& out) const = 0;
+    virtual void tokenize(std::string_view word, std::vector<token_id>& out, scratch& sc) const = 0;
     [[nodiscard]] virtual std::optional<token_id> token_to_id(std::string_view t) const = 0;
     /// Number of entries (`get_vocab_size`: where added tokens get their ids).
     [[nodiscard]] virtual std::size_t vocab_len() const = 0;
@@ -1014,9 +1025,9 @@ struct model_base {
 
     /// Serves a short word from the per-thread cache, computing it with @p compute on a miss.
     template <class F>
-    void cached(std::string_view w, std::vector<token_id>& out, F&& compute) const {
+    void cached(std::string_view w, std::vector<token_id>& out, scratch& sc, F&& compute) const {
         if (w.size() > word_cache::max_bytes) return compute(out);
-        word_cache& c = tls_word_cache();
+        word_cache& c = sc.cache;
         const std::uint64_t h = detail::hash_bytes(w.data(), w.size());
         word_cache::entry& e = c.e[(h >> 17) & (word_cache::slots - 1)];
         if (e.serial == serial && e.hash == h && e.len == w.size() &&
@@ -1084,32 +1095,12 @@ struct bpe_model : model_base {
         for (std::size_t i = 0; i < vocab.size(); ++i) f(vocab.value_of(i), vocab.key_of(i));
     }
 
-    struct sym {
-        token_id id;
-        std::int32_t prev, next;
-        bool alive;
-    };
-    struct merge_entry {
-        std::uint64_t key;  ///< rank << 32 | pos
-        token_id new_id;
-        bool operator>(const merge_entry& o) const { return key > o.key; }
-    };
-    struct bpe_scratch {
-        std::vector<sym> syms;
-        std::vector<merge_entry> heap;
-        std::string tmp;
-    };
-    static bpe_scratch& tls() {
-        thread_local bpe_scratch s;
-        return s;
-    }
-
     [[nodiscard]] const std::uint64_t* merge_of(token_id a, token_id b) const {
         return merges.find((std::uint64_t(a) << 32) | b);
     }
 
     /// Appends the symbols of one character of the word (Model::merge_word's loop body).
-    void add_char(std::vector<sym>& syms, std::string_view s, std::size_t byte_len,
+    void add_char(std::vector<bpe_sym>& syms, std::string_view s, std::size_t byte_len,
                   std::optional<std::pair<token_id, std::size_t>>& pending_unk,
                   std::optional<token_id> id) const {
         auto push = [&](token_id t) {
@@ -1144,8 +1135,7 @@ struct bpe_model : model_base {
         }
     }
 
-    void merge_word(std::string_view w, std::vector<token_id>& out) const {
-        bpe_scratch& sc = tls();
+    void merge_word(std::string_view w, std::vector<token_id>& out, scratch& sc) const {
         auto& syms = sc.syms;
         syms.clear();
         std::optional<std::pair<token_id, std::size_t>> pending_unk;
@@ -1189,15 +1179,56 @@ struct bpe_model : model_base {
             if (idx > 0) syms[std::size_t(idx - 1)].next = idx;
         }
         merge_all(sc);
-        for (const sym& s : syms)
+        for (const bpe_sym& s : syms)
             if (s.alive) out.push_back(s.id);
     }
 
+    /// Word::merge_all on a short word: repeatedly merges the leftmost pair of lowest rank
+    /// (tiktoken's scan). The same order as the heap below: a symbol only grows by absorbing
+    /// its right neighbour, so a heap entry whose pair still yields its new id is never stale.
+    void merge_small(scratch& sc) const {
+        auto& syms = sc.syms;
+        const std::size_t n0 = syms.size();
+        token_id id[small_word];
+        std::uint64_t pr[small_word];  // rank << 32 | new id of (k, k+1); ~0 none
+        std::size_t n = n0;
+        for (std::size_t k = 0; k < n; ++k) id[k] = syms[k].id;
+        constexpr std::uint64_t none = ~std::uint64_t{0};
+        auto pair_at = [&](std::size_t k) -> std::uint64_t {
+            const std::uint64_t* m = merge_of(id[k], id[k + 1]);
+            return m ? *m : none;
+        };
+        for (std::size_t k = 0; k + 1 < n; ++k) pr[k] = pair_at(k);
+        pr[n - 1] = none;
+        while (n > 1) {
+            std::uint64_t best = none;
+            std::size_t at = 0;
+            for (std::size_t k = 0; k + 1 < n; ++k)
+                if ((pr[k] >> 32) < (best >> 32)) {
+                    best = pr[k];
+                    at = k;
+                }
+            if (best == none) break;
+            id[at] = token_id(best);
+            for (std::size_t k = at + 1; k + 1 < n; ++k) {
+                id[k] = id[k + 1];
+                pr[k] = pr[k + 1];
+            }
+            --n;
+            pr[at] = at + 1 < n ? pair_at(at) : none;
+            if (at > 0) pr[at - 1] = pair_at(at - 1);
+        }
+        syms.resize(n);
+        for (std::size_t k = 0; k < n; ++k) syms[k] = {id[k], 0, 0, true};
+    }
+    static constexpr std::size_t small_word = 48;
+
     /// Word::merge_all: a min-heap of (rank, position); a popped entry whose pair no longer
     /// produces its new id is stale and skipped.
-    void merge_all(bpe_scratch& sc) const {
+    void merge_all(scratch& sc) const {
         auto& syms = sc.syms;
         if (syms.size() < 2) return;
+        if (syms.size() <= small_word) return merge_small(sc);
         auto& heap = sc.heap;
         heap.clear();
         const std::greater<> cmp;
@@ -1210,9 +1241,9 @@ struct bpe_model : model_base {
             const merge_entry top = heap.back();
             heap.pop_back();
             const auto pos = std::size_t(top.key & 0xFFFFFFFFu);
-            sym& s = syms[pos];
+            bpe_sym& s = syms[pos];
             if (!s.alive || s.next < 0) continue;
-            sym& r = syms[std::size_t(s.next)];
+            bpe_sym& r = syms[std::size_t(s.next)];
             const std::uint64_t* m = merge_of(s.id, r.id);
             if (!m || token_id(*m) != top.new_id) continue;
             s.id = top.new_id;
@@ -1220,14 +1251,14 @@ struct bpe_model : model_base {
             s.next = r.next;
             if (s.next >= 0) syms[std::size_t(s.next)].prev = std::int32_t(pos);
             if (s.prev >= 0) {
-                const sym& p = syms[std::size_t(s.prev)];
+                const bpe_sym& p = syms[std::size_t(s.prev)];
                 if (const std::uint64_t* pm = merge_of(p.id, s.id)) {
                     heap.push_back({((*pm >> 32) << 32) | std::uint64_t(s.prev), token_id(*pm)});
                     std::push_heap(heap.begin(), heap.end(), cmp);
                 }
             }
             if (s.next >= 0) {
-                const sym& nx = syms[std::size_t(s.next)];
+                const bpe_sym& nx = syms[std::size_t(s.next)];
                 if (const std::uint64_t* nm = merge_of(s.id, nx.id)) {
                     heap.push_back({((*nm >> 32) << 32) | pos, token_id(*nm)});
                     std::push_heap(heap.begin(), heap.end(), cmp);
@@ -1236,19 +1267,24 @@ struct bpe_model : model_base {
         }
     }
 
-    void tokenize_part(std::string_view w, std::vector<token_id>& out) const {
-        cached(w, out, [&](std::vector<token_id>& o) { merge_word(w, o); });
+    /// One word: the cache, then ignore_merges' whole-word lookup, then the merges.
+    void tokenize_part(std::string_view w, std::vector<token_id>& out, scratch& sc,
+                       bool whole_word) const {
+        // (With ignore_merges a part must not share cache entries with a whole word.)
+        if (!whole_word && ignore_merges) return merge_word(w, out, sc);
+        cached(w, out, sc, [&](std::vector<token_id>& o) {
+            if (whole_word && ignore_merges)
+                if (auto id = raw ? raw_vocab.find(w) : vocab.find(w)) return o.push_back(*id);
+            merge_word(w, o, sc);
+        });
     }
 
-    void tokenize(std::string_view w, std::vector<token_id>& out) const override {
+    void tokenize(std::string_view w, std::vector<token_id>& out, scratch& sc) const override {
         if (w.empty()) return;
+        if (!meta_split || w.size() <= word_cache::max_bytes) return tokenize_part(w, out, sc, true);
         if (ignore_merges) {
-            if (auto id = raw ? raw_vocab.find(w) : vocab.find(w)) {
-                out.push_back(*id);
-                return;
-            }
+            if (auto id = raw ? raw_vocab.find(w) : vocab.find(w)) return out.push_back(*id);
         }
-        if (!meta_split || w.size() <= word_cache::max_bytes) return tokenize_part(w, out);
         // Split before each ▁ run whose preceding character never precedes ▁ in a token.
         static constexpr std::string_view meta = "\xE2\x96\x81";
         std::size_t start = 0;
@@ -1259,10 +1295,10 @@ struct bpe_model : model_base {
             const char32_t c = cp_at(w, p, len);
             if (c == 0x2581 || std::find(before_meta.begin(), before_meta.end(), c) != before_meta.end())
                 continue;
-            tokenize_part(w.substr(start, i - start), out);
+            tokenize_part(w.substr(start, i - start), out, sc, false);
             start = i;
         }
-        tokenize_part(w.substr(start), out);
+        tokenize_part(w.substr(start), out, sc, false);
     }
 
     /// Re-keys the vocabulary by raw bytes (byte-level BPE read without the character mapping).
@@ -1399,9 +1435,9 @@ struct unigram_model : model_base {
         }
     }
 
-    void tokenize(std::string_view w, std::vector<token_id>& out) const override {
+    void tokenize(std::string_view w, std::vector<token_id>& out, scratch& sc) const override {
         if (w.empty()) return;
-        cached(w, out, [&](std::vector<token_id>& o) { encode_word(w, o); });
+        cached(w, out, sc, [&](std::vector<token_id>& o) { encode_word(w, o); });
     }
 };
 
@@ -1424,7 +1460,7 @@ struct wordpiece_model : model_base {
         if (!id) throw text_error("WordPiece: the unk token '" + unk_token + "' is not in the vocabulary");
         return *id;
     }
-    void tokenize(std::string_view w, std::vector<token_id>& out) const override {
+    void tokenize(std::string_view w, std::vector<token_id>& out, scratch&) const override {
         if (w.empty()) return;
         std::size_t chars = 0;
         for (std::size_t i = 0; i < w.size(); ++i)
@@ -1467,7 +1503,7 @@ struct wordlevel_model : model_base {
     void for_each(const std::function<void(token_id, std::string_view)>& f) const override {
         for (std::size_t i = 0; i < vocab.size(); ++i) f(vocab.value_of(i), vocab.key_of(i));
     }
-    void tokenize(std::string_view w, std::vector<token_id>& out) const override {
+    void tokenize(std::string_view w, std::vector<token_id>& out, scratch&) const override {
         if (w.empty()) return;
         if (auto id = vocab.find(w)) return out.push_back(*id);
         auto u = vocab.find(unk_token);
@@ -1567,7 +1603,7 @@ struct hf_tokenizer::impl {
         sc.pieces.push_back({0, s.size(), at_start});
         if (pre) pre->apply(sc, sc.pieces);
         for (const piece& p : sc.pieces)
-            model->tokenize(std::string_view(sc.arena.data() + p.off, p.len), out);
+            model->tokenize(std::string_view(sc.arena.data() + p.off, p.len), out, sc);
     }
 };
 

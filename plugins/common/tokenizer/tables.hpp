@@ -61,18 +61,20 @@ class string_table {
     void insert(std::string_view key, std::uint32_t value) {
         if (2 * (vals_.size() + 1) > slots_.size()) rehash(slots_.empty() ? 16 : 2 * slots_.size());
         const std::uint64_t h = hash_bytes(key.data(), key.size());
+        const std::uint64_t tag = h >> 32;
         for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
-            const std::uint32_t s = slots_[i];
+            const std::uint64_t s = slots_[i];
             if (s == 0) {
                 offs_.push_back(blob_.size());
                 blob_.append(key);
                 vals_.push_back(value);
                 hashes_.push_back(h);
-                slots_[i] = std::uint32_t(vals_.size());
+                slots_[i] = (tag << 32) | std::uint64_t(vals_.size());
                 return;
             }
-            if (hashes_[s - 1] == h && key_of(s - 1) == key) {
-                vals_[s - 1] = value;
+            const std::size_t e = std::size_t(s & 0xFFFFFFFFu) - 1;
+            if ((s >> 32) == tag && key_of(e) == key) {
+                vals_[e] = value;
                 return;
             }
         }
@@ -80,13 +82,20 @@ class string_table {
     [[nodiscard]] std::optional<std::uint32_t> find(std::string_view key) const noexcept {
         return find(key, hash_bytes(key.data(), key.size()));
     }
+    /// find() with the precomputed hash_bytes(key).
     [[nodiscard]] std::optional<std::uint32_t> find(std::string_view key,
                                                     std::uint64_t h) const noexcept {
         if (slots_.empty()) return std::nullopt;
+        const std::uint64_t tag = h >> 32;
         for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
-            const std::uint32_t s = slots_[i];
+            const std::uint64_t s = slots_[i];
             if (s == 0) return std::nullopt;
-            if (hashes_[s - 1] == h && key_of(s - 1) == key) return vals_[s - 1];
+            if ((s >> 32) != tag) continue;
+            const std::size_t e = std::size_t(s & 0xFFFFFFFFu) - 1;
+            const std::size_t b = offs_[e];
+            const std::size_t len = (e + 1 < offs_.size() ? offs_[e + 1] : blob_.size()) - b;
+            if (len == key.size() && std::memcmp(blob_.data() + b, key.data(), len) == 0)
+                return vals_[e];
         }
     }
     [[nodiscard]] std::size_t size() const noexcept { return vals_.size(); }
@@ -104,7 +113,7 @@ class string_table {
         for (std::size_t e = 0; e < vals_.size(); ++e)
             for (std::size_t i = hashes_[e] & mask_;; i = (i + 1) & mask_)
                 if (slots_[i] == 0) {
-                    slots_[i] = std::uint32_t(e + 1);
+                    slots_[i] = ((hashes_[e] >> 32) << 32) | std::uint64_t(e + 1);
                     break;
                 }
     }
@@ -112,11 +121,12 @@ class string_table {
     std::vector<std::size_t> offs_;
     std::vector<std::uint32_t> vals_;
     std::vector<std::uint64_t> hashes_;
-    std::vector<std::uint32_t> slots_;
+    std::vector<std::uint64_t> slots_;  ///< hash tag << 32 | entry + 1; 0 = empty
     std::size_t mask_ = 0;
 };
 
-/// 64-bit key → 64-bit value (key ~0 is reserved).
+/// 64-bit key → 64-bit value (key ~0 is reserved). Key and value share a slot: one cache miss
+/// per lookup in the large merge tables.
 class u64_table {
   public:
     void reserve(std::size_t n) {
@@ -126,47 +136,49 @@ class u64_table {
     }
     /// Inserts or overwrites.
     void insert(std::uint64_t key, std::uint64_t value) {
-        if (2 * (count_ + 1) > keys_.size()) rehash(keys_.empty() ? 16 : 2 * keys_.size());
+        if (2 * (count_ + 1) > slots_.size()) rehash(slots_.empty() ? 16 : 2 * slots_.size());
         for (std::size_t i = mix64(key) & mask_;; i = (i + 1) & mask_) {
-            if (keys_[i] == empty) {
-                keys_[i] = key;
-                vals_[i] = value;
+            slot& s = slots_[i];
+            if (s.key == empty) {
+                s = {key, value};
                 ++count_;
                 return;
             }
-            if (keys_[i] == key) {
-                vals_[i] = value;
+            if (s.key == key) {
+                s.value = value;
                 return;
             }
         }
     }
     [[nodiscard]] const std::uint64_t* find(std::uint64_t key) const noexcept {
-        if (keys_.empty()) return nullptr;
+        if (slots_.empty()) return nullptr;
         for (std::size_t i = mix64(key) & mask_;; i = (i + 1) & mask_) {
-            if (keys_[i] == key) return &vals_[i];
-            if (keys_[i] == empty) return nullptr;
+            const slot& s = slots_[i];
+            if (s.key == key) return &s.value;
+            if (s.key == empty) return nullptr;
         }
     }
     [[nodiscard]] std::size_t size() const noexcept { return count_; }
 
   private:
     static constexpr std::uint64_t empty = ~std::uint64_t{0};
+    struct slot {
+        std::uint64_t key = empty, value = 0;
+    };
     void rehash(std::size_t cap) {
-        std::vector<std::uint64_t> k(cap, empty), v(cap, 0);
+        std::vector<slot> n(cap);
         const std::size_t m = cap - 1;
-        for (std::size_t j = 0; j < keys_.size(); ++j)
-            if (keys_[j] != empty)
-                for (std::size_t i = mix64(keys_[j]) & m;; i = (i + 1) & m)
-                    if (k[i] == empty) {
-                        k[i] = keys_[j];
-                        v[i] = vals_[j];
+        for (const slot& s : slots_)
+            if (s.key != empty)
+                for (std::size_t i = mix64(s.key) & m;; i = (i + 1) & m)
+                    if (n[i].key == empty) {
+                        n[i] = s;
                         break;
                     }
-        keys_.swap(k);
-        vals_.swap(v);
+        slots_.swap(n);
         mask_ = m;
     }
-    std::vector<std::uint64_t> keys_, vals_;
+    std::vector<slot> slots_;
     std::size_t mask_ = 0, count_ = 0;
 };
 
