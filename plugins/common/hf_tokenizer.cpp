@@ -91,20 +91,24 @@ struct segment {
     std::int64_t id;  ///< added token id, or -1 for text
 };
 
-/// Per-thread direct-mapped cache of model results for short words (real text repeats its
-/// words; a word that is not itself a token costs a dozen merge lookups).
-struct word_cache {
-    static constexpr std::size_t max_bytes = 40;
-    static constexpr std::size_t max_ids = 14;
-    static constexpr std::size_t slots = 8192;
+/// Per-thread direct-mapped cache of model results (real text repeats its words; a word that
+/// is not itself a token costs a dozen merge lookups). Two tiers: short words, and whole
+/// pre-tokenized pieces up to 256 bytes (as `tokenizers` caches words under 256 bytes).
+template <std::size_t MaxBytes, std::size_t MaxIds, std::size_t Slots>
+struct cache_tier {
+    static constexpr std::size_t max_bytes = MaxBytes, max_ids = MaxIds, slots = Slots;
     struct entry {
         std::uint64_t hash = 0;
         std::uint64_t serial = 0;  ///< 0 = empty
-        std::uint8_t len = 0, n = 0;
-        unsigned char bytes[max_bytes];
-        token_id ids[max_ids];
+        std::uint16_t len = 0, n = 0;
+        unsigned char bytes[MaxBytes];
+        token_id ids[MaxIds];
     };
-    std::unique_ptr<entry[]> e{new entry[slots]};
+    std::unique_ptr<entry[]> e{new entry[Slots]};
+};
+struct word_cache {
+    cache_tier<32, 12, 16384> small;
+    cache_tier<256, 96, 2048> large;
 };
 struct bpe_sym {
     token_id id;
@@ -127,6 +131,8 @@ struct scratch {
     std::vector<bpe_sym> syms;
     std::vector<merge_entry> heap;
     std::string tmp;
+    bool byte_pair_ok = false;  ///< the current word's symbols are its raw bytes, one each
+    const unsigned char* word_bytes = nullptr;
 };
 scratch& tls_scratch() {
     thread_local scratch s;
@@ -1026,10 +1032,14 @@ struct model_base {
     /// Serves a short word from the per-thread cache, computing it with @p compute on a miss.
     template <class F>
     void cached(std::string_view w, std::vector<token_id>& out, scratch& sc, F&& compute) const {
-        if (w.size() > word_cache::max_bytes) return compute(out);
-        word_cache& c = sc.cache;
+        if (w.size() <= decltype(sc.cache.small)::max_bytes) return cached_in(sc.cache.small, w, out, compute);
+        if (w.size() <= decltype(sc.cache.large)::max_bytes) return cached_in(sc.cache.large, w, out, compute);
+        compute(out);
+    }
+    template <class Tier, class F>
+    void cached_in(Tier& c, std::string_view w, std::vector<token_id>& out, F&& compute) const {
         const std::uint64_t h = detail::hash_bytes(w.data(), w.size());
-        word_cache::entry& e = c.e[(h >> 17) & (word_cache::slots - 1)];
+        auto& e = c.e[(h >> 17) & (Tier::slots - 1)];
         if (e.serial == serial && e.hash == h && e.len == w.size() &&
             std::memcmp(e.bytes, w.data(), w.size()) == 0) {
             out.insert(out.end(), e.ids, e.ids + e.n);
@@ -1038,11 +1048,11 @@ struct model_base {
         const std::size_t before = out.size();
         compute(out);
         const std::size_t n = out.size() - before;
-        if (n <= word_cache::max_ids) {
+        if (n <= Tier::max_ids) {
             e.serial = serial;
             e.hash = h;
-            e.len = std::uint8_t(w.size());
-            e.n = std::uint8_t(n);
+            e.len = std::uint16_t(w.size());
+            e.n = std::uint16_t(n);
             std::memcpy(e.bytes, w.data(), w.size());
             std::copy(out.begin() + std::ptrdiff_t(before), out.end(), e.ids);
         }
@@ -1082,6 +1092,9 @@ struct bpe_model : model_base {
     std::vector<std::int32_t> bmp_char_id;  ///< single-character tokens of the BMP, -1 none
     bool raw = false;                       ///< input is raw bytes (see byte_level_pre_tokenizer)
     std::array<std::int64_t, 256> raw_byte_id{};  ///< raw: id of each byte's character, -1 none
+    /// raw: the merge of every pair of single-byte symbols (the first round of every word),
+    /// dense (512 KiB) instead of a probe of the large merge table; ~0 none.
+    std::vector<std::uint64_t> byte_pair;
     /// Splitting long words before a ▁ run is exact when no token spans such a boundary: the
     /// characters that do precede ▁ inside some token (Gemma 3: '>' of ">▁</").
     bool meta_split = false;
@@ -1139,7 +1152,12 @@ struct bpe_model : model_base {
         auto& syms = sc.syms;
         syms.clear();
         std::optional<std::pair<token_id, std::size_t>> pending_unk;
+        sc.byte_pair_ok = raw && !byte_pair.empty();
         if (raw) {
+            for (std::size_t i = 0; i < w.size(); ++i) {
+                if (raw_byte_id[static_cast<unsigned char>(w[i])] < 0) sc.byte_pair_ok = false;
+            }
+            if (sc.byte_pair_ok) sc.word_bytes = reinterpret_cast<const unsigned char*>(w.data());
             for (std::size_t i = 0; i < w.size(); ++i) {
                 const auto b = static_cast<unsigned char>(w[i]);
                 const std::int64_t id = raw_byte_id[b];
@@ -1198,7 +1216,12 @@ struct bpe_model : model_base {
             const std::uint64_t* m = merge_of(id[k], id[k + 1]);
             return m ? *m : none;
         };
-        for (std::size_t k = 0; k + 1 < n; ++k) pr[k] = pair_at(k);
+        if (!sc.byte_pair_ok) {
+            for (std::size_t k = 0; k + 1 < n; ++k) pr[k] = pair_at(k);
+        } else {
+            for (std::size_t k = 0; k + 1 < n; ++k)
+                pr[k] = byte_pair[(std::size_t(sc.word_bytes[k]) << 8) | sc.word_bytes[k + 1]];
+        }
         pr[n - 1] = none;
         while (n > 1) {
             std::uint64_t best = none;
@@ -1281,7 +1304,7 @@ struct bpe_model : model_base {
 
     void tokenize(std::string_view w, std::vector<token_id>& out, scratch& sc) const override {
         if (w.empty()) return;
-        if (!meta_split || w.size() <= word_cache::max_bytes) return tokenize_part(w, out, sc, true);
+        if (!meta_split || w.size() <= 32) return tokenize_part(w, out, sc, true);
         if (ignore_merges) {
             if (auto id = raw ? raw_vocab.find(w) : vocab.find(w)) return out.push_back(*id);
         }
@@ -1289,6 +1312,9 @@ struct bpe_model : model_base {
         static constexpr std::string_view meta = "\xE2\x96\x81";
         std::size_t start = 0;
         for (std::size_t i = 1; i + 3 <= w.size(); ++i) {
+            const void* hit = std::memchr(w.data() + i, 0xE2, w.size() - 2 - i);
+            if (!hit) break;
+            i = std::size_t(static_cast<const char*>(hit) - w.data());
             if (w.compare(i, 3, meta) != 0) continue;
             const std::size_t p = prev_cp(w, i);
             std::size_t len;
@@ -1330,6 +1356,13 @@ struct bpe_model : model_base {
             auto id = vocab.find(ch);
             raw_byte_id[std::size_t(b)] = id ? std::int64_t(*id) : -1;
         }
+        byte_pair.assign(65536, ~std::uint64_t{0});
+        for (int a = 0; a < 256; ++a)
+            for (int b = 0; b < 256; ++b)
+                if (raw_byte_id[std::size_t(a)] >= 0 && raw_byte_id[std::size_t(b)] >= 0)
+                    if (const std::uint64_t* m = merge_of(token_id(raw_byte_id[std::size_t(a)]),
+                                                          token_id(raw_byte_id[std::size_t(b)])))
+                        byte_pair[std::size_t(a) << 8 | std::size_t(b)] = *m;
         raw = true;
     }
 };
