@@ -112,13 +112,16 @@ struct word_cache {
 };
 struct bpe_sym {
     token_id id;
-    std::int32_t prev, next;
     bool alive;
+    std::int64_t prev, next;  ///< 64-bit: a piece may exceed 2^31 bytes
 };
 struct merge_entry {
-    std::uint64_t key;  ///< rank << 32 | pos
+    std::uint32_t rank;
     token_id new_id;
-    bool operator>(const merge_entry& o) const { return key > o.key; }
+    std::uint64_t pos;
+    bool operator>(const merge_entry& o) const {
+        return rank != o.rank ? rank > o.rank : pos > o.pos;
+    }
 };
 
 struct scratch {
@@ -1117,8 +1120,8 @@ struct bpe_model : model_base {
                   std::optional<std::pair<token_id, std::size_t>>& pending_unk,
                   std::optional<token_id> id) const {
         auto push = [&](token_id t) {
-            const auto idx = std::int32_t(syms.size());
-            syms.push_back({t, idx - 1, -1, true});
+            const auto idx = std::int64_t(syms.size());
+            syms.push_back({t, true, idx - 1, -1});
             if (idx > 0) syms[std::size_t(idx - 1)].next = idx;
         };
         if (id) {
@@ -1192,8 +1195,8 @@ struct bpe_model : model_base {
             }
         }
         if (pending_unk) {
-            const auto idx = std::int32_t(syms.size());
-            syms.push_back({pending_unk->first, idx - 1, -1, true});
+            const auto idx = std::int64_t(syms.size());
+            syms.push_back({pending_unk->first, true, idx - 1, -1});
             if (idx > 0) syms[std::size_t(idx - 1)].next = idx;
         }
         merge_all(sc);
@@ -1242,7 +1245,7 @@ struct bpe_model : model_base {
             if (at > 0) pr[at - 1] = pair_at(at - 1);
         }
         syms.resize(n);
-        for (std::size_t k = 0; k < n; ++k) syms[k] = {id[k], 0, 0, true};
+        for (std::size_t k = 0; k < n; ++k) syms[k] = {id[k], true, 0, 0};
     }
     static constexpr std::size_t small_word = 48;
 
@@ -1257,13 +1260,13 @@ struct bpe_model : model_base {
         const std::greater<> cmp;
         for (std::size_t i = 0; i + 1 < syms.size(); ++i)
             if (const std::uint64_t* m = merge_of(syms[i].id, syms[i + 1].id))
-                heap.push_back({((*m >> 32) << 32) | i, token_id(*m)});
+                heap.push_back({std::uint32_t(*m >> 32), token_id(*m), i});
         std::make_heap(heap.begin(), heap.end(), cmp);
         while (!heap.empty()) {
             std::pop_heap(heap.begin(), heap.end(), cmp);
             const merge_entry top = heap.back();
             heap.pop_back();
-            const auto pos = std::size_t(top.key & 0xFFFFFFFFu);
+            const auto pos = std::size_t(top.pos);
             bpe_sym& s = syms[pos];
             if (!s.alive || s.next < 0) continue;
             bpe_sym& r = syms[std::size_t(s.next)];
@@ -1272,18 +1275,18 @@ struct bpe_model : model_base {
             s.id = top.new_id;
             r.alive = false;
             s.next = r.next;
-            if (s.next >= 0) syms[std::size_t(s.next)].prev = std::int32_t(pos);
+            if (s.next >= 0) syms[std::size_t(s.next)].prev = std::int64_t(pos);
             if (s.prev >= 0) {
                 const bpe_sym& p = syms[std::size_t(s.prev)];
                 if (const std::uint64_t* pm = merge_of(p.id, s.id)) {
-                    heap.push_back({((*pm >> 32) << 32) | std::uint64_t(s.prev), token_id(*pm)});
+                    heap.push_back({std::uint32_t(*pm >> 32), token_id(*pm), std::uint64_t(s.prev)});
                     std::push_heap(heap.begin(), heap.end(), cmp);
                 }
             }
             if (s.next >= 0) {
                 const bpe_sym& nx = syms[std::size_t(s.next)];
                 if (const std::uint64_t* nm = merge_of(s.id, nx.id)) {
-                    heap.push_back({((*nm >> 32) << 32) | pos, token_id(*nm)});
+                    heap.push_back({std::uint32_t(*nm >> 32), token_id(*nm), pos});
                     std::push_heap(heap.begin(), heap.end(), cmp);
                 }
             }

@@ -832,7 +832,7 @@ struct vm_scratch {
         std::uint32_t kind;  ///< 0 split alternative, 1 greedy run, 2 lazy run
         std::size_t pos;
         std::size_t base;
-        std::uint32_t count;
+        std::size_t count;
     };
     std::array<std::vector<frame>, 8> stacks;  ///< one per lookahead depth
 };
@@ -896,7 +896,7 @@ struct vm {
                             ok = false;
                             break;
                         }
-                        if (k > i.min) stk.push_back({pc, 1, pos + k - 1, pos, std::uint32_t(k - 1)});
+                        if (k > i.min) stk.push_back({pc, 1, pos + k - 1, pos, k - 1});
                         pos += k;
                         ++pc;
                     } else {
@@ -907,7 +907,7 @@ struct vm {
                             break;
                         }
                         pos += k;
-                        stk.push_back({pc, 2, pos, pos, std::uint32_t(k)});
+                        stk.push_back({pc, 2, pos, pos, k});
                         ++pc;
                     }
                     break;
