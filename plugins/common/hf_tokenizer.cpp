@@ -1714,7 +1714,7 @@ namespace {
 
 struct string_sink : detail::frag_sink {
     std::string text;
-    void put(std::string_view t, bool) override { text.append(t); }
+    void put(std::string_view t, unsigned) override { text.append(t); }
     void end() override {}
 };
 
@@ -1726,12 +1726,30 @@ struct hf_tokenizer::stream_decoder::state {
     string_sink sink;
     std::vector<std::unique_ptr<detail::frag_sink>> stages;
     bool finished = false;
+    /// The prompt's text that the stream still holds back (a byte-fallback run, a token a
+    /// decoder keeps until the next one): not part of the output when it comes out as is.
+    std::string skip;
+    std::size_t skipped = 0;
 
     void feed(token_id id) {
         const impl& m = *tok->impl_;
         if (id >= m.known.size() || !m.known[id]) return;  // unknown ids are skipped
         if (opts.skip_special_tokens && m.special_id[id]) return;
-        stages.front()->put(m.id_tokens[id], true);
+        stages.front()->put(m.id_tokens[id], detail::tok_whole);
+    }
+    /// Drops from sink.text what decode(prompt) already contains.
+    void drop_prompt_tail() {
+        if (skipped == skip.size()) return;
+        std::string& t = sink.text;
+        std::size_t k = 0;
+        while (k < t.size() && skipped < skip.size() && t[k] == skip[skipped]) ++k, ++skipped;
+        if (skipped < skip.size() && k < t.size()) {
+            // Diverged (e.g. decode(prompt) ended in U+FFFD that the generation completes):
+            // everything from here on is output.
+            skipped = skip.size();
+            k = 0;
+        }
+        t.erase(0, k);
     }
 };
 
@@ -1741,7 +1759,12 @@ hf_tokenizer::stream_decoder::stream_decoder(const hf_tokenizer& tok, decode_opt
     s_->tok = &tok;
     s_->opts = opts;
     tok.impl_->decoder->instantiate(s_->sink, s_->stages);
+    if (prompt_ids.empty()) return;
     for (token_id id : prompt_ids) s_->feed(id);
+    const std::string full = tok.decode(prompt_ids, opts);
+    if (full.size() > s_->sink.text.size() &&
+        full.compare(0, s_->sink.text.size(), s_->sink.text) == 0)
+        s_->skip = full.substr(s_->sink.text.size());
     s_->sink.text.clear();  // the prompt's own text is not part of the output
 }
 hf_tokenizer::stream_decoder::~stream_decoder() = default;
@@ -1752,6 +1775,7 @@ hf_tokenizer::stream_decoder& hf_tokenizer::stream_decoder::operator=(stream_dec
 std::string_view hf_tokenizer::stream_decoder::push(token_id id) {
     s_->sink.text.clear();
     if (!s_->finished) s_->feed(id);
+    s_->drop_prompt_tail();
     return s_->sink.text;
 }
 
@@ -1761,6 +1785,7 @@ std::string hf_tokenizer::stream_decoder::finish() {
         s_->finished = true;
         s_->stages.front()->end();
     }
+    s_->drop_prompt_tail();
     return std::move(s_->sink.text);
 }
 

@@ -60,10 +60,11 @@ struct whole_token_stage : frag_sink {
         cur.clear();
         have = false;
     }
-    void put(std::string_view text, bool new_token) override {
-        if (new_token) flush();
+    void put(std::string_view text, unsigned flags) override {
+        if (flags & tok_start) flush();
         cur.append(text);
         have = true;
+        if (flags & tok_end) flush();  // a whole token is processed at once (no latency)
     }
     void end() override {
         flush();
@@ -83,7 +84,7 @@ struct byte_level_stage : frag_sink {
     std::string text;
 
     void emit(std::string_view t) {
-        next->put(t, !emitted);
+        next->put(t, emitted ? 0u : tok_start);
         emitted = true;
     }
     void token_done() {
@@ -116,10 +117,11 @@ struct byte_level_stage : frag_sink {
         pend.erase(0, keep);
         emit(text);
     }
-    void put(std::string_view t, bool new_token) override {
-        if (new_token) token_done();
+    void put(std::string_view t, unsigned flags) override {
+        if (flags & tok_start) token_done();
         cur.append(t);
         have = true;
+        if (flags & tok_end) token_done();
     }
     void end() override {
         token_done();
@@ -157,9 +159,9 @@ struct byte_fallback_stage : whole_token_stage {
     void flush_run() {
         if (run_len == 0) return;
         if (uc::valid_utf8(run)) {
-            next->put(run, true);
+            next->put(run, tok_whole);
         } else {
-            for (std::size_t i = 0; i < run_len; ++i) next->put(replacement_char, true);
+            for (std::size_t i = 0; i < run_len; ++i) next->put(replacement_char, tok_whole);
         }
         run.clear();
         run_len = 0;
@@ -171,7 +173,7 @@ struct byte_fallback_stage : whole_token_stage {
             return;
         }
         flush_run();
-        next->put(t, true);
+        next->put(t, tok_whole);
     }
     void finished() override { flush_run(); }
 };
@@ -181,12 +183,12 @@ struct byte_fallback_stage : whole_token_stage {
 struct fuse_stage : frag_sink {
     frag_sink* next = nullptr;
     bool emitted = false;
-    void put(std::string_view t, bool) override {
-        next->put(t, !emitted);
+    void put(std::string_view t, unsigned) override {
+        next->put(t, emitted ? 0u : tok_start);
         emitted = true;
     }
     void end() override {
-        if (!emitted) next->put("", true);
+        if (!emitted) next->put("", tok_start);
         next->end();
     }
 };
@@ -204,8 +206,8 @@ struct metaspace_stage : frag_sink {
     std::size_t index = 0;
     bool started = false;
     std::string out;
-    void put(std::string_view t, bool new_token) override {
-        if (new_token) {
+    void put(std::string_view t, unsigned flags) override {
+        if (flags & tok_start) {
             if (started) ++index;
             started = true;
         }
@@ -219,7 +221,7 @@ struct metaspace_stage : frag_sink {
                 out += t[i++];
             }
         }
-        next->put(out, new_token);
+        next->put(out, flags);
     }
     void end() override { next->end(); }
 };
@@ -254,7 +256,7 @@ struct replace_stage : whole_token_stage {
             prev = e;
         }
         out.append(t, prev, std::string::npos);
-        next->put(out, true);
+        next->put(out, tok_whole);
     }
 };
 
@@ -289,7 +291,7 @@ struct strip_stage : whole_token_stage {
         if (stop_cut < start_cut) stop_cut = start_cut;
         const std::size_t b = start_cut < chars.size() ? chars[start_cut].first : t.size();
         const std::size_t e = stop_cut < chars.size() ? chars[stop_cut].first : t.size();
-        next->put(std::string_view(t).substr(b, e - b), true);
+        next->put(std::string_view(t).substr(b, e - b), tok_whole);
     }
 };
 
@@ -300,8 +302,8 @@ struct strip_lead_stage : frag_sink {
     const strip_config* cfg = nullptr;
     std::size_t seen = 0;  ///< leading characters examined in the current token
     bool stripping = true;
-    void put(std::string_view t, bool new_token) override {
-        if (new_token) {
+    void put(std::string_view t, unsigned flags) override {
+        if (flags & tok_start) {
             seen = 0;
             stripping = true;
         }
@@ -321,7 +323,7 @@ struct strip_lead_stage : frag_sink {
             cut += len;
             ++seen;
         }
-        next->put(t.substr(cut), new_token);
+        next->put(t.substr(cut), flags);
     }
     void end() override { next->end(); }
 };
@@ -369,7 +371,7 @@ struct wordpiece_stage : whole_token_stage {
                 t.insert(0, " ");
         }
         if (cfg->cleanup) wordpiece_cleanup(t);
-        next->put(t, true);
+        next->put(t, tok_whole);
     }
 };
 
@@ -383,7 +385,7 @@ struct bpe_decoder_stage : whole_token_stage {
         if (!has_pending) return;
         std::string t = pending;
         if (!suffix->empty()) replace_all(t, *suffix, repl);
-        next->put(t, true);
+        next->put(t, tok_whole);
         has_pending = false;
     }
     void token(std::string& t, std::size_t) override {
@@ -415,7 +417,7 @@ struct ctc_stage : whole_token_stage {
             wordpiece_cleanup(r);
             replace_all(r, cfg->delimiter, " ");
         }
-        if (!r.empty()) next->put(r, true);
+        if (!r.empty()) next->put(r, tok_whole);
     }
 };
 
@@ -423,8 +425,8 @@ struct ctc_stage : whole_token_stage {
 
 struct join_space_stage : whole_token_stage {
     void token(std::string& t, std::size_t i) override {
-        if (i != 0) next->put(" ", true);
-        next->put(t, i == 0);
+        if (i != 0) t.insert(0, " ");
+        next->put(t, tok_whole);
     }
 };
 

@@ -16,12 +16,14 @@
 POLYGLOT_BEGIN_NAMESPACE
 namespace model::detail {
 
-/// Receives text fragments. A fragment either starts a new token (@p new_token) or continues
-/// the current one (after Fuse / ByteLevel, which join everything into one token). Fragments
-/// are always whole UTF-8 characters.
+/// Flags of a fragment: it starts a token, and/or it ends it (a whole token has both; after
+/// Fuse / ByteLevel everything is one token that only end() closes).
+inline constexpr unsigned tok_start = 1, tok_end = 2, tok_whole = tok_start | tok_end;
+
+/// Receives text fragments, always whole UTF-8 characters.
 struct frag_sink {
     virtual ~frag_sink() = default;
-    virtual void put(std::string_view text, bool new_token) = 0;
+    virtual void put(std::string_view text, unsigned flags) = 0;
     virtual void end() = 0;
 };
 
