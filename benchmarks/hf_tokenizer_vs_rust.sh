@@ -31,18 +31,11 @@ CACHE="${BENCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/polyglot/bench}"
 [[ -f "$NODE_MODULES/tokenizers/index.js" ]] || { echo "run scripts/fetch-test-assets first" >&2; exit 2; }
 mkdir -p "$CACHE"
 
-corpus="$CACHE/mo_lines_${CORPUS_MB}MB.txt"
-if [[ ! -s "$corpus" ]]; then
-  echo "building corpus $corpus ..." >&2
-  /usr/bin/python3 "$ROOT/scripts/mo_corpus.py" lines > "$corpus.full"
-  head -c "$((CORPUS_MB * 1000000))" "$corpus.full" | LC_ALL=C sed '$d' > "$corpus.tmp"
-  mv "$corpus.tmp" "$corpus"
-  rm -f "$corpus.full"
-fi
+source "$ROOT/benchmarks/bench_common.sh"
+corpus=$(mo_corpus_file "$CACHE" "$CORPUS_MB")
 bytes=$(stat -c %s "$corpus")
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 jsonl() { node -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1]));console.log(r[process.argv[2]].join("\n"))' "$1" "$2"; }
 
 status=0

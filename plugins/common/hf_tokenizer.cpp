@@ -265,8 +265,7 @@ struct icu_regex {
         }
         UErrorCode status = U_ZERO_ERROR;
         UParseError pe{};
-        pattern.reset(
-            icu::RegexPattern::compile(icu::UnicodeString::fromUTF8(tr), 0, pe, status));
+        pattern.reset(icu::RegexPattern::compile(icu::UnicodeString::fromUTF8(tr), 0, pe, status));
         if (U_FAILURE(status))
             throw format_error(file.string() + ": cannot compile the regex '" + std::string(re) +
                                "' (" + u_errorName(status) + ")");
@@ -347,7 +346,8 @@ struct unicode_normalizer : normalizer {
         tmp.clear();
         icu::StringByteSink<std::string> sink(&tmp);
         n->normalizeUTF8(0, s, sink, nullptr, status);
-        if (U_FAILURE(status)) throw text_error(std::string("ICU normalizer: ") + u_errorName(status));
+        if (U_FAILURE(status))
+            throw text_error(std::string("ICU normalizer: ") + u_errorName(status));
         s.swap(tmp);
     }
 };
@@ -557,8 +557,8 @@ struct precompiled_normalizer : normalizer {
                 const std::size_t index = units[node] & ((1u << 31) - 1);
                 if (index >= normalized.size()) return std::nullopt;
                 const std::size_t end = normalized.find('\0', index);
-                return std::string_view(normalized).substr(
-                    index, (end == std::string::npos ? normalized.size() : end) - index);
+                return std::string_view(normalized)
+                    .substr(index, (end == std::string::npos ? normalized.size() : end) - index);
             }
         }
         return std::nullopt;
@@ -576,21 +576,21 @@ struct precompiled_normalizer : normalizer {
         bool pict = (pr[i] & uc::p_ext_pict) != 0;
         for (; j < n; ++j) {
             const auto a = g(j - 1), b = g(j);
-            if (a == uc::gcb_cr && b == uc::gcb_lf) continue;                           // GB3
-            if (a == uc::gcb_control || a == uc::gcb_cr || a == uc::gcb_lf) break;      // GB4
-            if (b == uc::gcb_control || b == uc::gcb_cr || b == uc::gcb_lf) break;      // GB5
-            if (a == uc::gcb_l && (b == uc::gcb_l || b == uc::gcb_v || b == uc::gcb_lv ||
-                                   b == uc::gcb_lvt))
+            if (a == uc::gcb_cr && b == uc::gcb_lf) continue;                       // GB3
+            if (a == uc::gcb_control || a == uc::gcb_cr || a == uc::gcb_lf) break;  // GB4
+            if (b == uc::gcb_control || b == uc::gcb_cr || b == uc::gcb_lf) break;  // GB5
+            if (a == uc::gcb_l &&
+                (b == uc::gcb_l || b == uc::gcb_v || b == uc::gcb_lv || b == uc::gcb_lvt))
                 continue;  // GB6
             if ((a == uc::gcb_lv || a == uc::gcb_v) && (b == uc::gcb_v || b == uc::gcb_t))
-                continue;  // GB7
+                continue;                                                          // GB7
             if ((a == uc::gcb_lvt || a == uc::gcb_t) && b == uc::gcb_t) continue;  // GB8
             if (b == uc::gcb_extend || b == uc::gcb_zwj) {                         // GB9
                 if (b == uc::gcb_zwj && pict) pict_zwj = true;
                 continue;
             }
-            if (b == uc::gcb_spacing_mark) continue;  // GB9a
-            if (a == uc::gcb_prepend) continue;       // GB9b
+            if (b == uc::gcb_spacing_mark) continue;                         // GB9a
+            if (a == uc::gcb_prepend) continue;                              // GB9b
             if (a == uc::gcb_zwj && pict_zwj && (pr[j] & uc::p_ext_pict)) {  // GB11
                 pict_zwj = false;
                 continue;
@@ -634,7 +634,8 @@ struct precompiled_normalizer : normalizer {
                 }
             }
             for (std::size_t k = i; k < j; ++k) {
-                const std::string_view part = std::string_view(s).substr(offs[k], offs[k + 1] - offs[k]);
+                const std::string_view part =
+                    std::string_view(s).substr(offs[k], offs[k + 1] - offs[k]);
                 if (auto r = transform(part)) {
                     modified = true;
                     tmp += *r;
@@ -735,7 +736,8 @@ std::unique_ptr<normalizer> make_normalizer(element e, const std::filesystem::pa
         const std::string data =
             base64_decode(get_string(e, "precompiled_charsmap").value_or(""), file);
         if (!data.empty()) {
-            if (data.size() < 4) throw format_error(file.string() + ": precompiled_charsmap too short");
+            if (data.size() < 4)
+                throw format_error(file.string() + ": precompiled_charsmap too short");
             std::uint32_t trie_size = 0;
             std::memcpy(&trie_size, data.data(), 4);
             if (trie_size % 4 != 0 || std::size_t(trie_size) > data.size() - 4)
@@ -877,8 +879,8 @@ struct byte_level_pre_tokenizer : pre_tokenizer {
                 piece& q = sc.pieces_tmp[k];
                 const std::size_t off = sc.arena.size();
                 for (std::size_t i = 0; i < q.len; ++i)
-                    uc::append_utf8(sc.arena,
-                                    byte_to_char()[static_cast<unsigned char>(sc.arena[q.off + i])]);
+                    uc::append_utf8(
+                        sc.arena, byte_to_char()[static_cast<unsigned char>(sc.arena[q.off + i])]);
                 q = {off, sc.arena.size() - off, q.at_start};
             }
         }
@@ -916,7 +918,8 @@ struct metaspace_pre_tokenizer : pre_tokenizer {
                 continue;
             }
             const std::string_view s(sc.arena.data() + q.off, q.len);
-            char_matches(s, [&](char32_t c) { return c == replacement_cp; }, sc.matches);
+            char_matches(
+                s, [&](char32_t c) { return c == replacement_cp; }, sc.matches);
             matches_to_splits(sc.matches, s.size(), false, sc.splits);
             apply_behavior(sc.splits, split_behavior::merged_with_next, sc.splits2);
             emit_splits(q, sc.splits2, sc.pieces_tmp);
@@ -957,24 +960,26 @@ std::unique_ptr<pre_tokenizer> make_pre_tokenizer(element e, const std::filesyst
     if (type == "Metaspace") {
         auto p = std::make_unique<metaspace_pre_tokenizer>();
         if (auto r = get_string(e, "replacement")) {
-            if (r->empty()) throw format_error(file.string() + ": Metaspace with an empty replacement");
+            if (r->empty())
+                throw format_error(file.string() + ": Metaspace with an empty replacement");
             std::size_t len = 0;
             p->replacement_cp =
                 uc::decode_utf8(reinterpret_cast<const unsigned char*>(r->data()), r->size(), len);
             p->replacement = r->substr(0, len);
         }
         const std::string scheme = get_string(e, "prepend_scheme").value_or("always");
-        p->scheme = scheme == "first" ? metaspace_pre_tokenizer::first
+        p->scheme = scheme == "first"   ? metaspace_pre_tokenizer::first
                     : scheme == "never" ? metaspace_pre_tokenizer::never
                                         : metaspace_pre_tokenizer::always;
-        if (auto a = get_bool(e, "add_prefix_space"); a && !*a) p->scheme = metaspace_pre_tokenizer::never;
+        if (auto a = get_bool(e, "add_prefix_space"); a && !*a)
+            p->scheme = metaspace_pre_tokenizer::never;
         p->split = get_bool(e, "split").value_or(true);
         return p;
     }
     if (type == "Digits") {
         const bool individual = get_bool(e, "individual_digits").value_or(false);
-        return char_split(uc::is_numeric, individual ? split_behavior::isolated
-                                                     : split_behavior::contiguous);
+        return char_split(uc::is_numeric,
+                          individual ? split_behavior::isolated : split_behavior::contiguous);
     }
     if (type == "WhitespaceSplit") return char_split(uc::is_white_space, split_behavior::removed);
     if (type == "Whitespace") {
@@ -991,7 +996,8 @@ std::unique_ptr<pre_tokenizer> make_pre_tokenizer(element e, const std::filesyst
                           parse_behavior(get_string(e, "behavior").value_or("Isolated"), file));
     if (type == "CharDelimiterSplit") {
         const std::string d = get_string(e, "delimiter").value_or("");
-        if (d.empty()) throw format_error(file.string() + ": CharDelimiterSplit without a delimiter");
+        if (d.empty())
+            throw format_error(file.string() + ": CharDelimiterSplit without a delimiter");
         std::size_t len = 0;
         const char32_t c =
             uc::decode_utf8(reinterpret_cast<const unsigned char*>(d.data()), d.size(), len);
@@ -1002,7 +1008,8 @@ std::unique_ptr<pre_tokenizer> make_pre_tokenizer(element e, const std::filesyst
         simdjson::dom::array arr;
         auto items = field(e, "pretokenizers");
         if (!items || items->get_array().get(arr))
-            throw format_error(file.string() + ": Sequence pre-tokenizer without \"pretokenizers\"");
+            throw format_error(file.string() +
+                               ": Sequence pre-tokenizer without \"pretokenizers\"");
         for (auto x : arr) p->items.push_back(make_pre_tokenizer(x, file));
         return p;
     }
@@ -1035,8 +1042,10 @@ struct model_base {
     /// Serves a short word from the per-thread cache, computing it with @p compute on a miss.
     template <class F>
     void cached(std::string_view w, std::vector<token_id>& out, scratch& sc, F&& compute) const {
-        if (w.size() <= decltype(sc.cache.small)::max_bytes) return cached_in(sc.cache.small, w, out, compute);
-        if (w.size() <= decltype(sc.cache.large)::max_bytes) return cached_in(sc.cache.large, w, out, compute);
+        if (w.size() <= decltype(sc.cache.small)::max_bytes)
+            return cached_in(sc.cache.small, w, out, compute);
+        if (w.size() <= decltype(sc.cache.large)::max_bytes)
+            return cached_in(sc.cache.large, w, out, compute);
         compute(out);
     }
     template <class Tier, class F>
@@ -1083,9 +1092,9 @@ void read_vocab_object(element v, const json_document& doc, string_table& vocab,
 }
 
 struct bpe_model : model_base {
-    string_table vocab;         ///< model-space strings (byte-level characters or ▁ form)
-    string_table raw_vocab;     ///< raw bytes → id (byte-level tokens), when raw
-    u64_table merges;           ///< (a << 32 | b) → (rank << 32 | new id)
+    string_table vocab;      ///< model-space strings (byte-level characters or ▁ form)
+    string_table raw_vocab;  ///< raw bytes → id (byte-level tokens), when raw
+    u64_table merges;        ///< (a << 32 | b) → (rank << 32 | new id)
     std::size_t id_bound = 0;
     std::optional<token_id> unk;
     std::string unk_token;
@@ -1151,7 +1160,72 @@ struct bpe_model : model_base {
         }
     }
 
+    /// The scan merge over ids[0..n) (ids of the word's characters, or of its raw bytes when
+    /// @p bytes is given: the first round then reads the dense byte-pair table).
+    void merge_ids(token_id* id, std::size_t n, const unsigned char* bytes,
+                   std::vector<token_id>& out) const {
+        constexpr std::uint64_t none = ~std::uint64_t{0};
+        std::uint64_t pr[small_word];  // rank << 32 | new id of (k, k+1); ~0 none
+        auto pair_at = [&](std::size_t k) -> std::uint64_t {
+            const std::uint64_t* m = merge_of(id[k], id[k + 1]);
+            return m ? *m : none;
+        };
+        if (bytes)
+            for (std::size_t k = 0; k + 1 < n; ++k)
+                pr[k] = byte_pair[(std::size_t(bytes[k]) << 8) | bytes[k + 1]];
+        else
+            for (std::size_t k = 0; k + 1 < n; ++k) pr[k] = pair_at(k);
+        pr[n - 1] = none;
+        while (n > 1) {
+            std::uint64_t best = none;
+            std::size_t at = 0;
+            for (std::size_t k = 0; k + 1 < n; ++k)
+                if ((pr[k] >> 32) < (best >> 32)) {
+                    best = pr[k];
+                    at = k;
+                }
+            if (best == none) break;
+            id[at] = token_id(best);
+            for (std::size_t k = at + 1; k + 1 < n; ++k) {
+                id[k] = id[k + 1];
+                pr[k] = pr[k + 1];
+            }
+            --n;
+            pr[at] = at + 1 < n ? pair_at(at) : none;
+            if (at > 0) pr[at - 1] = pair_at(at - 1);
+        }
+        out.insert(out.end(), id, id + n);
+    }
+
     void merge_word(std::string_view w, std::vector<token_id>& out, scratch& sc) const {
+        // Fast path: a short word whose every character (byte) is a token.
+        {
+            token_id id[small_word];
+            std::size_t n = 0;
+            bool ok = true;
+            if (raw) {
+                ok = w.size() <= small_word && !byte_pair.empty();
+                for (std::size_t i = 0; ok && i < w.size(); ++i) {
+                    const std::int64_t x = raw_byte_id[static_cast<unsigned char>(w[i])];
+                    if (x < 0) ok = false;
+                    id[n++] = token_id(x);
+                }
+                if (ok)
+                    return merge_ids(id, n, reinterpret_cast<const unsigned char*>(w.data()), out);
+            } else if (!continuing_prefix && !end_suffix) {
+                for (std::size_t i = 0; ok && i < w.size();) {
+                    std::size_t len;
+                    const char32_t c = cp_at(w, i, len);
+                    if (n == small_word || c >= 0x10000 || bmp_char_id[c] < 0) {
+                        ok = false;
+                        break;
+                    }
+                    id[n++] = token_id(bmp_char_id[c]);
+                    i += len;
+                }
+                if (ok && n > 0) return merge_ids(id, n, nullptr, out);
+            }
+        }
         auto& syms = sc.syms;
         syms.clear();
         std::optional<std::pair<token_id, std::size_t>> pending_unk;
@@ -1181,8 +1255,10 @@ struct bpe_model : model_base {
                 if (plain && c < 0x10000) {
                     const std::int32_t x = bmp_char_id[c];
                     if (x >= 0) id = token_id(x);
-                    if (!id) add_char(syms, w.substr(i, len), len, pending_unk, std::nullopt);
-                    else add_char(syms, {}, len, pending_unk, id);
+                    if (!id)
+                        add_char(syms, w.substr(i, len), len, pending_unk, std::nullopt);
+                    else
+                        add_char(syms, {}, len, pending_unk, id);
                 } else {
                     std::string& s = sc.tmp;
                     s.clear();
@@ -1279,7 +1355,8 @@ struct bpe_model : model_base {
             if (s.prev >= 0) {
                 const bpe_sym& p = syms[std::size_t(s.prev)];
                 if (const std::uint64_t* pm = merge_of(p.id, s.id)) {
-                    heap.push_back({std::uint32_t(*pm >> 32), token_id(*pm), std::uint64_t(s.prev)});
+                    heap.push_back(
+                        {std::uint32_t(*pm >> 32), token_id(*pm), std::uint64_t(s.prev)});
                     std::push_heap(heap.begin(), heap.end(), cmp);
                 }
             }
@@ -1322,7 +1399,8 @@ struct bpe_model : model_base {
             const std::size_t p = prev_cp(w, i);
             std::size_t len;
             const char32_t c = cp_at(w, p, len);
-            if (c == 0x2581 || std::find(before_meta.begin(), before_meta.end(), c) != before_meta.end())
+            if (c == 0x2581 ||
+                std::find(before_meta.begin(), before_meta.end(), c) != before_meta.end())
                 continue;
             tokenize_part(w.substr(start, i - start), out, sc, false);
             start = i;
@@ -1493,7 +1571,9 @@ struct wordpiece_model : model_base {
     }
     token_id unk_id() const {
         auto id = vocab.find(unk_token);
-        if (!id) throw text_error("WordPiece: the unk token '" + unk_token + "' is not in the vocabulary");
+        if (!id)
+            throw text_error("WordPiece: the unk token '" + unk_token +
+                             "' is not in the vocabulary");
         return *id;
     }
     void tokenize(std::string_view w, std::vector<token_id>& out, scratch&) const override {
@@ -1543,7 +1623,9 @@ struct wordlevel_model : model_base {
         if (w.empty()) return;
         if (auto id = vocab.find(w)) return out.push_back(*id);
         auto u = vocab.find(unk_token);
-        if (!u) throw text_error("WordLevel: '" + std::string(w) + "' is unknown and there is no unk token");
+        if (!u)
+            throw text_error("WordLevel: '" + std::string(w) +
+                             "' is unknown and there is no unk token");
         out.push_back(*u);
     }
 };
@@ -1568,9 +1650,9 @@ struct hf_tokenizer::impl {
     std::unique_ptr<detail::decoder_config> decoder;
     std::vector<token_id> prefix, suffix;
 
-    std::vector<added_token> added;   ///< by id order of insertion (added_tokens_map_r values)
-    string_table added_by_content;    ///< content → id
-    byte_trie raw_trie, norm_trie;    ///< pattern → index into added
+    std::vector<added_token> added;      ///< by id order of insertion (added_tokens_map_r values)
+    string_table added_by_content;       ///< content → id
+    byte_trie raw_trie, norm_trie;       ///< pattern → index into added
     std::vector<std::string> id_tokens;  ///< id → token (id_to_token), with known[]
     std::vector<std::uint8_t> known, special_id;
     std::size_t id_space = 0;
@@ -1840,8 +1922,8 @@ void parse_post_processor(element e, hf_tokenizer::impl& m,
                 } else if (auto x = id_of(id)) {
                     ids.push_back(*x);
                 } else {
-                    throw format_error(file.string() + ": post-processor names the unknown token '" +
-                                       id + "'");
+                    throw format_error(file.string() +
+                                       ": post-processor names the unknown token '" + id + "'");
                 }
                 auto& dst = seen_a ? m.suffix : m.prefix;
                 dst.insert(dst.end(), ids.begin(), ids.end());
@@ -1856,8 +1938,8 @@ void parse_post_processor(element e, hf_tokenizer::impl& m,
             simdjson::dom::array arr;
             auto f = field(e, key);
             std::uint64_t id = 0;
-            if (!f || f->get_array().get(arr) || arr.size() != 2 || arr.at(1).get_uint64().get(id) ||
-                id > max_token_id)
+            if (!f || f->get_array().get(arr) || arr.size() != 2 ||
+                arr.at(1).get_uint64().get(id) || id > max_token_id)
                 throw format_error(file.string() + ": " + type + " without \"" + std::string(key) +
                                    "\"");
             return token_id(id);
@@ -1920,7 +2002,8 @@ std::unique_ptr<bpe_model> load_bpe(element model, const json_document& doc) {
             doc.fail("merge " + std::to_string(rank) + " (" + std::string(a) + " " +
                      std::string(b) + ") uses a token missing from the vocabulary");
         if (b.size() < prefix_len)
-            doc.fail("merge " + std::to_string(rank) + " is shorter than continuing_subword_prefix");
+            doc.fail("merge " + std::to_string(rank) +
+                     " is shorter than continuing_subword_prefix");
         // `tokenizers` strips the continuing_subword_prefix from the right part.
         joined.assign(a);
         joined.append(b.substr(prefix_len));
@@ -1981,8 +2064,9 @@ std::unique_ptr<unigram_model> load_unigram(element model, const json_document& 
             doc.fail("Unigram vocabulary entry " + std::to_string(m->pieces.size()) +
                      " is not [piece, score]");
         auto score = as_number(pr.at(1));
-        if (!score) doc.fail("Unigram vocabulary entry " + std::to_string(m->pieces.size()) +
-                             " has no numeric score");
+        if (!score)
+            doc.fail("Unigram vocabulary entry " + std::to_string(m->pieces.size()) +
+                     " has no numeric score");
         m->token_to_ids.insert(tok, token_id(m->pieces.size()));
         m->pieces.emplace_back(std::string(tok), *score);
         min_score = std::min(min_score, *score);
@@ -2089,7 +2173,8 @@ std::shared_ptr<const hf_tokenizer> hf_tokenizer::load(const std::filesystem::pa
             added_token a;
             auto id = get_int(t, "id");
             auto content = get_string(t, "content");
-            if (!id || !content) doc.fail("added token " + std::to_string(n) + " lacks its id or content");
+            if (!id || !content)
+                doc.fail("added token " + std::to_string(n) + " lacks its id or content");
             if (*id < 0 || std::uint64_t(*id) > max_token_id)
                 doc.fail("added token '" + *content + "' has an out-of-range id " +
                          std::to_string(*id));

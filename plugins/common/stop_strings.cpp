@@ -57,10 +57,9 @@ stop_strings::stop_strings(std::span<const std::string> strings)
                 a.depth.push_back(a.depth[st] + 1);
                 a.out.push_back(-1);
                 auto& e = a.go[st];
-                e.insert(std::upper_bound(e.begin(), e.end(), c,
-                                          [](unsigned char v, const automaton::edge& x) {
-                                              return v < x.c;
-                                          }),
+                e.insert(std::upper_bound(
+                             e.begin(), e.end(), c,
+                             [](unsigned char v, const automaton::edge& x) { return v < x.c; }),
                          automaton::edge{c, n});
                 t = n;
             }

@@ -64,8 +64,8 @@ class stop_matcher {
   private:
     const stop_strings* s_;
     std::uint32_t state_ = 0;
-    std::string text_;     ///< all text fed (truncated at the stop when stopped)
-    std::size_t safe_ = 0; ///< bytes of text_ already returned as safe
+    std::string text_;      ///< all text fed (truncated at the stop when stopped)
+    std::size_t safe_ = 0;  ///< bytes of text_ already returned as safe
     bool stopped_ = false;
 };
 

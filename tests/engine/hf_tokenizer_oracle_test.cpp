@@ -35,8 +35,9 @@ using pm::token_id;
 
 namespace {
 
-const char* fetch_hint = "run scripts/fetch-test-assets (it fetches the tokenizers and installs "
-                         "the Rust `tokenizers` oracle)";
+const char* fetch_hint =
+    "run scripts/fetch-test-assets (it fetches the tokenizers and installs "
+    "the Rust `tokenizers` oracle)";
 
 struct tokenizer_case {
     std::string name;
@@ -47,8 +48,9 @@ struct tokenizer_case {
 std::vector<tokenizer_case> cases() {
     std::vector<tokenizer_case> out;
     const fs::path assets = polyglot::data_dir() / "test-assets";
-    for (const char* n : {"gemma3", "gemma2", "llama3", "llama3_1", "qwen3", "qwen2_5", "deepseek_v3",
-                          "gptoss", "mistral_nemo", "bert_base_uncased", "albert_unigram"})
+    for (const char* n :
+         {"gemma3", "gemma2", "llama3", "llama3_1", "qwen3", "qwen2_5", "deepseek_v3", "gptoss",
+          "mistral_nemo", "bert_base_uncased", "albert_unigram"})
         out.push_back({n, assets / n / "tokenizer.json", false});
     for (const char* n :
          {"tiny-llama", "tiny-llama-bf16", "tiny-qwen3", "tiny-gemma3", "tiny-embeddinggemma"})
@@ -93,7 +95,8 @@ oracle_data build_oracle() {
     const fs::path assets = polyglot::data_dir() / "test-assets";
     const fs::path node_modules = assets / "node" / "node_modules";
     if (!fs::exists(node_modules / "tokenizers" / "index.js")) {
-        d.error = "the Rust tokenizers oracle is missing (" + node_modules.string() + "): " + fetch_hint;
+        d.error =
+            "the Rust tokenizers oracle is missing (" + node_modules.string() + "): " + fetch_hint;
         return d;
     }
     for (const auto& c : cases())
@@ -102,10 +105,12 @@ oracle_data build_oracle() {
                       (c.fixture ? "run from the project root with ../shared present" : fetch_hint);
             return d;
         }
-    const fs::path tmp = fs::temp_directory_path() / ("polyglot_hf_oracle_" + std::to_string(::getpid()));
+    const fs::path tmp =
+        fs::temp_directory_path() / ("polyglot_hf_oracle_" + std::to_string(::getpid()));
     fs::create_directories(tmp);
     const fs::path corpus = tmp / "corpus.jsonl";
-    std::string cmd = "/usr/bin/python3 tests/oracles/hf_tokenizer_corpus.py '" + corpus.string() + "'";
+    std::string cmd =
+        "/usr/bin/python3 tests/oracles/hf_tokenizer_corpus.py '" + corpus.string() + "'";
     if (std::system(cmd.c_str()) != 0) {
         d.error = "tests/oracles/hf_tokenizer_corpus.py failed (are the .mo translations there?)";
         return d;
@@ -213,16 +218,22 @@ void check(const std::string& name, bool expect_roundtrip) {
         std::string clean;
         pm::unicode::append_lossy_utf8(clean, text);
         auto a = tok->encode(text, {.add_special_tokens = false});
-        if (a != r.ids) fail("ids", i, "got " + show(a) + "want " + show(r.ids) + " text '" + clean.substr(0, 80) + "'");
+        if (a != r.ids)
+            fail("ids", i,
+                 "got " + show(a) + "want " + show(r.ids) + " text '" + clean.substr(0, 80) + "'");
         auto b = tok->encode(text, {.add_special_tokens = true});
-        if (b != r.ids_special) fail("ids+special", i, "got " + show(b) + "want " + show(r.ids_special));
+        if (b != r.ids_special)
+            fail("ids+special", i, "got " + show(b) + "want " + show(r.ids_special));
         auto c = tok->encode(text, {.add_special_tokens = false, .parse_special = false});
-        if (c != r.ids_plain) fail("ids parse_special=false", i, "got " + show(c) + "want " + show(r.ids_plain));
+        if (c != r.ids_plain)
+            fail("ids parse_special=false", i, "got " + show(c) + "want " + show(r.ids_plain));
         const std::string dec = tok->decode(r.ids_special);
-        if (dec != r.dec) fail("decode", i, "got '" + dec.substr(0, 80) + "' want '" + r.dec.substr(0, 80) + "'");
+        if (dec != r.dec)
+            fail("decode", i, "got '" + dec.substr(0, 80) + "' want '" + r.dec.substr(0, 80) + "'");
         const std::string dec_skip = tok->decode(r.ids_special, {.skip_special_tokens = true});
         if (dec_skip != r.dec_skip)
-            fail("decode skip_special", i, "got '" + dec_skip.substr(0, 80) + "' want '" + r.dec_skip.substr(0, 80) + "'");
+            fail("decode skip_special", i,
+                 "got '" + dec_skip.substr(0, 80) + "' want '" + r.dec_skip.substr(0, 80) + "'");
         for (bool skip : {false, true}) {
             pm::hf_tokenizer::stream_decoder sd(*tok, {.skip_special_tokens = skip});
             std::string cat;
@@ -232,11 +243,14 @@ void check(const std::string& name, bool expect_roundtrip) {
                 cat.append(piece);
             }
             cat += sd.finish();
-            if (cat != (skip ? r.dec_skip : r.dec)) fail("stream concatenation", i, "got '" + cat.substr(0, 80) + "'");
+            if (cat != (skip ? r.dec_skip : r.dec))
+                fail("stream concatenation", i, "got '" + cat.substr(0, 80) + "'");
         }
         // decode(encode(text)) == text (what the library itself gives back where it is lossy).
         const std::string rt = tok->decode(a);
-        if (rt != r.dec_plain) fail("roundtrip vs oracle", i, "got '" + rt.substr(0, 80) + "' want '" + r.dec_plain.substr(0, 80) + "'");
+        if (rt != r.dec_plain)
+            fail("roundtrip vs oracle", i,
+                 "got '" + rt.substr(0, 80) + "' want '" + r.dec_plain.substr(0, 80) + "'");
         if (rt != clean) {
             ++lossy;
             if (expect_roundtrip) {
@@ -245,7 +259,8 @@ void check(const std::string& name, bool expect_roundtrip) {
                 UErrorCode st = U_ZERO_ERROR;
                 const bool is_nfc = nfc->isNormalizedUTF8(clean, st);
                 if (clean.find("\xE2\x96\x81") == std::string::npos && is_nfc)
-                    fail("decode(encode(text)) != text", i, "got '" + rt.substr(0, 80) + "' text '" + clean.substr(0, 80) + "'");
+                    fail("decode(encode(text)) != text", i,
+                         "got '" + rt.substr(0, 80) + "' text '" + clean.substr(0, 80) + "'");
             }
         }
     }

@@ -112,14 +112,18 @@ void expect_format_error(const std::string& json, const std::string& needle) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(hostile_ids_are_errors_before_any_allocation) {
-    const std::string model = R"("model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]})";
-    expect_format_error(R"({"added_tokens": [{"id": 4000000000, "content": "<x>", "special": true}], )" +
-                            model + "}",
-                        "out-of-range id");
-    expect_format_error(R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 4000000000}, "merges": []}})",
-                        "not a valid id");
-    expect_format_error(R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 2000000000}, "merges": []}})",
-                        "sparse");
+    const std::string model =
+        R"("model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]})";
+    expect_format_error(
+        R"({"added_tokens": [{"id": 4000000000, "content": "<x>", "special": true}], )" + model +
+            "}",
+        "out-of-range id");
+    expect_format_error(
+        R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 4000000000}, "merges": []}})",
+        "not a valid id");
+    expect_format_error(
+        R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 2000000000}, "merges": []}})",
+        "sparse");
     expect_format_error(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a b"]}})",
                         "missing from the vocabulary");
 }
@@ -140,7 +144,6 @@ BOOST_AUTO_TEST_CASE(continuing_subword_prefix_is_stripped_from_the_right_part_o
 }
 
 // ---- decoding and stop strings --------------------------------------------------------------
-
 
 BOOST_AUTO_TEST_CASE(stream_decoder_never_splits_a_character_and_matches_decode) {
     auto tok = pm::hf_tokenizer::load(fixture("tiny-llama"));
@@ -216,7 +219,8 @@ BOOST_AUTO_TEST_CASE(a_thousand_stop_strings_report_the_earliest_match) {
             const auto p = text.find(s);
             if (p == std::string::npos) continue;
             const std::size_t e = p + s.size();
-            if (e < best_end || (e == best_end && s.size() > best_len)) best_end = e, best_len = s.size();
+            if (e < best_end || (e == best_end && s.size() > best_len))
+                best_end = e, best_len = s.size();
         }
         pm::stop_matcher m(set);
         std::string emitted;

@@ -333,7 +333,8 @@ struct strip_lead_stage : frag_sink {
 void replace_all(std::string& s, std::string_view from, std::string_view to) {
     std::string out;
     std::size_t prev = 0;
-    for (std::size_t pos; (pos = s.find(from, prev)) != std::string::npos; prev = pos + from.size()) {
+    for (std::size_t pos; (pos = s.find(from, prev)) != std::string::npos;
+         prev = pos + from.size()) {
         out.append(s, prev, pos - prev);
         out += to;
     }
@@ -377,14 +378,18 @@ struct wordpiece_stage : whole_token_stage {
 
 // ---- BPEDecoder -------------------------------------------------------------------------------
 
+struct bpe_decoder_config {
+    std::string suffix = "</w>";
+};
+
 struct bpe_decoder_stage : whole_token_stage {
-    const std::string* suffix = nullptr;
+    const bpe_decoder_config* cfg = nullptr;
     std::string pending;
     bool has_pending = false;
     void emit_pending(std::string_view repl) {
         if (!has_pending) return;
         std::string t = pending;
-        if (!suffix->empty()) replace_all(t, *suffix, repl);
+        if (!cfg->suffix.empty()) replace_all(t, cfg->suffix, repl);
         next->put(t, tok_whole);
         has_pending = false;
     }
@@ -464,21 +469,20 @@ struct simple_config : decoder_config {
     }
 };
 
-struct metaspace_decoder : decoder_config {
-    metaspace_config cfg;
+/// A decoder whose stage reads a configuration of type Cfg.
+template <class Stage, class Cfg>
+struct stage_config : decoder_config {
+    Cfg cfg;
     void instantiate(frag_sink& out,
                      std::vector<std::unique_ptr<frag_sink>>& stages) const override {
-        add_stage<metaspace_stage>(out, stages)->cfg = &cfg;
+        add_stage<Stage>(out, stages)->cfg = &cfg;
     }
 };
-
-struct replace_decoder : decoder_config {
-    replace_config cfg;
-    void instantiate(frag_sink& out,
-                     std::vector<std::unique_ptr<frag_sink>>& stages) const override {
-        add_stage<replace_stage>(out, stages)->cfg = &cfg;
-    }
-};
+using metaspace_decoder = stage_config<metaspace_stage, metaspace_config>;
+using replace_decoder = stage_config<replace_stage, replace_config>;
+using wordpiece_decoder = stage_config<wordpiece_stage, wordpiece_config>;
+using bpe_decoder = stage_config<bpe_decoder_stage, bpe_decoder_config>;
+using ctc_decoder = stage_config<ctc_stage, ctc_config>;
 
 struct strip_decoder : decoder_config {
     strip_config cfg;
@@ -488,30 +492,6 @@ struct strip_decoder : decoder_config {
             add_stage<strip_lead_stage>(out, stages)->cfg = &cfg;
         else
             add_stage<strip_stage>(out, stages)->cfg = &cfg;
-    }
-};
-
-struct wordpiece_decoder : decoder_config {
-    wordpiece_config cfg;
-    void instantiate(frag_sink& out,
-                     std::vector<std::unique_ptr<frag_sink>>& stages) const override {
-        add_stage<wordpiece_stage>(out, stages)->cfg = &cfg;
-    }
-};
-
-struct bpe_decoder : decoder_config {
-    std::string suffix = "</w>";
-    void instantiate(frag_sink& out,
-                     std::vector<std::unique_ptr<frag_sink>>& stages) const override {
-        add_stage<bpe_decoder_stage>(out, stages)->suffix = &suffix;
-    }
-};
-
-struct ctc_decoder : decoder_config {
-    ctc_config cfg;
-    void instantiate(frag_sink& out,
-                     std::vector<std::unique_ptr<frag_sink>>& stages) const override {
-        add_stage<ctc_stage>(out, stages)->cfg = &cfg;
     }
 };
 
@@ -547,8 +527,7 @@ std::unique_ptr<decoder_config> parse(element e, const std::filesystem::path& fi
         } else if (auto r = get_string(*pat, "Regex")) {
             std::string why;
             d->cfg.re = tok_regex::compile(*r, why);
-            if (!d->cfg.re)
-                unsupported(file, "Replace decoder regex '" + *r + "': " + why);
+            if (!d->cfg.re) unsupported(file, "Replace decoder regex '" + *r + "': " + why);
         } else {
             throw format_error(file.string() + ": Replace decoder with an unknown pattern");
         }
@@ -559,10 +538,11 @@ std::unique_ptr<decoder_config> parse(element e, const std::filesystem::path& fi
         const std::string c = get_string(e, "content").value_or(" ");
         std::size_t len = 0;
         if (c.empty()) throw format_error(file.string() + ": Strip decoder with empty content");
-        d->cfg.content = uc::decode_utf8(reinterpret_cast<const unsigned char*>(c.data()),
-                                         c.size(), len);
+        d->cfg.content =
+            uc::decode_utf8(reinterpret_cast<const unsigned char*>(c.data()), c.size(), len);
         auto st = get_int(e, "start").value_or(0), sp = get_int(e, "stop").value_or(0);
-        if (st < 0 || sp < 0) throw format_error(file.string() + ": Strip decoder with a negative count");
+        if (st < 0 || sp < 0)
+            throw format_error(file.string() + ": Strip decoder with a negative count");
         d->cfg.start = std::size_t(st);
         d->cfg.stop = std::size_t(sp);
         return d;
@@ -575,7 +555,7 @@ std::unique_ptr<decoder_config> parse(element e, const std::filesystem::path& fi
     }
     if (type == "BPEDecoder") {
         auto d = std::make_unique<bpe_decoder>();
-        d->suffix = get_string(e, "suffix").value_or("</w>");
+        d->cfg.suffix = get_string(e, "suffix").value_or("</w>");
         return d;
     }
     if (type == "CTC") {

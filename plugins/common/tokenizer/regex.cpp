@@ -112,9 +112,8 @@ class parser {
     /// Next code point of the pattern (patterns are UTF-8).
     char32_t next_cp() {
         std::size_t len = 0;
-        const char32_t c =
-            uc::decode_utf8(reinterpret_cast<const unsigned char*>(s_.data()) + i_,
-                            s_.size() - i_, len);
+        const char32_t c = uc::decode_utf8(reinterpret_cast<const unsigned char*>(s_.data()) + i_,
+                                           s_.size() - i_, len);
         if (c == uc::invalid_cp) fail("invalid UTF-8 in the pattern");
         i_ += len;
         return c;
@@ -890,7 +889,8 @@ struct vm {
                     const char_class& cc = p.classes[i.cls];
                     if (i.greedy) {
                         std::size_t k = 0;
-                        const std::size_t lim = i.max == inf ? n - pos : std::min<std::size_t>(i.max, n - pos);
+                        const std::size_t lim =
+                            i.max == inf ? n - pos : std::min<std::size_t>(i.max, n - pos);
                         while (k < lim && cc.test(cps[pos + k])) ++k;
                         if (k < i.min) {
                             ok = false;
@@ -1021,9 +1021,14 @@ void tok_regex::find_all(std::string_view s,
     out.clear();
     if (s.empty()) return;
     vm_scratch& sc = tls_vm();
-    sc.cps.clear();
-    sc.offs.clear();
+    if (sc.cps.size() < s.size() + 1) {
+        sc.cps.resize(s.size() + 1);
+        sc.offs.resize(s.size() + 1);
+    }
     const auto* b = reinterpret_cast<const unsigned char*>(s.data());
+    char32_t* cps = sc.cps.data();
+    std::size_t* offs = sc.offs.data();
+    std::size_t n = 0;
     for (std::size_t i = 0; i < s.size();) {
         std::size_t len = 1;
         char32_t c = b[i];
@@ -1031,12 +1036,11 @@ void tok_regex::find_all(std::string_view s,
             c = unicode::decode_utf8(b + i, s.size() - i, len);
             if (c == unicode::invalid_cp) c = 0xFFFD;
         }
-        sc.cps.push_back(c);
-        sc.offs.push_back(i);
+        cps[n] = c;
+        offs[n++] = i;
         i += len;
     }
-    sc.offs.push_back(s.size());
-    const std::size_t n = sc.cps.size();
+    offs[n] = s.size();
     vm m{*p_, sc.cps.data(), n, sc};
     const program& p = *p_;
     std::size_t pos = 0;
@@ -1045,8 +1049,7 @@ void tok_regex::find_all(std::string_view s,
         std::size_t start = pos, end = no_match;
         for (; start <= n; ++start) {
             for (const auto& a : p.alts) {
-                if (start < n ? !p.first_ok(a.first, sc.cps[start]) : !a.first.nullable)
-                    continue;
+                if (start < n ? !p.first_ok(a.first, sc.cps[start]) : !a.first.nullable) continue;
                 end = m.run(a.entry, start, 0);
                 if (end != no_match) break;
             }
@@ -1061,7 +1064,7 @@ void tok_regex::find_all(std::string_view s,
         last_end = end;
         pos = end;
     }
-    if (sc.cps.capacity() > (std::size_t{1} << 22)) {
+    if (sc.cps.size() > (std::size_t{1} << 22)) {
         std::vector<char32_t>().swap(sc.cps);
         std::vector<std::size_t>().swap(sc.offs);
     }

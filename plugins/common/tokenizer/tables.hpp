@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <optional>
+#include <polyglot/core/hash.hpp>
 #include <polyglot/version.hpp>
 #include <string>
 #include <string_view>
@@ -16,39 +17,8 @@
 POLYGLOT_BEGIN_NAMESPACE
 namespace model::detail {
 
-/// A fast 64-bit hash of a byte string (multiply-rotate over 8-byte words, murmur3 finaliser).
-inline std::uint64_t hash_bytes(const void* data, std::size_t len) noexcept {
-    constexpr std::uint64_t k1 = 0x9E3779B97F4A7C15ull, k2 = 0xC2B2AE3D27D4EB4Full;
-    const auto* p = static_cast<const unsigned char*>(data);
-    std::uint64_t h = len * k2;
-    while (len >= 8) {
-        std::uint64_t v;
-        std::memcpy(&v, p, 8);
-        h ^= v * k2;
-        h = ((h << 31) | (h >> 33)) * k1;
-        p += 8;
-        len -= 8;
-    }
-    if (len) {
-        std::uint64_t v = 0;
-        std::memcpy(&v, p, len);
-        h ^= (v + 1) * k2;
-        h = ((h << 31) | (h >> 33)) * k1;
-    }
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    return h;
-}
-
-inline std::uint64_t mix64(std::uint64_t x) noexcept {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    x ^= x >> 33;
-    return x;
-}
+using core::hash_bytes;
+using core::mix64;
 
 /// Byte string → 32-bit value. insert() overwrites (as a HashMap insert does).
 class string_table {

@@ -1,31 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "common/tokenizer/unicode.hpp"
 
+#include <simdjson.h>
+
 POLYGLOT_BEGIN_NAMESPACE
 namespace model::unicode {
 
 bool valid_utf8(std::string_view s) noexcept {
-    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    const std::size_t n = s.size();
-    std::size_t i = 0;
-    while (i < n) {
-        // ASCII fast path, 8 bytes at a time.
-        while (i + 8 <= n) {
-            std::uint64_t w;
-            __builtin_memcpy(&w, p + i, 8);
-            if (w & 0x8080808080808080ull) break;
-            i += 8;
-        }
-        if (i >= n) break;
-        if (p[i] < 0x80) {
-            ++i;
-            continue;
-        }
-        std::size_t len = 0;
-        if (decode_utf8(p + i, n - i, len) == invalid_cp) return false;
-        i += len;
-    }
-    return true;
+    return simdjson::validate_utf8(s.data(), s.size());  // SIMD; the same rules as decode_utf8
 }
 
 void append_lossy_utf8(std::string& out, std::string_view s) {

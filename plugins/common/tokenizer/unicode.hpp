@@ -21,13 +21,54 @@ namespace model::unicode {
 
 /// General category (the generator's order).
 enum gc : std::uint8_t {
-    Cn, Lu, Ll, Lt, Lm, Lo, Mn, Mc, Me, Nd, Nl, No, Pc, Pd, Ps, Pe,
-    Pi, Pf, Po, Sm, Sc, Sk, So, Zs, Zl, Zp, Cc, Cf, Cs, Co, gc_count
+    Cn,
+    Lu,
+    Ll,
+    Lt,
+    Lm,
+    Lo,
+    Mn,
+    Mc,
+    Me,
+    Nd,
+    Nl,
+    No,
+    Pc,
+    Pd,
+    Ps,
+    Pe,
+    Pi,
+    Pf,
+    Po,
+    Sm,
+    Sc,
+    Sk,
+    So,
+    Zs,
+    Zl,
+    Zp,
+    Cc,
+    Cf,
+    Cs,
+    Co,
+    gc_count
 };
 /// Grapheme_Cluster_Break.
 enum gcb : std::uint8_t {
-    gcb_other, gcb_cr, gcb_lf, gcb_control, gcb_extend, gcb_zwj, gcb_ri, gcb_prepend,
-    gcb_spacing_mark, gcb_l, gcb_v, gcb_t, gcb_lv, gcb_lvt
+    gcb_other,
+    gcb_cr,
+    gcb_lf,
+    gcb_control,
+    gcb_extend,
+    gcb_zwj,
+    gcb_ri,
+    gcb_prepend,
+    gcb_spacing_mark,
+    gcb_l,
+    gcb_v,
+    gcb_t,
+    gcb_lv,
+    gcb_lvt
 };
 
 inline constexpr std::uint16_t p_white_space = 1u << 5;
