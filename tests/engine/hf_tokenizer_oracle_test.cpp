@@ -143,6 +143,10 @@ oracle_data build_oracle() {
             return d;
         }
         fs::rename(out, cached);
+        // Keep only the current oracle output (its inputs changed: the older ones are stale).
+        for (const auto& e : fs::directory_iterator(cache_dir))
+            if (e.path() != cached && e.path().filename().string().rfind("hf_tokenizers-", 0) == 0)
+                fs::remove(e.path());
     }
     {
         std::ifstream in(corpus);
