@@ -134,8 +134,6 @@ struct scratch {
     std::vector<bpe_sym> syms;
     std::vector<merge_entry> heap;
     std::string tmp;
-    bool byte_pair_ok = false;  ///< the current word's symbols are its raw bytes, one each
-    const unsigned char* word_bytes = nullptr;
 };
 scratch& tls_scratch() {
     thread_local scratch s;
@@ -1160,10 +1158,13 @@ struct bpe_model : model_base {
         }
     }
 
-    /// The scan merge over ids[0..n) (ids of the word's characters, or of its raw bytes when
-    /// @p bytes is given: the first round then reads the dense byte-pair table).
-    void merge_ids(token_id* id, std::size_t n, const unsigned char* bytes,
-                   std::vector<token_id>& out) const {
+    /// Word::merge_all on a short word, in place over ids[0..n) (the ids of the word's characters,
+    /// or of its raw bytes when @p bytes is given: the first round then reads the dense
+    /// byte-pair table); returns the new length. tiktoken's scan: repeatedly merges the leftmost
+    /// pair of lowest rank. The same order as the heap of merge_all: a symbol only grows by
+    /// absorbing its right neighbour, so a heap entry whose pair still yields its new id is
+    /// never stale.
+    std::size_t merge_ids(token_id* id, std::size_t n, const unsigned char* bytes) const {
         constexpr std::uint64_t none = ~std::uint64_t{0};
         std::uint64_t pr[small_word];  // rank << 32 | new id of (k, k+1); ~0 none
         auto pair_at = [&](std::size_t k) -> std::uint64_t {
@@ -1194,7 +1195,7 @@ struct bpe_model : model_base {
             pr[at] = at + 1 < n ? pair_at(at) : none;
             if (at > 0) pr[at - 1] = pair_at(at - 1);
         }
-        out.insert(out.end(), id, id + n);
+        return n;
     }
 
     void merge_word(std::string_view w, std::vector<token_id>& out, scratch& sc) const {
@@ -1210,8 +1211,11 @@ struct bpe_model : model_base {
                     if (x < 0) ok = false;
                     id[n++] = token_id(x);
                 }
-                if (ok)
-                    return merge_ids(id, n, reinterpret_cast<const unsigned char*>(w.data()), out);
+                if (ok) {
+                    n = merge_ids(id, n, reinterpret_cast<const unsigned char*>(w.data()));
+                    out.insert(out.end(), id, id + n);
+                    return;
+                }
             } else if (!continuing_prefix && !end_suffix) {
                 for (std::size_t i = 0; ok && i < w.size();) {
                     std::size_t len;
@@ -1223,18 +1227,17 @@ struct bpe_model : model_base {
                     id[n++] = token_id(bmp_char_id[c]);
                     i += len;
                 }
-                if (ok && n > 0) return merge_ids(id, n, nullptr, out);
+                if (ok && n > 0) {
+                    n = merge_ids(id, n, nullptr);
+                    out.insert(out.end(), id, id + n);
+                    return;
+                }
             }
         }
         auto& syms = sc.syms;
         syms.clear();
         std::optional<std::pair<token_id, std::size_t>> pending_unk;
-        sc.byte_pair_ok = raw && !byte_pair.empty();
         if (raw) {
-            for (std::size_t i = 0; i < w.size(); ++i) {
-                if (raw_byte_id[static_cast<unsigned char>(w[i])] < 0) sc.byte_pair_ok = false;
-            }
-            if (sc.byte_pair_ok) sc.word_bytes = reinterpret_cast<const unsigned char*>(w.data());
             for (std::size_t i = 0; i < w.size(); ++i) {
                 const auto b = static_cast<unsigned char>(w[i]);
                 const std::int64_t id = raw_byte_id[b];
@@ -1280,46 +1283,11 @@ struct bpe_model : model_base {
             if (s.alive) out.push_back(s.id);
     }
 
-    /// Word::merge_all on a short word: repeatedly merges the leftmost pair of lowest rank
-    /// (tiktoken's scan). The same order as the heap below: a symbol only grows by absorbing
-    /// its right neighbour, so a heap entry whose pair still yields its new id is never stale.
     void merge_small(scratch& sc) const {
         auto& syms = sc.syms;
-        const std::size_t n0 = syms.size();
         token_id id[small_word];
-        std::uint64_t pr[small_word];  // rank << 32 | new id of (k, k+1); ~0 none
-        std::size_t n = n0;
-        for (std::size_t k = 0; k < n; ++k) id[k] = syms[k].id;
-        constexpr std::uint64_t none = ~std::uint64_t{0};
-        auto pair_at = [&](std::size_t k) -> std::uint64_t {
-            const std::uint64_t* m = merge_of(id[k], id[k + 1]);
-            return m ? *m : none;
-        };
-        if (!sc.byte_pair_ok) {
-            for (std::size_t k = 0; k + 1 < n; ++k) pr[k] = pair_at(k);
-        } else {
-            for (std::size_t k = 0; k + 1 < n; ++k)
-                pr[k] = byte_pair[(std::size_t(sc.word_bytes[k]) << 8) | sc.word_bytes[k + 1]];
-        }
-        pr[n - 1] = none;
-        while (n > 1) {
-            std::uint64_t best = none;
-            std::size_t at = 0;
-            for (std::size_t k = 0; k + 1 < n; ++k)
-                if ((pr[k] >> 32) < (best >> 32)) {
-                    best = pr[k];
-                    at = k;
-                }
-            if (best == none) break;
-            id[at] = token_id(best);
-            for (std::size_t k = at + 1; k + 1 < n; ++k) {
-                id[k] = id[k + 1];
-                pr[k] = pr[k + 1];
-            }
-            --n;
-            pr[at] = at + 1 < n ? pair_at(at) : none;
-            if (at > 0) pr[at - 1] = pair_at(at - 1);
-        }
+        for (std::size_t k = 0; k < syms.size(); ++k) id[k] = syms[k].id;
+        const std::size_t n = merge_ids(id, syms.size(), nullptr);
         syms.resize(n);
         for (std::size_t k = 0; k < n; ++k) syms[k] = {id[k], true, 0, 0};
     }
