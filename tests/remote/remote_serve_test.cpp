@@ -7,6 +7,7 @@
 #define BOOST_TEST_MODULE remote_serve
 #include <boost/test/unit_test.hpp>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <polyglot/core/error.hpp>
 #include <polyglot/io/json_writer.hpp>
@@ -30,11 +31,13 @@ fs::path fixture(const std::string& name) {
 /// `polyglot serve --model DIR --port 0` for the scope.
 class served {
   public:
-    explicit served(const fs::path& model, std::vector<std::string> extra = {}) {
-        std::vector<std::string> argv = {cli(),    "serve", "--model", model.string(),
-                                         "--port", "0",     "-q"};
+    /// @p log: where serve's stderr goes (its exit summary); "" = quiet.
+    explicit served(const fs::path& model, std::vector<std::string> extra = {},
+                    const fs::path& log = {}) {
+        std::vector<std::string> argv = {cli(), "serve", "--model", model.string(), "--port", "0"};
+        if (log.empty()) argv.push_back("-q");
         argv.insert(argv.end(), extra.begin(), extra.end());
-        proc_ = std::make_unique<child>(argv);
+        proc_ = std::make_unique<child>(argv, std::string(), log.string());
         const std::string line = proc_->read_line(60);
         const std::string tag = "listening on ";
         const auto at = line.find(tag);
@@ -42,7 +45,10 @@ class served {
                               "polyglot serve did not start: '" + line + "'");
         url_ = line.substr(at + tag.size());
     }
-    ~served() {
+    ~served() { stop(); }
+    void stop() {
+        if (stopped_) return;
+        stopped_ = true;
         proc_->signal(SIGTERM);
         BOOST_TEST(proc_->wait() == 0);  // a clean shutdown on SIGTERM
     }
@@ -51,6 +57,7 @@ class served {
   private:
     std::unique_ptr<child> proc_;
     std::string url_;
+    bool stopped_ = false;
 };
 
 std::string quote(const std::string& s) {
@@ -232,7 +239,8 @@ BOOST_AUTO_TEST_CASE(serve_batches_concurrent_requests_and_checks_keys) {
     scoped_env data("POLYGLOT_DATA_DIR", (t.dir / "data").string());
     const std::string key = "pg-serve-test-key-93f1";
     scoped_env k("POLYGLOT_SERVE_TEST_KEY", key);
-    served srv(dir, {"--api-key-env", "POLYGLOT_SERVE_TEST_KEY", "--batch-window-ms", "20"});
+    served srv(dir, {"--api-key-env", "POLYGLOT_SERVE_TEST_KEY", "--batch-window-ms", "20"},
+               t.dir / "serve.err");
     // Without the key: refused.
     {
         scoped_env none("POLYGLOT_NO_KEY", "");
@@ -273,4 +281,17 @@ BOOST_AUTO_TEST_CASE(serve_batches_concurrent_requests_and_checks_keys) {
         for (std::size_t q = from[i]; q < seqs[i].size(); ++q) sum -= double(lp[i][q]);
         BOOST_TEST(out[i].sum_nll == sum);
     }
+    // The 48 scoring requests (16 in flight) reached the engine in fewer calls than requests.
+    srv.stop();
+    const std::string summary = slurp(t.dir / "serve.err");
+    unsigned long long requests = 0, calls = 0, items = 0;
+    const auto at = summary.find("stopped after ");
+    BOOST_REQUIRE_MESSAGE(at != std::string::npos, summary);
+    BOOST_REQUIRE(std::sscanf(summary.c_str() + at,
+                              "stopped after %llu requests (%llu engine calls, %llu sequences)",
+                              &requests, &calls, &items) == 3);
+    BOOST_TEST_MESSAGE("serve: " << requests << " requests, " << calls << " engine calls, " << items
+                                 << " sequences");
+    BOOST_TEST(items >= 48u + 96u);  // 48 scored + 96 tokenized texts, at least
+    BOOST_TEST(calls < items);       // batched
 }
