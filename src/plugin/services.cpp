@@ -64,27 +64,33 @@ class plugin_scorer final : public scorer {
 
 }  // namespace
 
-std::unique_ptr<embedder> open_embedder(std::string_view spec, const backend_options& opts) {
-    std::string path, pooling, id;
+embedder_spec parse_embedder_spec(std::string_view spec) {
+    embedder_spec e;
     constexpr std::string_view ft = "fasttext:";
     if (spec.substr(0, ft.size()) == ft) {
-        path = std::string(spec.substr(ft.size()));
-        if (path.empty())
+        e.path = std::string(spec.substr(ft.size()));
+        if (e.path.empty())
             throw argument_error("--embedder fasttext:PATH: the model path is missing");
-        id = std::string(spec);
-    } else {
-        // "DIR", "DIR:mean" or "DIR:last": a Hugging Face / sentence-transformers directory.
-        path = std::string(spec);
-        for (std::string_view p : {std::string_view(":mean"), std::string_view(":last")}) {
-            if (path.size() > p.size() && path.compare(path.size() - p.size(), p.size(), p) == 0) {
-                pooling = std::string(p.substr(1));
-                path.resize(path.size() - p.size());
-                break;
-            }
-        }
-        if (path.empty()) throw argument_error("--embedder: empty model path");
-        id = "hf:" + path + (pooling.empty() ? "" : ":" + pooling);
+        e.id = std::string(spec);
+        return e;
     }
+    // "DIR", "DIR:mean" or "DIR:last": a Hugging Face / sentence-transformers directory.
+    e.path = std::string(spec);
+    for (std::string_view p : {std::string_view(":mean"), std::string_view(":last")}) {
+        if (e.path.size() > p.size() &&
+            e.path.compare(e.path.size() - p.size(), p.size(), p) == 0) {
+            e.pooling = std::string(p.substr(1));
+            e.path.resize(e.path.size() - p.size());
+            break;
+        }
+    }
+    if (e.path.empty()) throw argument_error("--embedder: empty model path");
+    e.id = "hf:" + e.path + (e.pooling.empty() ? "" : ":" + e.pooling);
+    return e;
+}
+
+std::unique_ptr<embedder> open_embedder(std::string_view spec, const backend_options& opts) {
+    auto [path, pooling, id] = parse_embedder_spec(spec);
     plugin::model m = plugin::open_model(opts.backend, POLYGLOT_CAP_EMBED,
                                          make_config(path, pooling, opts), search_for(opts));
     if (!m.supports(POLYGLOT_OP_EMBED))

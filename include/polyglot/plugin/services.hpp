@@ -48,6 +48,14 @@ public:
                        std::span<const std::string_view> responses, std::span<lm_score> out) = 0;
 };
 
+/// The parts of an embedder SPEC (see open_embedder): the model file or directory, the pooling
+/// asked for ("" = the model's own) and the identity reports show. Throws argument_error on an
+/// empty path.
+struct embedder_spec {
+    std::string path, pooling, id;
+};
+embedder_spec parse_embedder_spec(std::string_view spec);
+
 /// Opens an embedder. @p spec: "fasttext:PATH" (a .bin/.ftz model), "DIR", "DIR:mean" or
 /// "DIR:last" (a Hugging Face or sentence-transformers directory). Throws plugin_error /
 /// io_error / format_error naming the plugin or file.
