@@ -104,6 +104,26 @@ class plain_source final : public byte_source {
     std::unique_ptr<raw_file> f_;
 };
 
+/// A decoding error met after some bytes of a read() were decoded: those bytes are returned
+/// first (so the reader can say which line the damage is in) and the error on the next call.
+struct partial_error {
+    std::string message;
+    std::size_t produced = 0;  ///< decoded bytes of the failing call (set by the decoder)
+};
+
+template <class Decode>
+std::size_t deferring_errors(partial_error& pending, Decode&& decode) {
+    if (!pending.message.empty()) throw io_error(pending.message);
+    pending.produced = 0;
+    try {
+        return decode();
+    } catch (const io_error& e) {
+        if (pending.produced == 0) throw;
+        pending.message = e.what();
+        return pending.produced;
+    }
+}
+
 class gzip_source final : public byte_source {
   public:
     explicit gzip_source(std::unique_ptr<raw_file> f) : f_(std::move(f)), in_(in_block, '\0') {
@@ -113,9 +133,22 @@ class gzip_source final : public byte_source {
     ~gzip_source() override { inflateEnd(&zs_); }
 
     std::size_t read(char* out, std::size_t n) override {
+        return deferring_errors(pending_, [&] { return decode(out, n); });
+    }
+    [[nodiscard]] std::uint64_t raw_position() const noexcept override {
+        return f_->position() - zs_.avail_in;
+    }
+    [[nodiscard]] compression kind() const noexcept override { return compression::gzip; }
+
+  private:
+    std::size_t decode(char* out, std::size_t n) {
         zs_.next_out = reinterpret_cast<Bytef*>(out);
         zs_.avail_out = static_cast<uInt>(std::min<std::size_t>(n, 1u << 30));
         const uInt want = zs_.avail_out;
+        auto fail = [&](const std::string& m) {
+            pending_.produced = want - zs_.avail_out;
+            throw io_error(m);
+        };
         while (zs_.avail_out > 0) {
             if (zs_.avail_in == 0 && !eof_) refill();
             const bool no_input = zs_.avail_in == 0;  // and eof_
@@ -123,7 +156,7 @@ class gzip_source final : public byte_source {
             if (!in_member_) {
                 // Another member may follow (concatenated gzip files); nothing else may.
                 if (zs_.next_in[0] != 0x1f)
-                    throw io_error("corrupt gzip data (trailing bytes after the last member)");
+                    fail("corrupt gzip data (trailing bytes after the last member)");
                 in_member_ = true;
             }
             const uInt before = zs_.avail_out;
@@ -134,21 +167,15 @@ class gzip_source final : public byte_source {
                 continue;
             }
             if (rc != Z_OK && rc != Z_BUF_ERROR)
-                throw io_error(std::string("corrupt gzip data (") +
-                               (zs_.msg ? zs_.msg : "zlib error " + std::to_string(rc)) + ")");
+                fail(std::string("corrupt gzip data (") +
+                     (zs_.msg ? zs_.msg : "zlib error " + std::to_string(rc)) + ")");
             if (no_input && zs_.avail_out == before)
-                throw io_error("truncated gzip data (the stream ends inside a member)");
+                fail("truncated gzip data (the stream ends inside a member)");
             if (rc == Z_BUF_ERROR && zs_.avail_in > 0 && zs_.avail_out > 0)
-                throw io_error("corrupt gzip data (no progress)");
+                fail("corrupt gzip data (no progress)");
         }
         return want - zs_.avail_out;
     }
-    [[nodiscard]] std::uint64_t raw_position() const noexcept override {
-        return f_->position() - zs_.avail_in;
-    }
-    [[nodiscard]] compression kind() const noexcept override { return compression::gzip; }
-
-  private:
     void refill() {
         const std::size_t got = f_->read(in_.data(), in_.size());
         if (got == 0) eof_ = true;
@@ -161,6 +188,7 @@ class gzip_source final : public byte_source {
     z_stream zs_{};
     bool eof_ = false;
     bool in_member_ = false;
+    partial_error pending_;
 };
 
 class zstd_source final : public byte_source {
@@ -173,23 +201,7 @@ class zstd_source final : public byte_source {
     ~zstd_source() override { ZSTD_freeDStream(ds_); }
 
     std::size_t read(char* out, std::size_t n) override {
-        ZSTD_outBuffer ob{out, n, 0};
-        while (ob.pos < ob.size) {
-            if (ib_.pos == ib_.size && !eof_) refill();
-            const bool no_input = ib_.pos == ib_.size;  // and eof_
-            if (no_input && !frame_open_) break;        // clean end after a frame
-            const std::size_t before = ob.pos;
-            const std::size_t rc = ZSTD_decompressStream(ds_, &ob, &ib_);
-            if (ZSTD_isError(rc))
-                throw io_error(std::string("corrupt zstd data (") + ZSTD_getErrorName(rc) + ")");
-            frame_open_ = rc != 0;  // 0: a frame is complete and fully flushed
-            if (no_input && ob.pos == before) {
-                if (frame_open_)
-                    throw io_error("truncated zstd data (the stream ends inside a frame)");
-                break;
-            }
-        }
-        return ob.pos;
+        return deferring_errors(pending_, [&] { return decode(out, n); });
     }
     [[nodiscard]] std::uint64_t raw_position() const noexcept override {
         return f_->position() - (ib_.size - ib_.pos);
@@ -197,6 +209,29 @@ class zstd_source final : public byte_source {
     [[nodiscard]] compression kind() const noexcept override { return compression::zstd; }
 
   private:
+    std::size_t decode(char* out, std::size_t n) {
+        ZSTD_outBuffer ob{out, n, 0};
+        auto fail = [&](const std::string& m) {
+            pending_.produced = ob.pos;
+            throw io_error(m);
+        };
+        while (ob.pos < ob.size) {
+            if (ib_.pos == ib_.size && !eof_) refill();
+            const bool no_input = ib_.pos == ib_.size;  // and eof_
+            if (no_input && !frame_open_) break;        // clean end after a frame
+            const std::size_t before = ob.pos;
+            const std::size_t rc = ZSTD_decompressStream(ds_, &ob, &ib_);
+            if (ZSTD_isError(rc))
+                fail(std::string("corrupt zstd data (") + ZSTD_getErrorName(rc) + ")");
+            frame_open_ = rc != 0;  // 0: a frame is complete and fully flushed
+            if (no_input && ob.pos == before) {
+                if (frame_open_)
+                    fail("truncated zstd data (the stream ends inside a frame)");
+                break;
+            }
+        }
+        return ob.pos;
+    }
     void refill() {
         const std::size_t got = f_->read(in_.data(), in_.size());
         if (got == 0) eof_ = true;
@@ -209,6 +244,7 @@ class zstd_source final : public byte_source {
     ZSTD_inBuffer ib_{nullptr, 0, 0};
     bool eof_ = false;
     bool frame_open_ = false;
+    partial_error pending_;
 };
 
 bool has_glob_chars(const std::string& s) {
@@ -334,7 +370,7 @@ std::string fingerprint(const std::filesystem::path& path) {
             ++files;
         }
     } else {
-        crc = fold_file(crc, path, path.filename().string());
+        crc = fold_file(crc, path, {});
         files = 1;
     }
     char buf[32];
