@@ -82,7 +82,8 @@ class raw_file {
   private:
     std::size_t read_file(char* out, std::size_t n) {
         const std::size_t got = std::fread(out, 1, n, f_);
-        if (got == 0 && std::ferror(f_)) throw io_error(std::string("read error: ") + std::strerror(errno));
+        if (got == 0 && std::ferror(f_))
+            throw io_error(std::string("read error: ") + std::strerror(errno));
         return got;
     }
 
@@ -152,7 +153,7 @@ class gzip_source final : public byte_source {
         while (zs_.avail_out > 0) {
             if (zs_.avail_in == 0 && !eof_) refill();
             const bool no_input = zs_.avail_in == 0;  // and eof_
-            if (no_input && !in_member_) break;        // clean end after a member
+            if (no_input && !in_member_) break;       // clean end after a member
             if (!in_member_) {
                 // Another member may follow (concatenated gzip files); nothing else may.
                 if (zs_.next_in[0] != 0x1f)
@@ -225,8 +226,7 @@ class zstd_source final : public byte_source {
                 fail(std::string("corrupt zstd data (") + ZSTD_getErrorName(rc) + ")");
             frame_open_ = rc != 0;  // 0: a frame is complete and fully flushed
             if (no_input && ob.pos == before) {
-                if (frame_open_)
-                    fail("truncated zstd data (the stream ends inside a frame)");
+                if (frame_open_) fail("truncated zstd data (the stream ends inside a frame)");
                 break;
             }
         }
@@ -247,13 +247,12 @@ class zstd_source final : public byte_source {
     partial_error pending_;
 };
 
-bool has_glob_chars(const std::string& s) {
-    return s.find_first_of("*?[") != std::string::npos;
-}
+bool has_glob_chars(const std::string& s) { return s.find_first_of("*?[") != std::string::npos; }
 
 bool is_jsonl_name(const std::string& name) {
     auto ends = [&](std::string_view suf) {
-        return name.size() >= suf.size() && name.compare(name.size() - suf.size(), suf.size(), suf) == 0;
+        return name.size() >= suf.size() &&
+               name.compare(name.size() - suf.size(), suf.size(), suf) == 0;
     };
     return ends(".jsonl") || ends(".jsonl.gz") || ends(".jsonl.zst");
 }
@@ -289,7 +288,8 @@ std::vector<std::string> expand_inputs(const std::vector<std::string>& args) {
             }
             if (ec) throw io_error(a + ": cannot list: " + ec.message());
             if (files.empty())
-                throw argument_error(a + ": no *.jsonl, *.jsonl.gz or *.jsonl.zst file in this directory");
+                throw argument_error(
+                    a + ": no *.jsonl, *.jsonl.gz or *.jsonl.zst file in this directory");
             std::sort(files.begin(), files.end());
             out.insert(out.end(), files.begin(), files.end());
         } else if (!fs::exists(a, ec) && has_glob_chars(a)) {
@@ -354,14 +354,15 @@ std::string fingerprint(const std::filesystem::path& path) {
     std::uint64_t files = 0;
     if (fs::is_directory(path, ec)) {
         std::vector<std::pair<std::string, fs::path>> entries;
-        for (auto it = fs::recursive_directory_iterator(path, ec); !ec && it != fs::recursive_directory_iterator();
-             it.increment(ec)) {
+        for (auto it = fs::recursive_directory_iterator(path, ec);
+             !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
             const std::string name = it->path().filename().string();
             if (!name.empty() && name[0] == '.') {
                 if (it->is_directory(ec)) it.disable_recursion_pending();
                 continue;
             }
-            if (it->is_regular_file(ec)) entries.emplace_back(fs::relative(it->path(), path, ec).string(), it->path());
+            if (it->is_regular_file(ec))
+                entries.emplace_back(fs::relative(it->path(), path, ec).string(), it->path());
         }
         if (ec) throw io_error(path.string() + ": cannot list: " + ec.message());
         std::sort(entries.begin(), entries.end());

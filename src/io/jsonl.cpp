@@ -46,11 +46,10 @@ void line_reader::fill() {
         n = src_->read(buf_.data() + old, opts_.read_block_bytes);
     } catch (const io_error& e) {
         // Name the line the bad data falls in: lines counted so far, plus whole lines buffered.
-        const std::uint64_t line =
-            line_no_ + 1 +
-            static_cast<std::uint64_t>(std::count(buf_.begin() + static_cast<std::ptrdiff_t>(cur_),
-                                                  buf_.begin() + static_cast<std::ptrdiff_t>(old),
-                                                  '\n'));
+        const std::uint64_t line = line_no_ + 1 +
+                                   static_cast<std::uint64_t>(std::count(
+                                       buf_.begin() + static_cast<std::ptrdiff_t>(cur_),
+                                       buf_.begin() + static_cast<std::ptrdiff_t>(old), '\n'));
         throw io_error(path_ + ":" + std::to_string(line) + ": " + e.what());
     }
     buf_.resize(old + n);
@@ -148,8 +147,8 @@ std::uint64_t line_reader::skip_lines(std::uint64_t n) {
     bool partial = false;  // bytes of the current line were dropped to bound memory
     while (done < n) {
         const char* base = buf_.data();
-        const char* nl = static_cast<const char*>(
-            std::memchr(base + cur_, '\n', buf_.size() - cur_));
+        const char* nl =
+            static_cast<const char*>(std::memchr(base + cur_, '\n', buf_.size() - cur_));
         if (nl) {
             cur_ = static_cast<std::size_t>(nl - base) + 1;
             ++done;

@@ -191,7 +191,8 @@ run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& 
                 }
                 reader = std::make_unique<io::line_reader>(
                     opts.inputs[file_i], static_cast<std::uint32_t>(file_i), opts.jsonl);
-                if (global < opts.first_line) global += reader->skip_lines(opts.first_line - global);
+                if (global < opts.first_line)
+                    global += reader->skip_lines(opts.first_line - global);
             }
             if (global >= opts.first_line && reader->next(w.lines, opts.end_line - global)) {
                 w.global_begin = global;
@@ -285,7 +286,8 @@ run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& 
         }
         res.next_line = w.global_begin + w.lines.lines.size();
         if (last_line != std::numeric_limits<std::uint64_t>::max())
-            res.next_line = w.global_begin + (last_line ? last_line - w.lines.lines.front().number + 1 : 0);
+            res.next_line =
+                w.global_begin + (last_line ? last_line - w.lines.lines.front().number + 1 : 0);
         for (const auto& s : w.parsed.skips) {
             if (s.line > last_line) break;
             ++res.num_records_read;
@@ -316,10 +318,9 @@ run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& 
             const auto now = std::chrono::steady_clock::now();
             const bool by_records = opts.checkpoint_records &&
                                     res.num_samples - checkpointed >= opts.checkpoint_records;
-            const bool by_time =
-                opts.checkpoint_seconds > 0 &&
-                std::chrono::duration<double>(now - last_checkpoint).count() >=
-                    opts.checkpoint_seconds;
+            const bool by_time = opts.checkpoint_seconds > 0 &&
+                                 std::chrono::duration<double>(now - last_checkpoint).count() >=
+                                     opts.checkpoint_seconds;
             if (by_records || by_time) {
                 res.elapsed_seconds =
                     elapsed_before + std::chrono::duration<double>(now - t0).count();
@@ -335,7 +336,8 @@ run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& 
                                  parallel::serial_stage(merge));
     if (!stop.load(std::memory_order_relaxed)) res.next_line = std::max(res.next_line, global);
     res.elapsed_seconds =
-        elapsed_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        elapsed_before +
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return res;
 }
 

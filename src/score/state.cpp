@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Saved scoring states: header, framing and checksum, capture/restore of run results, merging
 // shards, planning shards.
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cstring>
 #include <polyglot/core/error.hpp>
@@ -17,7 +19,6 @@
 #include <polyglot/plugin/services.hpp>
 #include <polyglot/score/state.hpp>
 #include <polyglot/version.hpp>
-#include <sys/stat.h>
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace score {
@@ -113,11 +114,11 @@ metric_bundle make_metrics_from_header(const state_header& h) {
         const std::string n = list.substr(pos, comma - pos);
         pos = comma + 1;
         if (n == "length") {
-            b.metrics.push_back(erase(metrics::length_metric(b.tokenizer)));
+            b.metrics.push_back(erase(metrics::length_metric::named(b.tokenizer)));
         } else if (n == "lexical") {
-            b.metrics.push_back(erase(metrics::lexical_metric(b.tokenizer)));
+            b.metrics.push_back(erase(metrics::lexical_metric::named(b.tokenizer)));
         } else if (n == "language") {
-            b.metrics.push_back(erase(metrics::language_metric(b.lid_model)));
+            b.metrics.push_back(erase(metrics::language_metric::named(b.lid_model)));
         } else if (n == "distinct_ri") {
             b.metrics.push_back(erase(metrics::distinct_ri_metric()));
         } else if (n == "perplexity") {
@@ -270,8 +271,8 @@ saved_state capture(const run_result& res, const metric_bundle& bundle) {
 run_result restore(const saved_state& s, const metric_bundle& bundle, const std::string& what) {
     if (s.metrics.size() != bundle.metrics.size())
         throw format_error(what + ": holds " + std::to_string(s.metrics.size()) +
-                           " metric states, this run has " +
-                           std::to_string(bundle.metrics.size()) + " metrics");
+                           " metric states, this run has " + std::to_string(bundle.metrics.size()) +
+                           " metrics");
     run_result res;
     res.num_samples = s.num_samples;
     res.num_records_read = s.num_records_read;
@@ -317,12 +318,12 @@ run_result merge_states(std::vector<named_state>& states, const metric_bundle& b
     const std::uint32_t n = first.state.shard.count;
     for (std::uint32_t i = 0; i < n; ++i) {
         if (i >= states.size() || states[i].state.shard.index != i)
-            throw argument_error("merge: shard " + std::to_string(i + 1) + "/" +
-                                 std::to_string(n) + " is missing");
+            throw argument_error("merge: shard " + std::to_string(i + 1) + "/" + std::to_string(n) +
+                                 " is missing");
         if (i + 1 < states.size() && states[i + 1].state.shard.index == i)
-            throw argument_error("merge: shard " + std::to_string(i + 1) + "/" +
-                                 std::to_string(n) + " is given twice (" + states[i].name +
-                                 ", " + states[i + 1].name + ")");
+            throw argument_error("merge: shard " + std::to_string(i + 1) + "/" + std::to_string(n) +
+                                 " is given twice (" + states[i].name + ", " + states[i + 1].name +
+                                 ")");
     }
     if (states.size() > n)
         throw argument_error("merge: more states than shards (" + std::to_string(n) + ")");

@@ -173,7 +173,6 @@ class model_checker {
     bool pruned_ = false;
 
   private:
-
     void check_dense_matrix(const char* what, std::int64_t expected_rows) {
         const auto m = read<std::int64_t>(what);
         const auto n = read<std::int64_t>(what);
@@ -290,9 +289,13 @@ class line_encoder {
         }
         for (std::size_t i = 0; i < word_hashes.size(); ++i) {
             auto wh = static_cast<std::uint64_t>(static_cast<std::int64_t>(word_hashes[i]));
-            for (std::size_t j = i + 1; j < word_hashes.size() && j < i + static_cast<std::size_t>(std::max(word_ngrams_, 0)); ++j) {
-                wh = wh * 116049371 + static_cast<std::uint64_t>(static_cast<std::int64_t>(word_hashes[j]));
-                push_hash(words, static_cast<std::int32_t>(wh % static_cast<std::uint64_t>(bucket_)));
+            for (std::size_t j = i + 1; j < word_hashes.size() &&
+                                        j < i + static_cast<std::size_t>(std::max(word_ngrams_, 0));
+                 ++j) {
+                wh = wh * 116049371 +
+                     static_cast<std::uint64_t>(static_cast<std::int64_t>(word_hashes[j]));
+                push_hash(words,
+                          static_cast<std::int32_t>(wh % static_cast<std::uint64_t>(bucket_)));
             }
         }
     }
@@ -349,7 +352,8 @@ class line_encoder {
                     ++j;
                 } while (j < n_bytes && (word[j] & 0xC0) == 0x80);
                 if (n >= minn_ && !(n == 1 && (i == 0 || j == n_bytes)))
-                    push_hash(out, static_cast<std::int32_t>(h % static_cast<std::uint32_t>(bucket_)));
+                    push_hash(out,
+                              static_cast<std::int32_t>(h % static_cast<std::uint32_t>(bucket_)));
             }
         }
     }
@@ -367,7 +371,7 @@ struct langid::impl {
     std::filesystem::path path;
     fasttext::FastText model;
     std::shared_ptr<const fasttext::Dictionary> dict;
-    std::vector<std::string> labels;  // label id -> label without prefix
+    std::vector<std::string> labels;              // label id -> label without prefix
     std::unique_ptr<const line_encoder> encoder;  // null: fastText's own getLine
 
     /// fastText's predictions (log-probabilities and label ids) for @p text, with the

@@ -26,8 +26,8 @@ namespace {
 
 const fs::path& dir() {
     static const fs::path d = [] {
-        fs::path p = fs::temp_directory_path() /
-                     ("polyglot_input_test_" + std::to_string(::getpid()));
+        fs::path p =
+            fs::temp_directory_path() / ("polyglot_input_test_" + std::to_string(::getpid()));
         fs::create_directories(p);
         return p;
     }();
@@ -48,8 +48,8 @@ std::string slurp(const fs::path& p) {
 
 void sh(const std::string& cmd) {
     const int rc = std::system(cmd.c_str());
-    BOOST_REQUIRE_MESSAGE(rc == 0, "failed: " << cmd
-                                              << " (gzip and zstd come from scripts/bootstrap)");
+    BOOST_REQUIRE_MESSAGE(rc == 0,
+                          "failed: " << cmd << " (gzip and zstd come from scripts/bootstrap)");
 }
 
 /// ~6 MB of varied lines (several read blocks, several zstd blocks), BOM, CRLF, a blank line,
@@ -167,8 +167,8 @@ BOOST_AUTO_TEST_CASE(damaged_archives_name_the_file_and_line) {
         const std::string tool = std::string(ext) == ".gz" ? "gzip -dc " : "zstd -dcq ";
         sh(tool + cut.string() + " > " + (dir() / "prefix.txt").string() + " 2>/dev/null || true");
         const std::string prefix = slurp(dir() / "prefix.txt");
-        const auto newlines = static_cast<std::uint64_t>(
-            std::count(prefix.begin(), prefix.end(), '\n'));
+        const auto newlines =
+            static_cast<std::uint64_t>(std::count(prefix.begin(), prefix.end(), '\n'));
         BOOST_TEST(line <= newlines + 1);
         BOOST_TEST(line + 2000 > newlines);  // within one read block of where the tool stopped
         std::string flipped = whole;
@@ -222,16 +222,16 @@ BOOST_AUTO_TEST_CASE(skip_lines_counts_what_next_yields) {
 BOOST_AUTO_TEST_CASE(directories_and_globs_expand_in_name_order) {
     const fs::path d = dir() / "shards";
     fs::create_directories(d / "sub");
-    for (const char* f : {"b.jsonl", "a.jsonl.zst", "c.jsonl.gz", "notes.txt", ".hidden.jsonl",
-                          "sub/x.jsonl"})
+    for (const char* f :
+         {"b.jsonl", "a.jsonl.zst", "c.jsonl.gz", "notes.txt", ".hidden.jsonl", "sub/x.jsonl"})
         write(d / f, "{}\n");
     const auto got = pg::io::expand_inputs({d.string(), "-", (d / "*.jsonl*").string()});
     const std::vector<std::string> want = {
         (d / "a.jsonl.zst").string(), (d / "b.jsonl").string(), (d / "c.jsonl.gz").string(), "-",
         (d / "a.jsonl.zst").string(), (d / "b.jsonl").string(), (d / "c.jsonl.gz").string()};
     BOOST_TEST(got == want, tt::per_element());
-    BOOST_CHECK_EXCEPTION(pg::io::expand_inputs({(d / "*.parquet").string()}),
-                          pg::argument_error, [](const pg::argument_error& e) {
+    BOOST_CHECK_EXCEPTION(pg::io::expand_inputs({(d / "*.parquet").string()}), pg::argument_error,
+                          [](const pg::argument_error& e) {
                               return std::string(e.what()).find("no file matches") !=
                                      std::string::npos;
                           });

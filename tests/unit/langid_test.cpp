@@ -255,11 +255,13 @@ BOOST_AUTO_TEST_CASE(agrees_with_the_fasttext_cli_on_real_text) {
     const fs::path dir = temp_dir();  // an earlier case removes it when done
     fs::create_directories(dir);
     const fs::path lines = dir / "mo_lines.txt", out = dir / "cli_predictions.txt";
-    const std::string make = "/usr/bin/python3 scripts/mo_corpus.py lines --langs ar,cs,de,es,id,ja "
-                             "| awk 'NR % 7 == 0' | head -4000 > " + lines.string();
+    const std::string make =
+        "/usr/bin/python3 scripts/mo_corpus.py lines --langs ar,cs,de,es,id,ja "
+        "| awk 'NR % 7 == 0' | head -4000 > " +
+        lines.string();
     BOOST_REQUIRE(std::system(make.c_str()) == 0);
-    const std::string cli = "fasttext predict-prob " + lid.string() + " " + lines.string() +
-                            " 1 > " + out.string();
+    const std::string cli =
+        "fasttext predict-prob " + lid.string() + " " + lines.string() + " 1 > " + out.string();
     BOOST_REQUIRE_MESSAGE(std::system(cli.c_str()) == 0,
                           "the fasttext CLI (Debian package fasttext, scripts/bootstrap) failed");
     std::ifstream text_in(lines), pred_in(out);

@@ -28,8 +28,8 @@ namespace {
 
 const fs::path& scratch() {
     static const fs::path d = [] {
-        fs::path p = fs::temp_directory_path() /
-                     ("polyglot_shard_cli_test_" + std::to_string(::getpid()));
+        fs::path p =
+            fs::temp_directory_path() / ("polyglot_shard_cli_test_" + std::to_string(::getpid()));
         fs::create_directories(p);
         return p;
     }();
@@ -57,7 +57,8 @@ void require_ok(const pt::cli_result& r, const std::string& what) {
 std::string examples() {
     std::string s;
     for (const char* t : {"alpha", "beta", "gamma"})
-        for (const char* l : {"de", "es", "ja"}) s += " examples/sft/" + std::string(t) + "_" + l + ".jsonl";
+        for (const char* l : {"de", "es", "ja"})
+            s += " examples/sft/" + std::string(t) + "_" + l + ".jsonl";
     return s;
 }
 
@@ -82,10 +83,10 @@ std::string check_shards(const std::string& inputs, const std::string& opts, int
     for (int k = 1; k <= n; ++k) {
         const std::string st = tmp(tag + "_" + std::to_string(k) + ".state");
         const std::string inst = tmp(tag + "_" + std::to_string(k) + ".jsonl");
-        require_ok(run_cli("score" + inputs + " " + opts + " --quiet --shard " +
-                           std::to_string(k) + "/" + std::to_string(n) + " --state-out " + st +
-                           " --per-instance " + inst),
-                   "shard " + std::to_string(k));
+        require_ok(
+            run_cli("score" + inputs + " " + opts + " --quiet --shard " + std::to_string(k) + "/" +
+                    std::to_string(n) + " --state-out " + st + " --per-instance " + inst),
+            "shard " + std::to_string(k));
         states += " " + st;
         cat += slurp(inst);
     }
@@ -113,9 +114,9 @@ BOOST_GLOBAL_FIXTURE(remove_scratch);
 BOOST_AUTO_TEST_CASE(model_free_metrics_8_shards_equal_one_run) {
     require_fixtures();
     const std::string a = check_shards(examples(), "--threads 2", 8, "free");
-    for (const char* k : {"\"num_samples\": 1800", "\"blank_line\": 1", "\"invalid_utf8\": 1",
-                          "\"prompts_distinct_2\"", "\"responses_top_languages\"",
-                          "\"prompts_median_length\""})
+    for (const char* k :
+         {"\"num_samples\": 1800", "\"blank_line\": 1", "\"invalid_utf8\": 1",
+          "\"prompts_distinct_2\"", "\"responses_top_languages\"", "\"prompts_median_length\""})
         BOOST_TEST(a.find(k) != std::string::npos, k);
 }
 
@@ -125,15 +126,19 @@ BOOST_AUTO_TEST_CASE(slurm_array_variables_choose_the_shard) {
     std::string states;
     for (int id = 1; id <= 3; ++id) {
         const auto st = tmp("slurm" + std::to_string(id) + ".state");
-        require_ok(run_cli("score" + examples() + " --metrics length --quiet --shard slurm "
-                           "--state-out " + st,
+        require_ok(run_cli("score" + examples() +
+                               " --metrics length --quiet --shard slurm "
+                               "--state-out " +
+                               st,
                            "SLURM_ARRAY_TASK_ID=" + std::to_string(id) +
                                " SLURM_ARRAY_TASK_MIN=1 SLURM_ARRAY_TASK_COUNT=3"),
                    "slurm task");
         states += " " + st;
     }
-    auto bad = run_cli("score" + examples() + " --metrics length --quiet --shard slurm "
-                       "--state-out " + tmp("x.state"));
+    auto bad = run_cli("score" + examples() +
+                       " --metrics length --quiet --shard slurm "
+                       "--state-out " +
+                       tmp("x.state"));
     BOOST_TEST(bad.status == 2);
     BOOST_TEST(bad.err.find("SLURM_ARRAY_TASK_ID is not set") != std::string::npos, bad.err);
     const auto merged = run_cli("merge" + states);
@@ -160,36 +165,51 @@ BOOST_AUTO_TEST_CASE(ten_kill_9_then_resume_equal_one_run) {
     const std::string inputs = examples() + examples() + examples();
     const std::string opts = "--threads 2 --backend cpu --metrics length,perplexity --lm " + llama;
     const auto ref = tmp("ref.json"), ref_inst = tmp("ref.jsonl");
-    require_ok(run_cli("score" + inputs + " " + opts + " --quiet -o " + ref +
-                       " --per-instance " + ref_inst),
+    require_ok(run_cli("score" + inputs + " " + opts + " --quiet -o " + ref + " --per-instance " +
+                       ref_inst),
                "uninterrupted run");
     const auto out = tmp("resumed.json"), inst = tmp("resumed.jsonl");
     const std::string ck = out + ".checkpoint";
     const std::string resumable = "score" + inputs + " " + opts + " --quiet -o " + out +
                                   " --per-instance " + inst + " --checkpoint-every 150 --resume";
     std::mt19937 rng(14);
-    std::uniform_int_distribution<int> delay_ms(250, 900);
+    std::uniform_int_distribution<int> jitter_ms(0, 200);
+    // The next line a checkpoint on disk continues from (0 when there is none yet).
+    auto checkpointed = [&]() -> std::uint64_t {
+        if (!fs::exists(ck)) return 0;
+        return polyglot::score::read_state(ck).next_line;  // replaced atomically: never torn
+    };
     int kills = 0, mid_run = 0;
     std::uint64_t last_line = 0;
     while (kills < 10 && !fs::exists(out)) {
         const pid_t pid = pt::spawn_cli(resumable);
-        std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
-        ::kill(pid, SIGKILL);
         int st = 0;
-        ::waitpid(pid, &st, 0);
+        bool exited = false;
+        // The first kill lands early (model loading, before any checkpoint); each later one
+        // a random moment after the run has written a new checkpoint, however loaded the
+        // machine is.
+        if (kills > 0) {
+            const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+            while (checkpointed() <= last_line && std::chrono::steady_clock::now() < deadline &&
+                   !(exited = ::waitpid(pid, &st, WNOHANG) == pid))
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        if (!exited) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(jitter_ms(rng)));
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, &st, 0);
+        }
         if (!WIFSIGNALED(st)) break;  // it finished first
         ++kills;
-        if (fs::exists(ck)) {
-            const auto s = polyglot::score::read_state(ck);  // never a torn file
-            BOOST_TEST(s.next_line >= last_line);  // progress is never lost
-            last_line = s.next_line;
-            mid_run += !s.complete;
-        }
+        const std::uint64_t now = checkpointed();
+        BOOST_TEST(now >= last_line);  // progress is never lost
+        if (fs::exists(ck)) mid_run += !polyglot::score::read_state(ck).complete;
+        last_line = now;
     }
     BOOST_TEST_MESSAGE(kills << " kills, " << mid_run << " left a mid-run checkpoint, last at line "
                              << last_line);
-    BOOST_TEST(kills >= 5);
-    BOOST_TEST(mid_run >= 3);
+    BOOST_TEST(kills == 10);
+    BOOST_TEST(mid_run >= 8);
     require_ok(run_cli(resumable), "final --resume");
     BOOST_TEST(mask_timing(slurp(ref)) == mask_timing(slurp(out)));
     BOOST_TEST(slurp(ref_inst) == slurp(inst));
@@ -230,8 +250,8 @@ BOOST_AUTO_TEST_CASE(states_of_other_runs_or_damaged_states_are_refused) {
     for (auto& [k, v] : st.header)
         if (k == "polyglot_version") v = "0.0.9";
     polyglot::score::write_state(tmp("v2.state"), st);
-    refused(s1 + " " + tmp("v2.state"), "(polyglot_version: '" POLYGLOT_VERSION_STRING
-                                        "' vs '0.0.9')");
+    refused(s1 + " " + tmp("v2.state"),
+            "(polyglot_version: '" POLYGLOT_VERSION_STRING "' vs '0.0.9')");
     // Truncated and corrupted files.
     const std::string bytes = slurp(s2);
     polyglot::io::write_file_atomic(tmp("cut.state"), bytes.substr(0, bytes.size() - 9));
@@ -264,10 +284,10 @@ BOOST_AUTO_TEST_CASE(compressed_directories_globs_and_stdin_report_like_plain) {
             const std::string name = std::string(t) + "_" + l + ".jsonl";
             const std::string tool = i++ % 2 ? "gzip -c " : "zstd -q -c ";
             const std::string ext = i % 2 ? ".zst" : ".gz";
-            BOOST_REQUIRE_MESSAGE(std::system((tool + "examples/sft/" + name + " > " +
-                                               (d / (name + ext)).string())
-                                                  .c_str()) == 0,
-                                  "gzip/zstd missing (scripts/bootstrap installs them)");
+            BOOST_REQUIRE_MESSAGE(
+                std::system((tool + "examples/sft/" + name + " > " + (d / (name + ext)).string())
+                                .c_str()) == 0,
+                "gzip/zstd missing (scripts/bootstrap installs them)");
         }
     auto no_inputs = [](const std::string& r) {
         std::string out;
@@ -291,11 +311,14 @@ BOOST_AUTO_TEST_CASE(compressed_directories_globs_and_stdin_report_like_plain) {
                std::regex_replace(slurp(tmp("c.jsonl")), file_key, ""));
     BOOST_TEST(dir.out.find((d / "alpha_de.jsonl.zst").string()) != std::string::npos);
     // A quoted glob, and compressed standard input.
-    const auto glob = run_cli("score '" + (d / "*_de.jsonl*").string() + "' --quiet --metrics length");
-    const auto de = run_cli("score examples/sft/alpha_de.jsonl examples/sft/beta_de.jsonl "
-                            "examples/sft/gamma_de.jsonl --quiet --metrics length");
+    const auto glob =
+        run_cli("score '" + (d / "*_de.jsonl*").string() + "' --quiet --metrics length");
+    const auto de = run_cli(
+        "score examples/sft/alpha_de.jsonl examples/sft/beta_de.jsonl "
+        "examples/sft/gamma_de.jsonl --quiet --metrics length");
     BOOST_TEST(no_inputs(glob.out) == no_inputs(de.out));
-    const auto piped = run_cli("score - --quiet --metrics length < " + (d / "beta_de.jsonl.gz").string());
+    const auto piped =
+        run_cli("score - --quiet --metrics length < " + (d / "beta_de.jsonl.gz").string());
     const auto one = run_cli("score examples/sft/beta_de.jsonl --quiet --metrics length");
     BOOST_TEST(no_inputs(piped.out) == no_inputs(one.out));
     // Shards of compressed inputs merge like the rest.

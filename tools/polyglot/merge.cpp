@@ -56,7 +56,8 @@ void show(const score::named_state& s) {
     std::printf("  shard %u/%u, lines [%llu, %s), %s at line %llu\n", st.shard.index + 1,
                 st.shard.count, static_cast<unsigned long long>(st.shard.line_begin),
                 st.shard.line_end == UINT64_MAX ? "end" : std::to_string(st.shard.line_end).c_str(),
-                st.complete ? "complete" : "checkpoint", static_cast<unsigned long long>(st.next_line));
+                st.complete ? "complete" : "checkpoint",
+                static_cast<unsigned long long>(st.next_line));
     std::printf("  %llu records scored, %llu lines read\n",
                 static_cast<unsigned long long>(st.num_samples),
                 static_cast<unsigned long long>(st.num_records_read));
@@ -97,7 +98,8 @@ int run_merge(int argc, char** argv) {
         for (const auto& s : states) show(s);
         return 0;
     }
-    const std::string version = score::header_value(states.front().state.header, "polyglot_version");
+    const std::string version =
+        score::header_value(states.front().state.header, "polyglot_version");
     if (version != POLYGLOT_VERSION_STRING)
         throw argument_error(states.front().name + ": written by polyglot " + version +
                              "; this is polyglot " POLYGLOT_VERSION_STRING

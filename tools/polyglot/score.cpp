@@ -1,15 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 // polyglot score: intrinsic metrics of SFT datasets (product.md §3), report JSON + per-instance.
-#include <boost/program_options.hpp>
 #include <algorithm>
+#include <boost/program_options.hpp>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
-#include <memory>
-#include <cmath>
-#include <cstdio>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <polyglot/core/error.hpp>
 #include <polyglot/io/atomic_file.hpp>
@@ -180,12 +180,15 @@ class instance_sink {
                                         std::uint32_t crc) {
         if (keep == 0) return 0;
         std::FILE* f = std::fopen(partial.c_str(), "rb");
-        if (!f) throw io_error("cannot resume: " + partial + " (per-instance output so far) is missing");
+        if (!f)
+            throw io_error("cannot resume: " + partial +
+                           " (per-instance output so far) is missing");
         std::string buf(std::size_t{1} << 20, '\0');
         std::uint64_t left = keep;
         std::uint32_t c = 0;
         while (left > 0) {
-            const std::size_t n = std::fread(buf.data(), 1, std::min<std::uint64_t>(left, buf.size()), f);
+            const std::size_t n =
+                std::fread(buf.data(), 1, std::min<std::uint64_t>(left, buf.size()), f);
             if (n == 0) break;
             c = io::crc32(c, std::string_view(buf.data(), n));
             left -= n;
@@ -307,30 +310,33 @@ int score_main(int argc, char** argv, world& wd) {
                  static_cast<std::uint32_t>(wd.size())};
     }
     if (shard.set && limit)
-        throw argument_error("--limit counts records from the start of the whole input; it "
-                             "cannot be combined with shards");
+        throw argument_error(
+            "--limit counts records from the start of the whole input; it "
+            "cannot be combined with shards");
     const bool checkpointing = checkpoint_every > 0 || checkpoint_seconds > 0 || resume;
     if (checkpoint_seconds < 0) throw argument_error("--checkpoint-seconds must be >= 0");
     if (checkpointing && has_stdin)
-        throw argument_error("checkpoints and --resume need files: standard input ('-') cannot "
-                             "be read again");
+        throw argument_error(
+            "checkpoints and --resume need files: standard input ('-') cannot "
+            "be read again");
     if ((checkpointing || wd.distributed()) && per_instance_path == "-")
         throw argument_error("--per-instance -: a checkpointed or MPI run needs a file");
     if (checkpointing && checkpoint_path.empty()) {
-        const std::string base = !state_out.empty() ? state_out
+        const std::string base = !state_out.empty()   ? state_out
                                  : report_path != "-" ? report_path
                                                       : std::string();
         if (base.empty())
-            throw argument_error("checkpoints: give --checkpoint FILE (or -o / --state-out, "
-                                 "beside which it goes)");
+            throw argument_error(
+                "checkpoints: give --checkpoint FILE (or -o / --state-out, "
+                "beside which it goes)");
         checkpoint_path = base + ".checkpoint";
     }
     const std::string rank_suffix = wd.distributed() ? ".rank-" + std::to_string(wd.rank()) : "";
     if (!checkpoint_path.empty()) checkpoint_path += rank_suffix;
     // A shard started with --shard writes a report only when asked to (-o), and it covers only
     // that shard; under MPI rank 0 writes the whole run's report.
-    const bool write_report = wd.distributed() ? wd.rank() == 0
-                                               : !shard.set || !vm["output"].defaulted();
+    const bool write_report =
+        wd.distributed() ? wd.rank() == 0 : !shard.set || !vm["output"].defaulted();
 
     for (const auto& d : plugin_dirs) cfg.backend.plugin_dirs.emplace_back(d);
     cfg.backend.threads = threads;

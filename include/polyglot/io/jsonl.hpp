@@ -48,9 +48,9 @@ struct line_chunk {
 
 /// Reads one file ("-" = standard input; plain, gzip or zstd, see io/input.hpp) in blocks of
 /// read_block_bytes and yields chunks of up to chunk_lines whole lines. Line numbers count
-/// lines of the decoded text, so messages name the line inside an archive. Strips a UTF-8 BOM at the start of the file and a '\r'
-/// before each '\n'. A line longer than max_line_bytes is streamed past (never held in memory
-/// beyond max_line_bytes + one block) and reported with too_long set.
+/// lines of the decoded text, so messages name the line inside an archive. Strips a UTF-8 BOM at
+/// the start of the file and a '\r' before each '\n'. A line longer than max_line_bytes is streamed
+/// past (never held in memory beyond max_line_bytes + one block) and reported with too_long set.
 /// Not thread-safe (one reader per file, used from one serial stage).
 class line_reader {
   public:

@@ -90,8 +90,13 @@ class language_metric {
         if (!model_) throw argument_error("language metric: no language-ID model");
         model_name_ = model_->name();
     }
-    /// Merge/load/finalize only (polyglot merge): the model known by name.
-    explicit language_metric(std::string model_name) : model_name_(std::move(model_name)) {}
+    /// Merge/load/finalize only (polyglot merge): the model known by name; accumulate() must
+    /// not be called.
+    static language_metric named(std::string model_name) {
+        language_metric m;
+        m.model_name_ = std::move(model_name);
+        return m;
+    }
 
     [[nodiscard]] state make_state() const { return {}; }
 
@@ -160,7 +165,8 @@ class language_metric {
              {s.records, s.with_target, s.target_not_in_model, s.agreement_records, s.agreements})
             w.varint(v);
         for (const side_state* sd : {&s.prompts, &s.responses}) {
-            for (std::uint64_t v : {sd->labelled, sd->empty, sd->target_matches, sd->prob_sum_fixed})
+            for (std::uint64_t v :
+                 {sd->labelled, sd->empty, sd->target_matches, sd->prob_sum_fixed})
                 w.varint(v);
             save_counts(w, sd->label_counts);
         }
@@ -183,6 +189,8 @@ class language_metric {
     [[nodiscard]] const text::langid& model() const noexcept { return *model_; }
 
   private:
+    language_metric() = default;
+
     static const std::vector<std::string>& empty_labels() {
         static const std::vector<std::string> none;
         return none;

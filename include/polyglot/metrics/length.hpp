@@ -117,11 +117,15 @@ class length_metric {
     /// @param tok the tokenizer (shared, immutable); @param words also count ICU words (the
     /// most expensive part after tokenizing).
     explicit length_metric(std::shared_ptr<const text::tokenizer> tok, bool words = true)
-        : tok_(std::move(tok)), tokenizer_name_(tok_->name()), words_(words) {}
+        : tok_(std::move(tok)), tokenizer_name_(tok_ ? tok_->name() : std::string()),
+          words_(words) {}
     /// A metric that can merge, load and finalize states (polyglot merge) but not accumulate:
     /// it knows the tokenizer by name only.
-    explicit length_metric(std::string tokenizer_name, bool words = true)
-        : tokenizer_name_(std::move(tokenizer_name)), words_(words) {}
+    static length_metric named(std::string tokenizer_name, bool words = true) {
+        length_metric m(nullptr, words);
+        m.tokenizer_name_ = std::move(tokenizer_name);
+        return m;
+    }
 
     [[nodiscard]] state make_state() const { return {}; }
 
@@ -153,8 +157,8 @@ class length_metric {
 
     void load(state& s, io::binary_reader& r) const {
         for (side* sd : {&s.prompts, &s.responses}) {
-            for (std::uint64_t* v : {&sd->n, &sd->token_sum, &sd->code_points, &sd->bytes,
-                                     &sd->words})
+            for (std::uint64_t* v :
+                 {&sd->n, &sd->token_sum, &sd->code_points, &sd->bytes, &sd->words})
                 *v = r.varint("length counter");
             sd->tokens.load(r);
             if (sd->tokens.size() != sd->n) r.fail("length histogram total");

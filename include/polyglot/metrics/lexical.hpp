@@ -5,12 +5,12 @@
 /// the definition); they are compact open-addressing sets of 64-bit keys.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <memory>
 #include <polyglot/core/assert.hpp>
 #include <polyglot/core/record.hpp>
-#include <algorithm>
 #include <polyglot/io/binary.hpp>
 #include <polyglot/io/json_writer.hpp>
 #include <polyglot/metrics/metric.hpp>
@@ -135,10 +135,13 @@ class lexical_metric {
     };
 
     explicit lexical_metric(std::shared_ptr<const text::tokenizer> tok)
-        : tok_(std::move(tok)), tokenizer_name_(tok_->name()) {}
+        : tok_(std::move(tok)), tokenizer_name_(tok_ ? tok_->name() : std::string()) {}
     /// Merge/load/finalize only (polyglot merge): the tokenizer known by name.
-    explicit lexical_metric(std::string tokenizer_name)
-        : tokenizer_name_(std::move(tokenizer_name)) {}
+    static lexical_metric named(std::string tokenizer_name) {
+        lexical_metric m(nullptr);
+        m.tokenizer_name_ = std::move(tokenizer_name);
+        return m;
+    }
 
     [[nodiscard]] state make_state() const { return {}; }
 

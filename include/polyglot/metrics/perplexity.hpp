@@ -114,8 +114,8 @@ class perplexity_metric {
     }
 
     void save(const state& s, io::binary_writer& w) const {
-        for (std::uint64_t v : {s.total, s.valid, s.nan, s.inf, s.no_tokens, s.missing,
-                                s.truncated, s.sum_tokens, s.sum_bytes})
+        for (std::uint64_t v : {s.total, s.valid, s.nan, s.inf, s.no_tokens, s.missing, s.truncated,
+                                s.sum_tokens, s.sum_bytes})
             w.varint(v);
         s.sum_perplexity.save(w);
         s.sum_nll.save(w);

@@ -103,7 +103,7 @@ struct run_result {
     std::map<std::string, std::uint64_t> skipped;  ///< reason → count
     std::map<std::string, std::uint64_t, std::less<>> languages;  ///< record language → count
     std::vector<std::unique_ptr<any_metric::state>> states;       ///< one per metric, merged
-    double elapsed_seconds = 0;  ///< including the time of the runs it was resumed from
+    double elapsed_seconds = 0;   ///< including the time of the runs it was resumed from
     std::uint64_t next_line = 0;  ///< global line after the last one read (or kept, at --limit)
 
     /// --lang, else the most common record language ("" if none; ties → smallest code).

@@ -37,10 +37,10 @@ using state_header = std::vector<std::pair<std::string, std::string>>;
 
 /// A contiguous block of input lines, numbered across all input files in order (0-based).
 struct shard_spec {
-    std::uint32_t index = 0;                   ///< 0-based
-    std::uint32_t count = 1;                   ///< shards in the run
-    std::uint64_t line_begin = 0;              ///< first global line of this shard
-    std::uint64_t line_end = UINT64_MAX;       ///< one past its last (UINT64_MAX: to the end)
+    std::uint32_t index = 0;              ///< 0-based
+    std::uint32_t count = 1;              ///< shards in the run
+    std::uint64_t line_begin = 0;         ///< first global line of this shard
+    std::uint64_t line_end = UINT64_MAX;  ///< one past its last (UINT64_MAX: to the end)
     friend bool operator==(const shard_spec&, const shard_spec&) = default;
 };
 
@@ -48,8 +48,8 @@ struct shard_spec {
 struct saved_state {
     state_header header;
     shard_spec shard;
-    bool complete = false;       ///< false for a checkpoint
-    std::uint64_t next_line = 0;  ///< global line to continue from (= line_end when complete)
+    bool complete = false;          ///< false for a checkpoint
+    std::uint64_t next_line = 0;    ///< global line to continue from (= line_end when complete)
     std::string per_instance_path;  ///< this run's --per-instance file ("" = none)
     std::uint64_t per_instance_bytes = 0;
     std::uint32_t per_instance_crc = 0;

@@ -99,9 +99,9 @@ void world::send_stream(const std::function<std::string()>& source) {
     if (!mpi_) return;
     for (;;) {
         std::string b = source();
-        check(MPI_Send(b.data(), static_cast<int>(b.size()), MPI_CHAR, 0, stream_tag,
-                       MPI_COMM_WORLD),
-              "MPI_Send");
+        check(
+            MPI_Send(b.data(), static_cast<int>(b.size()), MPI_CHAR, 0, stream_tag, MPI_COMM_WORLD),
+            "MPI_Send");
         if (b.empty()) return;
     }
 }
