@@ -161,17 +161,18 @@ std::string encode_state(const saved_state& s) {
     p.varint(s.shard.line_begin);
     p.u64(s.shard.line_end);
     p.u8(s.complete ? 1 : 0);
-    p.varint(s.next_line);
     p.str(s.per_instance_path);
     p.varint(s.per_instance_bytes);
     p.u32(s.per_instance_crc);
-    p.varint(s.num_samples);
-    p.varint(s.num_records_read);
-    p.varint(s.bytes_read);
-    p.f64(s.elapsed_seconds);
     p.varint(s.threads);
-    save_counts(p, s.skipped);
-    save_counts(p, s.languages);
+    const run_counters& c = s.counters;
+    p.varint(c.next_line);
+    p.varint(c.num_samples);
+    p.varint(c.num_records_read);
+    p.varint(c.bytes_read);
+    p.f64(c.elapsed_seconds);
+    save_counts(p, c.skipped);
+    save_counts(p, c.languages);
     p.varint(s.metrics.size());
     for (const auto& [name, bytes] : s.metrics) {
         p.str(name);
@@ -222,17 +223,18 @@ saved_state decode_state(std::string_view bytes, const std::string& what) {
         s.shard.line_begin > s.shard.line_end)
         r.fail("shard");
     s.complete = r.u8("complete") != 0;
-    s.next_line = r.varint("position");
     s.per_instance_path = std::string(r.str("per-instance path"));
     s.per_instance_bytes = r.varint("per-instance size");
     s.per_instance_crc = r.u32("per-instance checksum");
-    s.num_samples = r.varint("counter");
-    s.num_records_read = r.varint("counter");
-    s.bytes_read = r.varint("counter");
-    s.elapsed_seconds = r.f64("elapsed");
     s.threads = r.varint("threads");
-    load_counts(r, s.skipped, "skip table");
-    load_counts(r, s.languages, "language table");
+    run_counters& c = s.counters;
+    c.next_line = r.varint("position");
+    c.num_samples = r.varint("counter");
+    c.num_records_read = r.varint("counter");
+    c.bytes_read = r.varint("counter");
+    c.elapsed_seconds = r.f64("elapsed");
+    load_counts(r, c.skipped, "skip table");
+    load_counts(r, c.languages, "language table");
     const std::uint64_t nm = r.count(2, "metrics");
     for (std::uint64_t i = 0; i < nm; ++i) {
         std::string name(r.str("metric name"));
@@ -253,13 +255,7 @@ saved_state read_state(const std::filesystem::path& path) {
 
 saved_state capture(const run_result& res, const metric_bundle& bundle) {
     saved_state s;
-    s.num_samples = res.num_samples;
-    s.num_records_read = res.num_records_read;
-    s.bytes_read = res.bytes_read;
-    s.elapsed_seconds = res.elapsed_seconds;
-    s.skipped = res.skipped;
-    s.languages = res.languages;
-    s.next_line = res.next_line;
+    s.counters = res;  // the run_counters part
     for (std::size_t k = 0; k < bundle.metrics.size(); ++k) {
         io::binary_writer w;
         bundle.metrics[k]->save(*res.states[k], w);
@@ -274,13 +270,7 @@ run_result restore(const saved_state& s, const metric_bundle& bundle, const std:
                            " metric states, this run has " + std::to_string(bundle.metrics.size()) +
                            " metrics");
     run_result res;
-    res.num_samples = s.num_samples;
-    res.num_records_read = s.num_records_read;
-    res.bytes_read = s.bytes_read;
-    res.elapsed_seconds = s.elapsed_seconds;
-    res.skipped = s.skipped;
-    res.languages = s.languages;
-    res.next_line = s.next_line;
+    static_cast<run_counters&>(res) = s.counters;
     for (std::size_t k = 0; k < bundle.metrics.size(); ++k) {
         const auto& m = *bundle.metrics[k];
         if (s.metrics[k].first != m.name())

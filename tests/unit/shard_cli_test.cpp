@@ -177,7 +177,8 @@ BOOST_AUTO_TEST_CASE(ten_kill_9_then_resume_equal_one_run) {
     // The next line a checkpoint on disk continues from (0 when there is none yet).
     auto checkpointed = [&]() -> std::uint64_t {
         if (!fs::exists(ck)) return 0;
-        return polyglot::score::read_state(ck).next_line;  // replaced atomically: never torn
+        return polyglot::score::read_state(ck)
+            .counters.next_line;  // replaced atomically: never torn
     };
     int kills = 0, mid_run = 0;
     std::uint64_t last_line = 0;

@@ -242,7 +242,7 @@ BOOST_AUTO_TEST_CASE(resuming_from_any_checkpoint_gives_the_uninterrupted_report
         h.per_instance = [&](std::string_view s) { instances += s; };
         h.on_checkpoint = [&](const ps::run_result& r, std::uint64_t next) {
             auto st = ps::capture(r, b);
-            st.next_line = next;
+            st.counters.next_line = next;
             cps.push_back({ps::encode_state(st), instances.size()});
         };
         auto res = ps::run(o, b, h);
@@ -252,10 +252,10 @@ BOOST_AUTO_TEST_CASE(resuming_from_any_checkpoint_gives_the_uninterrupted_report
     for (const auto& cp : cps) {
         auto b = bundle();
         const auto st = ps::decode_state(cp.bytes, "checkpoint");
-        BOOST_TEST_CONTEXT("from line " << st.next_line) {
+        BOOST_TEST_CONTEXT("from line " << st.counters.next_line) {
             auto start = ps::restore(st, b, "checkpoint");
             ps::run_options o = options();
-            o.first_line = st.next_line;
+            o.first_line = st.counters.next_line;
             std::string rest;
             ps::run_hooks h;
             h.per_instance = [&](std::string_view s) { rest += s; };

@@ -36,10 +36,12 @@ struct cli_result {
     std::string out, err;
 };
 
-/// Runs `ENV polyglot ARGS` through sh (ARGS may hold redirections; ENV: "VAR=value ...").
+/// Runs `ENV polyglot ARGS` through sh (ARGS may hold redirections; ENV: "VAR=value ...");
+/// its stdout and stderr pass through two files in @p scratch, removed afterwards.
 inline cli_result run_cli(const std::string& args, const std::filesystem::path& scratch,
                           const std::string& env = {}) {
-    const auto o = scratch / "cli.stdout", e = scratch / "cli.stderr";
+    const std::string tag = "polyglot_cli_" + std::to_string(::getpid());
+    const auto o = scratch / (tag + ".stdout"), e = scratch / (tag + ".stderr");
     const std::string cmd = (env.empty() ? "" : "env " + env + " ") + cli() + " " + args + " >" +
                             o.string() + " 2>" + e.string();
     const int st = std::system(cmd.c_str());
@@ -47,6 +49,8 @@ inline cli_result run_cli(const std::string& args, const std::filesystem::path& 
     r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     r.out = slurp(o);
     r.err = slurp(e);
+    std::filesystem::remove(o);
+    std::filesystem::remove(e);
     return r;
 }
 

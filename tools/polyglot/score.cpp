@@ -384,10 +384,11 @@ int score_main(int argc, char** argv, world& wd) {
                                  ": its per-instance output is '" + ck.per_instance_path +
                                  "', this run's '" + per_instance_path + "'");
         start = score::restore(ck, bundle, checkpoint_path);
-        ropts.first_line = ck.next_line;
+        ropts.first_line = ck.counters.next_line;
         if (!quiet)
             std::fprintf(stderr, "polyglot score: resuming from %s (%llu records scored)\n",
-                         checkpoint_path.c_str(), static_cast<unsigned long long>(ck.num_samples));
+                         checkpoint_path.c_str(),
+                         static_cast<unsigned long long>(ck.counters.num_samples));
     } else if (resume && !quiet) {
         std::fprintf(stderr, "polyglot score: no checkpoint at %s: starting from the beginning\n",
                      checkpoint_path.c_str());
@@ -437,7 +438,7 @@ int score_main(int argc, char** argv, world& wd) {
         st.header = header;
         st.shard = spec;
         st.complete = complete;
-        st.next_line = next_line;
+        st.counters.next_line = next_line;
         st.per_instance_path = per_instance_path;
         st.threads = nthreads;
         if (inst) {

@@ -96,15 +96,20 @@ struct run_hooks {
     std::function<void(const run_result& res, std::uint64_t next_line)> on_checkpoint;
 };
 
-struct run_result {
+/// A run's counters: everything in run_result but the metric states. Saved states
+/// (state.hpp) serialize every member; a new member needs a line there too.
+struct run_counters {
     std::uint64_t num_samples = 0;                 ///< records scored
     std::uint64_t num_records_read = 0;            ///< lines read (= num_samples + Σ skipped)
     std::uint64_t bytes_read = 0;                  ///< input bytes consumed
     std::map<std::string, std::uint64_t> skipped;  ///< reason → count
     std::map<std::string, std::uint64_t, std::less<>> languages;  ///< record language → count
-    std::vector<std::unique_ptr<any_metric::state>> states;       ///< one per metric, merged
     double elapsed_seconds = 0;   ///< including the time of the runs it was resumed from
     std::uint64_t next_line = 0;  ///< global line after the last one read (or kept, at --limit)
+};
+
+struct run_result : run_counters {
+    std::vector<std::unique_ptr<any_metric::state>> states;  ///< one per metric, merged
 
     /// --lang, else the most common record language ("" if none; ties → smallest code).
     [[nodiscard]] std::string target_lang() const;

@@ -49,15 +49,12 @@ struct saved_state {
     state_header header;
     shard_spec shard;
     bool complete = false;          ///< false for a checkpoint
-    std::uint64_t next_line = 0;    ///< global line to continue from (= line_end when complete)
     std::string per_instance_path;  ///< this run's --per-instance file ("" = none)
     std::uint64_t per_instance_bytes = 0;
     std::uint32_t per_instance_crc = 0;
-    std::uint64_t num_samples = 0, num_records_read = 0, bytes_read = 0;
-    double elapsed_seconds = 0;
     std::uint64_t threads = 0;  ///< worker threads of the run (report metadata only)
-    std::map<std::string, std::uint64_t> skipped;
-    std::map<std::string, std::uint64_t, std::less<>> languages;
+    /// The run's counters; counters.next_line is the global line to continue from.
+    run_counters counters;
     std::vector<std::pair<std::string, std::string>> metrics;  ///< name → state bytes
 };
 
@@ -83,7 +80,7 @@ std::string header_difference(const state_header& a, const state_header& b);
 /// The value of @p key in @p h ("" when absent).
 std::string header_value(const state_header& h, std::string_view key);
 
-/// A run's counters and metric states as a saved_state (header, shard, position and
+/// A run's counters and metric states as a saved_state (header, shard, completeness and
 /// per-instance fields are left for the caller).
 saved_state capture(const run_result& res, const metric_bundle& bundle);
 
