@@ -19,6 +19,7 @@ std::string make_config(const std::string& model_path, std::string_view pooling,
     w.kv("threads", static_cast<std::uint64_t>(opts.threads));
     w.kv("max_tokens", static_cast<std::uint64_t>(opts.max_tokens));
     w.kv("batch_tokens", static_cast<std::uint64_t>(opts.batch_tokens));
+    if (opts.device >= 0) w.kv("device", static_cast<std::uint64_t>(opts.device));
     w.end_object();
     return w.take();
 }

@@ -3,6 +3,7 @@
 // shards' saved states — identical to what one `polyglot score` of the whole input writes.
 #include <boost/program_options.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <polyglot/core/error.hpp>
 #include <polyglot/io/atomic_file.hpp>
@@ -115,7 +116,8 @@ int run_merge(int argc, char** argv) {
 
     const auto& h = states.front().state.header;
     report_info info;
-    const std::uint64_t n_inputs = std::stoull(score::header_value(h, "inputs"));
+    const std::string inputs_field = score::header_value(h, "inputs");
+    const std::uint64_t n_inputs = std::strtoull(inputs_field.c_str(), nullptr, 10);
     for (std::uint64_t i = 0; i < n_inputs; ++i)
         info.inputs.push_back(score::header_value(h, "input." + std::to_string(i)));
     info.teacher = score::header_value(h, "teacher");

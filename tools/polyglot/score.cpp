@@ -15,6 +15,7 @@
 #include <polyglot/io/atomic_file.hpp>
 #include <polyglot/io/input.hpp>
 #include <polyglot/parallel/threads.hpp>
+#include <polyglot/plugin/host.hpp>
 #include <polyglot/score/score.hpp>
 #include <polyglot/score/state.hpp>
 #include <polyglot/version.hpp>
@@ -218,6 +219,24 @@ std::function<std::string()> file_pieces(const std::filesystem::path& p) {
     };
 }
 
+/// Under MPI, ranks on one node share its devices: local rank R uses device R mod D of the
+/// backend that will serve the models, when that backend has several devices (D > 1); else
+/// -1 (the backend's default). Not yet validated on a multi-GPU node.
+int device_for_local_rank(const score::metric_config& cfg, int local_rank) {
+    plugin::search_options search;
+    search.plugin_dirs = cfg.backend.plugin_dirs;
+    const std::uint64_t caps = !cfg.lm.empty() ? POLYGLOT_CAP_SCORE : POLYGLOT_CAP_EMBED;
+    std::vector<plugin::plugin_ptr> candidates;
+    try {
+        candidates = plugin::select_backends(cfg.backend.backend, caps, search);
+    } catch (const error&) {
+        return -1;  // opening the model reports the problem
+    }
+    if (candidates.empty()) return -1;
+    const auto devices = static_cast<int>(candidates.front()->devices().size());
+    return devices > 1 ? local_rank % devices : -1;
+}
+
 int score_main(int argc, char** argv, world& wd) {
     std::vector<std::string> inputs;
     std::string metrics_csv = "length,lexical,language";
@@ -341,6 +360,8 @@ int score_main(int argc, char** argv, world& wd) {
     for (const auto& d : plugin_dirs) cfg.backend.plugin_dirs.emplace_back(d);
     cfg.backend.threads = threads;
     cfg.names = score::parse_metric_list(metrics_csv, !cfg.embedder.empty(), !cfg.lm.empty());
+    if (wd.distributed() && (!cfg.lm.empty() || !cfg.embedder.empty()))
+        cfg.backend.device = device_for_local_rank(cfg, wd.local_rank());
 
     parallel::thread_limit limit_threads(threads);
     const std::size_t nthreads = threads ? threads : parallel::default_concurrency();

@@ -22,6 +22,7 @@ struct backend_options {
     std::size_t threads = 0;                           ///< 0 = default
     std::size_t max_tokens = 16384;                    ///< SCORE: truncate longer inputs
     std::size_t batch_tokens = 0;                      ///< 0 = backend's choice
+    int device = -1;  ///< device index for plugins with several (config "device"); -1 = default
 };
 
 /// Sentence embeddings. Not thread-safe: call from one thread; the backend parallelises inside.
