@@ -36,7 +36,7 @@ void check_cancel(const run_options& o) {
 
 /// Sends @p batch to the scorer and accumulates the continuation log-probs into @p items.
 void score_batch(scorer& model, std::span<const sequence> batch, std::vector<item_result>& items,
-                 std::size_t first_item, const run_options& opts) {
+                 const run_options& opts) {
     std::vector<std::vector<std::int32_t>> seqs;
     std::vector<std::size_t> from;
     seqs.reserve(batch.size());
@@ -56,7 +56,7 @@ void score_batch(scorer& model, std::span<const sequence> batch, std::vector<ite
     check_cancel(opts);
     for (std::size_t k = 0; k < batch.size(); ++k) {
         const auto& s = batch[k];
-        item_result& r = items[s.item - first_item];
+        item_result& r = items[s.item];
         if (!errors[k].empty()) {
             fail(r, errors[k]);
             continue;
@@ -183,9 +183,8 @@ void score_task(scorer& model, const task& t, const run_options& opts, task_resu
             }
             // Items whose other choices failed before scoring are still scored (cheap) so the
             // batch stays whole; their failure stands.
-            std::vector<item_result> view;
             score_batch(model, std::span<const sequence>(seqs.data() + pos, end - pos), out.items,
-                        0, opts);
+                        opts);
             if (opts.progress) opts.progress(std::min(e, seqs[end - 1].item + 1), t.items.size());
             pos = end;
         }
@@ -319,12 +318,14 @@ void compute_metrics(const task& t, task_result& r) {
             if (mrb_category_of(o.source) < 0) ++unknown;
         if (unknown)
             r.warnings.push_back(t.key + ": " + std::to_string(unknown) +
-                                 " items of subsets outside reward-bench's categories are not "
-                                 "part of weighted_acc");
+                                 (unknown == 1 ? " item" : " items") +
+                                 " of subsets outside reward-bench's categories not part of "
+                                 "weighted_acc");
     }
     if (r.failed)
         r.warnings.push_back(t.key + ": " + std::to_string(r.failed) +
-                             " items failed in the model and are left out of the metrics");
+                             (r.failed == 1 ? " item" : " items") +
+                             " failed in the model and are left out of the metrics");
 }
 
 }  // namespace eval

@@ -60,7 +60,7 @@ std::size_t context_of(const std::string& info_json) {
     try {
         auto v = analysis::parse_json(info_json, "backend info");
         for (const char* k :
-             {"context_length", "context", "max_position_embeddings", "max_model_len"})
+             {"max_context", "context_length", "context", "max_position_embeddings", "max_model_len"})
             if (const auto* x = v.find(k); x && x->is_number() && x->as_number() > 0)
                 return static_cast<std::size_t>(x->as_number());
     } catch (const error&) {
