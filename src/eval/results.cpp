@@ -248,6 +248,9 @@ std::string details_line(const task& t, std::size_t index, const task_result& r)
     if (t.kind == task_kind::generative) {
         w.kv("gold", it.gold_text);
         w.kv("generation", res.generation);
+        w.key("generated_tokens").begin_array();
+        for (auto id : res.generated_ids) w.value(id);
+        w.end_array();
         w.kv("extracted_pred", res.extracted_pred);
         w.kv("extracted_gold", res.extracted_gold);
     } else {

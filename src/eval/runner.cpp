@@ -237,10 +237,12 @@ void generate_task(generator& model, const task& t, const run_options& opts, tas
         for (std::size_t i = b; i < e; ++i) {
             auto& g = gens[i - b];
             auto& r = out.items[i];
-            if (!g.ok())
+            if (!g.ok()) {
                 fail(r, g.error.empty() ? "generation failed" : g.error);
-            else
+            } else {
                 r.generation = std::move(g.text);
+                r.generated_ids = std::move(g.ids);
+            }
         }
         if (opts.progress) opts.progress(e, t.items.size());
         finish_failures(t, opts, out, b, e);

@@ -166,8 +166,8 @@ BOOST_AUTO_TEST_CASE(eval_then_pgscore_equals_oracle) {
     }
     BOOST_TEST(matched == 12u);
     for (const auto& g : got.find("teachers")->as_array()) {
-        const double w = want.find("teachers")->find(g.find("teacher_model")->as_string())
-                             ->as_number();
+        const double w =
+            want.find("teachers")->find(g.find("teacher_model")->as_string())->as_number();
         BOOST_TEST(std::fabs(g.find("pg_score")->as_number() - w) <= 1e-12);
     }
     // the anchors' warnings: one per language the oracle flags, naming it and the problem
@@ -184,7 +184,8 @@ BOOST_AUTO_TEST_CASE(eval_then_pgscore_equals_oracle) {
         ++flagged;
     }
     std::size_t anchor_warnings = 0;
-    for (const auto& s : gw) anchor_warnings += s.as_string().find("ref − base") != std::string::npos;
+    for (const auto& s : gw)
+        anchor_warnings += s.as_string().find("ref − base") != std::string::npos;
     BOOST_TEST(anchor_warnings == flagged);
     BOOST_TEST_MESSAGE(flagged << " anchor warnings");
 }
@@ -194,9 +195,9 @@ BOOST_AUTO_TEST_CASE(results_do_not_depend_on_threads_or_batching) {
     const std::string t = "--task global_mmlu_lite:ja,mrewardbench_mcf:de --data tests/data/eval";
     const std::string m = " eval --backend cpu -q --model " + fixture("tiny-qwen3").string() + " ";
     BOOST_REQUIRE_EQUAL(run(cli() + m + t + " --threads 1 -o " + (d.path / "a.json").string()), 0);
-    BOOST_REQUIRE_EQUAL(run(cli() + m + t + " --threads 2 --batch-tokens 300 -o " +
-                            (d.path / "b.json").string()),
-                        0);
+    BOOST_REQUIRE_EQUAL(
+        run(cli() + m + t + " --threads 2 --batch-tokens 300 -o " + (d.path / "b.json").string()),
+        0);
     const auto a = read(d.path / "a.json"), b = read(d.path / "b.json");
     std::size_t n = 0;
     for (const auto& task : a.find("results")->as_object())
@@ -214,5 +215,6 @@ BOOST_AUTO_TEST_CASE(usage_errors) {
     BOOST_TEST(run(m + " --data tests/data/eval 2>/dev/null") == 2);  // no task
     BOOST_TEST(run(m + " --task global_mmlu_lite --data tests/data/eval 2>/dev/null") != 0);
     BOOST_TEST(run(m + " --task global_mmlu_lite:xx --data tests/data/eval 2>/dev/null") != 0);
-    BOOST_TEST(run(m + " --task global_mmlu_lite:fr --data tests/data/eval 2>/dev/null") == 1);  // no data
+    BOOST_TEST(run(m + " --task global_mmlu_lite:fr --data tests/data/eval 2>/dev/null") ==
+               1);  // no data
 }

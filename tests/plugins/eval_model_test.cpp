@@ -97,8 +97,8 @@ BOOST_AUTO_TEST_CASE(loglikelihoods_equal_transformers_and_text_score) {
                 BOOST_TEST(text[i].n_scored == want_tokens[i]);
                 BOOST_TEST(std::fabs(r.items[i].logprobs[0] + text[i].sum_nll) <=
                                1e-5 * double(want_tokens[i]),
-                           "case " << i << ": score_ids " << r.items[i].logprobs[0]
-                                   << " vs SCORE " << -text[i].sum_nll);
+                           "case " << i << ": score_ids " << r.items[i].logprobs[0] << " vs SCORE "
+                                   << -text[i].sum_nll);
             }
         }
     }
@@ -132,9 +132,9 @@ BOOST_AUTO_TEST_CASE(prefix_sharing_equals_unshared_scoring) {
                 for (std::size_t i = 0; i < t.items.size(); ++i)
                     for (std::size_t c = 0; c < t.items[i].choices.size(); ++c) {
                         BOOST_REQUIRE(a.items[i].tokens[c] == b.items[i].tokens[c]);
-                        worst = std::max(worst, std::fabs(a.items[i].logprobs[c] -
-                                                          b.items[i].logprobs[c]) /
-                                                    double(a.items[i].tokens[c]));
+                        worst = std::max(
+                            worst, std::fabs(a.items[i].logprobs[c] - b.items[i].logprobs[c]) /
+                                       double(a.items[i].tokens[c]));
                         ++compared;
                     }
             }
@@ -142,6 +142,46 @@ BOOST_AUTO_TEST_CASE(prefix_sharing_equals_unshared_scoring) {
                                     << worst);
             BOOST_TEST(compared == 8u * 20 * 4 + 6u * 20 * 2);
             BOOST_TEST(worst <= 1e-5);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(generation_is_transformers_greedy) {
+    for (const char* name : models) {
+        BOOST_TEST_CONTEXT(name) {
+            const auto dir = fixture(name);
+            auto model = open_generator(dir.string(), cpu());
+            const auto doc = analysis::read_json_file((dir / "expected.json").string());
+            const auto eos =
+                analysis::parse_json(model->info_json(), "info").find("eos_token_ids")->as_array();
+            task t;
+            t.key = "greedy|0";
+            t.kind = task_kind::generative;
+            t.metrics = {"extractive_match"};
+            t.generation_size = 8;  // the fixture's greedy continuations have 8 tokens
+            std::vector<std::vector<std::int32_t>> want;
+            for (const auto& g : doc.find("generation")->as_array()) {
+                eval_item it;
+                it.context = g.find("prompt")->as_string();
+                it.gold_text = "0";
+                t.items.push_back(it);
+                std::vector<std::int32_t> ids;
+                for (const auto& x : g.find("greedy_ids")->as_array()) {
+                    const auto id = static_cast<std::int32_t>(x.as_number());
+                    bool stop = false;
+                    for (const auto& e : eos) stop = stop || e.as_number() == id;
+                    if (stop) break;  // generation ends at an EOS id
+                    ids.push_back(id);
+                }
+                want.push_back(ids);
+            }
+            BOOST_REQUIRE(!t.items.empty());
+            task_result r;
+            generate_task(*model, t, {}, r);
+            for (std::size_t i = 0; i < t.items.size(); ++i) {
+                BOOST_REQUIRE(!r.items[i].failed);
+                BOOST_TEST(r.items[i].generated_ids == want[i], boost::test_tools::per_element());
+            }
         }
     }
 }

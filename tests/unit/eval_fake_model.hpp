@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <polyglot/plugin/services.hpp>
 #include <set>
@@ -78,6 +79,37 @@ class fake_scorer : public polyglot::scorer {
                 if (greedy) (*greedy)[i][p] = (p % 3) != 0;
             }
         }
+    }
+};
+
+/// A generator that answers each prompt with reply(first_index + i) and records the requests.
+class fake_generator : public polyglot::generator {
+  public:
+    std::function<std::string(std::size_t)> reply;
+    std::vector<std::vector<std::int32_t>> prompts;  ///< every prompt received, in order
+    polyglot::generate_params last;
+    [[nodiscard]] std::string id() const override { return "fake"; }
+    [[nodiscard]] std::string backend() const override { return "fake"; }
+    void generate(polyglot::prompt_kind kind, std::span<const std::string_view>,
+                  std::span<const std::vector<std::int32_t>> prompt_ids, std::uint64_t first_index,
+                  const polyglot::generate_params& params, std::span<polyglot::generation> out,
+                  const polyglot::call_hooks*) override {
+        if (kind != polyglot::prompt_kind::ids)
+            throw polyglot::argument_error("fake: token-id prompts expected");
+        last = params;
+        for (std::size_t i = 0; i < prompt_ids.size(); ++i) {
+            prompts.push_back(prompt_ids[i]);
+            out[i].text = reply(first_index + i);
+            if (out[i].text == "FAIL") {
+                out[i].status = POLYGLOT_STATUS_UNAVAILABLE;
+                out[i].error = "fake: server gone";
+            }
+        }
+    }
+    std::vector<std::vector<std::int32_t>> tokenize(std::span<const std::string_view> texts,
+                                                    bool add_special) override {
+        fake_scorer s;
+        return s.tokenize(texts, add_special);
     }
 };
 

@@ -525,3 +525,60 @@ BOOST_AUTO_TEST_CASE(mrb_order_is_a_seeded_coin) {
     BOOST_TEST(first > 70u);
     BOOST_TEST(first < 130u);
 }
+
+BOOST_AUTO_TEST_CASE(mgsm_generation_and_extractive_match) {
+    auto t = load("mgsm:de|5", golden_seed());
+    BOOST_REQUIRE_EQUAL(t.items.size(), 20u);
+    eval_test::fake_generator model;
+    // right answers in three forms, a wrong one, nothing, and a failed call
+    model.reply = [&](std::size_t i) -> std::string {
+        const std::string& g = t.items[i].gold_text;
+        switch (i % 6) {
+            case 0:
+                return " " + g;
+            case 1:
+                return " Die Antwort ist " + g + ".";
+            case 2:
+                return " " + g + ",00 Euro";
+            case 3:
+                return " " + g + "1";
+            case 4:
+                return " keine Ahnung";
+            default:
+                return i == 5 ? "FAIL" : " " + g;
+        }
+    };
+    run_options o;
+    o.batch_items = 7;  // several calls; first_index keeps counting across them
+    task_result r;
+    generate_task(model, t, o, r);
+    compute_metrics(t, r);
+    BOOST_TEST(model.last.temperature == 0.0f);
+    BOOST_TEST(model.last.max_new_tokens == 50u);
+    BOOST_TEST(model.last.stop == std::vector<std::string>{"\n"}, boost::test_tools::per_element());
+    BOOST_REQUIRE_EQUAL(model.prompts.size(), 20u);
+    eval_test::fake_scorer tok;
+    const std::string_view ctx[] = {t.items[3].context};
+    BOOST_TEST(model.prompts[3] == tok.tokenize(ctx, true).front(),
+               boost::test_tools::per_element());
+    BOOST_TEST(r.failed == 1u);
+    std::vector<double> hits;
+    for (std::size_t i = 0; i < 20; ++i)
+        if (i != 5) hits.push_back(i % 6 <= 2 || i % 6 == 5 ? 1.0 : 0.0);
+    const auto want = mean_with_stderr(hits);
+    BOOST_REQUIRE_EQUAL(r.metrics.size(), 1u);
+    BOOST_TEST(r.metrics[0].name == "extractive_match");
+    BOOST_TEST(r.metrics[0].value == want.mean);
+    BOOST_TEST(r.metrics[0].stderr_ == want.stderr_);
+    BOOST_TEST(r.items[1].extracted_pred == t.items[1].gold_text);
+    // prompts are cut from the left to max_length - max_new_tokens
+    eval_test::fake_generator small;
+    small.reply = [](std::size_t) { return std::string(" 1"); };
+    run_options cut;
+    cut.max_length = 120;
+    cut.max_new_tokens = 20;
+    task_result r2;
+    generate_task(small, t, cut, r2);
+    BOOST_TEST(r2.truncated == 20u);
+    for (const auto& p : small.prompts) BOOST_TEST(p.size() == 100u);
+}

@@ -57,6 +57,7 @@ struct item_result {
     std::vector<std::uint8_t> greedy;  ///< per choice: every continuation token is the argmax
     std::size_t context_tokens = 0;    ///< tokens before the (first) continuation
     std::string generation;            ///< generative tasks: the generated text
+    std::vector<std::int32_t> generated_ids;     ///< generative tasks: its token ids
     std::string extracted_pred, extracted_gold;  ///< generative: what the metric compared
     std::size_t prediction = 0;                  ///< log-likelihood tasks: argmax of logprobs
     std::vector<std::pair<std::string, double>> metrics;  ///< per-item metric values
