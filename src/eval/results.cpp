@@ -270,6 +270,17 @@ std::string details_line(const task& t, std::size_t index, const task_result& r)
         w.key("greedy").begin_array();
         for (auto v : res.greedy) w.value(v != 0);
         w.end_array();
+        if (!res.input_ids.empty()) {
+            for (const auto* ids : {&res.input_ids, &res.cont_ids}) {
+                w.key(ids == &res.input_ids ? "input_tokens" : "cont_tokens").begin_array();
+                for (const auto& v : *ids) {
+                    w.begin_array();
+                    for (auto id : v) w.value(id);
+                    w.end_array();
+                }
+                w.end_array();
+            }
+        }
         w.key("prediction");
         if (res.failed)
             w.value(nullptr);

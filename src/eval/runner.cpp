@@ -78,6 +78,12 @@ void score_batch(scorer& model, std::span<const sequence> batch, std::vector<ite
             if (k < greedy.size() && p < greedy[k].size() && !greedy[k][p]) all_greedy = false;
         }
         r.logprobs[s.choice] = sum;
+        if (opts.keep_ids) {
+            r.input_ids[s.choice].assign(s.ids.begin(),
+                                         s.ids.begin() + static_cast<std::ptrdiff_t>(s.from));
+            r.cont_ids[s.choice].assign(s.ids.begin() + static_cast<std::ptrdiff_t>(s.from),
+                                        s.ids.end());
+        }
         r.tokens[s.choice] = s.ids.size() - s.from;
         r.greedy[s.choice] = all_greedy ? 1 : 0;
     }
@@ -131,6 +137,7 @@ void score_task(scorer& model, const task& t, const run_options& opts, task_resu
             r.logprobs.assign(k, nan_v);
             r.tokens.assign(k, 0);
             r.greedy.assign(k, 0);
+            if (opts.keep_ids) r.input_ids.assign(k, {}), r.cont_ids.assign(k, {});
             const auto& ctx = ids[first_text[i - b]];
             r.context_tokens = ctx.size();
             for (std::size_t c = 0; c < k; ++c) {

@@ -59,8 +59,8 @@ std::string model_name_of(const std::string& spec) {
 std::size_t context_of(const std::string& info_json) {
     try {
         auto v = analysis::parse_json(info_json, "backend info");
-        for (const char* k :
-             {"max_context", "context_length", "context", "max_position_embeddings", "max_model_len"})
+        for (const char* k : {"max_context", "context_length", "context", "max_position_embeddings",
+                              "max_model_len"})
             if (const auto* x = v.find(k); x && x->is_number() && x->as_number() > 0)
                 return static_cast<std::size_t>(x->as_number());
     } catch (const error&) {
@@ -146,6 +146,8 @@ int run_eval(int argc, char** argv) {
             "backend reports it, else no cut)")
         ("max-new-tokens", po::value(&ropts.max_new_tokens)->default_value(0),
             "generative tasks: tokens to generate (0 = the task's, 50 for mgsm)")
+        ("details-tokens", po::bool_switch(&ropts.keep_ids),
+            "--details also lists the token ids of every context and continuation")
         ("no-prefix-sharing", po::bool_switch(&no_sharing),
             "score each choice in its own call (no shared-context reuse; for checks)")
         ("strict", po::bool_switch(&lopts.strict), "stop at the first bad row or failed item")

@@ -35,7 +35,8 @@ struct run_options {
     /// once); false: one sequence per call (no sharing; for checks and benchmarks).
     bool share_prefix = true;
     std::uint32_t max_new_tokens = 0;  ///< generative tasks: 0 = the task's generation_size
-    bool strict = false;               ///< the first failed item stops the run (plugin_error)
+    bool keep_ids = false;  ///< keep each scored sequence's token ids (item_result::input_ids)
+    bool strict = false;    ///< the first failed item stops the run (plugin_error)
     /// Called after each batch with items done and total items of the task.
     std::function<void(std::size_t done, std::size_t total)> progress;
     const volatile std::int32_t* cancel = nullptr;  ///< non-zero: stop early (plugin_error)
@@ -58,6 +59,9 @@ struct item_result {
     std::size_t context_tokens = 0;    ///< tokens before the (first) continuation
     std::string generation;            ///< generative tasks: the generated text
     std::vector<std::int32_t> generated_ids;     ///< generative tasks: its token ids
+    /// With run_options::keep_ids: per choice, the token ids before the continuation and of the
+    /// continuation (lighteval's input_tokens / output_tokens).
+    std::vector<std::vector<std::int32_t>> input_ids, cont_ids;
     std::string extracted_pred, extracted_gold;  ///< generative: what the metric compared
     std::size_t prediction = 0;                  ///< log-likelihood tasks: argmax of logprobs
     std::vector<std::pair<std::string, double>> metrics;  ///< per-item metric values
