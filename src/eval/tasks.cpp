@@ -11,6 +11,8 @@
 #include <polyglot/eval/template.hpp>
 #include <polyglot/io/atomic_file.hpp>
 #include <polyglot/text/unicode.hpp>
+#include <span>
+#include <tuple>
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace eval {
@@ -148,34 +150,29 @@ std::vector<data_row> read_rows(const std::string& path, skip_sink& skip, std::u
     }
     if (!has_ext(path, {".jsonl", ".ndjson", ".json"}))
         throw format_error(path + ": unknown data format (expected .jsonl, .csv or .tsv)");
-    std::size_t line = 0, pos = 0;
-    while (pos < body.size()) {
-        auto nl = body.find('\n', pos);
-        std::string_view l = body.substr(pos, nl == std::string_view::npos ? nl : nl - pos);
-        pos = nl == std::string_view::npos ? body.size() : nl + 1;
-        ++line;
-        if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
-        if (l.find_first_not_of(" \t") == std::string_view::npos) continue;  // not a record
-        ++records;
-        const std::string where = path + ":" + std::to_string(line);
-        json_value v;
-        try {
-            v = analysis::parse_json(l, where);
-        } catch (const format_error& e) {
-            std::string what = e.what();
+    analysis::for_each_json_line(
+        body, path,
+        [&](std::size_t line, json_value&& v) {
+            ++records;
+            const std::string where = path + ":" + std::to_string(line);
+            if (!v.is_object()) {
+                skip(where, {"not_an_object",
+                             std::string("a JSON ") + v.type_name() + ", expected an object"});
+                return;
+            }
+            rows.push_back({where, std::move(v)});
+        },
+        [&](std::size_t line, std::string_view l, const format_error& e) {
+            ++records;
+            const std::string where = path + ":" + std::to_string(line);
             if (!text::is_valid_utf8(l))
                 skip(where, {"invalid_utf8", "the line is not valid UTF-8"});
-            else
-                skip(where, {"malformed_json", "malformed JSON (" + what + ")"});
-            continue;
-        }
-        if (!v.is_object()) {
-            skip(where, {"not_an_object",
-                         std::string("a JSON ") + v.type_name() + ", expected an object"});
-            continue;
-        }
-        rows.push_back({where, std::move(v)});
-    }
+            else {
+                std::string_view what = e.what();
+                if (what.starts_with(where + ": ")) what.remove_prefix(where.size() + 2);
+                skip(where, {"malformed_json", "malformed JSON (" + std::string(what) + ")"});
+            }
+        });
     return rows;
 }
 
@@ -270,53 +267,71 @@ void apply_limit(task& t, std::uint64_t limit) {
     if (limit && t.items.size() > limit) t.items.resize(limit);
 }
 
+/// The text fields @p names of @p row in order, or nullopt with @p p naming the first bad one.
+std::optional<std::vector<std::string>> text_fields(const json_value& row,
+                                                    std::initializer_list<std::string_view> names,
+                                                    row_problem& p) {
+    std::vector<std::string> out;
+    for (auto n : names) {
+        auto v = text_field(row, n, p);
+        if (!v) return std::nullopt;
+        out.push_back(std::move(*v));
+    }
+    return out;
+}
+
+/// A task's common fields; the data file is found by data_path.
+task new_task(std::string_view base, const task_request& r, std::vector<std::string> metrics,
+              std::string hf_repo, std::string hf_subset) {
+    task t;
+    t.base = std::string(base);
+    t.lang = r.lang;
+    t.metrics = std::move(metrics);
+    t.hf_repo = std::move(hf_repo);
+    t.hf_subset = std::move(hf_subset);
+    return t;
+}
+
+/// Appends an MCF item rendered with lighteval's template.
+void add_mcf_item(task& t, const translation_literals& lit, std::string_view question,
+                  std::span<const std::string> options, std::size_t gold, std::string source,
+                  const std::string& where) {
+    auto m = render_mcf(lit, question, options);
+    eval_item it;
+    it.context = std::move(m.query);
+    it.choices = std::move(m.choices);
+    it.gold = {gold};
+    it.source = std::move(source);
+    it.where = where;
+    t.items.push_back(std::move(it));
+}
+
 task load_mmlu(const task_request& r, const load_options& o) {
     require_lang(r);
     const auto& lit = literals_for(r.lang);
     if (r.shots > 0)
         throw argument_error(
-            "global_mmlu_lite: only 0-shot is supported (the paper's setting; "
-            "lighteval's balanced few-shot sampling from dev is not "
-            "reproduced)");
-    task t;
-    t.base = std::string(global_mmlu_lite);
-    t.lang = r.lang;
-    t.metrics = {"acc"};
-    t.hf_repo = "CohereForAI/Global-MMLU-Lite";
-    t.hf_subset = r.lang;
+            "global_mmlu_lite: only 0-shot is supported (the paper's setting; lighteval's "
+            "balanced few-shot sampling from dev is not reproduced)");
+    task t = new_task(global_mmlu_lite, r, {"acc"}, "CohereForAI/Global-MMLU-Lite", r.lang);
     t.data_file = data_path(o, global_mmlu_lite, {r.lang}, "test", false);
     skip_sink skip(t, o);
-    const auto rows = read_rows(t.data_file, skip, t.rows_read);
-    for (const auto& row : rows) {
+    for (const auto& row : read_rows(t.data_file, skip, t.rows_read)) {
         row_problem p;
-        std::vector<std::string> opts;
-        auto q = text_field(row.obj, "question", p);
-        for (const char* f : {"option_a", "option_b", "option_c", "option_d"})
-            if (q) {
-                auto v = text_field(row.obj, f, p);
-                if (!v)
-                    q.reset();
-                else
-                    opts.push_back(std::move(*v));
-            }
-        std::optional<std::string> ans;
-        if (q) ans = text_field(row.obj, "answer", p);
-        if (!q || !ans) {
+        auto f = text_fields(
+            row.obj, {"question", "option_a", "option_b", "option_c", "option_d", "answer"}, p);
+        if (!f) {
             skip(row.where, p);
             continue;
         }
-        if (ans->size() != 1 || (*ans)[0] < 'A' || (*ans)[0] > 'D') {
+        const std::string& ans = (*f)[5];
+        if (ans.size() != 1 || ans[0] < 'A' || ans[0] > 'D') {
             skip(row.where,
-                 {"bad_answer", "field 'answer' is '" + *ans + "', expected one of A, B, C, D"});
+                 {"bad_answer", "field 'answer' is '" + ans + "', expected one of A, B, C, D"});
             continue;
         }
-        auto m = render_mcf(lit, *q, opts);
-        eval_item it;
-        it.context = std::move(m.query);
-        it.choices = std::move(m.choices);
-        it.gold = {static_cast<std::size_t>((*ans)[0] - 'A')};
-        it.where = row.where;
-        t.items.push_back(std::move(it));
+        add_mcf_item(t, lit, (*f)[0], std::span<const std::string>(f->data() + 1, 4),
+                     static_cast<std::size_t>(ans[0] - 'A'), {}, row.where);
     }
     apply_limit(t, o.limit);
     finish_key(t);
@@ -328,41 +343,25 @@ task load_mrb(const task_request& r, const load_options& o) {
     const auto& lit = literals_for(r.lang);
     if (r.shots > 0)
         throw argument_error("mrewardbench_mcf: only 0-shot is supported (the paper's setting)");
-    task t;
-    t.base = std::string(mrewardbench_mcf);
-    t.lang = r.lang;
-    t.metrics = {"acc", "acc_norm_token", "weighted_acc"};
-    t.hf_repo = "CohereLabsCommunity/multilingual-reward-bench";
-    t.hf_subset = mrb_subset(r.lang);
+    task t = new_task(mrewardbench_mcf, r, {"acc", "acc_norm_token", "weighted_acc"},
+                      "CohereLabsCommunity/multilingual-reward-bench", mrb_subset(r.lang));
     t.data_file = data_path(o, "mrewardbench", {r.lang, t.hf_subset}, "test", false);
     skip_sink skip(t, o);
-    const auto rows = read_rows(t.data_file, skip, t.rows_read);
-    for (const auto& row : rows) {
+    for (const auto& row : read_rows(t.data_file, skip, t.rows_read)) {
         row_problem p;
-        std::optional<std::string> f[5];
-        constexpr const char* names[] = {"prompt", "chosen", "rejected", "source", "language"};
-        bool ok = true;
-        for (int i = 0; i < 5 && ok; ++i)
-            ok = (f[i] = text_field(row.obj, names[i], p)).has_value();
-        if (!ok) {
+        auto f = text_fields(row.obj, {"prompt", "chosen", "rejected", "source", "language"}, p);
+        if (!f) {
             skip(row.where, p);
             continue;
         }
-        const auto& [prompt, chosen, rejected, source, language] = f;
-        const bool first = mrb_chosen_first(o.seed, *prompt, *chosen, *rejected);
-        std::string question = std::string(mrb_prompt[0]) + *language + std::string(mrb_prompt[1]) +
-                               *language + std::string(mrb_prompt[2]) + *prompt +
-                               std::string(mrb_prompt[3]);
-        std::vector<std::string> opts =
-            first ? std::vector<std::string>{*chosen, *rejected} : std::vector{*rejected, *chosen};
-        auto m = render_mcf(lit, question, opts);
-        eval_item it;
-        it.context = std::move(m.query);
-        it.choices = std::move(m.choices);
-        it.gold = {first ? 0u : 1u};
-        it.source = *source;
-        it.where = row.where;
-        t.items.push_back(std::move(it));
+        const auto& [prompt, chosen, rejected, source, language] =
+            std::tie((*f)[0], (*f)[1], (*f)[2], (*f)[3], (*f)[4]);
+        const bool first = mrb_chosen_first(o.seed, prompt, chosen, rejected);
+        const std::string question =
+            std::string(mrb_prompt[0]) + language + std::string(mrb_prompt[1]) + language +
+            std::string(mrb_prompt[2]) + prompt + std::string(mrb_prompt[3]);
+        const std::string opts[] = {first ? chosen : rejected, first ? rejected : chosen};
+        add_mcf_item(t, lit, question, opts, first ? 0 : 1, source, row.where);
     }
     apply_limit(t, o.limit);
     finish_key(t);
@@ -371,14 +370,9 @@ task load_mrb(const task_request& r, const load_options& o) {
 
 task load_mgsm(const task_request& r, const load_options& o) {
     require_lang(r);
-    task t;
-    t.base = std::string(mgsm);
-    t.lang = r.lang;
+    task t = new_task(mgsm, r, {"extractive_match"}, "ljvmiranda921/mgsm", r.lang);
     t.kind = task_kind::generative;
     t.shots = r.shots < 0 ? 5u : static_cast<unsigned>(r.shots);
-    t.metrics = {"extractive_match"};
-    t.hf_repo = "ljvmiranda921/mgsm";
-    t.hf_subset = r.lang;
     t.generation_size = 50;
     t.stop = {"\n"};
     const std::string_view inst = mgsm_instruction(r.lang);
@@ -390,16 +384,14 @@ task load_mgsm(const task_request& r, const load_options& o) {
         const auto rows = read_rows(path, skip, records);
         for (const auto& row : rows) {
             row_problem p;
-            auto q = text_field(row.obj, "question", p);
-            std::optional<std::string> a;
-            if (q) a = text_field(row.obj, "answer_number", p);
-            if (!q || !a) {
+            auto f = text_fields(row.obj, {"question", "answer_number"}, p);
+            if (!f) {
                 skip(row.where, p);
                 continue;
             }
             eval_item it;
-            it.context = query_of(*q);
-            it.gold_text = std::move(*a);
+            it.context = query_of((*f)[0]);
+            it.gold_text = std::move((*f)[1]);
             it.where = row.where;
             out.push_back(std::move(it));
         }

@@ -19,7 +19,10 @@
 #include <string>
 #include <vector>
 
+#include "eval_fixtures.hpp"
+
 namespace fs = std::filesystem;
+using eval_test::fixture;
 using polyglot::analysis::json_value;
 
 namespace {
@@ -35,14 +38,6 @@ std::string python() {
         if (fs::exists(p)) return p;
     BOOST_FAIL("python3 is missing (scripts/bootstrap installs it with the oracle packages)");
     return {};
-}
-
-fs::path fixture(const std::string& name) {
-    fs::path p = fs::path("../shared/fixtures/models") / name;
-    if (!fs::exists(p / "config.json"))
-        BOOST_FAIL("fixture " + p.string() +
-                   " is missing: run the tests from the project root with ../shared present");
-    return p;
 }
 
 struct temp_dir {

@@ -17,26 +17,15 @@
 #include <string>
 #include <vector>
 
+#include "eval_fixtures.hpp"
+
 namespace fs = std::filesystem;
 using namespace polyglot;
 using namespace polyglot::eval;
+using eval_test::cpu;
+using eval_test::fixture;
 
 namespace {
-
-fs::path fixture(const std::string& name) {
-    fs::path p = fs::path("../shared/fixtures/models") / name;
-    if (!fs::exists(p / "expected.json"))
-        BOOST_FAIL("fixture " + p.string() +
-                   " is missing: run the tests from the project root with ../shared present");
-    return p;
-}
-
-backend_options cpu() {
-    backend_options o;
-    o.backend = "cpu";
-    o.plugin_dirs = {fs::path(POLYGLOT_BINARY_DIR) / "plugins"};
-    return o;
-}
 
 const char* const models[] = {"tiny-llama", "tiny-qwen3", "tiny-gemma3"};
 

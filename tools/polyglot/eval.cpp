@@ -88,7 +88,8 @@ void print_summary(const std::vector<eval::task>& tasks,
             line += buf;
         }
         char tail[128];
-        std::snprintf(tail, sizeof tail, "  (%zu items", r.items.size());
+        std::snprintf(tail, sizeof tail, "  (%zu item%s", r.items.size(),
+                      r.items.size() == 1 ? "" : "s");
         line += tail;
         if (r.failed) line += ", " + std::to_string(r.failed) + " failed";
         if (r.truncated) line += ", " + std::to_string(r.truncated) + " truncated";
