@@ -370,6 +370,7 @@ task load_mrb(const task_request& r, const load_options& o) {
 
 task load_mgsm(const task_request& r, const load_options& o) {
     require_lang(r);
+    (void)literals_for(r.lang);  // the answer extraction needs them: fail before any model runs
     task t = new_task(mgsm, r, {"extractive_match"}, "ljvmiranda921/mgsm", r.lang);
     t.kind = task_kind::generative;
     t.shots = r.shots < 0 ? 5u : static_cast<unsigned>(r.shots);
