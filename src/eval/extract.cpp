@@ -63,7 +63,8 @@ std::string escape(std::string_view s) {
 }
 
 constexpr std::string_view currency =
-    "$€£¥₹₽₪₩₫฿₡₢₣₤₥₦₧₨₩₪₫₭₮₯₰₱₲₳₴₵₶₷₸₹₺₻₼₽"
+    "$€£¥₹₽₪₩₫฿₡₢₣₤₥₦₧₨₩₪₫₭₮₯₰₱₲₳₴₵₶₷₸₹₺₻₼"
+    "₽"
     "₾"
     "₿";
 constexpr std::string_view ops = "+\\-*×/^()÷";

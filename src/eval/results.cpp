@@ -3,7 +3,10 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <limits>
 #include <map>
+#include <polyglot/analysis/json_value.hpp>
+#include <polyglot/core/error.hpp>
 #include <polyglot/eval/results.hpp>
 #include <polyglot/io/json_writer.hpp>
 
@@ -78,7 +81,18 @@ std::string results_json(std::span<const task> tasks, std::span<const task_resul
     w.kv("model_name", info.model_name);
     w.kv("model_spec", info.model_spec);
     w.kv("backend", info.backend);
-    w.key("backend_info").raw(info.model_info_json.empty() ? "{}" : info.model_info_json);
+    // the backend's self-description, verbatim when it is a JSON object (else as a string)
+    w.key("backend_info");
+    try {
+        if (!analysis::parse_json(info.model_info_json, "backend info").is_object())
+            throw format_error("not an object");
+        w.raw(info.model_info_json);
+    } catch (const format_error&) {
+        if (info.model_info_json.empty())
+            w.begin_object().end_object();
+        else
+            w.value(info.model_info_json);
+    }
     w.kv("add_special_tokens", true);
     w.kv("use_chat_template", false);
     w.kv("batch_tokens", info.options.batch_tokens);
@@ -236,9 +250,8 @@ std::string results_json(std::span<const task> tasks, std::span<const task_resul
     return out;
 }
 
-std::string details_line(const task& t, std::size_t index, const task_result& r) {
+std::string details_line(const task& t, std::size_t index, const item_result& res) {
     const auto& it = t.items[index];
-    const auto& res = r.items[index];
     io::json_writer w;
     w.begin_object();
     w.kv("task", t.key);
@@ -297,6 +310,60 @@ std::string details_line(const task& t, std::size_t index, const task_result& r)
     std::string s = w.take();
     s += '\n';
     return s;
+}
+
+details_entry parse_details_line(std::string_view line, const std::string& where) {
+    using analysis::json_value;
+    const json_value v = analysis::parse_json(line, where);
+    auto need = [&](std::string_view k) -> const json_value& {
+        const json_value* x = v.find(k);
+        if (!x) throw format_error(where + ": no '" + std::string(k) + "' in a details line");
+        return *x;
+    };
+    auto str = [&](std::string_view k) {
+        const auto& x = need(k);
+        if (!x.is_string())
+            throw format_error(where + ": '" + std::string(k) + "' is not a string");
+        return x.as_string();
+    };
+    auto num = [&](const json_value& x, std::string_view k) {
+        if (!x.is_number())
+            throw format_error(where + ": '" + std::string(k) + "' is not a number");
+        return x.as_number();
+    };
+    details_entry e;
+    e.task = str("task");
+    e.index = static_cast<std::size_t>(num(need("index"), "index"));
+    e.query = str("query");
+    auto& r = e.result;
+    r.context_tokens = static_cast<std::size_t>(num(need("context_tokens"), "context_tokens"));
+    r.truncated = need("truncated").is_bool() && need("truncated").as_bool();
+    if (const json_value* err = v.find("error"); err && err->is_string()) {
+        r.failed = true;
+        r.error = err->as_string();
+    }
+    if (const json_value* g = v.find("generation")) {
+        if (!g->is_string()) throw format_error(where + ": 'generation' is not a string");
+        r.generation = g->as_string();
+        if (const json_value* ids = v.find("generated_tokens"); ids && ids->is_array())
+            for (const auto& x : ids->as_array())
+                r.generated_ids.push_back(static_cast<std::int32_t>(num(x, "generated_tokens")));
+        return e;
+    }
+    const auto& lp = need("logprobs");
+    const auto& tk = need("tokens");
+    const auto& gr = need("greedy");
+    if (!lp.is_array() || !tk.is_array() || !gr.is_array() ||
+        lp.as_array().size() != tk.as_array().size() ||
+        gr.as_array().size() != tk.as_array().size())
+        throw format_error(where + ": logprobs, tokens and greedy must be lists of one length");
+    for (const auto& x : lp.as_array())
+        r.logprobs.push_back(x.is_null() ? std::numeric_limits<double>::quiet_NaN()
+                                         : num(x, "logprobs"));
+    for (const auto& x : tk.as_array())
+        r.tokens.push_back(static_cast<std::size_t>(num(x, "tokens")));
+    for (const auto& x : gr.as_array()) r.greedy.push_back(x.is_bool() && x.as_bool() ? 1 : 0);
+    return e;
 }
 
 }  // namespace eval

@@ -197,6 +197,8 @@ void score_task(scorer& model, const task& t, const run_options& opts, task_resu
         }
         if (seqs.empty() && opts.progress) opts.progress(e, t.items.size());
         finish_failures(t, opts, out, b, e);
+        if (opts.on_item)
+            for (std::size_t i = b; i < e; ++i) opts.on_item(i, out.items[i]);
     }
     out.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -253,8 +255,49 @@ void generate_task(generator& model, const task& t, const run_options& opts, tas
         }
         if (opts.progress) opts.progress(e, t.items.size());
         finish_failures(t, opts, out, b, e);
+        if (opts.on_item)
+            for (std::size_t i = b; i < e; ++i) opts.on_item(i, out.items[i]);
     }
     out.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void run_task(scorer* sc, generator* gen, const task& t, const run_options& opts,
+              std::map<std::size_t, item_result> done, task_result& out) {
+    std::erase_if(done, [&](const auto& kv) { return kv.first >= t.items.size(); });
+    task rest = t;  // the items still to run
+    rest.items.clear();
+    std::vector<std::size_t> index;
+    for (std::size_t i = 0; i < t.items.size(); ++i)
+        if (!done.count(i)) {
+            rest.items.push_back(t.items[i]);
+            index.push_back(i);
+        }
+    run_options o = opts;
+    if (opts.on_item)
+        o.on_item = [&](std::size_t k, const item_result& r) { opts.on_item(index[k], r); };
+    if (opts.progress)
+        o.progress = [&](std::size_t d, std::size_t) {
+            opts.progress(done.size() + d, t.items.size());
+        };
+    task_result part;
+    if (!rest.items.empty()) {
+        if (t.kind == task_kind::generative) {
+            if (!gen) throw argument_error(t.key + ": a generative task needs a generator");
+            generate_task(*gen, rest, o, part);
+        } else {
+            if (!sc) throw argument_error(t.key + ": a log-likelihood task needs a scorer");
+            score_task(*sc, rest, o, part);
+        }
+    }
+    out = task_result{};
+    out.seconds = part.seconds;
+    out.items.resize(t.items.size());
+    for (auto& [i, r] : done) out.items[i] = std::move(r);
+    for (std::size_t k = 0; k < index.size(); ++k) out.items[index[k]] = std::move(part.items[k]);
+    for (const auto& r : out.items) {
+        out.truncated += r.truncated;
+        out.failed += r.failed;
+    }
 }
 
 void compute_metrics(const task& t, task_result& r) {

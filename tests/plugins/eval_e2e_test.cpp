@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <polyglot/analysis/json_value.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -212,4 +213,59 @@ BOOST_AUTO_TEST_CASE(usage_errors) {
     BOOST_TEST(run(m + " --task global_mmlu_lite:xx --data tests/data/eval 2>/dev/null") != 0);
     BOOST_TEST(run(m + " --task global_mmlu_lite:fr --data tests/data/eval 2>/dev/null") ==
                1);  // no data
+}
+
+BOOST_AUTO_TEST_CASE(interrupted_run_resumes_without_repeating_work) {
+    temp_dir d;
+    const std::string m = cli() + " eval --backend cpu --model " + fixture("tiny-llama").string() +
+                          " --task global_mmlu_lite:de,mrewardbench_mcf:de --data tests/data/eval"
+                          " --max-length 100000";
+    const fs::path out = d.path / "r.json", journal = d.path / "r.json.journal";
+    // --strict stops at the first item longer than the model's context (in mrewardbench_mcf:de):
+    // the finished Global-MMLU-Lite items stay in the journal
+    BOOST_REQUIRE_EQUAL(run(m + " --strict -q -o " + out.string() + " 2>/dev/null"), 1);
+    BOOST_REQUIRE(fs::exists(journal));
+    BOOST_TEST(!fs::exists(out));
+    // a journal item whose log-likelihoods were changed shows they are reused, not recomputed
+    std::string text;
+    {
+        std::ifstream in(journal);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        text = ss.str();
+    }
+    std::size_t lines = 0;
+    for (char c : text) lines += c == '\n';
+    BOOST_TEST(lines == 21u);  // the header and 20 items
+    const auto at = text.find("\"logprobs\":[", text.find("\"index\":0,"));
+    BOOST_REQUIRE(at != std::string::npos);
+    const auto end = text.find(']', at);
+    const std::string gold_first = "\"logprobs\":[0,-50,-50,-50]";  // choice A best
+    text.replace(at, end + 1 - at, gold_first);
+    std::ofstream(journal, std::ios::trunc) << text;
+    BOOST_TEST(run(m + " -q -o " + out.string() + " 2>/dev/null") == 2);  // needs --resume
+    BOOST_TEST(run(cli() + " eval --backend cpu --model " + fixture("tiny-qwen3").string() +
+                   " --task global_mmlu_lite:de,mrewardbench_mcf:de --data tests/data/eval "
+                   "--max-length 100000 --resume -q -o " +
+                   out.string() + " 2>/dev/null") == 2);
+    std::string err;
+    BOOST_REQUIRE_EQUAL(run(m + " --resume -q -o " + out.string() + " --details " +
+                                (d.path / "det.jsonl").string() + " 2>&1",
+                            &err),
+                        0);
+    BOOST_TEST(!fs::exists(journal));  // removed once the outputs are written
+    std::ifstream det(d.path / "det.jsonl");
+    std::string first;
+    std::getline(det, first);
+    BOOST_TEST(first.find(gold_first) != std::string::npos, first);
+    // the rest equals a fresh run's
+    BOOST_REQUIRE_EQUAL(run(m + " -q -o " + (d.path / "fresh.json").string()), 0);
+    const auto a = read(out), b = read(d.path / "fresh.json");
+    const auto& ra = a.find("results")->find("mrewardbench_mcf:de|0")->as_object();
+    for (const auto& x : ra)
+        BOOST_TEST(x.value.as_number() ==
+                   b.find("results")->find("mrewardbench_mcf:de|0")->find(x.key)->as_number());
+    BOOST_TEST(
+        a.find_path("summary_tasks")->find("mrewardbench_mcf:de|0")->find("failed")->as_number() ==
+        3);
 }

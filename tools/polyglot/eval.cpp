@@ -2,10 +2,13 @@
 // polyglot eval --model SPEC --task TASK[:LANG][|SHOTS]... --data DIR_OR_FILE: scores a student
 // on the paper's benchmarks (Global-MMLU-Lite, M-RewardBench, MGSM) or a user's task file with
 // any backend, and writes lighteval-format results (docs/eval.md) that `polyglot pgscore` reads.
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <polyglot/analysis/json_value.hpp>
@@ -14,6 +17,7 @@
 #include <polyglot/eval/runner.hpp>
 #include <polyglot/eval/tasks.hpp>
 #include <polyglot/io/atomic_file.hpp>
+#include <polyglot/io/json_writer.hpp>
 #include <polyglot/parallel/threads.hpp>
 #include <polyglot/plugin/services.hpp>
 #include <string>
@@ -23,6 +27,7 @@
 #include "common.hpp"
 
 namespace po = boost::program_options;
+namespace fs = std::filesystem;
 
 namespace polyglot::cli {
 namespace {
@@ -107,7 +112,7 @@ int run_eval(int argc, char** argv) {
     eval::load_options lopts;
     eval::run_options ropts;
     std::size_t threads = 0, max_length = 0;
-    bool no_sharing = false, quiet = false;
+    bool no_sharing = false, quiet = false, resume = false;
 
     po::options_description desc(
         "polyglot eval --model SPEC --task TASK[:LANG][|SHOTS]... --data DIR_OR_FILE [options]\n\n"
@@ -151,6 +156,9 @@ int run_eval(int argc, char** argv) {
             "--details also lists the token ids of every context and continuation")
         ("no-prefix-sharing", po::bool_switch(&no_sharing),
             "score each choice in its own call (no shared-context reuse; for checks)")
+        ("resume", po::bool_switch(&resume), "continue an interrupted run from its journal "
+            "(RESULTS.journal, or DETAILS.journal when the results go to stdout): finished items "
+            "are not run again")
         ("strict", po::bool_switch(&lopts.strict), "stop at the first bad row or failed item")
         ("quiet,q", po::bool_switch(&quiet), "no summary, warnings or progress on stderr");
     // clang-format on
@@ -221,26 +229,86 @@ int run_eval(int argc, char** argv) {
     std::signal(SIGINT, on_sigint);
     std::signal(SIGTERM, on_sigint);
 
+    // The journal keeps every finished item (a details line) until the outputs are written,
+    // so that --resume continues an interrupted run without repeating work.
+    const std::string journal_path = output != "-"                        ? output + ".journal"
+                                     : !details.empty() && details != "-" ? details + ".journal"
+                                                                          : std::string();
+    std::map<std::string, std::map<std::size_t, eval::item_result>> done;
+    // The journal's first line says which run it belongs to; a different model, backend, seed
+    // or length limit would give other numbers, so such a journal is not reused.
+    io::json_writer hw;
+    hw.begin_object()
+        .kv("polyglot_eval_journal", 1)
+        .kv("model", model)
+        .kv("backend", info.backend)
+        .kv("seed", lopts.seed)
+        .kv("max_length", ropts.max_length)
+        .end_object();
+    const std::string header = hw.take() + "\n";
+    std::error_code ec;
+    const bool have_journal = !journal_path.empty() && fs::file_size(journal_path, ec) > 0 && !ec;
+    if (have_journal) {
+        if (!resume)
+            throw argument_error(journal_path +
+                                 " exists: an earlier run was interrupted; rerun with --resume to "
+                                 "continue it, or delete the file to start over");
+        const std::string text = io::read_file(journal_path);
+        if (text.compare(0, header.size(), header) != 0)
+            throw argument_error(journal_path +
+                                 " belongs to another run (model, backend, seed or "
+                                 "--max-length differ: its first line is " +
+                                 text.substr(0, text.find('\n')) + "); delete it to start over");
+        std::size_t reused = 0, line = 1;
+        for (std::size_t pos = header.size(); pos < text.size();) {
+            auto nl = text.find('\n', pos);
+            if (nl == std::string::npos) break;  // a last line cut by the crash
+            const std::string_view l(text.data() + pos, nl - pos);
+            pos = nl + 1;
+            ++line;
+            auto e = eval::parse_details_line(l, journal_path + ":" + std::to_string(line));
+            for (const auto& t : tasks)
+                if (t.key == e.task && e.index < t.items.size() &&
+                    t.items[e.index].context == e.query && !e.result.failed) {
+                    done[t.key][e.index] = std::move(e.result);
+                    ++reused;
+                }
+        }
+        if (!quiet)
+            std::fprintf(stderr, "polyglot eval: resuming: %zu items from %s\n", reused,
+                         journal_path.c_str());
+    } else if (resume && !quiet) {
+        std::fprintf(stderr, "polyglot eval: nothing to resume (no %s)\n",
+                     journal_path.empty() ? "journal: give -o FILE" : journal_path.c_str());
+    }
+    std::FILE* journal = nullptr;
+    if (!journal_path.empty()) {
+        journal = std::fopen(journal_path.c_str(), have_journal ? "a" : "w");
+        if (!journal || (!have_journal &&
+                         (std::fwrite(header.data(), 1, header.size(), journal) != header.size() ||
+                          std::fflush(journal) != 0)))
+            throw io_error(journal_path + ": cannot write the journal");
+    }
+
     const bool show_progress = !quiet && stderr_is_tty();
-    std::optional<io::atomic_ofstream> det;
-    if (!details.empty()) det.emplace(details);
     std::vector<eval::task_result> results(tasks.size());
     for (std::size_t i = 0; i < tasks.size(); ++i) {
         const auto& t = tasks[i];
         if (show_progress)
-            ropts.progress = [&](std::size_t done, std::size_t total) {
-                std::fprintf(stderr, "\r%s: %zu/%zu items ", t.key.c_str(), done, total);
+            ropts.progress = [&](std::size_t n, std::size_t total) {
+                std::fprintf(stderr, "\r%s: %zu/%zu items ", t.key.c_str(), n, total);
                 std::fflush(stderr);
             };
-        if (t.kind == eval::task_kind::generative)
-            eval::generate_task(*gen, t, ropts, results[i]);
-        else
-            eval::score_task(*sc, t, ropts, results[i]);
+        if (journal)
+            ropts.on_item = [&](std::size_t k, const eval::item_result& r) {
+                const std::string l = eval::details_line(t, k, r);
+                if (std::fwrite(l.data(), 1, l.size(), journal) != l.size() ||
+                    std::fflush(journal) != 0)
+                    throw io_error(journal_path + ": cannot write the journal");
+            };
+        eval::run_task(sc.get(), gen.get(), t, ropts, std::move(done[t.key]), results[i]);
         if (show_progress) std::fprintf(stderr, "\r\033[K");
         eval::compute_metrics(t, results[i]);
-        if (det)
-            for (std::size_t k = 0; k < t.items.size(); ++k)
-                det->write(eval::details_line(t, k, results[i]));
     }
     info.end_time = eval::unix_now();
     info.model_name = model_name_of(model);
@@ -250,8 +318,18 @@ int run_eval(int argc, char** argv) {
     info.options = ropts;
     info.threads = threads ? threads : parallel::default_concurrency();
     if (const char* j = std::getenv("SLURM_JOB_ID")) info.job_id = j;
+    if (!details.empty()) {
+        io::atomic_ofstream det(details);
+        for (std::size_t i = 0; i < tasks.size(); ++i)
+            for (std::size_t k = 0; k < tasks[i].items.size(); ++k)
+                det.write(eval::details_line(tasks[i], k, results[i].items[k]));
+        det.commit();
+    }
     write_output(output, eval::results_json(tasks, results, info));
-    if (det) det->commit();
+    if (journal) {
+        std::fclose(journal);
+        fs::remove(journal_path);
+    }
 
     if (!quiet) {
         for (const auto& r : results)

@@ -36,10 +36,21 @@ struct run_info {
 [[nodiscard]] std::string results_json(std::span<const task> tasks,
                                        std::span<const task_result> results, const run_info& info);
 
-/// One JSONL line (with '\n') of per-item details: task, index, where, query, choices, gold,
-/// logprobs, tokens, greedy, prediction, metrics, truncated — or for generative tasks query,
-/// gold, generation, extracted_pred, extracted_gold, metrics; failed items carry `error`.
-[[nodiscard]] std::string details_line(const task& t, std::size_t index, const task_result& r);
+/// One JSONL line (with '\n') of per-item details of item @p index of @p t: task, index,
+/// where, query, choices, gold, logprobs, tokens, greedy, prediction, metrics, truncated — or
+/// for generative tasks query, gold, generation, extracted_pred, extracted_gold, metrics;
+/// failed items carry `error`.
+[[nodiscard]] std::string details_line(const task& t, std::size_t index, const item_result& res);
+
+/// A details line read back (the journal of an interrupted run).
+struct details_entry {
+    std::string task;  ///< results key
+    std::size_t index = 0;
+    std::string query;   ///< the item's full prompt, to check it is still the same item
+    item_result result;  ///< what the model gave (metrics are recomputed)
+};
+/// Parses a line written by details_line. @throws format_error naming @p where.
+[[nodiscard]] details_entry parse_details_line(std::string_view line, const std::string& where);
 
 /// Unix time now, in seconds.
 [[nodiscard]] double unix_now() noexcept;

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <polyglot/eval/tasks.hpp>
 #include <polyglot/version.hpp>
 #include <span>
@@ -24,6 +25,8 @@ class scorer;
 class generator;
 
 namespace eval {
+
+struct item_result;
 
 struct run_options {
     std::size_t batch_tokens = 16384;  ///< tokens per score_ids call (whole items; >= 1 item)
@@ -39,6 +42,9 @@ struct run_options {
     bool strict = false;    ///< the first failed item stops the run (plugin_error)
     /// Called after each batch with items done and total items of the task.
     std::function<void(std::size_t done, std::size_t total)> progress;
+    /// Called once per item when it is final (scored, generated or failed), with its index in
+    /// the task: a journal keeps them for a resumed run (run_task).
+    std::function<void(std::size_t index, const item_result& r)> on_item;
     const volatile std::int32_t* cancel = nullptr;  ///< non-zero: stop early (plugin_error)
 };
 
@@ -58,7 +64,7 @@ struct item_result {
     std::vector<std::uint8_t> greedy;  ///< per choice: every continuation token is the argmax
     std::size_t context_tokens = 0;    ///< tokens before the (first) continuation
     std::string generation;            ///< generative tasks: the generated text
-    std::vector<std::int32_t> generated_ids;     ///< generative tasks: its token ids
+    std::vector<std::int32_t> generated_ids;  ///< generative tasks: its token ids
     /// With run_options::keep_ids: per choice, the token ids before the continuation and of the
     /// continuation (lighteval's input_tokens / output_tokens).
     std::vector<std::vector<std::int32_t>> input_ids, cont_ids;
@@ -92,6 +98,13 @@ void score_task(scorer& model, const task& t, const run_options& opts, task_resu
 /// Generates a greedy continuation for every item of a generative task (stop sequences and
 /// generation size from the task).
 void generate_task(generator& model, const task& t, const run_options& opts, task_result& out);
+
+/// Runs @p t (on @p sc for log-likelihood tasks, @p gen for generative ones) on the items
+/// not in @p done — results of an interrupted run by item index, e.g. read back from its
+/// journal — and merges: out.items[i] is done[i] or the new result. opts.on_item sees the new
+/// items with their indices in @p t.
+void run_task(scorer* sc, generator* gen, const task& t, const run_options& opts,
+              std::map<std::size_t, item_result> done, task_result& out);
 
 /// The task's metrics from the scored/generated items (failed items are left out and
 /// counted): per-item values, then means with standard errors and corpus metrics.
