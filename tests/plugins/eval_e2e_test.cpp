@@ -4,7 +4,9 @@
 // gettext translations by tests/oracles/eval_data.py), then `polyglot pgscore` on its results
 // files; PGR, PG-Score, the teacher scores and the anchors' warnings must equal
 // tests/oracles/pgscore_oracle.py (the paper's get_scores.py rules) on the same files. Also:
-// the results do not change with --threads or --batch-tokens, and bad arguments are errors.
+// the results do not change with --threads or --batch-tokens, an interrupted run resumes from
+// its journal, the remote backend (through `polyglot serve`) gives the cpu backend's numbers,
+// and bad arguments are errors.
 #define BOOST_TEST_MODULE eval_e2e
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "../remote/remote_test_util.hpp"
 #include "eval_fixtures.hpp"
 
 namespace fs = std::filesystem;
@@ -268,4 +271,57 @@ BOOST_AUTO_TEST_CASE(interrupted_run_resumes_without_repeating_work) {
     BOOST_TEST(
         a.find_path("summary_tasks")->find("mrewardbench_mcf:de|0")->find("failed")->as_number() ==
         3);
+}
+
+BOOST_AUTO_TEST_CASE(remote_backend_through_serve_equals_cpu) {
+    // "any backend": the same evaluation through `polyglot serve` and the remote backend
+    // (score_ids as echo + prompt log-probs, generation over HTTP) gives the cpu backend's
+    // per-choice log-likelihoods, generations and results.
+    temp_dir d;
+    remote_test::child srv({cli(), "serve", "--model", fixture("tiny-llama").string(), "--port",
+                            "0", "--backend", "cpu", "-q"},
+                           std::string(), std::string());
+    const std::string line = srv.read_line(120), tag = "listening on ";
+    BOOST_REQUIRE_MESSAGE(line.find(tag) != std::string::npos, "serve did not start: " + line);
+    const std::string url = line.substr(line.find(tag) + tag.size());
+    const std::string t =
+        " --task global_mmlu_lite:ja,mrewardbench_mcf:ar,mgsm:es --data tests/data/eval -q";
+    BOOST_REQUIRE_EQUAL(
+        run(cli() + " eval --backend remote --no-cache --model '" + url + "'" + t + " -o " +
+            (d.path / "r.json").string() + " --details " + (d.path / "r.jsonl").string()),
+        0);
+    srv.signal(SIGTERM);
+    BOOST_TEST(srv.wait() == 0);
+    BOOST_REQUIRE_EQUAL(
+        run(cli() + " eval --backend cpu --model " + fixture("tiny-llama").string() + t + " -o " +
+            (d.path / "c.json").string() + " --details " + (d.path / "c.jsonl").string()),
+        0);
+    std::ifstream rd(d.path / "r.jsonl"), cd(d.path / "c.jsonl");
+    std::size_t items = 0;
+    double worst = 0;
+    for (std::string a, b; std::getline(rd, a) && std::getline(cd, b); ++items) {
+        const auto x = polyglot::analysis::parse_json(a, "remote"),
+                   y = polyglot::analysis::parse_json(b, "cpu");
+        BOOST_REQUIRE(x.find("error") == nullptr);
+        if (const auto* g = y.find("generation")) {
+            BOOST_TEST(x.find("generation")->as_string() == g->as_string());
+            continue;
+        }
+        const auto& la = x.find("logprobs")->as_array();
+        const auto& lb = y.find("logprobs")->as_array();
+        BOOST_REQUIRE_EQUAL(la.size(), lb.size());
+        for (std::size_t c = 0; c < la.size(); ++c) {
+            const double n = y.find("tokens")->as_array()[c].as_number();
+            worst = std::max(worst, std::fabs(la[c].as_number() - lb[c].as_number()) / n);
+        }
+    }
+    BOOST_TEST(items == 60u);
+    BOOST_TEST(worst <= 1e-5, "worst per-token difference " << worst);
+    const auto r = read(d.path / "r.json"), c = read(d.path / "c.json");
+    BOOST_TEST(r.find_path("config_general.model_config.backend")->as_string() == "remote");
+    for (const auto& task : c.find("results")->as_object())
+        for (const auto& m : task.value.as_object())
+            BOOST_TEST(std::fabs(r.find("results")->find(task.key)->find(m.key)->as_number() -
+                                 m.value.as_number()) <= 1e-9,
+                       task.key << " " << m.key);
 }

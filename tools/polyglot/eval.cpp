@@ -107,8 +107,10 @@ void print_summary(const std::vector<eval::task>& tasks,
 }
 
 int run_eval(int argc, char** argv) {
-    std::string model, output = "-", details, fewshot_data, backend = "auto", dtype;
-    std::vector<std::string> task_args, task_files, plugin_dirs;
+    std::string model, output = "-", details, fewshot_data;
+    std::vector<std::string> task_args, task_files;
+    backend_options bopts;
+    backend_cli bcli;
     eval::load_options lopts;
     eval::run_options ropts;
     std::size_t threads = 0, max_length = 0;
@@ -138,10 +140,8 @@ int run_eval(int argc, char** argv) {
         ("limit", po::value(&lopts.limit)->default_value(0), "first N items per task (0 = all)")
         ("seed", po::value(&lopts.seed)->default_value(0),
             "seed of mrewardbench_mcf's per-row A/B order")
-        ("backend", po::value(&backend)->default_value(backend),
-            "model backend: cpu, cuda, metal, remote, auto, or a plugin path")
-        ("plugin-dir", po::value(&plugin_dirs)->composing(), "extra plugin directory (repeatable)")
-        ("dtype", po::value(&dtype), "compute dtype if the backend offers a choice (f32|f16|bf16)")
+        ("dtype", po::value(&bopts.dtype),
+            "compute dtype if the backend offers a choice (f32|f16|bf16)")
         ("threads", po::value(&threads)->default_value(0), "backend threads (0 = all cores)")
         ("batch-tokens", po::value(&ropts.batch_tokens)->default_value(ropts.batch_tokens),
             "tokens per scoring call (whole items; an item's choices always go together)")
@@ -162,9 +162,11 @@ int run_eval(int argc, char** argv) {
         ("strict", po::bool_switch(&lopts.strict), "stop at the first bad row or failed item")
         ("quiet,q", po::bool_switch(&quiet), "no summary, warnings or progress on stderr");
     // clang-format on
+    bcli.add(desc, bopts);
     po::variables_map vm;
     if (!parse_command_line(argc, argv, desc, po::value<std::vector<std::string>>(), vm, 0))
         return 0;
+    bcli.finish(bopts);
     if (model.empty()) throw argument_error("no --model (see polyglot eval --help)");
     const auto specs = split_commas(task_args);
     if (specs.empty() && task_files.empty())
@@ -197,12 +199,8 @@ int run_eval(int argc, char** argv) {
         std::fprintf(stderr, "polyglot eval: ... and %zu more skipped rows\n",
                      n_skip_msgs - max_skip_messages);
 
-    backend_options bopts;
-    bopts.backend = backend;
     bopts.threads = threads;
-    bopts.dtype = dtype;
     bopts.batch_tokens = ropts.batch_tokens;
-    for (const auto& d : plugin_dirs) bopts.plugin_dirs.emplace_back(d);
     parallel::thread_limit limit_threads(threads);
 
     bool need_scorer = false, need_generator = false;
