@@ -5,6 +5,7 @@
 #include <polyglot/core/assert.hpp>
 #include <polyglot/eval/metrics.hpp>
 #include <polyglot/eval/python_random.hpp>
+#include <polyglot/stats/bootstrap.hpp>
 #include <polyglot/text/unicode.hpp>
 #include <vector>
 
@@ -73,16 +74,6 @@ weighted_accuracy from_counts(const std::array<std::uint64_t, 23>& correct,
     for (double v : w.category) s += v;
     w.value = s / 4;
     return w;
-}
-
-double sample_sd(const std::vector<double>& v) {
-    if (v.size() < 2) return nan_v;
-    double mu = 0;
-    for (double x : v) mu += x;
-    mu /= static_cast<double>(v.size());
-    double ss = 0;
-    for (double x : v) ss += (x - mu) * (x - mu);
-    return std::sqrt(ss / static_cast<double>(v.size() - 1));
 }
 
 }  // namespace
@@ -177,8 +168,10 @@ weighted_accuracy_stats mrb_weighted_accuracy_bootstrap(std::span<const mrb_outc
         for (std::size_t c = 0; c < 4; ++c) cats[c][d] = w.category[c];
     }
     const bool enough = n >= 2 && draws >= 2;
-    st.stderr_ = enough ? sample_sd(values) : nan_v;
-    for (std::size_t c = 0; c < 4; ++c) st.category_stderr[c] = enough ? sample_sd(cats[c]) : nan_v;
+    // the replicates' sample SD (ddof 1): the bootstrap standard error
+    st.stderr_ = enough ? stats::percentile_interval(values).se : nan_v;
+    for (std::size_t c = 0; c < 4; ++c)
+        st.category_stderr[c] = enough ? stats::percentile_interval(cats[c]).se : nan_v;
     return st;
 }
 
