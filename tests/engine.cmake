@@ -16,3 +16,7 @@ if(TARGET polyglot_cpu_engine AND TARGET polyglot_cli)
     LIBS polyglot_model_common simdjson::simdjson LABELS plugins)
   add_dependencies(engine_cli_test polyglot_cli polyglot_plugin_cpu)
 endif()
+if(TARGET polyglot_cpu_engine)
+  polyglot_add_test(engine_generate_test SOURCES "${CMAKE_CURRENT_LIST_DIR}/engine/generate_test.cpp"
+    LIBS polyglot_cpu_engine polyglot_model_common simdjson::simdjson LABELS plugins)
+endif()
