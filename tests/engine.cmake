@@ -20,3 +20,7 @@ if(TARGET polyglot_cpu_engine)
   polyglot_add_test(engine_generate_test SOURCES "${CMAKE_CURRENT_LIST_DIR}/engine/generate_test.cpp"
     LIBS polyglot_cpu_engine polyglot_model_common simdjson::simdjson LABELS plugins)
 endif()
+if(TARGET polyglot_model_runtime)
+  polyglot_add_test(runtime_rules_test SOURCES "${CMAKE_CURRENT_LIST_DIR}/engine/runtime_rules_test.cpp"
+    LIBS polyglot_model_runtime polyglot_model_common simdjson::simdjson LABELS plugins)
+endif()
