@@ -12,6 +12,7 @@
 #include <polyglot/core/error.hpp>
 #include <unordered_map>
 
+#include "common/plugin_config.hpp"
 #include "common/runtime/detok_standin.hpp"  // TEMPORARY: the tokenizer branch's decoding
 #include "common/runtime/kv_pool.hpp"
 #include "common/safetensors.hpp"
@@ -141,6 +142,19 @@ struct lm_runtime::impl {
         }
     }
 };
+
+options parse_options(std::string_view config_json) {
+    simdjson::dom::parser parser;
+    simdjson::dom::object obj = model::parse_config(parser, config_json);
+    options o;
+    o.pooling = model::config_string(obj, "pooling");
+    o.max_tokens = model::config_size(obj, "max_tokens", o.max_tokens);
+    o.pass_tokens = model::config_size(obj, "batch_tokens", 0);
+    o.kv_tokens = model::config_size(obj, "kv_tokens", 0);
+    o.max_batch = model::config_size(obj, "max_batch", 0);
+    o.parse_special = model::config_bool(obj, "parse_special", false);
+    return o;
+}
 
 lm_runtime::lm_runtime() : p_(std::make_unique<impl>()) {}
 lm_runtime::~lm_runtime() = default;
