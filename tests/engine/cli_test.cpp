@@ -220,4 +220,17 @@ BOOST_AUTO_TEST_CASE(complete_jsonl) {
     BOOST_TEST(sampled[0] == sampled[1]);
     BOOST_TEST(sampled[0] == sampled[2]);
     BOOST_TEST(sampled[0].find("\"logprobs\":[") != std::string::npos);
+    // Chat messages rendered with a chat template (BOS + the user's text): the same ids as the
+    // text prompt, so HF's greedy continuation.
+    std::ofstream(t.dir / "t.jinja") << "{{ bos_token }}{% for m in messages %}{{ m['content'] }}"
+                                        "{% endfor %}";
+    std::ofstream(t.dir / "m.jsonl")
+        << "{\"messages\": [{\"role\": \"user\", \"content\": \"Iceland\"}]}\n";
+    const auto mo = t.dir / "m.out";
+    BOOST_REQUIRE_EQUAL(
+        run(cli() + " complete --backend cpu --model " + dir.string() +
+            " --max-new-tokens 8 --chat-template " + (t.dir / "t.jinja").string() + " " +
+            (t.dir / "m.jsonl").string() + " -o " + mo.string() + " 2>/dev/null"),
+        0);
+    BOOST_TEST(slurp(mo).find("\"token_ids\":" + want[0]) != std::string::npos, slurp(mo));
 }

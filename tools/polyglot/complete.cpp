@@ -2,8 +2,10 @@
 // polyglot complete --model SPEC [sampling options] FILE.jsonl|-: one completion per input
 // line, in input order, from whichever backend plugin serves the model (GENERATE).
 //
-// Input lines: {"prompt": "text"} (tokenized with the model's special tokens) or
-// {"prompt_ids": [ids]} (used as given), optionally with "id" (a string or an integer, echoed).
+// Input lines: {"prompt": "text"} (tokenized with the model's special tokens),
+// {"prompt_ids": [ids]} (used as given) or {"messages": [chat messages]} (rendered with the
+// model's chat template or --chat-template FILE, ending with the assistant header), optionally
+// with "id" (a string or an integer, echoed).
 // Output: one JSON line per input line, in order:
 //   {"line", "id", "text", "token_ids", "finish_reason", "prompt_tokens", "completion_tokens"
 //    [, "logprobs"]}
@@ -85,8 +87,15 @@ void parse_line(simdjson::dom::parser& parser, std::string_view line, item& it) 
         return;
     }
     if (has_messages) {
-        // TODO(chat templates): render through the generator once text::chat_template lands.
-        it.error = "\"messages\" needs chat templates, which this build does not have yet";
+        simdjson::dom::array msgs;
+        if (obj["messages"].get(msgs)) {
+            it.error = "\"messages\" must be an array of chat messages";
+            return;
+        }
+        // Rendered by the generator with the model's chat template (or sent to a server
+        // that renders chat itself).
+        it.kind = prompt_kind::messages;
+        it.text = simdjson::to_string(msgs);
         return;
     }
     if (has_prompt) {
@@ -116,7 +125,7 @@ void parse_line(simdjson::dom::parser& parser, std::string_view line, item& it) 
 }
 
 struct options {
-    std::string model, output = "-", backend = "auto";
+    std::string model, output = "-", backend = "auto", chat_template;
     std::vector<std::string> plugin_dirs, stop;
     std::size_t threads = 0, batch = 64;
     generate_params params;
@@ -291,8 +300,9 @@ int run_complete(int argc, char** argv) {
     p.max_new_tokens = 256;
     po::options_description desc(
         "polyglot complete --model SPEC [options] FILE.jsonl|-\n\n"
-        "One completion per input line ({\"prompt\": text} or {\"prompt_ids\": [ids]}, optional "
-        "\"id\"), written as JSON lines in input order. Bad lines and failed items get an "
+        "One completion per input line ({\"prompt\": text}, {\"prompt_ids\": [ids]} or "
+        "{\"messages\": [...]}, optional \"id\"), written as JSON lines in input order. Bad lines "
+        "and failed items get an "
         "{\"error\": ...} line and are counted on stderr; --strict stops at the first.\n\n"
         "Options");
     // clang-format off
@@ -313,6 +323,8 @@ int run_complete(int argc, char** argv) {
         ("stop", po::value(&o.stop), "stop string, not part of the output (repeatable)")
         ("logprobs", po::bool_switch(&p.logprobs), "add each generated token's log-probability")
         ("ignore-eos", po::bool_switch(&p.ignore_eos), "do not stop at the model's EOS tokens")
+        ("chat-template", po::value(&o.chat_template),
+            "a .jinja file rendering \"messages\" lines instead of the model's chat template")
         ("threads", po::value(&o.threads)->default_value(0), "worker threads (0 = all cores)")
         ("backend", po::value(&o.backend)->default_value(o.backend),
             "cpu, cuda, metal, remote, auto, or a plugin path")
@@ -335,6 +347,7 @@ int run_complete(int argc, char** argv) {
     bo.backend = o.backend;
     for (const auto& d : o.plugin_dirs) bo.plugin_dirs.emplace_back(d);
     bo.threads = o.threads;
+    bo.chat_template = o.chat_template;
     auto gen = open_generator(o.model, bo);
 
     io::atomic_ofstream out(o.output);
