@@ -404,3 +404,48 @@ BOOST_AUTO_TEST_CASE(malformed_eos_in_generation_config_names_the_file) {
         fs::remove_all(d);
     }
 }
+
+BOOST_AUTO_TEST_CASE(tokenizer_model_mismatch_is_an_item_failure) {
+    // A tokenizer.json with an id the weights do not have (2500 >= vocab 2000): the items
+    // whose text produces it fail, with the reason; the others are computed.
+    const fs::path d =
+        fs::temp_directory_path() / ("polyglot_gen_oov_" + std::to_string(::getpid()));
+    fs::remove_all(d);
+    fs::copy(fixture("tiny-llama"), d, fs::copy_options::recursive);
+    for (auto& e : fs::recursive_directory_iterator(d))
+        fs::permissions(e.path(), fs::perms::owner_write, fs::perm_options::add);
+    std::string tok;
+    {
+        std::ifstream in(d / "tokenizer.json");
+        tok.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    const auto at = tok.find("\"added_tokens\": [");
+    BOOST_REQUIRE(at != std::string::npos);
+    tok.insert(at + 17,
+               R"({"id": 2500, "content": "<|extra|>", "single_word": false, "lstrip": false, )"
+               R"("rstrip": false, "normalized": false, "special": true}, )");
+    std::ofstream(d / "tokenizer.json", std::ios::trunc) << tok;
+    auto r = open_cpu(d, {.pooling = "", .parse_special = true});
+    std::vector<std::pair<std::uint64_t, std::string>> failed;
+    polyglot_call_context c{};
+    c.struct_size = sizeof c;
+    c.user = &failed;
+    c.item_error = [](void* u, std::uint64_t i, polyglot_status, const char* m) {
+        static_cast<std::vector<std::pair<std::uint64_t, std::string>>*>(u)->emplace_back(i, m);
+    };
+    const polyglot::plugin_sdk::call_context ctx(&c);
+    std::vector<std::string_view> p = {"Iceland", "Ice <|extra|> land"}, q = {"Island", "Island"};
+    const auto s = r->score(p, q, ctx);
+    BOOST_REQUIRE_EQUAL(failed.size(), 1u);
+    BOOST_TEST(failed[0].first == 1u);
+    BOOST_TEST(failed[0].second.find("2500") != std::string::npos, failed[0].second);
+    BOOST_TEST(std::isfinite(s[0].sum_nll));
+    BOOST_TEST(std::isnan(s[1].sum_nll));
+    failed.clear();
+    std::vector<float> e(2 * r->dim());
+    r->embed(p, e.data(), ctx);
+    BOOST_REQUIRE_EQUAL(failed.size(), 1u);
+    BOOST_TEST(std::isfinite(e[0]));
+    BOOST_TEST(std::isnan(e[r->dim()]));
+    fs::remove_all(d);
+}

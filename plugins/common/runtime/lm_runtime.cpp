@@ -157,6 +157,17 @@ options parse_options(std::string_view config_json) {
 }
 
 lm_runtime::lm_runtime() : p_(std::make_unique<impl>()) {}
+
+/// Why ids from the tokenizer cannot go to the model ("" when they can): a tokenizer.json with
+/// more ids than the weights' vocabulary.
+static std::string outside_vocabulary(std::span<const token_id> ids, std::size_t vocab) {
+    for (auto id : ids)
+        if (id >= vocab)
+            return "token id " + std::to_string(id) +
+                   " from the tokenizer is outside the model's vocabulary of " +
+                   std::to_string(vocab) + " (tokenizer.json and the weights do not match)";
+    return {};
+}
 lm_runtime::~lm_runtime() = default;
 
 std::unique_ptr<lm_runtime> lm_runtime::open(const std::filesystem::path& dir, const options& opts,
@@ -318,9 +329,14 @@ void lm_runtime::embed(std::span<const std::string_view> texts, float* out,
     const std::size_t hidden = std::size_t(dev_->config().hidden_size);
     std::vector<float> pooled(n * hidden, 0.0f);
     std::vector<forward_seq> seqs;
-    std::vector<std::size_t> which;
+    std::vector<bool> failed(n, false);
     for (std::size_t i = 0; i < n; ++i) {
         if (ids[i].empty()) continue;  // no token at all: the zero vector
+        if (auto why = outside_vocabulary(ids[i], vocab_); !why.empty()) {
+            ctx.item_failed(i, POLYGLOT_STATUS_INVALID_ARGUMENT, why);
+            failed[i] = true;
+            continue;
+        }
         forward_seq s;
         s.ids = ids[i];
         s.pooling = p_->pooling;
@@ -330,6 +346,10 @@ void lm_runtime::embed(std::span<const std::string_view> texts, float* out,
     if (ctx.cancelled()) return;
     p_->run_uncached(*dev_, seqs);
     dev_->parallel_for(n, [&](std::size_t i) {
+        if (failed[i]) {
+            std::fill_n(out + i * dim_, dim_, std::numeric_limits<float>::quiet_NaN());
+            return;
+        }
         std::vector<float> cur(pooled.begin() + long(i * hidden),
                                pooled.begin() + long((i + 1) * hidden)),
             next;
@@ -378,6 +398,12 @@ std::vector<score_result> lm_runtime::score(std::span<const std::string_view> pr
     std::vector<std::vector<output_request>> outs(n);
     std::vector<forward_seq> seqs;
     for (std::size_t i = 0; i < n; ++i) {
+        if (auto why = outside_vocabulary(ids[i], vocab_); !why.empty()) {
+            ctx.item_failed(i, POLYGLOT_STATUS_INVALID_ARGUMENT, why);
+            std::fill(res[i].logprobs.begin(), res[i].logprobs.end(),
+                      std::numeric_limits<float>::quiet_NaN());
+            continue;
+        }
         if (res[i].n_scored == 0) continue;
         const std::size_t f = std::max<std::size_t>(from[i], 1);
         for (std::size_t p = f; p < ids[i].size(); ++p) {
