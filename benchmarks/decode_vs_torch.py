@@ -9,7 +9,8 @@ decode rate is batch · (new_tokens − 1) / (t_new − t_1), so prefill is not 
 side is a hand-written Llama forward (engine_vs_torch.py's) with a per-layer K/V cache, batched
 prompts of equal length, torch.inference_mode. Prints tokens/s of both, the ratio, and how many
 generated tokens agree (greedy decoding of random weights: rare near-ties may flip a token,
-after which the sequences diverge).
+after which the sequences diverge). torch runs with OMP_WAIT_POLICY=PASSIVE unless the
+environment sets it (spinning OpenMP threads collapse on an oversubscribed machine).
 
     /usr/bin/python3 benchmarks/make_random_llama.py /tmp/llama150m
     cmake --build build --target polyglot_engine_driver
@@ -28,7 +29,11 @@ import tempfile
 import time
 
 import numpy as np
-import torch
+
+# On a shared machine, OpenMP threads that spin while waiting collapse torch's throughput when
+# the cores are oversubscribed; passive waiting is its better setting there (set before import).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from engine_vs_torch import TorchLlama  # noqa: E402

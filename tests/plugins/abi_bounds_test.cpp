@@ -239,3 +239,23 @@ BOOST_AUTO_TEST_CASE(generator_service_text_and_ids) {
     BOOST_TEST(!two[1].ok());
     BOOST_TEST(has(two[1].error, "empty prompt"), two[1].error);
 }
+
+BOOST_AUTO_TEST_CASE(cancelled_generation_reports_every_item) {
+    polyglot::backend_options o;
+    o.backend = "cpu";
+    o.plugin_dirs = {fs::path(POLYGLOT_BINARY_DIR) / "plugins"};
+    auto g = polyglot::open_generator(fixture("tiny-llama").string(), o);
+    polyglot::generate_params p;
+    p.max_new_tokens = 8;
+    std::vector<std::string_view> texts = {"Iceland", "Bulgarian"};
+    std::vector<polyglot::generation> out(2);
+    const volatile std::int32_t cancel = 1;
+    polyglot::call_hooks hooks;
+    hooks.cancel = &cancel;
+    g->generate(polyglot::prompt_kind::text, texts, {}, 0, p, out, &hooks);
+    for (const auto& x : out) {
+        BOOST_TEST(!x.ok());  // never an empty completion that looks finished
+        BOOST_TEST(x.status == POLYGLOT_STATUS_CANCELLED);
+        BOOST_TEST(x.finish_reason == POLYGLOT_FINISH_NONE);
+    }
+}
