@@ -24,3 +24,11 @@ if(TARGET polyglot_model_runtime)
   polyglot_add_test(runtime_rules_test SOURCES "${CMAKE_CURRENT_LIST_DIR}/engine/runtime_rules_test.cpp"
     LIBS polyglot_model_runtime polyglot_model_common simdjson::simdjson LABELS plugins)
 endif()
+# The same parity and determinism checks on the portable (Eigen) linear-layer path, which a
+# machine without AVX2 + FMA takes.
+foreach(t IN ITEMS engine_model_test engine_generate_test)
+  if(TARGET ${t})
+    add_test(NAME ${t}_baseline COMMAND ${t} WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+    set_tests_properties(${t}_baseline PROPERTIES LABELS plugins ENVIRONMENT POLYGLOT_CPU_BASELINE=1)
+  endif()
+endforeach()

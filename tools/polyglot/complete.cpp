@@ -15,6 +15,7 @@
 // depend on --batch, --threads or the backend's batching.
 #include <simdjson.h>
 
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdio>
@@ -273,14 +274,37 @@ class runner {
         out_.write(s);
     }
 
-    void show_progress(std::uint64_t done, std::uint64_t tokens) {
+    /// A bar on stderr: lines finished of the lines read so far, scaled by the share of the
+    /// input read (exact for a whole file in memory, an estimate while streaming).
+    void show_progress(std::uint64_t done, std::uint64_t batch_tokens) {
         const double secs =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
-        std::fprintf(stderr, "\r%llu completions, %llu tokens in this batch, %.1f s ",
+        const std::uint64_t tokens = tokens_ + batch_tokens;
+        double frac = lines_read_ ? double(done + skipped_lines()) / double(lines_read_) : 0.0;
+        if (input_size_) frac *= std::min(1.0, double(input_read_) / double(input_size_));
+        frac = std::clamp(frac, 0.0, 1.0);
+        const int width = 30, fill = int(frac * width);
+        std::fprintf(stderr, "\r[%.*s%*s] %3.0f%% %llu completions %llu tokens %.1f tokens/s ",
+                     fill, "##############################", width - fill, "", frac * 100,
                      static_cast<unsigned long long>(done), static_cast<unsigned long long>(tokens),
-                     secs);
+                     secs > 0 ? double(tokens) / secs : 0.0);
         std::fflush(stderr);
         progress_shown_ = true;
+    }
+
+  public:
+    /// What the reader has consumed (for the progress bar).
+    void input_read(std::uint64_t lines, std::uint64_t bytes, std::uint64_t size) {
+        lines_read_ = lines;
+        input_read_ = bytes;
+        input_size_ = size;
+    }
+
+  private:
+    [[nodiscard]] std::uint64_t skipped_lines() const {
+        std::uint64_t n = 0;
+        for (const auto& [k, v] : bad_) n += v;
+        return n;
     }
 
     const options& o_;
@@ -290,6 +314,7 @@ class runner {
     std::map<std::string, std::uint64_t> bad_, failures_;
     std::uint64_t done_ = 0, failed_ = 0, tokens_ = 0, n_bad_msgs_ = 0;
     bool progress_shown_ = false;
+    std::uint64_t lines_read_ = 0, input_read_ = 0, input_size_ = 0;
     std::chrono::steady_clock::time_point t0_;
 };
 
@@ -358,6 +383,7 @@ int run_complete(int argc, char** argv) {
     simdjson::dom::parser parser;
     std::uint64_t index = 0;
     while (reader.next(chunk)) {
+        run.input_read(index + chunk.lines.size(), chunk.input_bytes_end, reader.size_hint());
         for (const auto& l : chunk.lines) {
             item it;
             it.line = l.number;

@@ -6,9 +6,14 @@
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/task_arena.h>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <polyglot/core/error.hpp>
 
@@ -33,10 +38,30 @@ constexpr std::ptrdiff_t cached_query_block = 32;  // queries per attention task
 
 std::ptrdiff_t round_up4(std::ptrdiff_t n) { return (n + 3) / 4 * 4; }
 
+/// 64-byte aligned storage for weights and activations: rows of a multiple of 8 floats then
+/// start on 32-byte boundaries, and the AVX2 kernel's loads never split a cache line.
+template <class T>
+struct aligned_allocator {
+    using value_type = T;
+    aligned_allocator() = default;
+    template <class U>
+    aligned_allocator(const aligned_allocator<U>&) noexcept {}
+    T* allocate(std::size_t n) {
+        void* p = ::operator new(n * sizeof(T), std::align_val_t(64));
+        return static_cast<T*>(p);
+    }
+    void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, std::align_val_t(64)); }
+    template <class U>
+    bool operator==(const aligned_allocator<U>&) const noexcept {
+        return true;
+    }
+};
+using fvec = std::vector<float, aligned_allocator<float>>;
+
 /// A column-major activation matrix: `rows` floats per token, tokens as columns.
 struct act_buf {
     std::ptrdiff_t rows = 0, cols = 0;
-    std::vector<float> data;
+    fvec data;
     void resize(std::ptrdiff_t r, std::ptrdiff_t c) {
         rows = r;
         cols = c;
@@ -48,14 +73,142 @@ struct act_buf {
 
 struct linear {
     std::int64_t out = 0, in = 0;
-    std::vector<float> w;  // [out, in] row-major
+    fvec w;                // [out, in] row-major
     std::vector<float> b;  // [out] or empty
 };
 
-/// Y[:, 0:cols) = W X (+ b): tiles of (row_block weight rows × token_block tokens), so a token's
-/// result depends only on the weight (see the file comment of transformer.hpp).
-void matmul(const linear& l, const act_buf& x, act_buf& y, std::ptrdiff_t cols) {
-    const std::ptrdiff_t out = l.out, in = l.in;
+// ---- linear layers: Y[:, 0:cols) = W X (+ b) ------------------------------------------------
+//
+// Two kernels; each gives a token column a result that depends only on the weights and that
+// column (see the file comment of transformer.hpp):
+//  - with AVX2 + FMA (checked at run time): every output element is one dot product
+//    accumulated the same way wherever it sits in the tiling — 8 FMA lanes over k (lane l takes
+//    k ≡ l mod 8), a fixed reduction tree, then the k tail in order — so no padding is needed;
+//  - otherwise Eigen's GEMM over fixed tiles, the token count padded to a multiple of Eigen's
+//    nr = 4 so that every column takes the same micro-kernel path.
+// Hand-written because Eigen picks its kernels at compile time (the baseline x86-64 build gets
+// SSE2 only) and its results depend on the tile shape.
+
+constexpr std::ptrdiff_t gemm_rows = 64;  // weight rows per AVX2 tile
+constexpr std::ptrdiff_t gemm_cols = 64;  // token columns per AVX2 tile
+
+/// Whether the AVX2 + FMA kernel runs; POLYGLOT_CPU_BASELINE=1 forces the portable path (tests).
+bool use_avx2_fma() {
+    static const bool yes = [] {
+        const char* e = std::getenv("POLYGLOT_CPU_BASELINE");
+        if (e && *e && std::string_view(e) != "0") return false;
+#if defined(__x86_64__) || defined(__i386__)
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+        return false;
+#endif
+    }();
+    return yes;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/// Dot products of R weight rows with C token columns (R ≤ 4, C ≤ 3, 12 accumulators).
+template <int R, int C>
+__attribute__((target("avx2,fma"), always_inline)) inline void dot_block(
+    const float* w, std::ptrdiff_t in, const float* const* x, float* const* y, std::ptrdiff_t r,
+    const float* bias) {
+    __m256 acc[R][C];
+    for (int i = 0; i < R; ++i)
+        for (int j = 0; j < C; ++j) acc[i][j] = _mm256_setzero_ps();
+    std::ptrdiff_t k = 0;
+    for (; k + 8 <= in; k += 8) {
+        __m256 wv[R], xv[C];
+        for (int i = 0; i < R; ++i) wv[i] = _mm256_loadu_ps(w + (r + i) * in + k);
+        for (int j = 0; j < C; ++j) xv[j] = _mm256_loadu_ps(x[j] + k);
+        for (int i = 0; i < R; ++i)
+            for (int j = 0; j < C; ++j) acc[i][j] = _mm256_fmadd_ps(wv[i], xv[j], acc[i][j]);
+    }
+    for (int i = 0; i < R; ++i)
+        for (int j = 0; j < C; ++j) {
+            // Fixed tree: (l0+l4, l1+l5, l2+l6, l3+l7), then (a+c, b+d), then the two.
+            const __m128 q =
+                _mm_add_ps(_mm256_castps256_ps128(acc[i][j]), _mm256_extractf128_ps(acc[i][j], 1));
+            const __m128 h = _mm_add_ps(q, _mm_movehl_ps(q, q));
+            float v = _mm_cvtss_f32(_mm_add_ss(h, _mm_shuffle_ps(h, h, 1)));
+            for (std::ptrdiff_t t = k; t < in; ++t) v = std::fma(w[(r + i) * in + t], x[j][t], v);
+            if (bias) v += bias[r + i];
+            y[j][r + i] = v;
+        }
+}
+
+/// R weight rows against n token columns, in blocks of 3 columns.
+template <int R>
+__attribute__((target("avx2,fma"), always_inline)) inline void dot_row(
+    const float* w, std::ptrdiff_t in, const float* const* xs, float* const* ys, std::ptrdiff_t n,
+    std::ptrdiff_t r, const float* bias) {
+    std::ptrdiff_t c = 0;
+    for (; c + 3 <= n; c += 3) dot_block<R, 3>(w, in, xs + c, ys + c, r, bias);
+    switch (n - c) {
+        case 2:
+            dot_block<R, 2>(w, in, xs + c, ys + c, r, bias);
+            break;
+        case 1:
+            dot_block<R, 1>(w, in, xs + c, ys + c, r, bias);
+            break;
+        default:
+            break;
+    }
+}
+
+__attribute__((target("avx2,fma"))) void gemm_tile_avx2(const float* w, std::ptrdiff_t in,
+                                                        const float* bias, const act_buf& x,
+                                                        act_buf& y, std::ptrdiff_t r0,
+                                                        std::ptrdiff_t r1, std::ptrdiff_t c0,
+                                                        std::ptrdiff_t c1) {
+    // Rows outside, columns inside: four weight rows come from memory once and serve every
+    // column of the tile from L1.
+    const float* xs[64];
+    float* ys[64];
+    const std::ptrdiff_t n = c1 - c0;
+    for (std::ptrdiff_t j = 0; j < n; ++j) {
+        xs[j] = x.col(c0 + j);
+        ys[j] = y.col(c0 + j);
+    }
+    std::ptrdiff_t r = r0;
+    for (; r + 4 <= r1; r += 4) dot_row<4>(w, in, xs, ys, n, r, bias);
+    switch (r1 - r) {
+        case 3:
+            dot_row<3>(w, in, xs, ys, n, r, bias);
+            break;
+        case 2:
+            dot_row<2>(w, in, xs, ys, n, r, bias);
+            break;
+        case 1:
+            dot_row<1>(w, in, xs, ys, n, r, bias);
+            break;
+        default:
+            break;
+    }
+}
+#endif
+
+/// Y[:, 0:cols) = W X (+ b) for W [out, in] row-major; y must have room for cols rounded up to a
+/// multiple of 4 (the Eigen path computes the padding columns, which are zero in x).
+void gemm(const float* w, std::ptrdiff_t out, std::ptrdiff_t in, const float* bias,
+          const act_buf& x, act_buf& y, std::ptrdiff_t cols) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (use_avx2_fma()) {
+        const std::ptrdiff_t nrb = (out + gemm_rows - 1) / gemm_rows;
+        const std::ptrdiff_t ncb = (cols + gemm_cols - 1) / gemm_cols;
+        oneapi::tbb::parallel_for(
+            oneapi::tbb::blocked_range2d<std::ptrdiff_t>(0, ncb, 1, 0, nrb, 1),
+            [&](const oneapi::tbb::blocked_range2d<std::ptrdiff_t>& r) {
+                for (auto cb = r.rows().begin(); cb != r.rows().end(); ++cb)
+                    for (auto rb = r.cols().begin(); rb != r.cols().end(); ++rb)
+                        gemm_tile_avx2(w, in, bias, x, y, rb * gemm_rows,
+                                       std::min(out, (rb + 1) * gemm_rows), cb * gemm_cols,
+                                       std::min(cols, (cb + 1) * gemm_cols));
+            },
+            oneapi::tbb::simple_partitioner());
+        return;
+    }
+#endif
+    cols = round_up4(cols);
     const std::ptrdiff_t nrb = (out + row_block - 1) / row_block;
     const std::ptrdiff_t ntb = (cols + token_block - 1) / token_block;
     oneapi::tbb::parallel_for(
@@ -66,15 +219,18 @@ void matmul(const linear& l, const act_buf& x, act_buf& y, std::ptrdiff_t cols) 
                     const std::ptrdiff_t r0 = rb * row_block, nr = std::min(row_block, out - r0);
                     const std::ptrdiff_t c0 = tb * token_block,
                                          nc = std::min(token_block, cols - c0);
-                    crmap W(l.w.data() + r0 * in, nr, in);
+                    crmap W(w + r0 * in, nr, in);
                     ccmap X(x.col(c0), in, nc, Eigen::OuterStride<>(x.rows));
                     cmap Y(y.col(c0) + r0, nr, nc, Eigen::OuterStride<>(y.rows));
                     Y.noalias() = W * X;
-                    if (!l.b.empty())
-                        Y.colwise() += Eigen::Map<const Eigen::VectorXf>(l.b.data() + r0, nr);
+                    if (bias) Y.colwise() += Eigen::Map<const Eigen::VectorXf>(bias + r0, nr);
                 }
         },
         oneapi::tbb::simple_partitioner());
+}
+
+void matmul(const linear& l, const act_buf& x, act_buf& y, std::ptrdiff_t cols) {
+    gemm(l.w.data(), l.out, l.in, l.b.empty() ? nullptr : l.b.data(), x, y, cols);
 }
 
 /// Runs f(j) for every column j in [0, cols) in parallel (column-local work only).
@@ -123,8 +279,8 @@ struct transformer::weights {
     model::model_config cfg;
     model::dtype stored = model::dtype::f32;
     std::size_t params = 0;
-    std::vector<float> embed;  // [vocab, hidden]
-    linear lm_head;            // empty w when tied (embed is used)
+    fvec embed;      // [vocab, hidden]
+    linear lm_head;  // empty w when tied (embed is used)
     bool has_head = false;
     std::vector<float> final_norm;
     struct layer {
@@ -162,9 +318,9 @@ struct loader {
     const model::weight_set& ws;
     std::size_t& params;
 
-    std::vector<float> tensor(const std::string& name, std::initializer_list<std::int64_t> shape) {
+    fvec tensor(const std::string& name, std::initializer_list<std::int64_t> shape) {
         const auto& t = ws.get(name, shape);
-        std::vector<float> v(std::size_t(t.numel()));
+        fvec v(std::size_t(t.numel()));
         model::to_float(t, v.data());
         params += v.size();
         return v;
@@ -406,7 +562,7 @@ void transformer::run(std::span<const runtime::forward_seq> batch) {
         const auto& sn = sliding ? sin_slide : sin_full;
         for_columns(
             T, [&](std::ptrdiff_t j) { rms_norm(x.col(j), L.in_norm.data(), d, eps, xn.col(j)); });
-        matmul(L.qkv, xn, qkv, Tp);
+        matmul(L.qkv, xn, qkv, T);
         // q/k norms and RoPE, per token and head; keys and values of cached sequences go to
         // their KV blocks.
         float* const kc = S.k ? S.k.get() + li * S.layer_stride : nullptr;
@@ -536,7 +692,7 @@ void transformer::run(std::span<const runtime::forward_seq> batch) {
                     O.noalias() = Vv * Sm;
                 }
             });
-        matmul(L.o, attn, tmp, Tp);
+        matmul(L.o, attn, tmp, T);
         if (c.sandwich_norms) {
             for_columns(T, [&](std::ptrdiff_t j) {
                 float* t = tmp.col(j);
@@ -553,7 +709,7 @@ void transformer::run(std::span<const runtime::forward_seq> batch) {
                 rms_norm(o, L.pre_ff_norm.data(), d, eps, xn.col(j));
             });
         }
-        matmul(L.gate_up, xn, gu, Tp);
+        matmul(L.gate_up, xn, gu, T);
         for_columns(T, [&](std::ptrdiff_t j) {
             const float* g = gu.col(j);
             const float* u = g + inter;
@@ -570,7 +726,7 @@ void transformer::run(std::span<const runtime::forward_seq> batch) {
                     break;
             }
         });
-        matmul(L.down, act, tmp, Tp);
+        matmul(L.down, act, tmp, T);
         for_columns(T, [&](std::ptrdiff_t j) {
             float* t = tmp.col(j);
             if (c.sandwich_norms) rms_norm(t, L.post_ff_norm.data(), d, eps, t);
@@ -640,23 +796,7 @@ void transformer::run(std::span<const runtime::forward_seq> batch) {
         for (std::ptrdiff_t j = 0; j < nj; ++j)
             std::copy_n(xn.col(jobs[j0 + std::size_t(j)].col), d, hs.col(j));
         logits.resize(V, njp);
-        {
-            const float* hw = W.head_w();
-            const std::ptrdiff_t nrb = (V + row_block * 4 - 1) / (row_block * 4);
-            oneapi::tbb::parallel_for(
-                oneapi::tbb::blocked_range<std::ptrdiff_t>(0, nrb, 1),
-                [&](const oneapi::tbb::blocked_range<std::ptrdiff_t>& r) {
-                    for (auto rb = r.begin(); rb != r.end(); ++rb) {
-                        const std::ptrdiff_t r0 = rb * row_block * 4,
-                                             nr = std::min(row_block * 4, V - r0);
-                        crmap Wm(hw + r0 * d, nr, d);
-                        ccmap X(hs.col(0), d, njp, Eigen::OuterStride<>(hs.rows));
-                        cmap Y(logits.col(0) + r0, nr, njp, Eigen::OuterStride<>(logits.rows));
-                        Y.noalias() = Wm * X;
-                    }
-                },
-                oneapi::tbb::simple_partitioner());
-        }
+        gemm(W.head_w(), V, d, nullptr, hs, logits, nj);
         for_columns(nj, [&](std::ptrdiff_t j) {
             const runtime::output_request& o = *jobs[j0 + std::size_t(j)].rq;
             float* l = logits.col(j);
