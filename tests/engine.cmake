@@ -32,3 +32,9 @@ foreach(t IN ITEMS engine_model_test engine_generate_test)
     set_tests_properties(${t}_baseline PROPERTIES LABELS plugins ENVIRONMENT POLYGLOT_CPU_BASELINE=1)
   endif()
 endforeach()
+if(TARGET polyglot_model_common)
+  # Ids, decoding and stream decoding against HF's Rust `tokenizers` (tests/oracles/).
+  polyglot_add_test(engine_hf_tokenizer_oracle_test
+    SOURCES "${CMAKE_CURRENT_LIST_DIR}/engine/hf_tokenizer_oracle_test.cpp"
+    LIBS polyglot_model_common simdjson::simdjson ICU::uc LABELS plugins)
+endif()
