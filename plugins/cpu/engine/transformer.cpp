@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <mutex>
 #include <polyglot/core/error.hpp>
 
 #include "common/runtime/weights.hpp"
@@ -62,10 +63,13 @@ using fvec = std::vector<float, aligned_allocator<float>>;
 struct act_buf {
     std::ptrdiff_t rows = 0, cols = 0;
     fvec data;
-    void resize(std::ptrdiff_t r, std::ptrdiff_t c) {
+    /// r × c with the columns from @p used on zero (the padding the Eigen path computes); the
+    /// others are overwritten by the caller. Keeps the allocation between passes.
+    void resize(std::ptrdiff_t r, std::ptrdiff_t c, std::ptrdiff_t used = 0) {
         rows = r;
         cols = c;
-        data.assign(std::size_t(r * c), 0.0f);
+        if (data.size() < std::size_t(r * c)) data.resize(std::size_t(r * c));
+        std::fill(data.begin() + used * r, data.begin() + r * c, 0.0f);
     }
     float* col(std::ptrdiff_t j) { return data.data() + j * rows; }
     const float* col(std::ptrdiff_t j) const { return data.data() + j * rows; }
@@ -81,29 +85,39 @@ struct linear {
 //
 // Two kernels; each gives a token column a result that depends only on the weights and that
 // column (see the file comment of transformer.hpp):
-//  - with AVX2 + FMA (checked at run time): every output element is one dot product
-//    accumulated the same way wherever it sits in the tiling — 8 FMA lanes over k (lane l takes
-//    k ≡ l mod 8), a fixed reduction tree, then the k tail in order — so no padding is needed;
+//  - with AVX2 + FMA or AVX-512 (checked at run time): every output element is one dot product
+//    accumulated the same way wherever it sits in the tiling — 8 (16) FMA lanes over k, a
+//    fixed reduction tree, then the k tail in order — so no padding is needed;
 //  - otherwise Eigen's GEMM over fixed tiles, the token count padded to a multiple of Eigen's
 //    nr = 4 so that every column takes the same micro-kernel path.
 // Hand-written because Eigen picks its kernels at compile time (the baseline x86-64 build gets
 // SSE2 only) and its results depend on the tile shape.
 
-constexpr std::ptrdiff_t gemm_rows = 64;  // weight rows per AVX2 tile
-constexpr std::ptrdiff_t gemm_cols = 64;  // token columns per AVX2 tile
+constexpr std::ptrdiff_t gemm_rows = 60;  // weight rows per tile (a multiple of 4 and 6)
+constexpr std::ptrdiff_t gemm_cols = 64;  // token columns per tile
 
-/// Whether the AVX2 + FMA kernel runs; POLYGLOT_CPU_BASELINE=1 forces the portable path (tests).
-bool use_avx2_fma() {
-    static const bool yes = [] {
-        const char* e = std::getenv("POLYGLOT_CPU_BASELINE");
-        if (e && *e && std::string_view(e) != "0") return false;
+/// The linear-layer kernel this process uses: the best the CPU has, or POLYGLOT_CPU_ISA
+/// (baseline | avx2 | avx512) when set, if the CPU has it (tests run every path).
+enum class isa { baseline, avx2, avx512 };
+
+isa linear_isa() {
+    static const isa chosen = [] {
+        isa best = isa::baseline;
 #if defined(__x86_64__) || defined(__i386__)
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-        return false;
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) best = isa::avx2;
+        if (best == isa::avx2 && __builtin_cpu_supports("avx512f")) best = isa::avx512;
 #endif
+        const char* e = std::getenv("POLYGLOT_CPU_ISA");
+        const std::string_view want = e ? e : "";
+        if (want == "baseline") return isa::baseline;
+        if (want == "avx2" && best != isa::baseline) return isa::avx2;
+        return best;
     }();
-    return yes;
+    return chosen;
+}
+
+const char* isa_name(isa i) {
+    return i == isa::avx512 ? "avx512" : i == isa::avx2 ? "avx2+fma" : "baseline";
 }
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -185,6 +199,99 @@ __attribute__((target("avx2,fma"))) void gemm_tile_avx2(const float* w, std::ptr
             break;
     }
 }
+
+// GCC 12 warns inside its own AVX-512 headers (the *_undefined_* intrinsics) when these are
+// inlined: a known false positive.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+/// The AVX-512 form of dot_block: 16 lanes over k (lane l takes k ≡ l mod 16), the two halves
+/// added, then dot_block's tree; R ≤ 6 rows, C ≤ 4 columns (24 of the 32 registers).
+template <int R, int C>
+__attribute__((target("avx512f"), always_inline)) inline void dot_block16(
+    const float* w, std::ptrdiff_t in, const float* const* x, float* const* y, std::ptrdiff_t r,
+    const float* bias) {
+    __m512 acc[R][C];
+    for (int i = 0; i < R; ++i)
+        for (int j = 0; j < C; ++j) acc[i][j] = _mm512_setzero_ps();
+    std::ptrdiff_t k = 0;
+    for (; k + 16 <= in; k += 16) {
+        __m512 wv[R], xv[C];
+        for (int i = 0; i < R; ++i) wv[i] = _mm512_loadu_ps(w + (r + i) * in + k);
+        for (int j = 0; j < C; ++j) xv[j] = _mm512_loadu_ps(x[j] + k);
+        for (int i = 0; i < R; ++i)
+            for (int j = 0; j < C; ++j) acc[i][j] = _mm512_fmadd_ps(wv[i], xv[j], acc[i][j]);
+    }
+    for (int i = 0; i < R; ++i)
+        for (int j = 0; j < C; ++j) {
+            const __m256 lo = _mm512_castps512_ps256(acc[i][j]);
+            const __m256 hi = _mm512_castps512_ps256(
+                _mm512_shuffle_f32x4(acc[i][j], acc[i][j], _MM_SHUFFLE(3, 2, 3, 2)));
+            const __m256 a8 = _mm256_add_ps(lo, hi);
+            const __m128 q = _mm_add_ps(_mm256_castps256_ps128(a8), _mm256_extractf128_ps(a8, 1));
+            const __m128 h = _mm_add_ps(q, _mm_movehl_ps(q, q));
+            float v = _mm_cvtss_f32(_mm_add_ss(h, _mm_shuffle_ps(h, h, 1)));
+            for (std::ptrdiff_t t = k; t < in; ++t) v = std::fma(w[(r + i) * in + t], x[j][t], v);
+            if (bias) v += bias[r + i];
+            y[j][r + i] = v;
+        }
+}
+
+template <int R>
+__attribute__((target("avx512f"), always_inline)) inline void dot_row16(
+    const float* w, std::ptrdiff_t in, const float* const* xs, float* const* ys, std::ptrdiff_t n,
+    std::ptrdiff_t r, const float* bias) {
+    std::ptrdiff_t c = 0;
+    for (; c + 4 <= n; c += 4) dot_block16<R, 4>(w, in, xs + c, ys + c, r, bias);
+    switch (n - c) {
+        case 3:
+            dot_block16<R, 3>(w, in, xs + c, ys + c, r, bias);
+            break;
+        case 2:
+            dot_block16<R, 2>(w, in, xs + c, ys + c, r, bias);
+            break;
+        case 1:
+            dot_block16<R, 1>(w, in, xs + c, ys + c, r, bias);
+            break;
+        default:
+            break;
+    }
+}
+
+__attribute__((target("avx512f"))) void gemm_tile_avx512(const float* w, std::ptrdiff_t in,
+                                                         const float* bias, const act_buf& x,
+                                                         act_buf& y, std::ptrdiff_t r0,
+                                                         std::ptrdiff_t r1, std::ptrdiff_t c0,
+                                                         std::ptrdiff_t c1) {
+    const float* xs[64];
+    float* ys[64];
+    const std::ptrdiff_t n = c1 - c0;
+    for (std::ptrdiff_t j = 0; j < n; ++j) {
+        xs[j] = x.col(c0 + j);
+        ys[j] = y.col(c0 + j);
+    }
+    std::ptrdiff_t r = r0;
+    for (; r + 6 <= r1; r += 6) dot_row16<6>(w, in, xs, ys, n, r, bias);
+    switch (r1 - r) {
+        case 5:
+            dot_row16<5>(w, in, xs, ys, n, r, bias);
+            break;
+        case 4:
+            dot_row16<4>(w, in, xs, ys, n, r, bias);
+            break;
+        case 3:
+            dot_row16<3>(w, in, xs, ys, n, r, bias);
+            break;
+        case 2:
+            dot_row16<2>(w, in, xs, ys, n, r, bias);
+            break;
+        case 1:
+            dot_row16<1>(w, in, xs, ys, n, r, bias);
+            break;
+        default:
+            break;
+    }
+}
+#pragma GCC diagnostic pop
 #endif
 
 /// Y[:, 0:cols) = W X (+ b) for W [out, in] row-major; y must have room for cols rounded up to a
@@ -192,17 +299,23 @@ __attribute__((target("avx2,fma"))) void gemm_tile_avx2(const float* w, std::ptr
 void gemm(const float* w, std::ptrdiff_t out, std::ptrdiff_t in, const float* bias,
           const act_buf& x, act_buf& y, std::ptrdiff_t cols) {
 #if defined(__x86_64__) || defined(__i386__)
-    if (use_avx2_fma()) {
+    if (const isa k = linear_isa(); k != isa::baseline) {
         const std::ptrdiff_t nrb = (out + gemm_rows - 1) / gemm_rows;
         const std::ptrdiff_t ncb = (cols + gemm_cols - 1) / gemm_cols;
         oneapi::tbb::parallel_for(
             oneapi::tbb::blocked_range2d<std::ptrdiff_t>(0, ncb, 1, 0, nrb, 1),
             [&](const oneapi::tbb::blocked_range2d<std::ptrdiff_t>& r) {
                 for (auto cb = r.rows().begin(); cb != r.rows().end(); ++cb)
-                    for (auto rb = r.cols().begin(); rb != r.cols().end(); ++rb)
-                        gemm_tile_avx2(w, in, bias, x, y, rb * gemm_rows,
-                                       std::min(out, (rb + 1) * gemm_rows), cb * gemm_cols,
-                                       std::min(cols, (cb + 1) * gemm_cols));
+                    for (auto rb = r.cols().begin(); rb != r.cols().end(); ++rb) {
+                        const std::ptrdiff_t r0 = rb * gemm_rows,
+                                             r1 = std::min(out, (rb + 1) * gemm_rows),
+                                             c0 = cb * gemm_cols,
+                                             c1 = std::min(cols, (cb + 1) * gemm_cols);
+                        if (k == isa::avx512)
+                            gemm_tile_avx512(w, in, bias, x, y, r0, r1, c0, c1);
+                        else
+                            gemm_tile_avx2(w, in, bias, x, y, r0, r1, c0, c1);
+                    }
             },
             oneapi::tbb::simple_partitioner());
         return;
@@ -302,6 +415,24 @@ struct transformer::state {
     // without initialisation, so pages are only committed when blocks are used.
     std::unique_ptr<float[]> k, v;
     std::size_t layer_stride = 0, block_stride = 0;
+    // Activation buffers kept between passes (no page faults per decode step); a pool, since
+    // forward may run on several threads at once (EMBED).
+    struct scratch {
+        act_buf x, xn, qkv, attn, tmp, gu, act, hs, logits;
+    };
+    std::mutex mu;
+    std::vector<std::unique_ptr<scratch>> free_scratch;
+    std::unique_ptr<scratch> take() {
+        std::lock_guard<std::mutex> lock(mu);
+        if (free_scratch.empty()) return std::make_unique<scratch>();
+        auto s = std::move(free_scratch.back());
+        free_scratch.pop_back();
+        return s;
+    }
+    void give(std::unique_ptr<scratch> s) {
+        std::lock_guard<std::mutex> lock(mu);
+        free_scratch.push_back(std::move(s));
+    }
 
     template <class F>
     void in_arena(F&& f) const {
@@ -395,8 +526,8 @@ std::string transformer::describe_json() const {
     const int threads =
         s_->arena ? s_->arena->max_concurrency() : oneapi::tbb::this_task_arena::max_concurrency();
     return "\"backend\": \"cpu\", \"device\": \"cpu\", \"threads\": " + std::to_string(threads) +
-           ", \"dtype\": \"" + weight_dtype() +
-           "\", \"compute\": \"f32\", \"parameters\": " + std::to_string(w_->params) +
+           ", \"dtype\": \"" + weight_dtype() + "\", \"compute\": \"f32\", \"isa\": \"" +
+           isa_name(linear_isa()) + "\", \"parameters\": " + std::to_string(w_->params) +
            ", \"config\": \"" + json_escape(w_->cfg.file.string()) + "\"";
 }
 
@@ -522,8 +653,13 @@ void transformer::run(std::span<const runtime::forward_seq> batch) {
     });
 
     // Embeddings.
-    act_buf x, xn, qkv, attn, tmp, gu, act;
-    x.resize(d, Tp);
+    struct lease {
+        state& st;
+        std::unique_ptr<state::scratch> s;
+        ~lease() { st.give(std::move(s)); }
+    } held{*s_, s_->take()};
+    auto& [x, xn, qkv, attn, tmp, gu, act, hs, logits] = *held.s;
+    x.resize(d, Tp, T);
     const float scale = c.scale_embeddings ? float(std::sqrt(double(d))) : 1.0f;
     for_columns(T, [&](std::ptrdiff_t j) {
         const auto k = col_seq[std::size_t(j)];
@@ -532,12 +668,12 @@ void transformer::run(std::span<const runtime::forward_seq> batch) {
         float* o = x.col(j);
         for (std::ptrdiff_t i = 0; i < d; ++i) o[i] = e[i] * scale;
     });
-    xn.resize(d, Tp);
-    qkv.resize((H + 2 * KV) * hd, Tp);
-    attn.resize(H * hd, Tp);
-    tmp.resize(d, Tp);
-    gu.resize(2 * inter, Tp);
-    act.resize(inter, Tp);
+    xn.resize(d, Tp, T);
+    qkv.resize((H + 2 * KV) * hd, Tp, T);
+    attn.resize(H * hd, Tp, T);
+    tmp.resize(d, Tp, T);
+    gu.resize(2 * inter, Tp, T);
+    act.resize(inter, Tp, T);
 
     // Attention work: (sequence, head, query block) tasks.
     struct task {
@@ -788,14 +924,13 @@ void transformer::run(std::span<const runtime::forward_seq> batch) {
     // Chunks of columns, ≤ ~64 MB of logits each; a multiple of 4 columns.
     const std::ptrdiff_t chunk = std::clamp<std::ptrdiff_t>(
         (std::ptrdiff_t(1) << 24) / std::max<std::ptrdiff_t>(V, 1) / 4 * 4, 16, 256);
-    act_buf hs, logits;
     for (std::size_t j0 = 0; j0 < jobs.size(); j0 += std::size_t(chunk)) {
         const auto nj = std::ptrdiff_t(std::min(jobs.size() - j0, std::size_t(chunk)));
         const std::ptrdiff_t njp = round_up4(nj);
-        hs.resize(d, njp);
+        hs.resize(d, njp, nj);
         for (std::ptrdiff_t j = 0; j < nj; ++j)
             std::copy_n(xn.col(jobs[j0 + std::size_t(j)].col), d, hs.col(j));
-        logits.resize(V, njp);
+        logits.resize(V, njp, nj);
         gemm(W.head_w(), V, d, nullptr, hs, logits, nj);
         for_columns(nj, [&](std::ptrdiff_t j) {
             const runtime::output_request& o = *jobs[j0 + std::size_t(j)].rq;
