@@ -15,18 +15,14 @@
 #include <string>
 #include <vector>
 
+#include "../fixture_models.hpp"
+
 namespace fs = std::filesystem;
 namespace pp = polyglot::plugin;
 
 namespace {
 
-fs::path fixture(const std::string& name) {
-    fs::path p = fs::path("../shared/fixtures/models") / name;
-    if (!fs::exists(p / "expected.json"))
-        BOOST_FAIL("fixture " + p.string() +
-                   " is missing: run the tests from the project root with ../shared present");
-    return p;
-}
+using fixture_models::fixture;
 
 /// The cpu plugin's table and a tiny-llama model created through it.
 struct cpu_model {

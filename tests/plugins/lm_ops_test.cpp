@@ -16,18 +16,14 @@
 #include <string>
 #include <vector>
 
+#include "../fixture_models.hpp"
+
 namespace fs = std::filesystem;
 namespace pp = polyglot::plugin;
 
 namespace {
 
-fs::path fixture(const std::string& name) {
-    fs::path p = fs::path("../shared/fixtures/models") / name;
-    if (!fs::exists(p / "expected.json"))
-        BOOST_FAIL("fixture " + p.string() +
-                   " is missing: run the tests from the project root with ../shared present");
-    return p;
-}
+using fixture_models::fixture;
 
 polyglot::backend_options cpu() {
     polyglot::backend_options o;

@@ -17,6 +17,7 @@
 #include <limits>
 #include <mutex>
 #include <polyglot/core/error.hpp>
+#include <utility>
 
 #include "common/runtime/weights.hpp"
 #include "common/safetensors.hpp"
@@ -121,176 +122,109 @@ const char* isa_name(isa i) {
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-/// Dot products of R weight rows with C token columns (R ≤ 4, C ≤ 3, 12 accumulators).
-template <int R, int C>
-__attribute__((target("avx2,fma"), always_inline)) inline void dot_block(
-    const float* w, std::ptrdiff_t in, const float* const* x, float* const* y, std::ptrdiff_t r,
-    const float* bias) {
-    __m256 acc[R][C];
-    for (int i = 0; i < R; ++i)
-        for (int j = 0; j < C; ++j) acc[i][j] = _mm256_setzero_ps();
-    std::ptrdiff_t k = 0;
-    for (; k + 8 <= in; k += 8) {
-        __m256 wv[R], xv[C];
-        for (int i = 0; i < R; ++i) wv[i] = _mm256_loadu_ps(w + (r + i) * in + k);
-        for (int j = 0; j < C; ++j) xv[j] = _mm256_loadu_ps(x[j] + k);
-        for (int i = 0; i < R; ++i)
-            for (int j = 0; j < C; ++j) acc[i][j] = _mm256_fmadd_ps(wv[i], xv[j], acc[i][j]);
-    }
-    for (int i = 0; i < R; ++i)
-        for (int j = 0; j < C; ++j) {
-            // Fixed tree: (l0+l4, l1+l5, l2+l6, l3+l7), then (a+c, b+d), then the two.
-            const __m128 q =
-                _mm_add_ps(_mm256_castps256_ps128(acc[i][j]), _mm256_extractf128_ps(acc[i][j], 1));
-            const __m128 h = _mm_add_ps(q, _mm_movehl_ps(q, q));
-            float v = _mm_cvtss_f32(_mm_add_ss(h, _mm_shuffle_ps(h, h, 1)));
-            for (std::ptrdiff_t t = k; t < in; ++t) v = std::fma(w[(r + i) * in + t], x[j][t], v);
-            if (bias) v += bias[r + i];
-            y[j][r + i] = v;
-        }
-}
-
-/// R weight rows against n token columns, in blocks of 3 columns.
-template <int R>
-__attribute__((target("avx2,fma"), always_inline)) inline void dot_row(
-    const float* w, std::ptrdiff_t in, const float* const* xs, float* const* ys, std::ptrdiff_t n,
-    std::ptrdiff_t r, const float* bias) {
-    std::ptrdiff_t c = 0;
-    for (; c + 3 <= n; c += 3) dot_block<R, 3>(w, in, xs + c, ys + c, r, bias);
-    switch (n - c) {
-        case 2:
-            dot_block<R, 2>(w, in, xs + c, ys + c, r, bias);
-            break;
-        case 1:
-            dot_block<R, 1>(w, in, xs + c, ys + c, r, bias);
-            break;
-        default:
-            break;
-    }
-}
-
-__attribute__((target("avx2,fma"))) void gemm_tile_avx2(const float* w, std::ptrdiff_t in,
-                                                        const float* bias, const act_buf& x,
-                                                        act_buf& y, std::ptrdiff_t r0,
-                                                        std::ptrdiff_t r1, std::ptrdiff_t c0,
-                                                        std::ptrdiff_t c1) {
-    // Rows outside, columns inside: four weight rows come from memory once and serve every
-    // column of the tile from L1.
-    const float* xs[64];
-    float* ys[64];
-    const std::ptrdiff_t n = c1 - c0;
-    for (std::ptrdiff_t j = 0; j < n; ++j) {
-        xs[j] = x.col(c0 + j);
-        ys[j] = y.col(c0 + j);
-    }
-    std::ptrdiff_t r = r0;
-    for (; r + 4 <= r1; r += 4) dot_row<4>(w, in, xs, ys, n, r, bias);
-    switch (r1 - r) {
-        case 3:
-            dot_row<3>(w, in, xs, ys, n, r, bias);
-            break;
-        case 2:
-            dot_row<2>(w, in, xs, ys, n, r, bias);
-            break;
-        case 1:
-            dot_row<1>(w, in, xs, ys, n, r, bias);
-            break;
-        default:
-            break;
-    }
+/// Sum of 8 lanes in a fixed tree: (l0+l4, l1+l5, l2+l6, l3+l7), then pairs, then the two.
+__attribute__((target("avx2,fma"), always_inline)) inline float hsum8(__m256 v) {
+    const __m128 q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    const __m128 h = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    return _mm_cvtss_f32(_mm_add_ss(h, _mm_shuffle_ps(h, h, 1)));
 }
 
 // GCC 12 warns inside its own AVX-512 headers (the *_undefined_* intrinsics) when these are
 // inlined: a known false positive.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-/// The AVX-512 form of dot_block: 16 lanes over k (lane l takes k ≡ l mod 16), the two halves
-/// added, then dot_block's tree; R ≤ 6 rows, C ≤ 4 columns (24 of the 32 registers).
-template <int R, int C>
-__attribute__((target("avx512f"), always_inline)) inline void dot_block16(
-    const float* w, std::ptrdiff_t in, const float* const* x, float* const* y, std::ptrdiff_t r,
-    const float* bias) {
-    __m512 acc[R][C];
-    for (int i = 0; i < R; ++i)
-        for (int j = 0; j < C; ++j) acc[i][j] = _mm512_setzero_ps();
-    std::ptrdiff_t k = 0;
-    for (; k + 16 <= in; k += 16) {
-        __m512 wv[R], xv[C];
-        for (int i = 0; i < R; ++i) wv[i] = _mm512_loadu_ps(w + (r + i) * in + k);
-        for (int j = 0; j < C; ++j) xv[j] = _mm512_loadu_ps(x[j] + k);
-        for (int i = 0; i < R; ++i)
-            for (int j = 0; j < C; ++j) acc[i][j] = _mm512_fmadd_ps(wv[i], xv[j], acc[i][j]);
-    }
-    for (int i = 0; i < R; ++i)
-        for (int j = 0; j < C; ++j) {
-            const __m256 lo = _mm512_castps512_ps256(acc[i][j]);
-            const __m256 hi = _mm512_castps512_ps256(
-                _mm512_shuffle_f32x4(acc[i][j], acc[i][j], _MM_SHUFFLE(3, 2, 3, 2)));
-            const __m256 a8 = _mm256_add_ps(lo, hi);
-            const __m128 q = _mm_add_ps(_mm256_castps256_ps128(a8), _mm256_extractf128_ps(a8, 1));
-            const __m128 h = _mm_add_ps(q, _mm_movehl_ps(q, q));
-            float v = _mm_cvtss_f32(_mm_add_ss(h, _mm_shuffle_ps(h, h, 1)));
-            for (std::ptrdiff_t t = k; t < in; ++t) v = std::fma(w[(r + i) * in + t], x[j][t], v);
-            if (bias) v += bias[r + i];
-            y[j][r + i] = v;
-        }
+/// Sum of 16 lanes: the two halves added, then hsum8.
+__attribute__((target("avx512f,avx2,fma"), always_inline)) inline float hsum16(__m512 v) {
+    const __m256 hi = _mm512_castps512_ps256(_mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(3, 2, 3, 2)));
+    return hsum8(_mm256_add_ps(_mm512_castps512_ps256(v), hi));
 }
 
-template <int R>
-__attribute__((target("avx512f"), always_inline)) inline void dot_row16(
-    const float* w, std::ptrdiff_t in, const float* const* xs, float* const* ys, std::ptrdiff_t n,
-    std::ptrdiff_t r, const float* bias) {
-    std::ptrdiff_t c = 0;
-    for (; c + 4 <= n; c += 4) dot_block16<R, 4>(w, in, xs + c, ys + c, r, bias);
-    switch (n - c) {
-        case 3:
-            dot_block16<R, 3>(w, in, xs + c, ys + c, r, bias);
-            break;
-        case 2:
-            dot_block16<R, 2>(w, in, xs + c, ys + c, r, bias);
-            break;
-        case 1:
-            dot_block16<R, 1>(w, in, xs + c, ys + c, r, bias);
-            break;
-        default:
-            break;
+/// One linear-layer kernel per instruction set, from one source: NAME_tile(w, in, bias, x, y,
+/// r0, r1, c0, c1) computes rows [r0, r1) × columns [c0, c1) in blocks of RB weight rows × CB
+/// columns (RB·CB accumulators: 12 of AVX2's 16 registers, 24 of AVX-512's 32). Each output is
+/// the dot product of its row and column in LANES FMA lanes over k (lane l takes k ≡ l mod
+/// LANES), summed by HSUM, then the k tail in order and the bias: the same arithmetic wherever
+/// the element sits, so a token's values never depend on the other tokens of the pass.
+/// (A macro because target attributes cannot be template parameters.)
+#define POLYGLOT_LINEAR_KERNEL(NAME, TARGET, VEC, LANES, LOAD, FMA, ZERO, HSUM, RB, CB)     \
+    template <int R, int C>                                                                 \
+    __attribute__((target(TARGET), always_inline)) inline void NAME##_block(                \
+        const float* w, std::ptrdiff_t in, const float* const* x, float* const* y,          \
+        std::ptrdiff_t r, const float* bias) {                                              \
+        VEC acc[R][C];                                                                      \
+        for (int i = 0; i < R; ++i)                                                         \
+            for (int j = 0; j < C; ++j) acc[i][j] = ZERO();                                 \
+        std::ptrdiff_t k = 0;                                                               \
+        for (; k + LANES <= in; k += LANES) {                                               \
+            VEC wv[R], xv[C];                                                               \
+            for (int i = 0; i < R; ++i) wv[i] = LOAD(w + (r + i) * in + k);                 \
+            for (int j = 0; j < C; ++j) xv[j] = LOAD(x[j] + k);                             \
+            for (int i = 0; i < R; ++i)                                                     \
+                for (int j = 0; j < C; ++j) acc[i][j] = FMA(wv[i], xv[j], acc[i][j]);       \
+        }                                                                                   \
+        for (int i = 0; i < R; ++i)                                                         \
+            for (int j = 0; j < C; ++j) {                                                   \
+                float v = HSUM(acc[i][j]);                                                  \
+                for (std::ptrdiff_t t = k; t < in; ++t)                                     \
+                    v = std::fma(w[(r + i) * in + t], x[j][t], v);                          \
+                if (bias) v += bias[r + i];                                                 \
+                y[j][r + i] = v;                                                            \
+            }                                                                               \
+    }                                                                                       \
+    /* The last `left` (< CB) columns. */                                                   \
+    template <int R, int C>                                                                 \
+    __attribute__((target(TARGET), always_inline)) inline void NAME##_cols(                 \
+        const float* w, std::ptrdiff_t in, const float* const* x, float* const* y,          \
+        std::ptrdiff_t r, const float* bias, std::ptrdiff_t left) {                         \
+        if constexpr (C > 0) {                                                              \
+            if (left == C)                                                                  \
+                NAME##_block<R, C>(w, in, x, y, r, bias);                                   \
+            else                                                                            \
+                NAME##_cols<R, C - 1>(w, in, x, y, r, bias, left);                          \
+        }                                                                                   \
+    }                                                                                       \
+    template <int R>                                                                        \
+    __attribute__((target(TARGET), always_inline)) inline void NAME##_row(                  \
+        const float* w, std::ptrdiff_t in, const float* const* xs, float* const* ys,        \
+        std::ptrdiff_t n, std::ptrdiff_t r, const float* bias) {                            \
+        std::ptrdiff_t c = 0;                                                               \
+        for (; c + CB <= n; c += CB) NAME##_block<R, CB>(w, in, xs + c, ys + c, r, bias);   \
+        NAME##_cols<R, CB - 1>(w, in, xs + c, ys + c, r, bias, n - c);                      \
+    }                                                                                       \
+    /* The last `left` (< RB) rows. */                                                      \
+    template <int R>                                                                        \
+    __attribute__((target(TARGET), always_inline)) inline void NAME##_rows(                 \
+        const float* w, std::ptrdiff_t in, const float* const* xs, float* const* ys,        \
+        std::ptrdiff_t n, std::ptrdiff_t r, const float* bias, std::ptrdiff_t left) {       \
+        if constexpr (R > 0) {                                                              \
+            if (left == R)                                                                  \
+                NAME##_row<R>(w, in, xs, ys, n, r, bias);                                   \
+            else                                                                            \
+                NAME##_rows<R - 1>(w, in, xs, ys, n, r, bias, left);                        \
+        }                                                                                   \
+    }                                                                                       \
+    __attribute__((target(TARGET))) void NAME##_tile(                                       \
+        const float* w, std::ptrdiff_t in, const float* bias, const act_buf& x, act_buf& y, \
+        std::ptrdiff_t r0, std::ptrdiff_t r1, std::ptrdiff_t c0, std::ptrdiff_t c1) {       \
+        /* Rows outside, columns inside: RB weight rows come from memory once and           \
+           serve every column of the tile from L1. */                                       \
+        const float* xs[64];                                                                \
+        float* ys[64];                                                                      \
+        const std::ptrdiff_t n = c1 - c0;                                                   \
+        for (std::ptrdiff_t j = 0; j < n; ++j) {                                            \
+            xs[j] = x.col(c0 + j);                                                          \
+            ys[j] = y.col(c0 + j);                                                          \
+        }                                                                                   \
+        std::ptrdiff_t r = r0;                                                              \
+        for (; r + RB <= r1; r += RB) NAME##_row<RB>(w, in, xs, ys, n, r, bias);            \
+        NAME##_rows<RB - 1>(w, in, xs, ys, n, r, bias, r1 - r);                             \
     }
-}
 
-__attribute__((target("avx512f"))) void gemm_tile_avx512(const float* w, std::ptrdiff_t in,
-                                                         const float* bias, const act_buf& x,
-                                                         act_buf& y, std::ptrdiff_t r0,
-                                                         std::ptrdiff_t r1, std::ptrdiff_t c0,
-                                                         std::ptrdiff_t c1) {
-    const float* xs[64];
-    float* ys[64];
-    const std::ptrdiff_t n = c1 - c0;
-    for (std::ptrdiff_t j = 0; j < n; ++j) {
-        xs[j] = x.col(c0 + j);
-        ys[j] = y.col(c0 + j);
-    }
-    std::ptrdiff_t r = r0;
-    for (; r + 6 <= r1; r += 6) dot_row16<6>(w, in, xs, ys, n, r, bias);
-    switch (r1 - r) {
-        case 5:
-            dot_row16<5>(w, in, xs, ys, n, r, bias);
-            break;
-        case 4:
-            dot_row16<4>(w, in, xs, ys, n, r, bias);
-            break;
-        case 3:
-            dot_row16<3>(w, in, xs, ys, n, r, bias);
-            break;
-        case 2:
-            dot_row16<2>(w, in, xs, ys, n, r, bias);
-            break;
-        case 1:
-            dot_row16<1>(w, in, xs, ys, n, r, bias);
-            break;
-        default:
-            break;
-    }
-}
+POLYGLOT_LINEAR_KERNEL(avx2, "avx2,fma", __m256, 8, _mm256_loadu_ps, _mm256_fmadd_ps,
+                       _mm256_setzero_ps, hsum8, 4, 3)
+POLYGLOT_LINEAR_KERNEL(avx512, "avx512f,avx2,fma", __m512, 16, _mm512_loadu_ps, _mm512_fmadd_ps,
+                       _mm512_setzero_ps, hsum16, 6, 4)
+#undef POLYGLOT_LINEAR_KERNEL
 #pragma GCC diagnostic pop
 #endif
 
@@ -312,9 +246,9 @@ void gemm(const float* w, std::ptrdiff_t out, std::ptrdiff_t in, const float* bi
                                              c0 = cb * gemm_cols,
                                              c1 = std::min(cols, (cb + 1) * gemm_cols);
                         if (k == isa::avx512)
-                            gemm_tile_avx512(w, in, bias, x, y, r0, r1, c0, c1);
+                            avx512_tile(w, in, bias, x, y, r0, r1, c0, c1);
                         else
-                            gemm_tile_avx2(w, in, bias, x, y, r0, r1, c0, c1);
+                            avx2_tile(w, in, bias, x, y, r0, r1, c0, c1);
                     }
             },
             oneapi::tbb::simple_partitioner());
