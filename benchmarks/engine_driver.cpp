@@ -8,6 +8,14 @@
 // IDS.txt: one sequence per line, "score_from id id id ...". OUT.f32: the log-probs of every
 // sequence's tokens at positions ≥ max(score_from, 1), concatenated (float32). Prints
 // "tokens N seconds S tokens_per_s X" (best of R runs; the load is not timed).
+//
+// Decode mode (benchmarks/decode_vs_torch.py), through the shared runtime as the plugin runs it
+// (continuous batching over the KV cache, greedy sampling, detokenization):
+//   polyglot_engine_driver MODEL_DIR PROMPTS.txt OUT.txt --generate N [--threads T] [--repeat R]
+// PROMPTS.txt: one prompt per line, "id id id ..." (all generated together, EOS ignored).
+// OUT.txt: the generated ids, one line per prompt. Prints "prompts P new N seconds S
+// first_token_seconds F decode_tokens_per_s X" (best of R runs of N tokens and of 1 token; the
+// decode rate is P·(N − 1) / (S − F)).
 #include <oneapi/tbb/task_arena.h>
 
 #include <chrono>
@@ -18,7 +26,55 @@
 #include <string>
 #include <vector>
 
+#include "common/runtime/lm_runtime.hpp"
 #include "engine/transformer.hpp"
+
+namespace {
+
+int run_generate(const char* model, const char* prompts_file, const char* out_file, int threads,
+                 int repeat, std::uint32_t n) {
+    namespace rt = polyglot::runtime;
+    auto r = rt::lm_runtime::open(model, {}, [&](const std::filesystem::path& d) {
+        return polyglot::engine::transformer::load(
+            d, {.need_lm_head = true, .threads = std::size_t(threads), .pass_tokens = 0});
+    });
+    std::ifstream in(prompts_file);
+    std::vector<std::vector<std::uint32_t>> prompts;
+    for (std::string line; std::getline(in, line);) {
+        std::istringstream ss(line);
+        std::vector<std::uint32_t> ids;
+        for (std::uint32_t id; ss >> id;) ids.push_back(id);
+        if (!ids.empty()) prompts.push_back(std::move(ids));
+    }
+    auto timed = [&](std::uint32_t new_tokens, std::vector<rt::generated>* out) {
+        rt::generate_options o;
+        o.max_new_tokens = new_tokens;
+        o.ignore_eos = true;
+        double best = 1e300;
+        for (int k = 0; k < repeat; ++k) {
+            const auto t0 = std::chrono::steady_clock::now();
+            auto g = r->generate(prompts, o);
+            best = std::min(
+                best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+            if (out) *out = std::move(g);
+        }
+        return best;
+    };
+    const double first = timed(1, nullptr);
+    std::vector<rt::generated> g;
+    const double total = timed(n, &g);
+    std::ofstream out(out_file);
+    for (const auto& x : g) {
+        for (std::size_t i = 0; i < x.ids.size(); ++i) out << (i ? " " : "") << x.ids[i];
+        out << "\n";
+    }
+    const double rate = double(prompts.size()) * double(n - 1) / (total - first);
+    std::printf("prompts %zu new %u seconds %.4f first_token_seconds %.4f decode_tokens_per_s %.2f\n",
+                prompts.size(), n, total, first, rate);
+    return 0;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) try {
     namespace pe = polyglot::engine;
@@ -29,6 +85,7 @@ int main(int argc, char** argv) try {
     }
     int threads = 1, repeat = 3;
     std::size_t batch_tokens = 4096;
+    std::uint32_t generate = 0;
     for (int i = 4; i + 1 < argc; i += 2) {
         std::string k = argv[i];
         if (k == "--threads")
@@ -37,9 +94,12 @@ int main(int argc, char** argv) try {
             repeat = std::stoi(argv[i + 1]);
         else if (k == "--batch-tokens")
             batch_tokens = std::stoul(argv[i + 1]);
+        else if (k == "--generate")
+            generate = std::uint32_t(std::stoul(argv[i + 1]));
         else
             throw std::runtime_error("unknown option " + k);
     }
+    if (generate > 0) return run_generate(argv[1], argv[2], argv[3], threads, repeat, generate);
     auto net = pe::transformer::load(argv[1], {.need_lm_head = true});
     std::ifstream in(argv[2]);
     std::vector<std::vector<pe::token_id>> seqs;

@@ -37,7 +37,7 @@ get_property(_test_plugins GLOBAL PROPERTY POLYGLOT_TEST_PLUGINS)
 
 # Every plugin test needs the real plugins, the bad ones and the CLI built first.
 foreach(t IN ITEMS abi_layout_test registry_test bad_plugin_test cpu_plugin_test
-                   distinct_ri_cli_test lm_ops_test)
+                   distinct_ri_cli_test lm_ops_test abi_bounds_test)
   if(TARGET ${t})
     if(TARGET polyglot_plugin_cpu)
       add_dependencies(${t} polyglot_plugin_cpu)

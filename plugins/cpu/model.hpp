@@ -9,7 +9,9 @@
 ///      * a regular file ending in `.bin` / `.ftz` (or starting with fastText's magic) →
 ///        the fastText model (plugins/cpu/fasttext_model.{hpp,cpp}): EMBED + TOKENIZE;
 ///      * a directory (a Hugging Face model as users download it) →
-///        `polyglot::cpu::make_hf_model(request)` declared in plugins/cpu/hf_model.hpp.
+///        `polyglot::cpu::make_hf_model(request)` declared in plugins/cpu/hf_model.hpp: the
+///        shared model runtime (plugins/common/runtime/lm_runtime.hpp: every ABI 1.1 language
+///        model operation, GENERATE included) over the cpu engine's device part.
 ///        plugins/cpu/hf_model_stub.cpp implements it with an "unsupported" error; the native
 ///        transformer engine replaces the stub: when plugins/cpu/engine/CMakeLists.txt exists,
 ///        plugins/cpu/CMakeLists.txt include()s it (paths relative to ${CMAKE_CURRENT_LIST_DIR};

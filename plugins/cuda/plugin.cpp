@@ -71,36 +71,25 @@ namespace {
 
 // ---- config -------------------------------------------------------------------------------------
 
+/// The cuda plugin's own config keys (the runtime reads its keys itself: parse_options).
 struct request {
-    bool parse_special = false;
     std::filesystem::path path;
-    std::string pooling;  // "" | mean | last
-    std::string dtype;    // "" | f32 | f16 | bf16
-    std::size_t max_tokens = 16384;
+    std::string dtype;  // "" | f32 | f16 | bf16
     std::size_t batch_tokens = 0;
     std::size_t threads = 0;
     int device = 0;
 };
 
-using ::polyglot::model::config_size;
-using ::polyglot::model::config_string;
-
 request parse_request(std::string_view config_json) {
     simdjson::dom::parser parser;
     simdjson::dom::object obj = ::polyglot::model::parse_config(parser, config_json);
     request r;
-    r.path = config_string(obj, "model");
+    r.path = ::polyglot::model::config_string(obj, "model");
     if (r.path.empty()) throw argument_error("config: 'model' (a model directory) is required");
-    r.pooling = config_string(obj, "pooling");
-    if (!r.pooling.empty() && r.pooling != "mean" && r.pooling != "last")
-        throw argument_error("config: 'pooling' must be \"mean\" or \"last\", not '" + r.pooling +
-                             "'");
-    r.dtype = config_string(obj, "dtype");
-    r.max_tokens = config_size(obj, "max_tokens", r.max_tokens);
-    r.batch_tokens = config_size(obj, "batch_tokens", 0);
-    r.threads = config_size(obj, "threads", 0);
-    r.device = static_cast<int>(config_size(obj, "device", 0));
-    r.parse_special = ::polyglot::model::config_bool(obj, "parse_special", false);
+    r.dtype = ::polyglot::model::config_string(obj, "dtype");
+    r.batch_tokens = ::polyglot::model::config_size(obj, "batch_tokens", 0);
+    r.threads = ::polyglot::model::config_size(obj, "threads", 0);
+    r.device = static_cast<int>(::polyglot::model::config_size(obj, "device", 0));
     return r;
 }
 
@@ -119,11 +108,7 @@ std::unique_ptr<plugin_sdk::model> create(std::string_view config_json) {
     if (!std::filesystem::is_directory(r.path, ec))
         throw io_error("model '" + r.path.string() +
                        "': not a directory (the cuda plugin loads Hugging Face model directories)");
-    runtime::options o;
-    o.pooling = r.pooling;
-    o.max_tokens = r.max_tokens;
-    o.pass_tokens = r.batch_tokens;
-    o.parse_special = r.parse_special;
+    const runtime::options o = runtime::parse_options(config_json);
     load_options lo;
     lo.dtype = r.dtype;
     lo.device = r.device;
@@ -196,20 +181,23 @@ void* get_proc(const char* name) {
 }  // namespace
 
 const plugin_sdk::plugin_description& describe() {
-    static const plugin_sdk::plugin_description d{
-        .name = "cuda",
-        .version = POLYGLOT_VERSION_STRING,
-        .description =
-            "NVIDIA GPU backend (CUDA, cuBLAS): Hugging Face Llama / Qwen2 / Qwen3 / "
-            "Gemma 3 text models in bf16, f16 or f32; SCORE and EMBED",
-        .caps = POLYGLOT_CAP_EMBED | POLYGLOT_CAP_TOKENIZE | POLYGLOT_CAP_SCORE,
-        .create = &create,
+    static const plugin_sdk::plugin_description d = [] {
+        plugin_sdk::plugin_description x;
+        x.name = "cuda";
+        x.version = POLYGLOT_VERSION_STRING;
+        x.description =
+            "NVIDIA GPU backend (CUDA, cuBLAS): Hugging Face Llama / Qwen2 / Qwen3 / Gemma 3 "
+            "text models in bf16, f16 or f32; SCORE, SCORE_IDS and EMBED";
+        // GENERATE joins when the device part has a KV cache.
+        x.caps = POLYGLOT_CAP_EMBED | POLYGLOT_CAP_TOKENIZE | POLYGLOT_CAP_SCORE;
+        x.create = &create;
         // Preferred over cpu (1) by --backend auto when a usable device exists.
-        .score = [] { return probe().usable_devices > 0 ? std::int32_t{100} : std::int32_t{0}; },
-        .devices = &devices,
-        .get_proc_address = &get_proc,
-        .unusable_reason = [] { return probe().reason.c_str(); },
-    };
+        x.score = [] { return probe().usable_devices > 0 ? std::int32_t{100} : std::int32_t{0}; };
+        x.devices = &devices;
+        x.get_proc_address = &get_proc;
+        x.unusable_reason = [] { return probe().reason.c_str(); };
+        return x;
+    }();
     return d;
 }
 

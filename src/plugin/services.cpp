@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // open_embedder / open_scorer on top of the plugin host: the model runs on whichever plugin
 // --backend selects, and the rest of polyglot only sees embedder / scorer.
+#include <optional>
 #include <polyglot/analysis/json_value.hpp>
 #include <polyglot/core/error.hpp>
 #include <polyglot/core/paths.hpp>
@@ -8,6 +9,7 @@
 #include <polyglot/plugin/host.hpp>
 #include <polyglot/plugin/model_spec.hpp>
 #include <polyglot/plugin/services.hpp>
+#include <polyglot/text/chat_template.hpp>
 #include <string>
 
 POLYGLOT_BEGIN_NAMESPACE
@@ -147,16 +149,25 @@ class plugin_scorer final : public scorer {
     std::string id_;
 };
 
+/// Where a generator's chat template comes from: --tokenizer DIR when given (a remote model),
+/// else the model directory.
+std::filesystem::path template_dir(const std::string& path, const backend_options& opts) {
+    return std::filesystem::path(opts.tokenizer.empty() ? path : opts.tokenizer);
+}
+
 /// GENERATE over a plugin model. Message prompts go to the plugin as messages when it renders
 /// chat itself (POLYGLOT_OP_CHAT: a serving engine); for native backends they are rendered here
-/// with the model's chat template and sent as text, special tokens parsed and no BOS added
-/// again (the template writes it).
-/// TODO(chat templates): render with text::chat_template once it lands; until then message
-/// prompts need a chat-capable backend.
+/// with the model's chat template (text::chat_template, or --chat-template FILE) and sent as
+/// text, special tokens parsed and no BOS added again (the template writes it). A message list
+/// the template cannot render fails its item only.
 class plugin_generator final : public generator {
   public:
-    plugin_generator(std::shared_ptr<plugin::model> m, std::string id)
-        : model_(std::move(m)), id_(std::move(id)) {}
+    plugin_generator(std::shared_ptr<plugin::model> m, std::string id,
+                     std::filesystem::path template_dir, std::filesystem::path template_file)
+        : model_(std::move(m)),
+          id_(std::move(id)),
+          template_dir_(std::move(template_dir)),
+          template_file_(std::move(template_file)) {}
     [[nodiscard]] std::string id() const override { return id_; }
     [[nodiscard]] std::string backend() const override { return model_->plugin().name(); }
     [[nodiscard]] std::string info_json() const override { return model_->info_json(); }
@@ -164,11 +175,57 @@ class plugin_generator final : public generator {
                   std::span<const std::vector<std::int32_t>> prompt_ids, std::uint64_t first_index,
                   const generate_params& params, std::span<generation> out,
                   const call_hooks* hooks) override {
-        if (kind == prompt_kind::messages && !model_->supports(POLYGLOT_OP_CHAT))
-            throw unsupported_error("generator '" + id_ + "': backend '" + model_->plugin().name() +
-                                    "' does not render chat messages, and chat templates are "
-                                    "not available in this build");
-        model_->generate(kind, prompts, prompt_ids, first_index, params, out, hooks);
+        if (kind != prompt_kind::messages || model_->supports(POLYGLOT_OP_CHAT)) {
+            model_->generate(kind, prompts, prompt_ids, first_index, params, out, hooks);
+            return;
+        }
+        if (!tmpl_) tmpl_ = text::chat_template::from_model_dir(template_dir_, template_file_);
+        const std::size_t n = prompts.size();
+        if (out.size() != n) throw argument_error("generate: out and prompts differ in size");
+        text::chat_render_options ro;
+        ro.add_generation_prompt = params.add_generation_prompt;
+        std::vector<std::string> rendered(n);
+        std::vector<bool> ok(n, true);
+        for (std::size_t i = 0; i < n; ++i) {
+            try {
+                rendered[i] = tmpl_->render(prompts[i], ro);
+            } catch (const error& e) {
+                if (!hooks || !hooks->item_error)
+                    throw error(e.code(), "item " + std::to_string(i) + ": " + e.what());
+                ok[i] = false;
+                out[i] = generation{};
+                out[i].status = POLYGLOT_STATUS_INVALID_ARGUMENT;
+                out[i].error = std::string("chat template: ") + e.what();
+                hooks->item_error(i, out[i].status, out[i].error);
+            }
+        }
+        generate_params text_params = params;
+        text_params.add_special = false;   // the template writes BOS
+        text_params.parse_special = true;  // and the control tokens
+        // Runs of rendered items, each seeded from its job-wide index.
+        for (std::size_t a = 0; a < n;) {
+            if (!ok[a]) {
+                ++a;
+                continue;
+            }
+            std::size_t b = a;
+            while (b < n && ok[b]) ++b;
+            std::vector<std::string_view> views(rendered.begin() + std::ptrdiff_t(a),
+                                                rendered.begin() + std::ptrdiff_t(b));
+            call_hooks shifted;
+            if (hooks) {
+                shifted.cancel = hooks->cancel;
+                if (hooks->progress) shifted.progress = hooks->progress;
+                if (hooks->item_error)
+                    shifted.item_error = [&, a](std::uint64_t i, polyglot_status st,
+                                                std::string_view m) {
+                        hooks->item_error(a + i, st, m);
+                    };
+            }
+            model_->generate(prompt_kind::text, views, {}, first_index + a, text_params,
+                             out.subspan(a, b - a), hooks ? &shifted : nullptr);
+            a = b;
+        }
     }
     std::vector<std::vector<std::int32_t>> tokenize(std::span<const std::string_view> texts,
                                                     bool add_special) override {
@@ -178,6 +235,8 @@ class plugin_generator final : public generator {
   private:
     std::shared_ptr<plugin::model> model_;  // shared with model_services
     std::string id_;
+    std::filesystem::path template_dir_, template_file_;
+    std::optional<text::chat_template> tmpl_;  // loaded on the first message prompt
 };
 
 }  // namespace
@@ -251,7 +310,8 @@ std::unique_ptr<generator> open_generator(std::string_view spec, const backend_o
     if (!m.supports(POLYGLOT_OP_GENERATE)) cannot(m, "generator", path, "generate");
     std::string id = model_id(m, path, "hf:" + path);
     return std::make_unique<plugin_generator>(std::make_shared<plugin::model>(std::move(m)),
-                                              std::move(id));
+                                              std::move(id), template_dir(path, opts),
+                                              opts.chat_template);
 }
 
 model_services open_model_services(std::string_view spec, const backend_options& opts) {
@@ -259,7 +319,9 @@ model_services open_model_services(std::string_view spec, const backend_options&
     auto m = std::make_shared<plugin::model>(open_for(spec, {}, 0, opts));
     model_services s;
     s.id = model_id(*m, spec, "hf:" + std::string(spec));
-    if (m->supports(POLYGLOT_OP_GENERATE)) s.gen = std::make_unique<plugin_generator>(m, s.id);
+    if (m->supports(POLYGLOT_OP_GENERATE))
+        s.gen = std::make_unique<plugin_generator>(m, s.id, template_dir(std::string(spec), opts),
+                                                   opts.chat_template);
     s.model = std::move(m);
     return s;
 }

@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "../fixture_models.hpp"
 #include "plan.hpp"
 
 namespace fs = std::filesystem;
@@ -37,6 +38,8 @@ namespace utf = boost::unit_test;
 namespace plan = polyglot::cuda::plan;
 
 namespace {
+
+using fixture_models::fixture;
 
 // ---- helpers --------------------------------------------------------------------------------
 
@@ -99,14 +102,6 @@ run_result run_cli(const std::string& args) {
     const int st = ::pclose(f);
     r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     return r;
-}
-
-fs::path fixture(const std::string& name) {
-    fs::path p = fs::path("../shared/fixtures/models") / name;
-    if (!fs::exists(p / "expected.json"))
-        BOOST_FAIL("fixture " + p.string() +
-                   " is missing: run the tests from the project root with ../shared present");
-    return p;
 }
 
 fs::path temp_dir() {

@@ -140,3 +140,97 @@ BOOST_AUTO_TEST_CASE(tokenize_with_hf_directory) {
                         0);
     BOOST_TEST(slurp(out) == "[42,68,304,343]\n");  // expected.json: prompt_ids without BOS
 }
+
+BOOST_AUTO_TEST_CASE(complete_jsonl) {
+    // HF's greedy continuations (expected.json) for text and id prompts, one output line per
+    // input line in order, bad lines and failed items reported with their reason, identical
+    // sampled output for --threads 1 and 2 and any --batch, -o written atomically.
+    auto dir = fixture("tiny-llama");
+    tmpdir t;
+    polyglot::model::json_document doc(dir / "expected.json");
+    simdjson::dom::array gens = doc.root()["generation"].get_array();
+    std::ofstream jl(t.dir / "in.jsonl");
+    std::vector<std::string> want;
+    for (auto g : gens) {
+        jl << "{\"id\": " << quote(str_of(g, "prompt"))
+           << ", \"prompt\": " << quote(str_of(g, "prompt")) << "}\n";
+        std::string ids = "[";
+        for (auto x : ids_of(g["greedy_ids"]))
+            ids += (ids.size() > 1 ? "," : "") + std::to_string(x);
+        want.push_back(ids + "]");
+        std::string p = "[";
+        for (auto x : ids_of(g["prompt_ids"])) p += (p.size() > 1 ? ", " : "") + std::to_string(x);
+        jl << "{\"id\": 7, \"prompt_ids\": " << p << "]}\n";
+    }
+    jl << "not json\n"
+       << "\n"
+       << "{\"prompt_ids\": [0, 5000]}\n"
+       << "{\"prompt\": \"x\", \"prompt_ids\": [1]}\n";
+    jl.close();
+    const auto in = (t.dir / "in.jsonl").string();
+    const auto out = t.dir / "out.jsonl";
+    BOOST_REQUIRE_EQUAL(
+        run(cli() + " complete --backend cpu --model " + dir.string() + " --max-new-tokens 8 " +
+            in + " -o " + out.string() + " 2>" + (t.dir / "err.txt").string()),
+        0);
+    std::istringstream lines(slurp(out));
+    std::vector<std::string> got;
+    for (std::string l; std::getline(lines, l);) got.push_back(l);
+    BOOST_REQUIRE_EQUAL(got.size(), 10u);
+    for (std::size_t k = 0; k < 3; ++k) {
+        for (std::size_t v = 0; v < 2; ++v) {
+            const std::string& l = got[2 * k + v];
+            BOOST_TEST_CONTEXT(l) {
+                BOOST_TEST(l.find("\"line\":" + std::to_string(2 * k + v + 1) + ",") == 1u);
+                BOOST_TEST(l.find("\"token_ids\":" + want[k]) != std::string::npos);
+                BOOST_TEST(l.find("\"finish_reason\":\"length\"") != std::string::npos);
+                BOOST_TEST(l.find("\"completion_tokens\":8") != std::string::npos);
+                BOOST_TEST(l.find("\"error\"") == std::string::npos);
+            }
+        }
+        BOOST_TEST(got[2 * k + 1].find("\"id\":7,") != std::string::npos);
+    }
+    BOOST_TEST(got[6].find("\"line\":7,\"id\":null,\"error\":\"malformed JSON") == 1u, got[6]);
+    BOOST_TEST(got[7].find("\"error\":\"empty line\"") != std::string::npos, got[7]);
+    BOOST_TEST(got[8].find("outside the vocabulary") != std::string::npos, got[8]);
+    BOOST_TEST(got[9].find("exactly one of") != std::string::npos, got[9]);
+    const std::string err = slurp(t.dir / "err.txt");
+    BOOST_TEST(err.find(in + ":7: malformed JSON") != std::string::npos, err);
+    BOOST_TEST(err.find("6 completions") != std::string::npos, err);
+    BOOST_TEST(err.find("1 failed") != std::string::npos, err);
+    BOOST_TEST(err.find("3 lines skipped") != std::string::npos, err);
+    // --strict stops at the first bad line, and -o is not written.
+    const auto strict_out = t.dir / "strict.jsonl";
+    BOOST_TEST(run(cli() + " complete --backend cpu --model " + dir.string() + " --strict " + in +
+                   " -o " + strict_out.string() + " 2>/dev/null") != 0);
+    BOOST_TEST(!fs::exists(strict_out));
+    // Sampling: the same output for --threads 1 and 2 and for any --batch.
+    std::string sampled[3];
+    const char* extra[3] = {" --threads 1 --batch 64", " --threads 2 --batch 2",
+                            " --threads 2 --batch 1"};
+    for (int i = 0; i < 3; ++i) {
+        const auto o = t.dir / ("s" + std::to_string(i) + ".jsonl");
+        BOOST_REQUIRE_EQUAL(run(cli() + " complete --backend cpu --model " + dir.string() +
+                                " --max-new-tokens 12 --temperature 0.9 --top-p 0.95 --top-k 40 "
+                                "--seed 11 --logprobs --stop ' a'" +
+                                extra[i] + " " + in + " -o " + o.string() + " 2>/dev/null"),
+                            0);
+        sampled[i] = slurp(o);
+    }
+    BOOST_TEST(sampled[0] == sampled[1]);
+    BOOST_TEST(sampled[0] == sampled[2]);
+    BOOST_TEST(sampled[0].find("\"logprobs\":[") != std::string::npos);
+    // Chat messages rendered with a chat template (BOS + the user's text): the same ids as the
+    // text prompt, so HF's greedy continuation.
+    std::ofstream(t.dir / "t.jinja") << "{{ bos_token }}{% for m in messages %}{{ m['content'] }}"
+                                        "{% endfor %}";
+    std::ofstream(t.dir / "m.jsonl")
+        << "{\"messages\": [{\"role\": \"user\", \"content\": \"Iceland\"}]}\n";
+    const auto mo = t.dir / "m.out";
+    BOOST_REQUIRE_EQUAL(
+        run(cli() + " complete --backend cpu --model " + dir.string() +
+            " --max-new-tokens 8 --chat-template " + (t.dir / "t.jinja").string() + " " +
+            (t.dir / "m.jsonl").string() + " -o " + mo.string() + " 2>/dev/null"),
+        0);
+    BOOST_TEST(slurp(mo).find("\"token_ids\":" + want[0]) != std::string::npos, slurp(mo));
+}

@@ -8,17 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "../fixture_models.hpp"
 #include "common/json_util.hpp"
 
 namespace engine_test {
 
-inline std::filesystem::path fixture(const std::string& name) {
-    std::filesystem::path p = std::filesystem::path("../shared/fixtures/models") / name;
-    if (!std::filesystem::exists(p / "expected.json"))
-        BOOST_FAIL("fixture " + p.string() +
-                   " is missing: run the tests from the project root with ../shared present");
-    return p;
-}
+using fixture_models::fixture;
 
 inline std::vector<std::uint32_t> ids_of(simdjson::dom::element e) {
     std::vector<std::uint32_t> out;

@@ -16,18 +16,14 @@
 #include <string>
 #include <vector>
 
+#include "../fixture_models.hpp"
+
 namespace fs = std::filesystem;
 namespace pp = polyglot::plugin;
 
 namespace {
 
-fs::path fixture(const std::string& name) {
-    fs::path p = fs::path("../shared/fixtures/models") / name;
-    if (!fs::exists(p / "expected.json"))
-        BOOST_FAIL("fixture " + p.string() +
-                   " is missing: run the tests from the project root with ../shared present");
-    return p;
-}
+using fixture_models::fixture;
 
 polyglot::backend_options cpu() {
     polyglot::backend_options o;
@@ -228,5 +224,36 @@ BOOST_AUTO_TEST_CASE(info_json_describes_generation) {
             BOOST_TEST(std::string_view(e["backend"]) == "cpu");
             BOOST_TEST(std::string_view(e["device"]) == "cpu");
         }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(score_ids_computes_a_shared_context_once) {
+    // Student evaluation: four choices scored after one context. The context is computed once
+    // (whole KV blocks of 16 tokens are shared), and every choice's log-probs are bit-identical
+    // to scoring it alone.
+    const auto dir = fixture("tiny-llama");
+    auto s = polyglot::open_scorer(dir.string(), cpu());
+    std::vector<std::int32_t> ctx;
+    for (int i = 0; i < 100; ++i) ctx.push_back(2 + (i * 37) % 1990);
+    std::vector<std::vector<std::int32_t>> seqs;
+    for (std::int32_t choice : {65, 66, 67, 68}) {
+        auto q = ctx;
+        q.insert(q.end(), {choice, 300, 301});
+        seqs.push_back(q);
+    }
+    const std::vector<std::size_t> from(4, ctx.size());
+    std::uint64_t tokens = 0;
+    polyglot::call_hooks hooks;
+    hooks.progress = [&](std::uint64_t, std::uint64_t, std::uint64_t t) { tokens = t; };
+    std::vector<std::vector<float>> together, alone;
+    s->score_ids(seqs, from, together, nullptr, &hooks);
+    // 103 tokens for the first; the others reuse 96 (6 blocks) and compute 7.
+    BOOST_TEST(tokens == 103u + 3 * 7u);
+    for (std::size_t i = 0; i < seqs.size(); ++i) {
+        std::vector<std::vector<std::int32_t>> one{seqs[i]};
+        s->score_ids(one, std::vector<std::size_t>{ctx.size()}, alone, nullptr, &hooks);
+        BOOST_TEST(tokens == 103u);
+        for (std::size_t p = ctx.size(); p < seqs[i].size(); ++p)
+            BOOST_TEST(alone[0][p] == together[i][p], "choice " << i << " position " << p);
     }
 }

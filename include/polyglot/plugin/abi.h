@@ -256,7 +256,9 @@ typedef struct polyglot_generation {
     char* text;             /**< out: UTF-8, not NUL-terminated; text_cap bytes, caller-owned */
     uint64_t text_cap;
     uint64_t text_len;      /**< out: bytes of the text; > text_cap means BUFFER_TOO_SMALL */
-    int32_t* ids;           /**< out: generated ids (the prompt excluded); ids_cap entries */
+    int32_t* ids;           /**< out: generated ids (the prompt excluded; an EOS / stop id that
+                                 ended the sequence included, though its text is not in `text`);
+                                 ids_cap entries */
     uint32_t ids_cap;       /**< >= max_new_tokens */
     uint32_t n_ids;         /**< out */
     float* logprobs;        /**< (optional) out: ids_cap floats, log p of each generated id under

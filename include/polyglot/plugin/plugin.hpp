@@ -441,7 +441,10 @@ struct table_for {
                                        const polyglot_call_context* ctx) noexcept {
         return guard([&] {
             check(m);
-            check_texts(texts, "texts");
+            check_ptr(texts, "texts");
+            check_size(texts->struct_size, sizeof(polyglot_texts), "texts");
+            // Sizes first: a batch whose n * dim overflows is refused before its offsets are
+            // read.
             const std::uint64_t dim = m->impl->dim();
             std::uint64_t need = 0;
             if (__builtin_mul_overflow(texts->n, dim, &need))
@@ -451,6 +454,7 @@ struct table_for {
                 throw status_error(POLYGLOT_STATUS_INVALID_ARGUMENT,
                                    "embed: out has " + std::to_string(out_cap) +
                                        " floats, need " + std::to_string(need) + " (n * dim)");
+            check_texts(texts, "texts");
             if (texts->n == 0) return POLYGLOT_STATUS_OK;
             check_ptr(out, "out");
             const call_context c(ctx);

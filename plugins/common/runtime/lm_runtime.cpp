@@ -12,9 +12,10 @@
 #include <polyglot/core/error.hpp>
 #include <unordered_map>
 
-#include "common/runtime/detok_standin.hpp"  // TEMPORARY: the tokenizer branch's decoding
+#include "common/plugin_config.hpp"
 #include "common/runtime/kv_pool.hpp"
 #include "common/safetensors.hpp"
+#include "common/stop_strings.hpp"
 #include "common/truncation.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
@@ -126,7 +127,6 @@ struct lm_runtime::impl {
     std::size_t pass_tokens = 4096;
     std::size_t max_batch = 64;
     std::size_t kv_tokens = 0;  // 0: no KV cache
-    std::optional<standin::detok> detok;
     kv_pool pool;
 
     /// Runs uncached passes over @p seqs in order, at most pass_tokens tokens per pass.
@@ -142,7 +142,31 @@ struct lm_runtime::impl {
     }
 };
 
+options parse_options(std::string_view config_json) {
+    simdjson::dom::parser parser;
+    simdjson::dom::object obj = model::parse_config(parser, config_json);
+    options o;
+    o.pooling = model::config_string(obj, "pooling");
+    o.max_tokens = model::config_size(obj, "max_tokens", o.max_tokens);
+    o.pass_tokens = model::config_size(obj, "batch_tokens", 0);
+    o.kv_tokens = model::config_size(obj, "kv_tokens", 0);
+    o.max_batch = model::config_size(obj, "max_batch", 0);
+    o.parse_special = model::config_bool(obj, "parse_special", false);
+    return o;
+}
+
 lm_runtime::lm_runtime() : p_(std::make_unique<impl>()) {}
+
+/// Why ids from the tokenizer cannot go to the model ("" when they can): a tokenizer.json with
+/// more ids than the weights' vocabulary.
+static std::string outside_vocabulary(std::span<const token_id> ids, std::size_t vocab) {
+    for (auto id : ids)
+        if (id >= vocab)
+            return "token id " + std::to_string(id) +
+                   " from the tokenizer is outside the model's vocabulary of " +
+                   std::to_string(vocab) + " (tokenizer.json and the weights do not match)";
+    return {};
+}
 lm_runtime::~lm_runtime() = default;
 
 std::unique_ptr<lm_runtime> lm_runtime::open(const std::filesystem::path& dir, const options& opts,
@@ -162,7 +186,6 @@ std::unique_ptr<lm_runtime> lm_runtime::open(const std::filesystem::path& dir, c
         throw format_error(c.file.string() + ": the model has no output projection (lm_head)");
     r->vocab_ = std::size_t(c.vocab_size);
     r->special_ = load_special_tokens(model_dir, *r->tok_, r->vocab_);
-    p.detok.emplace(*r->tok_);
     p.parse_special = opts.parse_special;
     p.max_tokens = std::max<std::size_t>(opts.max_tokens, 1);
     p.embed_limit = p.max_tokens;
@@ -205,13 +228,13 @@ std::unique_ptr<lm_runtime> lm_runtime::open(const std::filesystem::path& dir, c
     }
     r->max_context_ = ctx_len;
 
-    // The longest text one token can add: its bytes, each possibly rendered as U+FFFD.
+    // The longest text one token can add in a stream: its text alone has at least as many
+    // bytes as the token (an incomplete UTF-8 byte shows as 3-byte U+FFFD), and in context each
+    // of those bytes adds at most 3; plus a space a decoder may put before it.
     std::size_t longest = 1;
     for (std::size_t id = 0; id < r->vocab_; ++id) {
-        std::string raw;
         const token_id t = token_id(id);
-        p.detok->raw(std::span<const token_id>(&t, 1), false, raw);
-        longest = std::max(longest, raw.size());
+        longest = std::max(longest, r->tok_->decode(std::span<const token_id>(&t, 1)).size());
     }
     r->max_token_bytes_ = 3 * longest + 1;
 
@@ -283,11 +306,7 @@ std::vector<token_id> lm_runtime::tokenize(std::string_view text, bool add_speci
 }
 
 std::string lm_runtime::detokenize(std::span<const token_id> ids, bool skip_special) const {
-    std::vector<token_id> known;
-    known.reserve(ids.size());
-    for (auto id : ids)
-        if (id < vocab_) known.push_back(id);
-    return p_->detok->decode(known, skip_special);
+    return tok_->decode(ids, {.skip_special_tokens = skip_special});
 }
 
 std::vector<token_id> lm_runtime::embed_ids(std::string_view text) const {
@@ -304,9 +323,14 @@ void lm_runtime::embed(std::span<const std::string_view> texts, float* out,
     const std::size_t hidden = std::size_t(dev_->config().hidden_size);
     std::vector<float> pooled(n * hidden, 0.0f);
     std::vector<forward_seq> seqs;
-    std::vector<std::size_t> which;
+    std::vector<bool> failed(n, false);
     for (std::size_t i = 0; i < n; ++i) {
         if (ids[i].empty()) continue;  // no token at all: the zero vector
+        if (auto why = outside_vocabulary(ids[i], vocab_); !why.empty()) {
+            ctx.item_failed(i, POLYGLOT_STATUS_INVALID_ARGUMENT, why);
+            failed[i] = true;
+            continue;
+        }
         forward_seq s;
         s.ids = ids[i];
         s.pooling = p_->pooling;
@@ -316,6 +340,10 @@ void lm_runtime::embed(std::span<const std::string_view> texts, float* out,
     if (ctx.cancelled()) return;
     p_->run_uncached(*dev_, seqs);
     dev_->parallel_for(n, [&](std::size_t i) {
+        if (failed[i]) {
+            std::fill_n(out + i * dim_, dim_, std::numeric_limits<float>::quiet_NaN());
+            return;
+        }
         std::vector<float> cur(pooled.begin() + long(i * hidden),
                                pooled.begin() + long((i + 1) * hidden)),
             next;
@@ -364,6 +392,12 @@ std::vector<score_result> lm_runtime::score(std::span<const std::string_view> pr
     std::vector<std::vector<output_request>> outs(n);
     std::vector<forward_seq> seqs;
     for (std::size_t i = 0; i < n; ++i) {
+        if (auto why = outside_vocabulary(ids[i], vocab_); !why.empty()) {
+            ctx.item_failed(i, POLYGLOT_STATUS_INVALID_ARGUMENT, why);
+            std::fill(res[i].logprobs.begin(), res[i].logprobs.end(),
+                      std::numeric_limits<float>::quiet_NaN());
+            continue;
+        }
         if (res[i].n_scored == 0) continue;
         const std::size_t f = std::max<std::size_t>(from[i], 1);
         for (std::size_t p = f; p < ids[i].size(); ++p) {
@@ -627,7 +661,7 @@ std::vector<generated> lm_runtime::generate(std::span<const std::vector<token_id
         throw argument_error("generate: temperature, top_p and min_p must be numbers");
     const std::size_t n = prompts.size();
     std::vector<generated> out(n);
-    const standin::stop_strings stops(o.stop);
+    const model::stop_strings stops(o.stop);
     std::vector<token_id> ends = o.stop_ids;
     if (!o.ignore_eos) ends.insert(ends.end(), special_.eos.begin(), special_.eos.end());
     std::sort(ends.begin(), ends.end());
@@ -639,8 +673,8 @@ std::vector<generated> lm_runtime::generate(std::span<const std::vector<token_id
         std::size_t cached = 0;
         std::vector<std::uint32_t> blocks;
         std::optional<sampler> smp;
-        std::optional<standin::stream_decoder> dec;
-        std::optional<standin::stop_matcher> stop;
+        std::optional<model::hf_tokenizer::stream_decoder> dec;
+        std::optional<model::stop_matcher> stop;
         bool done = false;
         std::size_t logits_slot = 0;
     };
@@ -681,7 +715,8 @@ std::vector<generated> lm_runtime::generate(std::span<const std::vector<token_id
         seq& q = all[k];
         q.smp.emplace(o.sampling, o.seed, o.first_index + q.index);
         q.smp->observe(q.tokens);
-        q.dec.emplace(*p_->detok, !o.keep_special, q.tokens);
+        q.dec.emplace(*tok_, model::hf_decode_options{.skip_special_tokens = !o.keep_special},
+                      q.tokens);
         q.stop.emplace(stops);
     });
 

@@ -48,6 +48,11 @@ struct options {
     bool need_lm_head = false;       ///< fail at load when the model cannot SCORE
 };
 
+/// The runtime's keys of a plugin's `create` config JSON: "pooling", "max_tokens",
+/// "batch_tokens" (→ pass_tokens), "kv_tokens", "max_batch", "parse_special"; other keys are
+/// ignored. argument_error for a malformed config or a mistyped key.
+options parse_options(std::string_view config_json);
+
 /// Builds the device for the transformer in @p dir (the model directory, or the
 /// sentence-transformers Transformer module's directory).
 using device_factory =

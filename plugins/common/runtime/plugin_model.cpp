@@ -153,6 +153,10 @@ class runtime_model final : public plugin_sdk::model {
                 it.status = POLYGLOT_STATUS_INVALID_ARGUMENT;
                 continue;
             }
+            if (g.finish_reason == POLYGLOT_FINISH_NONE) {  // the call was cancelled first
+                it.status = POLYGLOT_STATUS_CANCELLED;
+                continue;
+            }
             const std::size_t k = std::min<std::size_t>(g.ids.size(), it.ids_cap);
             for (std::size_t j = 0; j < k; ++j) it.ids[j] = std::int32_t(g.ids[j]);
             it.n_ids = std::uint32_t(k);

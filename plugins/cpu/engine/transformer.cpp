@@ -6,11 +6,18 @@
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/task_arena.h>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
+#include <mutex>
 #include <polyglot/core/error.hpp>
+#include <utility>
 
 #include "common/runtime/weights.hpp"
 #include "common/safetensors.hpp"
@@ -33,14 +40,37 @@ constexpr std::ptrdiff_t cached_query_block = 32;  // queries per attention task
 
 std::ptrdiff_t round_up4(std::ptrdiff_t n) { return (n + 3) / 4 * 4; }
 
+/// 64-byte aligned storage for weights and activations: rows of a multiple of 8 floats then
+/// start on 32-byte boundaries, and the AVX2 kernel's loads never split a cache line.
+template <class T>
+struct aligned_allocator {
+    using value_type = T;
+    aligned_allocator() = default;
+    template <class U>
+    aligned_allocator(const aligned_allocator<U>&) noexcept {}
+    T* allocate(std::size_t n) {
+        void* p = ::operator new(n * sizeof(T), std::align_val_t(64));
+        return static_cast<T*>(p);
+    }
+    void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, std::align_val_t(64)); }
+    template <class U>
+    bool operator==(const aligned_allocator<U>&) const noexcept {
+        return true;
+    }
+};
+using fvec = std::vector<float, aligned_allocator<float>>;
+
 /// A column-major activation matrix: `rows` floats per token, tokens as columns.
 struct act_buf {
     std::ptrdiff_t rows = 0, cols = 0;
-    std::vector<float> data;
-    void resize(std::ptrdiff_t r, std::ptrdiff_t c) {
+    fvec data;
+    /// r × c with the columns from @p used on zero (the padding the Eigen path computes); the
+    /// others are overwritten by the caller. Keeps the allocation between passes.
+    void resize(std::ptrdiff_t r, std::ptrdiff_t c, std::ptrdiff_t used = 0) {
         rows = r;
         cols = c;
-        data.assign(std::size_t(r * c), 0.0f);
+        if (data.size() < std::size_t(r * c)) data.resize(std::size_t(r * c));
+        std::fill(data.begin() + used * r, data.begin() + r * c, 0.0f);
     }
     float* col(std::ptrdiff_t j) { return data.data() + j * rows; }
     const float* col(std::ptrdiff_t j) const { return data.data() + j * rows; }
@@ -48,14 +78,184 @@ struct act_buf {
 
 struct linear {
     std::int64_t out = 0, in = 0;
-    std::vector<float> w;  // [out, in] row-major
+    fvec w;                // [out, in] row-major
     std::vector<float> b;  // [out] or empty
 };
 
-/// Y[:, 0:cols) = W X (+ b): tiles of (row_block weight rows × token_block tokens), so a token's
-/// result depends only on the weight (see the file comment of transformer.hpp).
-void matmul(const linear& l, const act_buf& x, act_buf& y, std::ptrdiff_t cols) {
-    const std::ptrdiff_t out = l.out, in = l.in;
+// ---- linear layers: Y[:, 0:cols) = W X (+ b) ------------------------------------------------
+//
+// Two kernels; each gives a token column a result that depends only on the weights and that
+// column (see the file comment of transformer.hpp):
+//  - with AVX2 + FMA or AVX-512 (checked at run time): every output element is one dot product
+//    accumulated the same way wherever it sits in the tiling — 8 (16) FMA lanes over k, a
+//    fixed reduction tree, then the k tail in order — so no padding is needed;
+//  - otherwise Eigen's GEMM over fixed tiles, the token count padded to a multiple of Eigen's
+//    nr = 4 so that every column takes the same micro-kernel path.
+// Hand-written because Eigen picks its kernels at compile time (the baseline x86-64 build gets
+// SSE2 only) and its results depend on the tile shape.
+
+constexpr std::ptrdiff_t gemm_rows = 60;  // weight rows per tile (a multiple of 4 and 6)
+constexpr std::ptrdiff_t gemm_cols = 64;  // token columns per tile
+
+/// The linear-layer kernel this process uses: the best the CPU has, or POLYGLOT_CPU_ISA
+/// (baseline | avx2 | avx512) when set, if the CPU has it (tests run every path).
+enum class isa { baseline, avx2, avx512 };
+
+isa linear_isa() {
+    static const isa chosen = [] {
+        isa best = isa::baseline;
+#if defined(__x86_64__) || defined(__i386__)
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) best = isa::avx2;
+        if (best == isa::avx2 && __builtin_cpu_supports("avx512f")) best = isa::avx512;
+#endif
+        const char* e = std::getenv("POLYGLOT_CPU_ISA");
+        const std::string_view want = e ? e : "";
+        if (want == "baseline") return isa::baseline;
+        if (want == "avx2" && best != isa::baseline) return isa::avx2;
+        return best;
+    }();
+    return chosen;
+}
+
+const char* isa_name(isa i) {
+    return i == isa::avx512 ? "avx512" : i == isa::avx2 ? "avx2+fma" : "baseline";
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/// Sum of 8 lanes in a fixed tree: (l0+l4, l1+l5, l2+l6, l3+l7), then pairs, then the two.
+__attribute__((target("avx2,fma"), always_inline)) inline float hsum8(__m256 v) {
+    const __m128 q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    const __m128 h = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    return _mm_cvtss_f32(_mm_add_ss(h, _mm_shuffle_ps(h, h, 1)));
+}
+
+// GCC 12 warns inside its own AVX-512 headers (the *_undefined_* intrinsics) when these are
+// inlined: a known false positive.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+/// Sum of 16 lanes: the two halves added, then hsum8.
+__attribute__((target("avx512f,avx2,fma"), always_inline)) inline float hsum16(__m512 v) {
+    const __m256 hi = _mm512_castps512_ps256(_mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(3, 2, 3, 2)));
+    return hsum8(_mm256_add_ps(_mm512_castps512_ps256(v), hi));
+}
+
+/// One linear-layer kernel per instruction set, from one source: NAME_tile(w, in, bias, x, y,
+/// r0, r1, c0, c1) computes rows [r0, r1) × columns [c0, c1) in blocks of RB weight rows × CB
+/// columns (RB·CB accumulators: 12 of AVX2's 16 registers, 24 of AVX-512's 32). Each output is
+/// the dot product of its row and column in LANES FMA lanes over k (lane l takes k ≡ l mod
+/// LANES), summed by HSUM, then the k tail in order and the bias: the same arithmetic wherever
+/// the element sits, so a token's values never depend on the other tokens of the pass.
+/// (A macro because target attributes cannot be template parameters.)
+#define POLYGLOT_LINEAR_KERNEL(NAME, TARGET, VEC, LANES, LOAD, FMA, ZERO, HSUM, RB, CB)     \
+    template <int R, int C>                                                                 \
+    __attribute__((target(TARGET), always_inline)) inline void NAME##_block(                \
+        const float* w, std::ptrdiff_t in, const float* const* x, float* const* y,          \
+        std::ptrdiff_t r, const float* bias) {                                              \
+        VEC acc[R][C];                                                                      \
+        for (int i = 0; i < R; ++i)                                                         \
+            for (int j = 0; j < C; ++j) acc[i][j] = ZERO();                                 \
+        std::ptrdiff_t k = 0;                                                               \
+        for (; k + LANES <= in; k += LANES) {                                               \
+            VEC wv[R], xv[C];                                                               \
+            for (int i = 0; i < R; ++i) wv[i] = LOAD(w + (r + i) * in + k);                 \
+            for (int j = 0; j < C; ++j) xv[j] = LOAD(x[j] + k);                             \
+            for (int i = 0; i < R; ++i)                                                     \
+                for (int j = 0; j < C; ++j) acc[i][j] = FMA(wv[i], xv[j], acc[i][j]);       \
+        }                                                                                   \
+        for (int i = 0; i < R; ++i)                                                         \
+            for (int j = 0; j < C; ++j) {                                                   \
+                float v = HSUM(acc[i][j]);                                                  \
+                for (std::ptrdiff_t t = k; t < in; ++t)                                     \
+                    v = std::fma(w[(r + i) * in + t], x[j][t], v);                          \
+                if (bias) v += bias[r + i];                                                 \
+                y[j][r + i] = v;                                                            \
+            }                                                                               \
+    }                                                                                       \
+    /* The last `left` (< CB) columns. */                                                   \
+    template <int R, int C>                                                                 \
+    __attribute__((target(TARGET), always_inline)) inline void NAME##_cols(                 \
+        const float* w, std::ptrdiff_t in, const float* const* x, float* const* y,          \
+        std::ptrdiff_t r, const float* bias, std::ptrdiff_t left) {                         \
+        if constexpr (C > 0) {                                                              \
+            if (left == C)                                                                  \
+                NAME##_block<R, C>(w, in, x, y, r, bias);                                   \
+            else                                                                            \
+                NAME##_cols<R, C - 1>(w, in, x, y, r, bias, left);                          \
+        }                                                                                   \
+    }                                                                                       \
+    template <int R>                                                                        \
+    __attribute__((target(TARGET), always_inline)) inline void NAME##_row(                  \
+        const float* w, std::ptrdiff_t in, const float* const* xs, float* const* ys,        \
+        std::ptrdiff_t n, std::ptrdiff_t r, const float* bias) {                            \
+        std::ptrdiff_t c = 0;                                                               \
+        for (; c + CB <= n; c += CB) NAME##_block<R, CB>(w, in, xs + c, ys + c, r, bias);   \
+        NAME##_cols<R, CB - 1>(w, in, xs + c, ys + c, r, bias, n - c);                      \
+    }                                                                                       \
+    /* The last `left` (< RB) rows. */                                                      \
+    template <int R>                                                                        \
+    __attribute__((target(TARGET), always_inline)) inline void NAME##_rows(                 \
+        const float* w, std::ptrdiff_t in, const float* const* xs, float* const* ys,        \
+        std::ptrdiff_t n, std::ptrdiff_t r, const float* bias, std::ptrdiff_t left) {       \
+        if constexpr (R > 0) {                                                              \
+            if (left == R)                                                                  \
+                NAME##_row<R>(w, in, xs, ys, n, r, bias);                                   \
+            else                                                                            \
+                NAME##_rows<R - 1>(w, in, xs, ys, n, r, bias, left);                        \
+        }                                                                                   \
+    }                                                                                       \
+    __attribute__((target(TARGET))) void NAME##_tile(                                       \
+        const float* w, std::ptrdiff_t in, const float* bias, const act_buf& x, act_buf& y, \
+        std::ptrdiff_t r0, std::ptrdiff_t r1, std::ptrdiff_t c0, std::ptrdiff_t c1) {       \
+        /* Rows outside, columns inside: RB weight rows come from memory once and           \
+           serve every column of the tile from L1. */                                       \
+        const float* xs[64];                                                                \
+        float* ys[64];                                                                      \
+        const std::ptrdiff_t n = c1 - c0;                                                   \
+        for (std::ptrdiff_t j = 0; j < n; ++j) {                                            \
+            xs[j] = x.col(c0 + j);                                                          \
+            ys[j] = y.col(c0 + j);                                                          \
+        }                                                                                   \
+        std::ptrdiff_t r = r0;                                                              \
+        for (; r + RB <= r1; r += RB) NAME##_row<RB>(w, in, xs, ys, n, r, bias);            \
+        NAME##_rows<RB - 1>(w, in, xs, ys, n, r, bias, r1 - r);                             \
+    }
+
+POLYGLOT_LINEAR_KERNEL(avx2, "avx2,fma", __m256, 8, _mm256_loadu_ps, _mm256_fmadd_ps,
+                       _mm256_setzero_ps, hsum8, 4, 3)
+POLYGLOT_LINEAR_KERNEL(avx512, "avx512f,avx2,fma", __m512, 16, _mm512_loadu_ps, _mm512_fmadd_ps,
+                       _mm512_setzero_ps, hsum16, 6, 4)
+#undef POLYGLOT_LINEAR_KERNEL
+#pragma GCC diagnostic pop
+#endif
+
+/// Y[:, 0:cols) = W X (+ b) for W [out, in] row-major; y must have room for cols rounded up to a
+/// multiple of 4 (the Eigen path computes the padding columns, which are zero in x).
+void gemm(const float* w, std::ptrdiff_t out, std::ptrdiff_t in, const float* bias,
+          const act_buf& x, act_buf& y, std::ptrdiff_t cols) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (const isa k = linear_isa(); k != isa::baseline) {
+        const std::ptrdiff_t nrb = (out + gemm_rows - 1) / gemm_rows;
+        const std::ptrdiff_t ncb = (cols + gemm_cols - 1) / gemm_cols;
+        oneapi::tbb::parallel_for(
+            oneapi::tbb::blocked_range2d<std::ptrdiff_t>(0, ncb, 1, 0, nrb, 1),
+            [&](const oneapi::tbb::blocked_range2d<std::ptrdiff_t>& r) {
+                for (auto cb = r.rows().begin(); cb != r.rows().end(); ++cb)
+                    for (auto rb = r.cols().begin(); rb != r.cols().end(); ++rb) {
+                        const std::ptrdiff_t r0 = rb * gemm_rows,
+                                             r1 = std::min(out, (rb + 1) * gemm_rows),
+                                             c0 = cb * gemm_cols,
+                                             c1 = std::min(cols, (cb + 1) * gemm_cols);
+                        if (k == isa::avx512)
+                            avx512_tile(w, in, bias, x, y, r0, r1, c0, c1);
+                        else
+                            avx2_tile(w, in, bias, x, y, r0, r1, c0, c1);
+                    }
+            },
+            oneapi::tbb::simple_partitioner());
+        return;
+    }
+#endif
+    cols = round_up4(cols);
     const std::ptrdiff_t nrb = (out + row_block - 1) / row_block;
     const std::ptrdiff_t ntb = (cols + token_block - 1) / token_block;
     oneapi::tbb::parallel_for(
@@ -66,15 +266,18 @@ void matmul(const linear& l, const act_buf& x, act_buf& y, std::ptrdiff_t cols) 
                     const std::ptrdiff_t r0 = rb * row_block, nr = std::min(row_block, out - r0);
                     const std::ptrdiff_t c0 = tb * token_block,
                                          nc = std::min(token_block, cols - c0);
-                    crmap W(l.w.data() + r0 * in, nr, in);
+                    crmap W(w + r0 * in, nr, in);
                     ccmap X(x.col(c0), in, nc, Eigen::OuterStride<>(x.rows));
                     cmap Y(y.col(c0) + r0, nr, nc, Eigen::OuterStride<>(y.rows));
                     Y.noalias() = W * X;
-                    if (!l.b.empty())
-                        Y.colwise() += Eigen::Map<const Eigen::VectorXf>(l.b.data() + r0, nr);
+                    if (bias) Y.colwise() += Eigen::Map<const Eigen::VectorXf>(bias + r0, nr);
                 }
         },
         oneapi::tbb::simple_partitioner());
+}
+
+void matmul(const linear& l, const act_buf& x, act_buf& y, std::ptrdiff_t cols) {
+    gemm(l.w.data(), l.out, l.in, l.b.empty() ? nullptr : l.b.data(), x, y, cols);
 }
 
 /// Runs f(j) for every column j in [0, cols) in parallel (column-local work only).
@@ -123,8 +326,8 @@ struct transformer::weights {
     model::model_config cfg;
     model::dtype stored = model::dtype::f32;
     std::size_t params = 0;
-    std::vector<float> embed;  // [vocab, hidden]
-    linear lm_head;            // empty w when tied (embed is used)
+    fvec embed;      // [vocab, hidden]
+    linear lm_head;  // empty w when tied (embed is used)
     bool has_head = false;
     std::vector<float> final_norm;
     struct layer {
@@ -146,6 +349,24 @@ struct transformer::state {
     // without initialisation, so pages are only committed when blocks are used.
     std::unique_ptr<float[]> k, v;
     std::size_t layer_stride = 0, block_stride = 0;
+    // Activation buffers kept between passes (no page faults per decode step); a pool, since
+    // forward may run on several threads at once (EMBED).
+    struct scratch {
+        act_buf x, xn, qkv, attn, tmp, gu, act, hs, logits;
+    };
+    std::mutex mu;
+    std::vector<std::unique_ptr<scratch>> free_scratch;
+    std::unique_ptr<scratch> take() {
+        std::lock_guard<std::mutex> lock(mu);
+        if (free_scratch.empty()) return std::make_unique<scratch>();
+        auto s = std::move(free_scratch.back());
+        free_scratch.pop_back();
+        return s;
+    }
+    void give(std::unique_ptr<scratch> s) {
+        std::lock_guard<std::mutex> lock(mu);
+        free_scratch.push_back(std::move(s));
+    }
 
     template <class F>
     void in_arena(F&& f) const {
@@ -162,9 +383,9 @@ struct loader {
     const model::weight_set& ws;
     std::size_t& params;
 
-    std::vector<float> tensor(const std::string& name, std::initializer_list<std::int64_t> shape) {
+    fvec tensor(const std::string& name, std::initializer_list<std::int64_t> shape) {
         const auto& t = ws.get(name, shape);
-        std::vector<float> v(std::size_t(t.numel()));
+        fvec v(std::size_t(t.numel()));
         model::to_float(t, v.data());
         params += v.size();
         return v;
@@ -239,8 +460,8 @@ std::string transformer::describe_json() const {
     const int threads =
         s_->arena ? s_->arena->max_concurrency() : oneapi::tbb::this_task_arena::max_concurrency();
     return "\"backend\": \"cpu\", \"device\": \"cpu\", \"threads\": " + std::to_string(threads) +
-           ", \"dtype\": \"" + weight_dtype() +
-           "\", \"compute\": \"f32\", \"parameters\": " + std::to_string(w_->params) +
+           ", \"dtype\": \"" + weight_dtype() + "\", \"compute\": \"f32\", \"isa\": \"" +
+           isa_name(linear_isa()) + "\", \"parameters\": " + std::to_string(w_->params) +
            ", \"config\": \"" + json_escape(w_->cfg.file.string()) + "\"";
 }
 
@@ -366,8 +587,13 @@ void transformer::run(std::span<const runtime::forward_seq> batch) {
     });
 
     // Embeddings.
-    act_buf x, xn, qkv, attn, tmp, gu, act;
-    x.resize(d, Tp);
+    struct lease {
+        state& st;
+        std::unique_ptr<state::scratch> s;
+        ~lease() { st.give(std::move(s)); }
+    } held{*s_, s_->take()};
+    auto& [x, xn, qkv, attn, tmp, gu, act, hs, logits] = *held.s;
+    x.resize(d, Tp, T);
     const float scale = c.scale_embeddings ? float(std::sqrt(double(d))) : 1.0f;
     for_columns(T, [&](std::ptrdiff_t j) {
         const auto k = col_seq[std::size_t(j)];
@@ -376,12 +602,12 @@ void transformer::run(std::span<const runtime::forward_seq> batch) {
         float* o = x.col(j);
         for (std::ptrdiff_t i = 0; i < d; ++i) o[i] = e[i] * scale;
     });
-    xn.resize(d, Tp);
-    qkv.resize((H + 2 * KV) * hd, Tp);
-    attn.resize(H * hd, Tp);
-    tmp.resize(d, Tp);
-    gu.resize(2 * inter, Tp);
-    act.resize(inter, Tp);
+    xn.resize(d, Tp, T);
+    qkv.resize((H + 2 * KV) * hd, Tp, T);
+    attn.resize(H * hd, Tp, T);
+    tmp.resize(d, Tp, T);
+    gu.resize(2 * inter, Tp, T);
+    act.resize(inter, Tp, T);
 
     // Attention work: (sequence, head, query block) tasks.
     struct task {
@@ -406,7 +632,7 @@ void transformer::run(std::span<const runtime::forward_seq> batch) {
         const auto& sn = sliding ? sin_slide : sin_full;
         for_columns(
             T, [&](std::ptrdiff_t j) { rms_norm(x.col(j), L.in_norm.data(), d, eps, xn.col(j)); });
-        matmul(L.qkv, xn, qkv, Tp);
+        matmul(L.qkv, xn, qkv, T);
         // q/k norms and RoPE, per token and head; keys and values of cached sequences go to
         // their KV blocks.
         float* const kc = S.k ? S.k.get() + li * S.layer_stride : nullptr;
@@ -536,7 +762,7 @@ void transformer::run(std::span<const runtime::forward_seq> batch) {
                     O.noalias() = Vv * Sm;
                 }
             });
-        matmul(L.o, attn, tmp, Tp);
+        matmul(L.o, attn, tmp, T);
         if (c.sandwich_norms) {
             for_columns(T, [&](std::ptrdiff_t j) {
                 float* t = tmp.col(j);
@@ -553,7 +779,7 @@ void transformer::run(std::span<const runtime::forward_seq> batch) {
                 rms_norm(o, L.pre_ff_norm.data(), d, eps, xn.col(j));
             });
         }
-        matmul(L.gate_up, xn, gu, Tp);
+        matmul(L.gate_up, xn, gu, T);
         for_columns(T, [&](std::ptrdiff_t j) {
             const float* g = gu.col(j);
             const float* u = g + inter;
@@ -570,7 +796,7 @@ void transformer::run(std::span<const runtime::forward_seq> batch) {
                     break;
             }
         });
-        matmul(L.down, act, tmp, Tp);
+        matmul(L.down, act, tmp, T);
         for_columns(T, [&](std::ptrdiff_t j) {
             float* t = tmp.col(j);
             if (c.sandwich_norms) rms_norm(t, L.post_ff_norm.data(), d, eps, t);
@@ -632,31 +858,14 @@ void transformer::run(std::span<const runtime::forward_seq> batch) {
     // Chunks of columns, ≤ ~64 MB of logits each; a multiple of 4 columns.
     const std::ptrdiff_t chunk = std::clamp<std::ptrdiff_t>(
         (std::ptrdiff_t(1) << 24) / std::max<std::ptrdiff_t>(V, 1) / 4 * 4, 16, 256);
-    act_buf hs, logits;
     for (std::size_t j0 = 0; j0 < jobs.size(); j0 += std::size_t(chunk)) {
         const auto nj = std::ptrdiff_t(std::min(jobs.size() - j0, std::size_t(chunk)));
         const std::ptrdiff_t njp = round_up4(nj);
-        hs.resize(d, njp);
+        hs.resize(d, njp, nj);
         for (std::ptrdiff_t j = 0; j < nj; ++j)
             std::copy_n(xn.col(jobs[j0 + std::size_t(j)].col), d, hs.col(j));
-        logits.resize(V, njp);
-        {
-            const float* hw = W.head_w();
-            const std::ptrdiff_t nrb = (V + row_block * 4 - 1) / (row_block * 4);
-            oneapi::tbb::parallel_for(
-                oneapi::tbb::blocked_range<std::ptrdiff_t>(0, nrb, 1),
-                [&](const oneapi::tbb::blocked_range<std::ptrdiff_t>& r) {
-                    for (auto rb = r.begin(); rb != r.end(); ++rb) {
-                        const std::ptrdiff_t r0 = rb * row_block * 4,
-                                             nr = std::min(row_block * 4, V - r0);
-                        crmap Wm(hw + r0 * d, nr, d);
-                        ccmap X(hs.col(0), d, njp, Eigen::OuterStride<>(hs.rows));
-                        cmap Y(logits.col(0) + r0, nr, njp, Eigen::OuterStride<>(logits.rows));
-                        Y.noalias() = Wm * X;
-                    }
-                },
-                oneapi::tbb::simple_partitioner());
-        }
+        logits.resize(V, njp, nj);
+        gemm(W.head_w(), V, d, nullptr, hs, logits, nj);
         for_columns(nj, [&](std::ptrdiff_t j) {
             const runtime::output_request& o = *jobs[j0 + std::size_t(j)].rq;
             float* l = logits.col(j);

@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 /// @file The cpu backend's device part (runtime/device.hpp): a decoder-only transformer
-/// (Llama, Qwen2, Qwen3, Gemma 3 text, EmbeddingGemma) in f32 with Eigen GEMMs scheduled by
-/// TBB, over packed variable-length sequences, with a paged KV cache for decoding. Tensor names
+/// (Llama, Qwen2, Qwen3, Gemma 3 text, EmbeddingGemma) in f32, parallel with TBB, over packed variable-length sequences, with a paged KV cache for decoding. Tensor names
 /// and the RoPE setup come from runtime/weights.hpp (shared with the cuda backend).
 ///
 /// Determinism: every sequence's values are bit-identical whatever else is in the batch and
-/// whatever the thread count. Linear layers run as Eigen GEMMs over fixed tiles (weight rows in
-/// blocks fixed by the weight's shape, tokens in blocks of a multiple of 4 columns: with the
-/// token count a multiple of Eigen's nr = 4 every token column takes the same micro-kernel
-/// path, so its result does not depend on its neighbours); attention, norms and pooling work
+/// whatever the thread count. Linear layers run on an AVX-512 or AVX2 + FMA kernel chosen at run
+/// time, in which every output is one dot product summed in a fixed order wherever it sits in
+/// the tiling; or, on other CPUs, as Eigen GEMMs over fixed tiles (weight rows in blocks fixed
+/// by the weight's shape, tokens in blocks of a multiple of 4 columns: with the token count a
+/// multiple of Eigen's nr = 4 every token column takes the same micro-kernel path, so its
+/// result does not depend on its neighbours). The kernel differs between machines, so values
+/// may differ in the last bits across machines, never within one. Attention, norms and pooling work
 /// per sequence and per token; no reduction is split across threads. Cached passes (KV blocks)
 /// compute attention one query at a time over the cached keys in position order, with fixed
 /// accumulation orders, so a token's values also do not depend on how its sequence was split
