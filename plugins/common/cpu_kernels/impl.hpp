@@ -319,6 +319,109 @@ struct ops {
         }
     }
 
+    // ---- attention ------------------------------------------------------------------------------
+
+    static constexpr int BV = int(attn_block) / W;  // vectors per block of positions
+
+    /// tanh(u) = 1 - 2 / (exp(2u) + 1) (absolute error ~1e-7).
+    static vf tanh(vf u) {
+        const vf one = S::set1(1.0f);
+        return S::sub(one, S::div(S::set1(2.0f), S::add(exp(S::add(u, u)), one)));
+    }
+
+    /// Queries j0 .. j0 + G - 1 together (they share the loads of K and V); positions outside
+    /// a query's range get probability 0, which adds exact zeros: each query's values are
+    /// those it would get alone.
+    template <int G>
+    static void attend_group(const attention_args& a, std::ptrdiff_t j0) {
+        std::ptrdiff_t lo = a.key_begin[j0], hi = a.key_end[j0];
+        for (int g = 1; g < G; ++g) {
+            lo = imin(lo, a.key_begin[j0 + g]);
+            hi = a.key_end[j0 + g] > hi ? a.key_end[j0 + g] : hi;
+        }
+        const std::ptrdiff_t b0 = lo / attn_block, b1 = (hi + attn_block - 1) / attn_block;
+        const std::ptrdiff_t ns = (b1 - b0) * attn_block;  // scores per query
+        float* sc = a.scratch;
+        const float* q[G];
+        for (int g = 0; g < G; ++g) q[g] = a.q + (j0 + g) * a.ldq;
+        const vf scale = S::set1(a.scale), ninf = S::set1(-__builtin_inff());
+        // 1. Scores, block by block: s[g][t] = Σ_e q_g[e] · K^T[e][t].
+        for (std::ptrdiff_t b = b0; b < b1; ++b) {
+            const float* kt = a.k_blocks[b];
+            vf acc[G][BV];
+            for (int g = 0; g < G; ++g)
+                for (int v = 0; v < BV; ++v) acc[g][v] = S::zero();
+            for (std::ptrdiff_t e = 0; e < a.hd; ++e) {
+                vf k[BV];
+                for (int v = 0; v < BV; ++v) k[v] = S::load(kt + e * attn_block + v * W);
+                for (int g = 0; g < G; ++g) {
+                    const vf qe = S::set1(q[g][e]);
+                    for (int v = 0; v < BV; ++v) acc[g][v] = S::fma(qe, k[v], acc[g][v]);
+                }
+            }
+            for (int g = 0; g < G; ++g) {
+                const std::ptrdiff_t kb = a.key_begin[j0 + g], ke = a.key_end[j0 + g];
+                for (int v = 0; v < BV; ++v) {
+                    vf s = S::mul(acc[g][v], scale);
+                    if (a.softcap > 0)
+                        s = S::mul(tanh(S::div(s, S::set1(a.softcap))), S::set1(a.softcap));
+                    const std::ptrdiff_t p0 = b * attn_block + v * W;  // position of lane 0
+                    s = S::select_range(s, ninf, kb - p0, ke - p0);
+                    S::store(sc + g * ns + (b - b0) * attn_block + v * W, s);
+                }
+            }
+        }
+        // 2. Softmax per query: max, exp(s - max) in place, 1 / Σ in double.
+        float inv[G];
+        for (int g = 0; g < G; ++g) {
+            float* s = sc + g * ns;
+            vf m = ninf;
+            for (std::ptrdiff_t i = 0; i < ns; i += W) m = S::max(S::load(s + i), m);
+            const vf mx = S::set1(S::hmax(m));
+            typename S::dacc d = S::dzero();
+            for (std::ptrdiff_t i = 0; i < ns; i += W) {
+                const vf e = exp(S::sub(S::load(s + i), mx));
+                S::store(s + i, e);
+                S::dadd(d, e);
+            }
+            inv[g] = float(1.0 / S::dsum(d));
+        }
+        // 3. out_g = Σ_t (p_g[t] · inv_g) · V[t], positions in order, 4 vectors of hd at a time.
+        for (std::ptrdiff_t e0 = 0; e0 < a.hd; e0 += 4 * W) {
+            const std::ptrdiff_t ne = imin(4 * W, a.hd - e0);
+            const int nv = int((ne + W - 1) / W);
+            vf acc[G][4];
+            for (int g = 0; g < G; ++g)
+                for (int v = 0; v < 4; ++v) acc[g][v] = S::zero();
+            for (std::ptrdiff_t t = lo; t < hi; ++t) {
+                const float* vr = a.v_blocks[t / attn_block] + (t % attn_block) * a.hd + e0;
+                vf vv[4];
+                for (int v = 0; v < nv; ++v)
+                    vv[v] = (v + 1) * W <= ne ? S::load(vr + v * W)
+                                              : load_n(vr + v * W, ne - v * W, 0.0f);
+                for (int g = 0; g < G; ++g) {
+                    const vf pw = S::set1(sc[g * ns + (t - b0 * attn_block)] * inv[g]);
+                    for (int v = 0; v < nv; ++v) acc[g][v] = S::fma(pw, vv[v], acc[g][v]);
+                }
+            }
+            for (int g = 0; g < G; ++g) {
+                float* o = a.out + (j0 + g) * a.ldo + e0;
+                for (int v = 0; v < nv; ++v) {
+                    if ((v + 1) * W <= ne)
+                        S::store(o + v * W, acc[g][v]);
+                    else
+                        store_n(o + v * W, acc[g][v], ne - v * W);
+                }
+            }
+        }
+    }
+
+    static void attention(const attention_args& a) {
+        std::ptrdiff_t j = 0;
+        for (; j + 4 <= a.nq; j += 4) attend_group<4>(a, j);
+        for (; j < a.nq; ++j) attend_group<1>(a, j);
+    }
+
     static void widen(const void* x, wtype t, float* out, std::ptrdiff_t n) {
         const auto* h = static_cast<const std::uint16_t*>(x);
         switch (t) {
@@ -335,7 +438,7 @@ struct ops {
     }
 
     static constexpr table make(isa level) {
-        return table{level,  &gemm, &max,      &sum_exp, &dot,   &axpy,
-                     &scale, &add,  &rms_norm, &glu_any, &widen, &gemm_row_block};
+        return table{level, &gemm,     &max,     &sum_exp, &dot,       &axpy,          &scale,
+                     &add,  &rms_norm, &glu_any, &widen,   &attention, &gemm_row_block};
     }
 };

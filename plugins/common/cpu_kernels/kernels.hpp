@@ -58,6 +58,30 @@ struct weights_view {
 /// Gated activations of a GLU MLP: out = act(gate) * up.
 enum class glu : std::uint8_t { silu, gelu_tanh, gelu_erf };
 
+/// Keys and values of one KV head, in blocks of attn_block positions: block b holds positions
+/// [attn_block·b, attn_block·b + attn_block), K transposed (hd rows of attn_block floats) and V
+/// by position (attn_block rows of hd floats).
+inline constexpr std::ptrdiff_t attn_block = 16;
+
+/// Scaled dot-product attention of nq queries of one head.
+struct attention_args {
+    std::ptrdiff_t hd = 0, nq = 0;
+    const float* q = nullptr;  ///< query j: q + j·ldq (hd floats)
+    std::ptrdiff_t ldq = 0;
+    float* out = nullptr;  ///< output j: out + j·ldo (hd floats)
+    std::ptrdiff_t ldo = 0;
+    const std::ptrdiff_t* key_begin = nullptr;  ///< query j attends to positions
+    const std::ptrdiff_t* key_end = nullptr;    ///< [key_begin[j], key_end[j]) (non-empty)
+    const float* const* k_blocks = nullptr;     ///< per block: K^T [hd][attn_block]
+    const float* const* v_blocks = nullptr;     ///< per block: V [attn_block][hd]
+    float scale = 1, softcap = 0;               ///< s = q·k·scale; softcap > 0: tanh(s/c)·c
+    float* scratch = nullptr;                   ///< attention_scratch(max key_end) floats
+};
+/// Floats of scratch for keys at positions below @p max_key_end.
+[[nodiscard]] constexpr std::size_t attention_scratch(std::ptrdiff_t max_key_end) noexcept {
+    return std::size_t(4 * (max_key_end / attn_block + 2) * attn_block);
+}
+
 /// One path's kernels.
 struct table {
     isa level;
@@ -86,6 +110,12 @@ struct table {
     void (*glu)(glu act, const float* gate, const float* up, float* out, std::ptrdiff_t n);
     /// out[i] = x[i] widened to float (exact).
     void (*widen)(const void* x, wtype t, float* out, std::ptrdiff_t n);
+    /// Per query: scores over its keys (an FMA chain over the head dimension), softmax (f32
+    /// exp, the sum in double lanes), then Σ p·v over the keys in position order. A query's
+    /// values depend only on its own query, keys and values (not on the other queries of the
+    /// call, nor on which keys they attend to), so a token gets the same attention in a
+    /// prefill pass, a decode step or a recomputation.
+    void (*attention)(const attention_args& a);
     /// Rows of W per GEMM call for a K-column weight: a block of about a quarter of L2.
     std::ptrdiff_t (*gemm_row_block)(std::ptrdiff_t k, wtype t);
 };

@@ -48,6 +48,14 @@ struct simd {
     static vf zero_below(vf v, vf x, vf lo) {
         return _mm256_andnot_ps(_mm256_cmp_ps(x, lo, _CMP_LT_OQ), v);
     }
+    /// Lanes l with lo <= l < hi keep v, the others get fill (v may hold NaN).
+    static vf select_range(vf v, vf fill, std::ptrdiff_t lo, std::ptrdiff_t hi) {
+        const int l = int(lo < -1 ? -1 : lo > W ? W : lo), h = int(hi < -1 ? -1 : hi > W ? W : hi);
+        const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        const __m256i in = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(l), idx),
+                                               _mm256_cmpgt_epi32(_mm256_set1_epi32(h), idx));
+        return _mm256_blendv_ps(fill, v, _mm256_castsi256_ps(in));
+    }
     static __m128 fold(vf v) {
         return _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     }

@@ -52,6 +52,14 @@ struct simd {
     static vf zero_below(vf v, vf x, vf lo) {
         return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, lo, _CMP_NLT_UQ), v);
     }
+    /// Lanes l with lo <= l < hi keep v, the others get fill (v may hold NaN).
+    static vf select_range(vf v, vf fill, std::ptrdiff_t lo, std::ptrdiff_t hi) {
+        const int l = int(lo < -1 ? -1 : lo > W ? W : lo), h = int(hi < -1 ? -1 : hi > W ? W : hi);
+        const __m512i idx = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        const __mmask16 in = _mm512_cmpge_epi32_mask(idx, _mm512_set1_epi32(l)) &
+                             _mm512_cmplt_epi32_mask(idx, _mm512_set1_epi32(h));
+        return _mm512_mask_blend_ps(in, fill, v);
+    }
     static __m256 fold(vf v) {
         return _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
     }

@@ -42,6 +42,15 @@ struct simd {
         return _mm_castsi128_ps(_mm_slli_epi32(_mm_add_epi32(n, _mm_set1_epi32(127)), 23));
     }
     static vf zero_below(vf v, vf x, vf lo) { return _mm_andnot_ps(_mm_cmplt_ps(x, lo), v); }
+    /// Lanes l with lo <= l < hi keep v, the others get fill (v may hold NaN).
+    static vf select_range(vf v, vf fill, std::ptrdiff_t lo, std::ptrdiff_t hi) {
+        const int l = int(lo < -1 ? -1 : lo > W ? W : lo), h = int(hi < -1 ? -1 : hi > W ? W : hi);
+        const __m128i idx = _mm_setr_epi32(0, 1, 2, 3);
+        const __m128i in = _mm_and_si128(_mm_cmpgt_epi32(idx, _mm_set1_epi32(l - 1)),
+                                         _mm_cmplt_epi32(idx, _mm_set1_epi32(h)));
+        const __m128 m = _mm_castsi128_ps(in);
+        return _mm_or_ps(_mm_and_ps(m, v), _mm_andnot_ps(m, fill));
+    }
     static float hsum(vf v) {
         const vf t = _mm_add_ps(v, _mm_movehl_ps(v, v));
         return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
