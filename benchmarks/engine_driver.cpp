@@ -4,12 +4,18 @@
 // (EXCLUDE_FROM_ALL) target polyglot_engine_driver.
 //
 //   polyglot_engine_driver MODEL_DIR IDS.txt OUT.f32 [--threads N] [--repeat R]
-//       [--batch-tokens B]
+//       [--batch-tokens B] [--outputs all|last]
 // IDS.txt: one sequence per line, "score_from id id id ...". OUT.f32: the log-probs of every
-// sequence's tokens at positions ≥ max(score_from, 1), concatenated (float32). Prints
-// "tokens N seconds S tokens_per_s X" (best of R runs; the load is not timed).
+// sequence's tokens at positions ≥ max(score_from, 1), concatenated (float32); with
+// --outputs last, only of each sequence's last token (a prefill that projects one row onto the
+// vocabulary, as llama-bench's prompt processing does). Prints "tokens N seconds S
+// tokens_per_s X median_seconds M cpu_seconds C" (best and median of R runs after one warm-up
+// run, C the process CPU time per run; the load is not timed).
 #include <oneapi/tbb/task_arena.h>
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -29,6 +35,7 @@ int main(int argc, char** argv) try {
     }
     int threads = 1, repeat = 3;
     std::size_t batch_tokens = 4096;
+    bool last_only = false;
     for (int i = 4; i + 1 < argc; i += 2) {
         std::string k = argv[i];
         if (k == "--threads")
@@ -37,6 +44,8 @@ int main(int argc, char** argv) try {
             repeat = std::stoi(argv[i + 1]);
         else if (k == "--batch-tokens")
             batch_tokens = std::stoul(argv[i + 1]);
+        else if (k == "--outputs")
+            last_only = std::string(argv[i + 1]) == "last";
         else
             throw std::runtime_error("unknown option " + k);
     }
@@ -58,7 +67,8 @@ int main(int argc, char** argv) try {
     std::vector<std::vector<polyglot::runtime::output_request>> outs(seqs.size());
     std::size_t tokens = 0;
     for (std::size_t i = 0; i < seqs.size(); ++i) {
-        const std::size_t f = std::max<std::size_t>(from[i], 1);
+        std::size_t f = std::max<std::size_t>(from[i], 1);
+        if (last_only) f = std::max(f, seqs[i].size() - 1);
         lp[i].assign(seqs[i].size() > f ? seqs[i].size() - f : 0, 0.0f);
         for (std::size_t p = f; p < seqs[i].size(); ++p) {
             polyglot::runtime::output_request o;
@@ -72,8 +82,16 @@ int main(int argc, char** argv) try {
         tokens += seqs[i].size();
     }
     oneapi::tbb::task_arena arena(threads);
-    double best = 1e300;
-    for (int r = 0; r < repeat; ++r) {
+    auto cpu_now = [] {
+        rusage u{};
+        getrusage(RUSAGE_SELF, &u);
+        return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+               1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+    };
+    std::vector<double> times;
+    double cpu0 = 0;
+    for (int r = -1; r < repeat; ++r) {  // r = -1: warm-up (pages of the mapped weights)
+        if (r == 0) cpu0 = cpu_now();
         auto t0 = std::chrono::steady_clock::now();
         arena.execute([&] {
             for (std::size_t i = 0; i < reqs.size();) {
@@ -85,13 +103,18 @@ int main(int argc, char** argv) try {
                 i = j;
             }
         });
-        best = std::min(
-            best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        if (r >= 0)
+            times.push_back(
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
+    const double cpu = (cpu_now() - cpu0) / repeat;
+    std::sort(times.begin(), times.end());
+    const double best = times.front(), median = times[times.size() / 2];
     std::ofstream out(argv[3], std::ios::binary);
     for (auto& v : lp)
         out.write(reinterpret_cast<const char*>(v.data()), std::streamsize(v.size() * 4));
-    std::printf("tokens %zu seconds %.4f tokens_per_s %.1f\n", tokens, best, double(tokens) / best);
+    std::printf("tokens %zu seconds %.4f tokens_per_s %.1f median_seconds %.4f cpu_seconds %.4f\n",
+                tokens, best, double(tokens) / best, median, cpu);
     return 0;
 } catch (const std::exception& e) {
     std::cerr << "polyglot_engine_driver: " << e.what() << "\n";
