@@ -68,7 +68,7 @@ struct attention_args {
     std::ptrdiff_t hd = 0, nq = 0;
     const float* q = nullptr;  ///< query j: q + j·ldq (hd floats)
     std::ptrdiff_t ldq = 0;
-    float* out = nullptr;  ///< output j: out + j·ldo (hd floats)
+    float* out = nullptr;  ///< output j: out + j·ldo (hd floats; may be query j itself)
     std::ptrdiff_t ldo = 0;
     const std::ptrdiff_t* key_begin = nullptr;  ///< query j attends to positions
     const std::ptrdiff_t* key_end = nullptr;    ///< [key_begin[j], key_end[j]) (non-empty)

@@ -24,7 +24,11 @@ namespace ck = cpu_kernels;
 constexpr std::ptrdiff_t query_block = 64;                   // queries per attention task
 constexpr std::ptrdiff_t glu_columns = 64;                   // tokens per gate/up scratch tile
 constexpr std::ptrdiff_t mlp_columns = 256;                  // tokens per MLP chunk
-constexpr std::size_t logits_budget = std::size_t(1) << 21;  // floats of logits per chunk
+constexpr std::size_t logits_budget = std::size_t(1) << 20;  // floats of logits per chunk
+// Tokens per pass unless configured: activations take ~(3 hidden + q/k/v) floats per token,
+// and the GEMMs read each weight once per pass, so a few hundred tokens already amortise the
+// weights; more only costs memory (a bf16 checkpoint scores in ≤ 1.1× its size).
+constexpr std::size_t default_pass_tokens = 1024;
 
 /// A column-major activation matrix (`rows` floats per token, tokens as columns) over a
 /// buffer that persists across passes: grown when a pass needs more, never cleared (every
@@ -189,14 +193,14 @@ struct transformer::weights {
 /// Threads, the KV cache and the activation buffers.
 struct transformer::state {
     std::unique_ptr<oneapi::tbb::task_arena> arena;
-    std::size_t pass_tokens = 4096;
+    std::size_t pass_tokens = default_pass_tokens;
     std::size_t blocks = 0;
     // K and V of every layer: [layer][block][kv head], then K^T [head_dim][token in block]
     // and V [token in block][head_dim] (cpu_kernels::attention's layout). Allocated without
     // initialisation, so pages are only committed when blocks are used.
     std::unique_ptr<float[]> k, v;
     std::size_t layer_stride = 0;
-    act_buf x, xn, qkv, attn, tmp, act, hs, logits;
+    act_buf x, xn, qkv, tmp, act, hs, logits;
     act_buf pass_kv;  // K and V blocks of the pass's uncached sequences (one layer at a time)
     /// Floats of one KV block (K or V) of all KV heads.
     static std::size_t block_stride_of(const model::model_config& c) {
@@ -293,7 +297,7 @@ std::string json_escape(std::string_view s) {
 transformer::transformer(std::unique_ptr<weights> w, const options& o)
     : w_(std::move(w)), s_(std::make_unique<state>()) {
     if (o.threads > 0) s_->arena = std::make_unique<oneapi::tbb::task_arena>(int(o.threads));
-    s_->pass_tokens = o.pass_tokens ? o.pass_tokens : 4096;
+    s_->pass_tokens = o.pass_tokens ? o.pass_tokens : default_pass_tokens;
 }
 transformer::~transformer() = default;
 
@@ -440,7 +444,7 @@ void transformer::run(std::span<const runtime::forward_seq> batch) {
     });
 
     // Embeddings (rows widened from the stored dtype).
-    auto &x = S.x, &xn = S.xn, &qkv = S.qkv, &attn = S.attn, &tmp = S.tmp, &act = S.act;
+    auto &x = S.x, &xn = S.xn, &qkv = S.qkv, &tmp = S.tmp, &act = S.act;
     x.resize(d, T);
     const float scale = c.scale_embeddings ? float(std::sqrt(double(d))) : 1.0f;
     for_columns(T, [&](std::ptrdiff_t j) {
@@ -452,7 +456,6 @@ void transformer::run(std::span<const runtime::forward_seq> batch) {
     });
     xn.resize(d, T);
     qkv.resize((H + 2 * KV) * hd, T);
-    attn.resize(H * hd, T);
     if (c.sandwich_norms) tmp.resize(d, T);
     act.resize(inter, std::min(T, mlp_columns));
 
@@ -572,7 +575,7 @@ void transformer::run(std::span<const runtime::forward_seq> batch) {
                     ck::attention_args a;
                     a.hd = hd, a.nq = q1 - q0;
                     a.q = qkv.col(start[k] + q0) + h * hd, a.ldq = qkv.rows;
-                    a.out = attn.col(start[k] + q0) + h * hd, a.ldo = attn.rows;
+                    a.out = const_cast<float*>(a.q), a.ldo = a.ldq;  // over the query
                     a.key_begin = kbeg.data(), a.key_end = kend.data();
                     a.k_blocks = kblk.data(), a.v_blocks = vblk.data();
                     a.scale = attn_scale, a.softcap = softcap;
@@ -580,10 +583,11 @@ void transformer::run(std::span<const runtime::forward_seq> batch) {
                     K.attention(a);
                 }
             });
-        // Output projection and MLP; the residual adds fused into the GEMMs (Y += W X)
+        // Output projection (of the attention outputs, which replaced the queries in qkv) and
+        // MLP; the residual adds fused into the GEMMs (Y += W X)
         // unless Gemma 3's sandwich norms come first.
         if (c.sandwich_norms) {
-            matmul(K, L.o, attn.col(0), attn.rows, T, tmp.col(0), tmp.rows);
+            matmul(K, L.o, qkv.col(0), qkv.rows, T, tmp.col(0), tmp.rows);
             for_columns(T, [&](std::ptrdiff_t j) {
                 float* t = tmp.col(j);
                 K.rms_norm(t, L.post_attn_norm.data(), d, eps, t);
@@ -591,7 +595,7 @@ void transformer::run(std::span<const runtime::forward_seq> batch) {
                 K.rms_norm(x.col(j), L.pre_ff_norm.data(), d, eps, xn.col(j));
             });
         } else {
-            matmul(K, L.o, attn.col(0), attn.rows, T, x.col(0), x.rows, true);
+            matmul(K, L.o, qkv.col(0), qkv.rows, T, x.col(0), x.rows, true);
             for_columns(T, [&](std::ptrdiff_t j) {
                 K.rms_norm(x.col(j), L.pre_ff_norm.data(), d, eps, xn.col(j));
             });
