@@ -12,8 +12,8 @@ Per round and weight dtype (f32, bf16), in this order:
              each of the LEN-1 rows): what `polyglot score` does for perplexity
   torch      (f32 weights as read, bf16 widened) the scoring workload of engine_vs_torch.py,
              log-probs checked against ours (--tol)
-  decode     llama-bench -p 0 -n GEN beside our driver's --generate GEN (batch 1), when the
-             driver has it
+  decode     llama-bench -p 0 -n GEN (GEN tokens generated at batch 1 after an empty prompt)
+             beside our driver's --decode GEN (batch 1, greedy, after a 16-token prompt)
 Wall figures are medians over rounds of each run's median; the machine may be shared, so the
 CPU-time figures (tokens per CPU-second, all threads) are printed beside them with the load
 average before each round.
@@ -71,12 +71,12 @@ def driver(a, model, ids_file, outputs):
     return tokens / float(v["median_seconds"]), float(v["cpu_seconds"]), np.fromfile(out_file, np.float32)
 
 
-def driver_decode(a, model, prompt_file, gen):
-    out, cpu = run([a.driver, model, prompt_file, prompt_file + ".out", "--threads", str(a.threads),
-                    "--repeat", "1", "--generate", str(gen)])
+def driver_decode(a, model, ids_file, gen):
+    out, _ = run([a.driver, model, ids_file, ids_file + ".out", "--threads", str(a.threads),
+                  "--repeat", str(a.repeat), "--decode", str(gen)])
     f = out.split()
     v = dict(zip(f[0::2], f[1::2]))
-    return float(v["decode_tokens_per_s"]), cpu
+    return float(v["decode_tokens_per_s"]), int(v["decode_tokens"]) / float(v["cpu_seconds"])
 
 
 def main():
@@ -96,7 +96,6 @@ def main():
     a = ap.parse_args()
 
     dtypes = a.dtypes.split(",")
-    has_generate = b"--generate" in open(a.driver, "rb").read()
     rng = np.random.default_rng(1)
     vocab = json.load(open(os.path.join(a.models, f"llama150m-{dtypes[0]}", "config.json")))["vocab_size"]
     ids = rng.integers(0, vocab, a.length).tolist()
@@ -106,7 +105,7 @@ def main():
         f.write("1 " + " ".join(map(str, ids)) + "\n")
     prompt_file = os.path.join(tmp, "prompt.txt")
     with open(prompt_file, "w") as f:
-        f.write(" ".join(map(str, ids[:16])) + "\n")
+        f.write("1 " + " ".join(map(str, ids[:16])) + "\n")
 
     torch_models = {}
     if not a.no_torch:
@@ -149,9 +148,8 @@ def main():
             if a.gen:
                 ts, cpu = llama_bench(a, gguf, 0, a.gen)
                 add((dt, "llama.cpp decode"), ts, a.gen / cpu)
-                if has_generate:
-                    ts, cpu = driver_decode(a, model, prompt_file, a.gen)
-                    add((dt, "polyglot decode"), ts, float("nan"))
+                ts, cpu_tok = driver_decode(a, model, prompt_file, a.gen + 1)
+                add((dt, "polyglot decode"), ts, cpu_tok)
         print(f"round {rnd + 1}/{a.rounds} done (load average before it: {loads[-1]})",
               file=sys.stderr)
 

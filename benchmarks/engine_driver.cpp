@@ -11,8 +11,12 @@
 // vocabulary, as llama-bench's prompt processing does). Prints "tokens N seconds S
 // tokens_per_s X median_seconds M cpu_seconds C" (best and median of R runs after one warm-up
 // run, C the process CPU time per run; the load is not timed).
+//
+// Device-level decode at batch 1 (llama-bench's text generation): with --decode N, the first
+// sequence is prefilled into the KV cache, then N tokens are generated one pass at a time
+// (greedy: argmax of the logits). Prints "decode_tokens N seconds S decode_tokens_per_s X
+// cpu_seconds C" (best of R runs; C per run).
 #include <oneapi/tbb/task_arena.h>
-
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -36,6 +40,7 @@ int main(int argc, char** argv) try {
     int threads = 1, repeat = 3;
     std::size_t batch_tokens = 4096;
     bool last_only = false;
+    std::size_t decode = 0;
     for (int i = 4; i + 1 < argc; i += 2) {
         std::string k = argv[i];
         if (k == "--threads")
@@ -46,10 +51,13 @@ int main(int argc, char** argv) try {
             batch_tokens = std::stoul(argv[i + 1]);
         else if (k == "--outputs")
             last_only = std::string(argv[i + 1]) == "last";
+        else if (k == "--decode")
+            decode = std::stoul(argv[i + 1]);
         else
             throw std::runtime_error("unknown option " + k);
     }
-    auto net = pe::transformer::load(argv[1], {.need_lm_head = true});
+    auto net =
+        pe::transformer::load(argv[1], {.need_lm_head = true, .threads = std::size_t(threads)});
     std::ifstream in(argv[2]);
     std::vector<std::vector<pe::token_id>> seqs;
     std::vector<std::size_t> from;
@@ -61,6 +69,52 @@ int main(int argc, char** argv) try {
         for (pe::token_id id; ss >> id;) ids.push_back(id);
         seqs.push_back(std::move(ids));
         from.push_back(f);
+    }
+    auto cpu_now = [] {
+        rusage u{};
+        getrusage(RUSAGE_SELF, &u);
+        return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+               1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+    };
+    oneapi::tbb::task_arena arena(threads);
+    if (decode > 0) {
+        if (seqs.empty()) throw std::runtime_error("no prompt");
+        const std::size_t B = net->kv_block_tokens(), V = std::size_t(net->config().vocab_size);
+        const std::size_t total = seqs[0].size() + decode;
+        std::vector<std::uint32_t> blocks((total + B - 1) / B);
+        for (std::size_t b = 0; b < blocks.size(); ++b) blocks[b] = std::uint32_t(b);
+        net->kv_reserve(blocks.size());
+        std::vector<float> logits(V);
+        double best = 1e300, cpu = 0;
+        std::vector<pe::token_id> out;
+        for (int r = -1; r < repeat; ++r) {  // r = -1: warm-up
+            std::vector<pe::token_id> ids = seqs[0];
+            polyglot::runtime::output_request o;
+            o.logits = logits.data();
+            polyglot::runtime::forward_seq f;
+            f.blocks = blocks;
+            auto step = [&](std::size_t pos0, std::span<const pe::token_id> t) {
+                o.row = std::uint32_t(t.size() - 1);
+                f.ids = t, f.pos0 = pos0, f.outputs = {&o, 1};
+                arena.execute([&] { net->forward({&f, 1}); });
+                ids.push_back(
+                    pe::token_id(std::max_element(logits.begin(), logits.end()) - logits.begin()));
+            };
+            step(0, seqs[0]);  // prefill (not timed)
+            const double c0 = cpu_now();
+            const auto t0 = std::chrono::steady_clock::now();
+            for (std::size_t k = 1; k < decode; ++k)
+                step(ids.size() - 1, std::span<const pe::token_id>(&ids.back(), 1));
+            const double t =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            if (r >= 0) best = std::min(best, t), cpu += (cpu_now() - c0) / repeat;
+            out = ids;
+        }
+        std::ofstream os(argv[3]);
+        for (auto id : out) os << id << " ";
+        std::printf("decode_tokens %zu seconds %.4f decode_tokens_per_s %.2f cpu_seconds %.4f\n",
+                    decode - 1, best, double(decode - 1) / best, cpu);
+        return 0;
     }
     std::vector<std::vector<float>> lp(seqs.size());
     std::vector<polyglot::runtime::forward_seq> reqs(seqs.size());
@@ -81,13 +135,6 @@ int main(int argc, char** argv) try {
         reqs[i].outputs = outs[i];
         tokens += seqs[i].size();
     }
-    oneapi::tbb::task_arena arena(threads);
-    auto cpu_now = [] {
-        rusage u{};
-        getrusage(RUSAGE_SELF, &u);
-        return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-               1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
-    };
     std::vector<double> times;
     double cpu0 = 0;
     for (int r = -1; r < repeat; ++r) {  // r = -1: warm-up (pages of the mapped weights)

@@ -15,37 +15,11 @@ feeds token ids).
 import argparse
 import json
 import os
-import struct
 import sys
 
 import numpy as np
 
-
-def read_safetensors(path):
-    """name -> (dtype string, shape, raw bytes view)."""
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, t in header.items():
-        if name == "__metadata__":
-            continue
-        b, e = t["data_offsets"]
-        out[name] = (t["dtype"], tuple(t["shape"]), memoryview(data)[b:e])
-    return out
-
-
-def as_array(dtype, shape, raw):
-    if dtype == "F32":
-        return np.frombuffer(raw, dtype=np.float32).reshape(shape)
-    if dtype == "BF16":
-        return np.frombuffer(raw, dtype=np.uint16).reshape(shape)
-    raise SystemExit(f"unsupported dtype {dtype}")
-
-
-def bf16_to_f32(a):
-    return (a.astype(np.uint32) << 16).view(np.float32)
+import safetensors_np
 
 
 def permute(w, n_head):
@@ -63,7 +37,7 @@ def main():
     import gguf  # noqa: E402
 
     c = json.load(open(os.path.join(a.model, "config.json")))
-    t = read_safetensors(os.path.join(a.model, "model.safetensors"))
+    t = safetensors_np.read(os.path.join(a.model, "model.safetensors"))
     H, KV = c["num_attention_heads"], c["num_key_value_heads"]
     hd = c.get("head_dim") or c["hidden_size"] // H
     bf16 = t["model.embed_tokens.weight"][0] == "BF16"
@@ -98,15 +72,14 @@ def main():
     for i in range(c["num_hidden_layers"]):
         for hf, gg in per_layer.items():
             names[f"model.layers.{i}.{hf}.weight"] = f"blk.{i}.{gg}.weight"
-    for name, (dtype, shape, raw) in t.items():
-        arr = as_array(dtype, shape, raw)
+    for name, (dtype, shape, arr) in t.items():
         if name.endswith("q_proj.weight"):
             arr = permute(arr, H)
         elif name.endswith("k_proj.weight"):
             arr = permute(arr, KV)
         arr = np.ascontiguousarray(arr)
         if len(shape) == 1:  # norms: F32, as llama.cpp's converter writes them
-            w.add_tensor(names[name], bf16_to_f32(arr) if dtype == "BF16" else arr)
+            w.add_tensor(names[name], safetensors_np.as_f32(dtype, arr))
         elif dtype == "BF16":
             w.add_tensor(names[name], arr, raw_shape=shape, raw_dtype=gguf.GGMLQuantizationType.BF16)
         else:
