@@ -16,7 +16,6 @@ its log-probs must match ours within --tol. Prints tokens/s of both and the rati
 import argparse
 import json
 import os
-import struct
 import subprocess
 import sys
 import tempfile
@@ -25,25 +24,12 @@ import time
 import numpy as np
 import torch
 
+import safetensors_np
+
 
 def load_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, t in header.items():
-        if name == "__metadata__":
-            continue
-        b, e = t["data_offsets"]
-        if t["dtype"] == "F32":
-            a = np.frombuffer(data[b:e], dtype=np.float32)
-        elif t["dtype"] == "BF16":
-            a = (np.frombuffer(data[b:e], dtype=np.uint16).astype(np.uint32) << 16).view(np.float32)
-        else:
-            raise SystemExit(f"{path}: unsupported dtype {t['dtype']} for {name}")
-        out[name] = torch.from_numpy(a.copy()).reshape(t["shape"])
-    return out
+    return {name: torch.from_numpy(safetensors_np.as_f32(dt, a).copy())
+            for name, (dt, _, a) in safetensors_np.read(path).items()}
 
 
 class TorchLlama:

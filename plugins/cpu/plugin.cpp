@@ -14,6 +14,7 @@
 #include <polyglot/version.hpp>
 #include <string>
 
+#include "common/cpu_kernels/kernels.hpp"
 #include "common/plugin_config.hpp"
 #include "fasttext_model.hpp"
 #include "hf_model.hpp"
@@ -81,6 +82,18 @@ std::vector<polyglot_device_info> devices() {
     std::snprintf(d.name, sizeof d.name, "cpu");
     std::string desc =
         cpu_name() + ", " + std::to_string(oneapi::tbb::info::default_concurrency()) + " threads";
+    // The vector path the engine's kernels take (cpu_kernels::kernels(): cpuid, or
+    // POLYGLOT_CPU_ISA), and the ones this CPU has.
+    std::string paths;
+    for (auto i : cpu_kernels::all_isas)
+        if (cpu_kernels::isa_supported(i))
+            paths += (paths.empty() ? "" : " ") + std::string(cpu_kernels::isa_name(i));
+    try {
+        desc += ", kernels " + std::string(cpu_kernels::isa_name(cpu_kernels::kernels().level)) +
+                " (supported: " + paths + ")";
+    } catch (const std::exception& e) {
+        desc += ", kernels: " + std::string(e.what());
+    }
     std::snprintf(d.description, sizeof d.description, "%s", desc.c_str());
     return {d};
 }
@@ -94,8 +107,8 @@ const plugin_sdk::plugin_description& describe() {
         .description =
             "CPU reference backend: fastText sentence embeddings (.bin/.ftz); "
             "Hugging Face models through the native transformer engine",
-        .caps = POLYGLOT_CAP_EMBED | POLYGLOT_CAP_TOKENIZE | POLYGLOT_CAP_SCORE |
-                POLYGLOT_CAP_GENERATE,
+        .caps =
+            POLYGLOT_CAP_EMBED | POLYGLOT_CAP_TOKENIZE | POLYGLOT_CAP_SCORE | POLYGLOT_CAP_GENERATE,
         .create = &create,
         .score = [] { return std::int32_t{1}; },  // always usable, lowest preference
         .devices = &devices,

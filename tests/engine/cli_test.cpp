@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The engine through the CLI and the cpu plugin: `polyglot embed` reproduces EmbeddingGemma's
 // sentence-transformers output (1e-5), `polyglot score --metrics perplexity --lm` gives the
-// fixture's mean perplexity and identical reports for --threads 1 and 2, `polyglot tokenize
-// --tokenizer DIR` gives HF's ids.
+// fixture's mean perplexity and identical reports for --threads 1 and 2 on every vector path
+// (POLYGLOT_CPU_ISA), `polyglot backends` names the cpu plugin's vector path, `polyglot
+// tokenize --tokenizer DIR` gives HF's ids.
 #define BOOST_TEST_MODULE engine_cli
 #include <cmath>
 #include <cstdlib>
@@ -57,7 +58,42 @@ int run(const std::string& cmd) {
     return std::system(cmd.c_str());
 }
 
+/// The vector paths the cpu plugin's device line lists: "kernels P (supported: A B C)".
+std::vector<std::string> cpu_paths(const fs::path& dir) {
+    const auto out = dir / "backends.txt";
+    BOOST_REQUIRE_EQUAL(run(cli() + " backends > " + out.string()), 0);
+    const std::string text = slurp(out);
+    const auto at = text.find("(supported: ");
+    BOOST_REQUIRE_MESSAGE(at != std::string::npos, "no vector paths in:\n" << text);
+    std::istringstream in(text.substr(at + 12, text.find(')', at) - at - 12));
+    std::vector<std::string> paths;
+    for (std::string p; in >> p;) paths.push_back(p);
+    BOOST_REQUIRE(!paths.empty());
+    BOOST_TEST(paths.front() == "sse2");
+    return paths;
+}
+
 }  // namespace
+
+BOOST_AUTO_TEST_CASE(backends_names_the_vector_path) {
+    tmpdir t;
+    for (const auto& p : cpu_paths(t.dir)) {
+        const auto out = t.dir / ("b_" + p + ".txt");
+        BOOST_REQUIRE_EQUAL(
+            run("POLYGLOT_CPU_ISA=" + p + " " + cli() + " backends > " + out.string()), 0);
+        BOOST_TEST(slurp(out).find("kernels " + p + " (supported: ") != std::string::npos, p);
+    }
+    // An unknown path: the device line says why, and loading a model fails naming the variable.
+    const auto bad = t.dir / "bad.txt";
+    BOOST_REQUIRE_EQUAL(run("POLYGLOT_CPU_ISA=neon " + cli() + " backends > " + bad.string()), 0);
+    BOOST_TEST(slurp(bad).find("POLYGLOT_CPU_ISA=neon: unknown") != std::string::npos);
+    std::ofstream(t.dir / "in.jsonl") << "{\"prompt\": \"a\", \"response\": \"b\"}\n";
+    const auto err = t.dir / "err.txt";
+    BOOST_TEST(run("POLYGLOT_CPU_ISA=neon " + cli() + " score " + (t.dir / "in.jsonl").string() +
+                   " --metrics perplexity --lm " + fixture("tiny-llama").string() + " -o " +
+                   (t.dir / "r.json").string() + " 2> " + err.string()) != 0);
+    BOOST_TEST(slurp(err).find("POLYGLOT_CPU_ISA=neon") != std::string::npos, slurp(err));
+}
 
 BOOST_AUTO_TEST_CASE(embed_embeddinggemma_npy) {
     auto dir = fixture("tiny-embeddinggemma");
@@ -109,25 +145,28 @@ BOOST_AUTO_TEST_CASE(score_perplexity_report) {
         mean_ppl += polyglot::model::as_number(c["perplexity"]).value() / double(cases.size());
     }
     jl.close();
-    std::string reports[2];
-    for (int threads : {1, 2}) {
-        auto out = t.dir / ("r" + std::to_string(threads) + ".json");
-        BOOST_REQUIRE_EQUAL(run(cli() + " score " + (t.dir / "in.jsonl").string() +
-                                " --metrics perplexity --lm " + dir.string() + " --threads " +
-                                std::to_string(threads) + " -o " + out.string() + " 2>/dev/null"),
-                            0);
-        polyglot::model::json_document rep(out);
-        double avg =
-            polyglot::model::as_number(rep.root()["perplexity"]["average_perplexity"]).value();
-        BOOST_TEST(std::abs(avg - mean_ppl) / mean_ppl <= 1e-4);
-        // The report without timing / thread-count lines.
-        std::istringstream in(slurp(out));
-        for (std::string line; std::getline(in, line);)
-            if (line.find("elapsed") == std::string::npos &&
-                line.find("\"threads\"") == std::string::npos)
-                reports[threads - 1] += line + "\n";
+    for (const auto& path : cpu_paths(t.dir)) {
+        std::string reports[2];
+        for (int threads : {1, 2}) {
+            auto out = t.dir / ("r" + std::to_string(threads) + path + ".json");
+            BOOST_REQUIRE_EQUAL(run("POLYGLOT_CPU_ISA=" + path + " " + cli() + " score " +
+                                    (t.dir / "in.jsonl").string() + " --metrics perplexity --lm " +
+                                    dir.string() + " --threads " + std::to_string(threads) +
+                                    " -o " + out.string() + " 2>/dev/null"),
+                                0);
+            polyglot::model::json_document rep(out);
+            double avg =
+                polyglot::model::as_number(rep.root()["perplexity"]["average_perplexity"]).value();
+            BOOST_TEST(std::abs(avg - mean_ppl) / mean_ppl <= 1e-4, path);
+            // The report without timing / thread-count lines.
+            std::istringstream in(slurp(out));
+            for (std::string line; std::getline(in, line);)
+                if (line.find("elapsed") == std::string::npos &&
+                    line.find("\"threads\"") == std::string::npos)
+                    reports[threads - 1] += line + "\n";
+        }
+        BOOST_TEST(reports[0] == reports[1], path);
     }
-    BOOST_TEST(reports[0] == reports[1]);
 }
 
 BOOST_AUTO_TEST_CASE(tokenize_with_hf_directory) {

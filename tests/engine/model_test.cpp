@@ -2,7 +2,7 @@
 // The cpu engine against what HF transformers computed in float32 (fixtures' expected.json):
 // response log-probs (1e-4), perplexities (1e-4 relative), pooled embeddings (1e-4, cosine ≥
 // 0.99999), greedy next-token ids (exact); EmbeddingGemma through sentence-transformers
-// modules (1e-5).
+// modules (1e-5). Every case runs on each vector path of cpu_kernels the CPU has.
 #define BOOST_TEST_MODULE engine_model
 #include <cmath>
 
@@ -95,14 +95,7 @@ void check_lm(const std::string& name) {
     }
 }
 
-}  // namespace
-
-BOOST_AUTO_TEST_CASE(llama3_rope_f32) { check_lm("tiny-llama"); }
-BOOST_AUTO_TEST_CASE(llama_bf16_weights) { check_lm("tiny-llama-bf16"); }
-BOOST_AUTO_TEST_CASE(qwen3_qk_norm_tied) { check_lm("tiny-qwen3"); }
-BOOST_AUTO_TEST_CASE(gemma3_sliding_sandwich_linear_rope) { check_lm("tiny-gemma3"); }
-
-BOOST_AUTO_TEST_CASE(embeddinggemma_sentence_transformers) {
+void check_embeddinggemma() {
     auto dir = fixture("tiny-embeddinggemma");
     auto rt = open_cpu(dir);
     BOOST_TEST(!rt->cannot_score().empty());  // bidirectional: an encoder, not a causal LM
@@ -127,4 +120,24 @@ BOOST_AUTO_TEST_CASE(embeddinggemma_sentence_transformers) {
         BOOST_TEST_CONTEXT("text " << i << " '" << ts[i] << "'") { BOOST_TEST(mx <= 1e-5); }
         ++i;
     }
+}
+
+}  // namespace
+
+// Every case on every vector path the CPU has (SSE2, AVX2, AVX-512).
+BOOST_AUTO_TEST_CASE(llama3_rope_f32) {
+    on_every_path([] { check_lm("tiny-llama"); });
+}
+BOOST_AUTO_TEST_CASE(llama_bf16_weights) {
+    on_every_path([] { check_lm("tiny-llama-bf16"); });
+}
+BOOST_AUTO_TEST_CASE(qwen3_qk_norm_tied) {
+    on_every_path([] { check_lm("tiny-qwen3"); });
+}
+BOOST_AUTO_TEST_CASE(gemma3_sliding_sandwich_linear_rope) {
+    on_every_path([] { check_lm("tiny-gemma3"); });
+}
+
+BOOST_AUTO_TEST_CASE(embeddinggemma_sentence_transformers) {
+    on_every_path([] { check_embeddinggemma(); });
 }

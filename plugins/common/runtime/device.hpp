@@ -15,15 +15,14 @@
 /// thread count, or (cached passes) on how the sequence's tokens were split into passes.
 #pragma once
 
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <limits>
 #include <polyglot/version.hpp>
 #include <span>
 #include <string>
 
+#include "common/cpu_kernels/kernels.hpp"
 #include "common/model_config.hpp"
 #include "common/st_modules.hpp"
 
@@ -80,14 +79,11 @@ class device_model {
     }
 };
 
-/// log softmax(logits)[target], the one formula every device and the sampler use: max, then
-/// the sum of exp(l - max) in double in index order.
+/// log softmax(logits)[target], the one formula every device and the sampler use: the max,
+/// then Σ exp(l - max) with a vectorised f32 exp summed in double lanes, on the process's
+/// cpu_kernels path (common/cpu_kernels/kernels.hpp).
 inline float log_softmax_at(const float* logits, std::size_t n, std::size_t target) {
-    float mx = -std::numeric_limits<float>::infinity();
-    for (std::size_t i = 0; i < n; ++i) mx = logits[i] > mx ? logits[i] : mx;
-    double sum = 0;
-    for (std::size_t i = 0; i < n; ++i) sum += std::exp(double(logits[i]) - double(mx));
-    return float(double(logits[target]) - double(mx) - std::log(sum));
+    return cpu_kernels::log_softmax_at(logits, n, target);
 }
 
 }  // namespace runtime

@@ -6,18 +6,10 @@
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/task_arena.h>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#endif
-
-#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <limits>
-#include <mutex>
 #include <polyglot/core/error.hpp>
-#include <utility>
 
 #include "common/runtime/weights.hpp"
 #include "common/safetensors.hpp"
@@ -27,257 +19,128 @@ namespace engine {
 
 namespace {
 
-using cmat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
-using rmat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using cmap = Eigen::Map<cmat, 0, Eigen::OuterStride<>>;
-using ccmap = Eigen::Map<const cmat, 0, Eigen::OuterStride<>>;
-using crmap = Eigen::Map<const rmat>;
+namespace ck = cpu_kernels;
 
-constexpr std::ptrdiff_t token_block = 64;         // token columns per GEMM tile (multiple of 4)
-constexpr std::ptrdiff_t row_block = 256;          // weight rows per GEMM tile (multiple of 8)
-constexpr std::ptrdiff_t query_block = 256;        // queries per attention tile (uncached)
-constexpr std::ptrdiff_t cached_query_block = 32;  // queries per attention task (cached)
+constexpr std::ptrdiff_t query_block = 64;                   // queries per attention task
+constexpr std::ptrdiff_t glu_columns = 64;                   // tokens per gate/up scratch tile
+constexpr std::ptrdiff_t mlp_columns = 256;                  // tokens per MLP chunk
+constexpr std::size_t logits_budget = std::size_t(1) << 20;  // floats of logits per chunk
+// Tokens per pass unless configured: activations take ~(3 hidden + q/k/v) floats per token,
+// and the GEMMs read each weight once per pass, so a few hundred tokens already amortise the
+// weights; more only costs memory (a bf16 checkpoint scores in ≤ 1.1× its size).
+constexpr std::size_t default_pass_tokens = 1024;
 
-std::ptrdiff_t round_up4(std::ptrdiff_t n) { return (n + 3) / 4 * 4; }
-
-/// 64-byte aligned storage for weights and activations: rows of a multiple of 8 floats then
-/// start on 32-byte boundaries, and the AVX2 kernel's loads never split a cache line.
-template <class T>
-struct aligned_allocator {
-    using value_type = T;
-    aligned_allocator() = default;
-    template <class U>
-    aligned_allocator(const aligned_allocator<U>&) noexcept {}
-    T* allocate(std::size_t n) {
-        void* p = ::operator new(n * sizeof(T), std::align_val_t(64));
-        return static_cast<T*>(p);
-    }
-    void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, std::align_val_t(64)); }
-    template <class U>
-    bool operator==(const aligned_allocator<U>&) const noexcept {
-        return true;
-    }
-};
-using fvec = std::vector<float, aligned_allocator<float>>;
-
-/// A column-major activation matrix: `rows` floats per token, tokens as columns.
+/// A column-major activation matrix (`rows` floats per token, tokens as columns) over a
+/// buffer that persists across passes: grown when a pass needs more, never cleared (every
+/// value a pass reads, it wrote first).
 struct act_buf {
-    std::ptrdiff_t rows = 0, cols = 0;
-    fvec data;
-    /// r × c with the columns from @p used on zero (the padding the Eigen path computes); the
-    /// others are overwritten by the caller. Keeps the allocation between passes.
-    void resize(std::ptrdiff_t r, std::ptrdiff_t c, std::ptrdiff_t used = 0) {
+    std::ptrdiff_t rows = 0;
+    std::unique_ptr<float[]> data;
+    std::size_t capacity = 0;
+    void resize(std::ptrdiff_t r, std::ptrdiff_t c) {
         rows = r;
-        cols = c;
-        if (data.size() < std::size_t(r * c)) data.resize(std::size_t(r * c));
-        std::fill(data.begin() + used * r, data.begin() + r * c, 0.0f);
+        const auto n = std::size_t(r * c);
+        if (n > capacity) {
+            data.reset(new float[n]);  // uninitialised
+            capacity = n;
+        }
     }
-    float* col(std::ptrdiff_t j) { return data.data() + j * rows; }
-    const float* col(std::ptrdiff_t j) const { return data.data() + j * rows; }
+    float* col(std::ptrdiff_t j) { return data.get() + j * rows; }
+    const float* col(std::ptrdiff_t j) const { return data.get() + j * rows; }
 };
 
+/// A linear layer: projections stacked row-wise (q/k/v, gate/up), each a weight in its
+/// checkpoint dtype, usually read in place from the mapped file.
 struct linear {
     std::int64_t out = 0, in = 0;
-    fvec w;                // [out, in] row-major
+    std::vector<ck::weights_view> parts;
     std::vector<float> b;  // [out] or empty
 };
 
-// ---- linear layers: Y[:, 0:cols) = W X (+ b) ------------------------------------------------
-//
-// Two kernels; each gives a token column a result that depends only on the weights and that
-// column (see the file comment of transformer.hpp):
-//  - with AVX2 + FMA or AVX-512 (checked at run time): every output element is one dot product
-//    accumulated the same way wherever it sits in the tiling — 8 (16) FMA lanes over k, a
-//    fixed reduction tree, then the k tail in order — so no padding is needed;
-//  - otherwise Eigen's GEMM over fixed tiles, the token count padded to a multiple of Eigen's
-//    nr = 4 so that every column takes the same micro-kernel path.
-// Hand-written because Eigen picks its kernels at compile time (the baseline x86-64 build gets
-// SSE2 only) and its results depend on the tile shape.
+/// One GEMM task: rows [r0, r0 + nr) of part p (output rows from row0), columns [c0, c0 + nc).
+struct gemm_task {
+    std::size_t part;
+    std::ptrdiff_t row0, r0, nr, c0, nc;
+};
 
-constexpr std::ptrdiff_t gemm_rows = 60;  // weight rows per tile (a multiple of 4 and 6)
-constexpr std::ptrdiff_t gemm_cols = 64;  // token columns per tile
-
-/// The linear-layer kernel this process uses: the best the CPU has, or POLYGLOT_CPU_ISA
-/// (baseline | avx2 | avx512) when set, if the CPU has it (tests run every path).
-enum class isa { baseline, avx2, avx512 };
-
-isa linear_isa() {
-    static const isa chosen = [] {
-        isa best = isa::baseline;
-#if defined(__x86_64__) || defined(__i386__)
-        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) best = isa::avx2;
-        if (best == isa::avx2 && __builtin_cpu_supports("avx512f")) best = isa::avx512;
-#endif
-        const char* e = std::getenv("POLYGLOT_CPU_ISA");
-        const std::string_view want = e ? e : "";
-        if (want == "baseline") return isa::baseline;
-        if (want == "avx2" && best != isa::baseline) return isa::avx2;
-        return best;
-    }();
-    return chosen;
-}
-
-const char* isa_name(isa i) {
-    return i == isa::avx512 ? "avx512" : i == isa::avx2 ? "avx2+fma" : "baseline";
-}
-
-#if defined(__x86_64__) || defined(__i386__)
-/// Sum of 8 lanes in a fixed tree: (l0+l4, l1+l5, l2+l6, l3+l7), then pairs, then the two.
-__attribute__((target("avx2,fma"), always_inline)) inline float hsum8(__m256 v) {
-    const __m128 q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    const __m128 h = _mm_add_ps(q, _mm_movehl_ps(q, q));
-    return _mm_cvtss_f32(_mm_add_ss(h, _mm_shuffle_ps(h, h, 1)));
-}
-
-// GCC 12 warns inside its own AVX-512 headers (the *_undefined_* intrinsics) when these are
-// inlined: a known false positive.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-/// Sum of 16 lanes: the two halves added, then hsum8.
-__attribute__((target("avx512f,avx2,fma"), always_inline)) inline float hsum16(__m512 v) {
-    const __m256 hi = _mm512_castps512_ps256(_mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(3, 2, 3, 2)));
-    return hsum8(_mm256_add_ps(_mm512_castps512_ps256(v), hi));
-}
-
-/// One linear-layer kernel per instruction set, from one source: NAME_tile(w, in, bias, x, y,
-/// r0, r1, c0, c1) computes rows [r0, r1) × columns [c0, c1) in blocks of RB weight rows × CB
-/// columns (RB·CB accumulators: 12 of AVX2's 16 registers, 24 of AVX-512's 32). Each output is
-/// the dot product of its row and column in LANES FMA lanes over k (lane l takes k ≡ l mod
-/// LANES), summed by HSUM, then the k tail in order and the bias: the same arithmetic wherever
-/// the element sits, so a token's values never depend on the other tokens of the pass.
-/// (A macro because target attributes cannot be template parameters.)
-#define POLYGLOT_LINEAR_KERNEL(NAME, TARGET, VEC, LANES, LOAD, FMA, ZERO, HSUM, RB, CB)     \
-    template <int R, int C>                                                                 \
-    __attribute__((target(TARGET), always_inline)) inline void NAME##_block(                \
-        const float* w, std::ptrdiff_t in, const float* const* x, float* const* y,          \
-        std::ptrdiff_t r, const float* bias) {                                              \
-        VEC acc[R][C];                                                                      \
-        for (int i = 0; i < R; ++i)                                                         \
-            for (int j = 0; j < C; ++j) acc[i][j] = ZERO();                                 \
-        std::ptrdiff_t k = 0;                                                               \
-        for (; k + LANES <= in; k += LANES) {                                               \
-            VEC wv[R], xv[C];                                                               \
-            for (int i = 0; i < R; ++i) wv[i] = LOAD(w + (r + i) * in + k);                 \
-            for (int j = 0; j < C; ++j) xv[j] = LOAD(x[j] + k);                             \
-            for (int i = 0; i < R; ++i)                                                     \
-                for (int j = 0; j < C; ++j) acc[i][j] = FMA(wv[i], xv[j], acc[i][j]);       \
-        }                                                                                   \
-        for (int i = 0; i < R; ++i)                                                         \
-            for (int j = 0; j < C; ++j) {                                                   \
-                float v = HSUM(acc[i][j]);                                                  \
-                for (std::ptrdiff_t t = k; t < in; ++t)                                     \
-                    v = std::fma(w[(r + i) * in + t], x[j][t], v);                          \
-                if (bias) v += bias[r + i];                                                 \
-                y[j][r + i] = v;                                                            \
-            }                                                                               \
-    }                                                                                       \
-    /* The last `left` (< CB) columns. */                                                   \
-    template <int R, int C>                                                                 \
-    __attribute__((target(TARGET), always_inline)) inline void NAME##_cols(                 \
-        const float* w, std::ptrdiff_t in, const float* const* x, float* const* y,          \
-        std::ptrdiff_t r, const float* bias, std::ptrdiff_t left) {                         \
-        if constexpr (C > 0) {                                                              \
-            if (left == C)                                                                  \
-                NAME##_block<R, C>(w, in, x, y, r, bias);                                   \
-            else                                                                            \
-                NAME##_cols<R, C - 1>(w, in, x, y, r, bias, left);                          \
-        }                                                                                   \
-    }                                                                                       \
-    template <int R>                                                                        \
-    __attribute__((target(TARGET), always_inline)) inline void NAME##_row(                  \
-        const float* w, std::ptrdiff_t in, const float* const* xs, float* const* ys,        \
-        std::ptrdiff_t n, std::ptrdiff_t r, const float* bias) {                            \
-        std::ptrdiff_t c = 0;                                                               \
-        for (; c + CB <= n; c += CB) NAME##_block<R, CB>(w, in, xs + c, ys + c, r, bias);   \
-        NAME##_cols<R, CB - 1>(w, in, xs + c, ys + c, r, bias, n - c);                      \
-    }                                                                                       \
-    /* The last `left` (< RB) rows. */                                                      \
-    template <int R>                                                                        \
-    __attribute__((target(TARGET), always_inline)) inline void NAME##_rows(                 \
-        const float* w, std::ptrdiff_t in, const float* const* xs, float* const* ys,        \
-        std::ptrdiff_t n, std::ptrdiff_t r, const float* bias, std::ptrdiff_t left) {       \
-        if constexpr (R > 0) {                                                              \
-            if (left == R)                                                                  \
-                NAME##_row<R>(w, in, xs, ys, n, r, bias);                                   \
-            else                                                                            \
-                NAME##_rows<R - 1>(w, in, xs, ys, n, r, bias, left);                        \
-        }                                                                                   \
-    }                                                                                       \
-    __attribute__((target(TARGET))) void NAME##_tile(                                       \
-        const float* w, std::ptrdiff_t in, const float* bias, const act_buf& x, act_buf& y, \
-        std::ptrdiff_t r0, std::ptrdiff_t r1, std::ptrdiff_t c0, std::ptrdiff_t c1) {       \
-        /* Rows outside, columns inside: RB weight rows come from memory once and           \
-           serve every column of the tile from L1. */                                       \
-        const float* xs[64];                                                                \
-        float* ys[64];                                                                      \
-        const std::ptrdiff_t n = c1 - c0;                                                   \
-        for (std::ptrdiff_t j = 0; j < n; ++j) {                                            \
-            xs[j] = x.col(c0 + j);                                                          \
-            ys[j] = y.col(c0 + j);                                                          \
-        }                                                                                   \
-        std::ptrdiff_t r = r0;                                                              \
-        for (; r + RB <= r1; r += RB) NAME##_row<RB>(w, in, xs, ys, n, r, bias);            \
-        NAME##_rows<RB - 1>(w, in, xs, ys, n, r, bias, r1 - r);                             \
+/// The tasks of Y = W X over n columns: weight rows in blocks that fit the L2 cache (few
+/// columns: smaller blocks, so that every thread streams a share of the weights), columns
+/// split only when there are too few row blocks for the threads. Every split gives the same
+/// values (cpu_kernels: a per-element order).
+std::vector<gemm_task> plan_gemm(const ck::table& K, const linear& l, std::ptrdiff_t n) {
+    const auto threads = std::ptrdiff_t(oneapi::tbb::this_task_arena::max_concurrency());
+    std::vector<gemm_task> rows;
+    std::ptrdiff_t row0 = 0;
+    for (std::size_t p = 0; p < l.parts.size(); ++p) {
+        const auto& w = l.parts[p];
+        std::ptrdiff_t rb = K.gemm_row_block(w.cols, w.type);
+        if (n <= 16)
+            rb = std::min(rb, std::max<std::ptrdiff_t>(16, (l.out / (4 * threads)) / 16 * 16));
+        for (std::ptrdiff_t r0 = 0; r0 < w.rows; r0 += rb)
+            rows.push_back({p, row0, r0, std::min(rb, w.rows - r0), 0, n});
+        row0 += w.rows;
     }
+    const std::ptrdiff_t want = 2 * threads, nrows = std::ptrdiff_t(rows.size());
+    if (nrows >= want || n <= 16) return rows;
+    const std::ptrdiff_t splits = std::min((want + nrows - 1) / nrows, (n + 15) / 16);
+    const std::ptrdiff_t cb = ((n + splits - 1) / splits + 15) / 16 * 16;
+    std::vector<gemm_task> out;
+    for (const auto& t : rows)
+        for (std::ptrdiff_t c0 = 0; c0 < n; c0 += cb)
+            out.push_back({t.part, t.row0, t.r0, t.nr, c0, std::min(cb, n - c0)});
+    return out;
+}
 
-POLYGLOT_LINEAR_KERNEL(avx2, "avx2,fma", __m256, 8, _mm256_loadu_ps, _mm256_fmadd_ps,
-                       _mm256_setzero_ps, hsum8, 4, 3)
-POLYGLOT_LINEAR_KERNEL(avx512, "avx512f,avx2,fma", __m512, 16, _mm512_loadu_ps, _mm512_fmadd_ps,
-                       _mm512_setzero_ps, hsum16, 6, 4)
-#undef POLYGLOT_LINEAR_KERNEL
-#pragma GCC diagnostic pop
-#endif
-
-/// Y[:, 0:cols) = W X (+ b) for W [out, in] row-major; y must have room for cols rounded up to a
-/// multiple of 4 (the Eigen path computes the padding columns, which are zero in x).
-void gemm(const float* w, std::ptrdiff_t out, std::ptrdiff_t in, const float* bias,
-          const act_buf& x, act_buf& y, std::ptrdiff_t cols) {
-#if defined(__x86_64__) || defined(__i386__)
-    if (const isa k = linear_isa(); k != isa::baseline) {
-        const std::ptrdiff_t nrb = (out + gemm_rows - 1) / gemm_rows;
-        const std::ptrdiff_t ncb = (cols + gemm_cols - 1) / gemm_cols;
-        oneapi::tbb::parallel_for(
-            oneapi::tbb::blocked_range2d<std::ptrdiff_t>(0, ncb, 1, 0, nrb, 1),
-            [&](const oneapi::tbb::blocked_range2d<std::ptrdiff_t>& r) {
-                for (auto cb = r.rows().begin(); cb != r.rows().end(); ++cb)
-                    for (auto rb = r.cols().begin(); rb != r.cols().end(); ++rb) {
-                        const std::ptrdiff_t r0 = rb * gemm_rows,
-                                             r1 = std::min(out, (rb + 1) * gemm_rows),
-                                             c0 = cb * gemm_cols,
-                                             c1 = std::min(cols, (cb + 1) * gemm_cols);
-                        if (k == isa::avx512)
-                            avx512_tile(w, in, bias, x, y, r0, r1, c0, c1);
-                        else
-                            avx2_tile(w, in, bias, x, y, r0, r1, c0, c1);
-                    }
-            },
-            oneapi::tbb::simple_partitioner());
-        return;
-    }
-#endif
-    cols = round_up4(cols);
-    const std::ptrdiff_t nrb = (out + row_block - 1) / row_block;
-    const std::ptrdiff_t ntb = (cols + token_block - 1) / token_block;
+/// Y[:, 0:n) = W X (+ b), or Y += that with @p accumulate.
+void matmul(const ck::table& K, const linear& l, const float* x, std::ptrdiff_t ldx,
+            std::ptrdiff_t n, float* y, std::ptrdiff_t ldy, bool accumulate = false) {
+    const auto tasks = plan_gemm(K, l, n);
     oneapi::tbb::parallel_for(
-        oneapi::tbb::blocked_range2d<std::ptrdiff_t>(0, nrb, 1, 0, ntb, 1),
-        [&](const oneapi::tbb::blocked_range2d<std::ptrdiff_t>& r) {
-            for (auto rb = r.rows().begin(); rb != r.rows().end(); ++rb)
-                for (auto tb = r.cols().begin(); tb != r.cols().end(); ++tb) {
-                    const std::ptrdiff_t r0 = rb * row_block, nr = std::min(row_block, out - r0);
-                    const std::ptrdiff_t c0 = tb * token_block,
-                                         nc = std::min(token_block, cols - c0);
-                    crmap W(w + r0 * in, nr, in);
-                    ccmap X(x.col(c0), in, nc, Eigen::OuterStride<>(x.rows));
-                    cmap Y(y.col(c0) + r0, nr, nc, Eigen::OuterStride<>(y.rows));
-                    Y.noalias() = W * X;
-                    if (bias) Y.colwise() += Eigen::Map<const Eigen::VectorXf>(bias + r0, nr);
-                }
+        oneapi::tbb::blocked_range<std::size_t>(0, tasks.size(), 1),
+        [&](const oneapi::tbb::blocked_range<std::size_t>& r) {
+            for (auto i = r.begin(); i != r.end(); ++i) {
+                const auto& t = tasks[i];
+                const std::ptrdiff_t o = t.row0 + t.r0;
+                K.gemm(l.parts[t.part].slice(t.r0, t.nr), x + t.c0 * ldx, ldx, t.nc,
+                       y + t.c0 * ldy + o, ldy, l.b.empty() ? nullptr : l.b.data() + o, accumulate);
+            }
         },
         oneapi::tbb::simple_partitioner());
 }
 
-void matmul(const linear& l, const act_buf& x, act_buf& y, std::ptrdiff_t cols) {
-    gemm(l.w.data(), l.out, l.in, l.b.empty() ? nullptr : l.b.data(), x, y, cols);
+/// act[:, 0:n) = act(gate X + b_g) · (up X + b_u) for a stacked [gate; up] layer, without
+/// materialising gate and up: each task keeps a tile of both in scratch.
+void matmul_glu(const ck::table& K, const linear& l, ck::glu a, const float* x, std::ptrdiff_t ldx,
+                std::ptrdiff_t n, float* out, std::ptrdiff_t ldo) {
+    const std::ptrdiff_t inter = l.out / 2;
+    // Row blocks of the gate half; the matching up rows go with them.
+    linear gate;
+    gate.out = inter, gate.in = l.in;
+    gate.parts = {l.parts[0]};
+    const auto tasks = plan_gemm(K, gate, n);
+    const float* bg = l.b.empty() ? nullptr : l.b.data();
+    const float* bu = l.b.empty() ? nullptr : l.b.data() + inter;
+    oneapi::tbb::parallel_for(
+        oneapi::tbb::blocked_range<std::size_t>(0, tasks.size(), 1),
+        [&](const oneapi::tbb::blocked_range<std::size_t>& r) {
+            for (auto i = r.begin(); i != r.end(); ++i) {
+                const auto& t = tasks[i];
+                const std::ptrdiff_t nc = std::min(glu_columns, t.nc);
+                std::unique_ptr<float[]> g(new float[std::size_t(2 * t.nr * nc)]);
+                float* u = g.get() + t.nr * nc;
+                const auto wg = l.parts[0].slice(t.r0, t.nr), wu = l.parts[1].slice(t.r0, t.nr);
+                for (std::ptrdiff_t c0 = t.c0; c0 < t.c0 + t.nc; c0 += nc) {
+                    const std::ptrdiff_t m = std::min(nc, t.c0 + t.nc - c0);
+                    K.gemm(wg, x + c0 * ldx, ldx, m, g.get(), t.nr, bg ? bg + t.r0 : nullptr,
+                           false);
+                    K.gemm(wu, x + c0 * ldx, ldx, m, u, t.nr, bu ? bu + t.r0 : nullptr, false);
+                    for (std::ptrdiff_t j = 0; j < m; ++j)
+                        K.glu(a, g.get() + j * t.nr, u + j * t.nr, out + (c0 + j) * ldo + t.r0,
+                              t.nr);
+                }
+            }
+        },
+        oneapi::tbb::simple_partitioner());
 }
 
 /// Runs f(j) for every column j in [0, cols) in parallel (column-local work only).
@@ -289,33 +152,16 @@ void for_columns(std::ptrdiff_t cols, F&& f) {
                               });
 }
 
-/// RMSNorm of n floats: x * rsqrt(mean(x²) + eps) * w, in f32 (mean accumulated in double).
-inline void rms_norm(const float* x, const float* w, std::ptrdiff_t n, float eps, float* out) {
-    double ss = 0;
-    for (std::ptrdiff_t i = 0; i < n; ++i) ss += double(x[i]) * double(x[i]);
-    const float var = float(ss / double(n));
-    const float r = 1.0f / std::sqrt(var + eps);
-    for (std::ptrdiff_t i = 0; i < n; ++i) out[i] = (x[i] * r) * w[i];
-}
-
-inline float silu(float x) { return x / (1.0f + std::exp(-x)); }
-inline float gelu_tanh(float x) {
-    const float k = 0.7978845608028654f;  // sqrt(2/pi)
-    return 0.5f * x * (1.0f + std::tanh(k * (x + 0.044715f * x * x * x)));
-}
-inline float gelu_erf(float x) { return 0.5f * x * (1.0f + std::erf(x * 0.7071067811865476f)); }
-
-/// Dot product with a fixed accumulation order (8 independent lanes, then a fixed tree): the
-/// same rounding whatever the call site, so cached attention is reproducible.
-inline float dot(const float* a, const float* b, std::ptrdiff_t n) {
-    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    std::ptrdiff_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; ++l) acc[l] += a[i + l] * b[i + l];
-    float tail = 0;
-    for (; i < n; ++i) tail += a[i] * b[i];
-    return (((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))) +
-           tail;
+ck::glu glu_of(model::activation a) {
+    switch (a) {
+        case model::activation::gelu_tanh:
+            return ck::glu::gelu_tanh;
+        case model::activation::gelu_erf:
+            return ck::glu::gelu_erf;
+        case model::activation::silu:
+            break;
+    }
+    return ck::glu::silu;
 }
 
 }  // namespace
@@ -326,8 +172,10 @@ struct transformer::weights {
     model::model_config cfg;
     model::dtype stored = model::dtype::f32;
     std::size_t params = 0;
-    fvec embed;      // [vocab, hidden]
-    linear lm_head;  // empty w when tied (embed is used)
+    model::weight_set file;  // mapped checkpoint: the weights below point into it
+    std::vector<std::unique_ptr<float[]>> widened;  // f64 tensors, or misaligned ones, as f32
+    ck::weights_view embed;                         // [vocab, hidden]
+    linear lm_head;                                 // no parts when tied (embed is used)
     bool has_head = false;
     std::vector<float> final_norm;
     struct layer {
@@ -337,35 +185,26 @@ struct transformer::weights {
     std::vector<layer> layers;
     std::vector<float> inv_freq_full, inv_freq_sliding;
 
-    const float* head_w() const { return lm_head.w.empty() ? embed.data() : lm_head.w.data(); }
+    const ck::weights_view& head() const {
+        return lm_head.parts.empty() ? embed : lm_head.parts.front();
+    }
 };
 
-/// Threads and the KV cache.
+/// Threads, the KV cache and the activation buffers.
 struct transformer::state {
     std::unique_ptr<oneapi::tbb::task_arena> arena;
-    std::size_t pass_tokens = 4096;
+    std::size_t pass_tokens = default_pass_tokens;
     std::size_t blocks = 0;
-    // K and V of every layer: [layer][block][kv head][token in block][head_dim]. Allocated
-    // without initialisation, so pages are only committed when blocks are used.
+    // K and V of every layer: [layer][block][kv head], then K^T [head_dim][token in block]
+    // and V [token in block][head_dim] (cpu_kernels::attention's layout). Allocated without
+    // initialisation, so pages are only committed when blocks are used.
     std::unique_ptr<float[]> k, v;
-    std::size_t layer_stride = 0, block_stride = 0;
-    // Activation buffers kept between passes (no page faults per decode step); a pool, since
-    // forward may run on several threads at once (EMBED).
-    struct scratch {
-        act_buf x, xn, qkv, attn, tmp, gu, act, hs, logits;
-    };
-    std::mutex mu;
-    std::vector<std::unique_ptr<scratch>> free_scratch;
-    std::unique_ptr<scratch> take() {
-        std::lock_guard<std::mutex> lock(mu);
-        if (free_scratch.empty()) return std::make_unique<scratch>();
-        auto s = std::move(free_scratch.back());
-        free_scratch.pop_back();
-        return s;
-    }
-    void give(std::unique_ptr<scratch> s) {
-        std::lock_guard<std::mutex> lock(mu);
-        free_scratch.push_back(std::move(s));
+    std::size_t layer_stride = 0;
+    act_buf x, xn, qkv, tmp, act, hs, logits;
+    act_buf pass_kv;  // K and V blocks of the pass's uncached sequences (one layer at a time)
+    /// Floats of one KV block (K or V) of all KV heads.
+    static std::size_t block_stride_of(const model::model_config& c) {
+        return std::size_t(c.num_kv_heads * c.head_dim) * block_tokens;
     }
 
     template <class F>
@@ -382,10 +221,34 @@ namespace {
 struct loader {
     const model::weight_set& ws;
     std::size_t& params;
+    std::vector<std::unique_ptr<float[]>>& widened;
 
-    fvec tensor(const std::string& name, std::initializer_list<std::int64_t> shape) {
-        const auto& t = ws.get(name, shape);
-        fvec v(std::size_t(t.numel()));
+    /// The tensor in its stored dtype when the kernels read it (f32, bf16, f16, aligned to its
+    /// element), else a widened f32 copy.
+    ck::weights_view matrix(const std::string& name, std::int64_t rows, std::int64_t cols) {
+        const auto& t = ws.get(name, {rows, cols});
+        params += std::size_t(rows * cols);
+        const auto addr = reinterpret_cast<std::uintptr_t>(t.data);
+        switch (t.type) {
+            case model::dtype::f32:
+                if (addr % 4 == 0) return {t.data, ck::wtype::f32, rows, cols, cols};
+                break;
+            case model::dtype::bf16:
+                if (addr % 2 == 0) return {t.data, ck::wtype::bf16, rows, cols, cols};
+                break;
+            case model::dtype::f16:
+                if (addr % 2 == 0) return {t.data, ck::wtype::f16, rows, cols, cols};
+                break;
+            default:
+                break;
+        }
+        widened.emplace_back(new float[std::size_t(rows * cols)]);
+        model::to_float(t, widened.back().get());
+        return {widened.back().get(), ck::wtype::f32, rows, cols, cols};
+    }
+    std::vector<float> vector(const std::string& name, std::int64_t n) {
+        const auto& t = ws.get(name, {n});
+        std::vector<float> v(static_cast<std::size_t>(n));
         model::to_float(t, v.data());
         params += v.size();
         return v;
@@ -403,10 +266,9 @@ struct loader {
         linear l;
         l.in = spec.in;
         for (std::size_t i = 0; i < spec.names.size(); ++i) {
-            auto w = tensor(spec.names[i] + ".weight", {spec.outs[i], spec.in});
-            l.w.insert(l.w.end(), w.begin(), w.end());
+            l.parts.push_back(matrix(spec.names[i] + ".weight", spec.outs[i], spec.in));
             if (spec.bias) {
-                auto b = tensor(spec.names[i] + ".bias", {spec.outs[i]});
+                auto b = vector(spec.names[i] + ".bias", spec.outs[i]);
                 l.b.insert(l.b.end(), b.begin(), b.end());
             }
             l.out += spec.outs[i];
@@ -435,7 +297,7 @@ std::string json_escape(std::string_view s) {
 transformer::transformer(std::unique_ptr<weights> w, const options& o)
     : w_(std::move(w)), s_(std::make_unique<state>()) {
     if (o.threads > 0) s_->arena = std::make_unique<oneapi::tbb::task_arena>(int(o.threads));
-    s_->pass_tokens = o.pass_tokens ? o.pass_tokens : 4096;
+    s_->pass_tokens = o.pass_tokens ? o.pass_tokens : default_pass_tokens;
 }
 transformer::~transformer() = default;
 
@@ -461,8 +323,9 @@ std::string transformer::describe_json() const {
         s_->arena ? s_->arena->max_concurrency() : oneapi::tbb::this_task_arena::max_concurrency();
     return "\"backend\": \"cpu\", \"device\": \"cpu\", \"threads\": " + std::to_string(threads) +
            ", \"dtype\": \"" + weight_dtype() + "\", \"compute\": \"f32\", \"isa\": \"" +
-           isa_name(linear_isa()) + "\", \"parameters\": " + std::to_string(w_->params) +
-           ", \"config\": \"" + json_escape(w_->cfg.file.string()) + "\"";
+           std::string(ck::isa_name(ck::kernels().level)) +
+           "\", \"parameters\": " + std::to_string(w_->params) + ", \"config\": \"" +
+           json_escape(w_->cfg.file.string()) + "\"";
 }
 
 std::size_t transformer::kv_bytes_per_token() const noexcept {
@@ -473,8 +336,7 @@ std::size_t transformer::kv_bytes_per_token() const noexcept {
 void transformer::kv_reserve(std::size_t blocks) {
     const auto& c = w_->cfg;
     s_->blocks = blocks;
-    s_->block_stride = std::size_t(c.num_kv_heads * c.head_dim) * block_tokens;
-    s_->layer_stride = s_->block_stride * blocks;
+    s_->layer_stride = state::block_stride_of(c) * blocks;
     const std::size_t n = s_->layer_stride * std::size_t(c.num_layers);
     s_->k.reset(n ? new float[n] : nullptr);
     s_->v.reset(n ? new float[n] : nullptr);
@@ -493,11 +355,12 @@ std::unique_ptr<transformer> transformer::load(const std::filesystem::path& dir,
     auto w = std::make_unique<weights>();
     w->cfg = model::load_model_config(dir);
     const auto& c = w->cfg;
-    auto ws = model::weight_set::open(dir);
+    w->file = model::weight_set::open(dir);
+    const auto& ws = w->file;
     w->stored = ws.main_dtype();
     const auto layout = model::text_model_layout(c, ws, o.need_lm_head);
-    loader ld{ws, w->params};
-    w->embed = ld.tensor(layout.embed, {c.vocab_size, c.hidden_size});
+    loader ld{ws, w->params, w->widened};
+    w->embed = ld.matrix(layout.embed, c.vocab_size, c.hidden_size);
     w->final_norm = ld.norm(layout.final_norm);
     for (const auto& spec : layout.layers) {
         weights::layer L;
@@ -517,11 +380,7 @@ std::unique_ptr<transformer> transformer::load(const std::filesystem::path& dir,
     w->has_head = layout.has_head;
     w->inv_freq_full = model::rope_inv_freq(c.rope_full, c.head_dim);
     w->inv_freq_sliding = model::rope_inv_freq(c.rope_sliding, c.head_dim);
-    // Eigen reads the CPU's cache sizes once, lazily: do it here, on one thread.
-    {
-        Eigen::MatrixXf a = Eigen::MatrixXf::Ones(8, 8), b = a * a;
-        (void)b;
-    }
+    (void)ck::kernels();  // the kernel path is chosen (and POLYGLOT_CPU_ISA checked) at load
     return std::unique_ptr<transformer>(new transformer(std::move(w), o));
 }
 
@@ -529,7 +388,8 @@ std::unique_ptr<transformer> transformer::load(const std::filesystem::path& dir,
 
 void transformer::run(std::span<const runtime::forward_seq> batch) {
     const weights& W = *w_;
-    const state& S = *s_;
+    state& S = *s_;
+    const ck::table& K = ck::kernels();
     const auto& c = W.cfg;
     const std::ptrdiff_t d = c.hidden_size, hd = c.head_dim, H = c.num_heads, KV = c.num_kv_heads;
     const std::ptrdiff_t inter = c.intermediate_size, V = c.vocab_size;
@@ -540,7 +400,6 @@ void transformer::run(std::span<const runtime::forward_seq> batch) {
     std::vector<std::size_t> seqs;
     std::vector<std::ptrdiff_t> start;
     std::ptrdiff_t T = 0;
-    bool any_cached = false;
     for (std::size_t s = 0; s < batch.size(); ++s) {
         const auto& rq = batch[s];
         if (rq.ids.empty()) continue;
@@ -557,14 +416,12 @@ void transformer::run(std::span<const runtime::forward_seq> batch) {
             for (auto b : rq.blocks)
                 if (b >= S.blocks) throw std::logic_error("forward: KV block out of range");
             if (c.bidirectional) throw std::logic_error("forward: no KV cache for encoders");
-            any_cached = true;
         }
         seqs.push_back(s);
         start.push_back(T);
         T += std::ptrdiff_t(rq.ids.size());
     }
     if (seqs.empty()) return;
-    const std::ptrdiff_t Tp = round_up4(T);  // zero columns up to a multiple of 4
     // Column → (sequence, absolute position).
     std::vector<std::size_t> col_seq(static_cast<std::size_t>(T));
     std::vector<std::ptrdiff_t> pos(static_cast<std::size_t>(T));
@@ -586,28 +443,36 @@ void transformer::run(std::span<const runtime::forward_seq> batch) {
         model::rope_cos_sin(W.inv_freq_sliding, pos[std::size_t(j)], &cos_slide[o], &sin_slide[o]);
     });
 
-    // Embeddings.
-    struct lease {
-        state& st;
-        std::unique_ptr<state::scratch> s;
-        ~lease() { st.give(std::move(s)); }
-    } held{*s_, s_->take()};
-    auto& [x, xn, qkv, attn, tmp, gu, act, hs, logits] = *held.s;
-    x.resize(d, Tp, T);
+    // Embeddings (rows widened from the stored dtype).
+    auto &x = S.x, &xn = S.xn, &qkv = S.qkv, &tmp = S.tmp, &act = S.act;
+    x.resize(d, T);
     const float scale = c.scale_embeddings ? float(std::sqrt(double(d))) : 1.0f;
     for_columns(T, [&](std::ptrdiff_t j) {
         const auto k = col_seq[std::size_t(j)];
         const token_id id = batch[seqs[k]].ids[std::size_t(j - start[k])];
-        const float* e = W.embed.data() + std::ptrdiff_t(id) * d;
         float* o = x.col(j);
-        for (std::ptrdiff_t i = 0; i < d; ++i) o[i] = e[i] * scale;
+        K.widen(W.embed.slice(std::ptrdiff_t(id), 1).data, W.embed.type, o, d);
+        if (scale != 1.0f) K.scale(scale, o, d);
     });
-    xn.resize(d, Tp, T);
-    qkv.resize((H + 2 * KV) * hd, Tp, T);
-    attn.resize(H * hd, Tp, T);
-    tmp.resize(d, Tp, T);
-    gu.resize(2 * inter, Tp, T);
-    act.resize(inter, Tp, T);
+    xn.resize(d, T);
+    qkv.resize((H + 2 * KV) * hd, T);
+    if (c.sandwich_norms) tmp.resize(d, T);
+    act.resize(inter, std::min(T, mlp_columns));
+
+    // Keys and values go to KV blocks (cpu_kernels::attention's layout): a cached sequence's
+    // to its blocks in the cache, an uncached one's to pass-local blocks of the same layout, so
+    // that both take the same attention code. kv_block[k] = first pass-local block of k.
+    std::vector<std::size_t> kv_block(seqs.size(), 0);
+    std::size_t pass_blocks = 0;
+    for (std::size_t k = 0; k < seqs.size(); ++k) {
+        const auto& rq = batch[seqs[k]];
+        if (!rq.blocks.empty()) continue;
+        kv_block[k] = pass_blocks;
+        pass_blocks += (rq.ids.size() + block_tokens - 1) / block_tokens;
+    }
+    S.pass_kv.resize(std::ptrdiff_t(2 * S.block_stride_of(c)), std::ptrdiff_t(pass_blocks));
+    float* const pass_k = S.pass_kv.col(0);
+    float* const pass_v = pass_k + pass_blocks * S.block_stride_of(c);
 
     // Attention work: (sequence, head, query block) tasks.
     struct task {
@@ -616,25 +481,25 @@ void transformer::run(std::span<const runtime::forward_seq> batch) {
     };
     std::vector<task> tasks;
     for (std::size_t k = 0; k < seqs.size(); ++k) {
-        const auto& rq = batch[seqs[k]];
-        const auto n = std::ptrdiff_t(rq.ids.size());
-        const std::ptrdiff_t qb = rq.blocks.empty() ? query_block : cached_query_block;
+        const auto n = std::ptrdiff_t(batch[seqs[k]].ids.size());
         for (std::ptrdiff_t h = 0; h < H; ++h)
-            for (std::ptrdiff_t q0 = 0; q0 < n; q0 += qb) tasks.push_back({k, h, q0});
+            for (std::ptrdiff_t q0 = 0; q0 < n; q0 += query_block) tasks.push_back({k, h, q0});
     }
 
     const float attn_scale = float(c.attn_scale);
     const float softcap = c.attn_logit_softcap ? float(*c.attn_logit_softcap) : 0.0f;
+    const std::size_t bstride = S.block_stride_of(c);
     for (std::size_t li = 0; li < W.layers.size(); ++li) {
         const auto& L = W.layers[li];
         const bool sliding = c.layer_types[li] == model::attention_kind::sliding;
         const auto& cs = sliding ? cos_slide : cos_full;
         const auto& sn = sliding ? sin_slide : sin_full;
-        for_columns(
-            T, [&](std::ptrdiff_t j) { rms_norm(x.col(j), L.in_norm.data(), d, eps, xn.col(j)); });
-        matmul(L.qkv, xn, qkv, T);
-        // q/k norms and RoPE, per token and head; keys and values of cached sequences go to
-        // their KV blocks.
+        for_columns(T, [&](std::ptrdiff_t j) {
+            K.rms_norm(x.col(j), L.in_norm.data(), d, eps, xn.col(j));
+        });
+        matmul(K, L.qkv, xn.col(0), xn.rows, T, qkv.col(0), qkv.rows);
+        // q/k norms and RoPE, per token and head; keys (transposed within their block) and
+        // values to the KV blocks.
         float* const kc = S.k ? S.k.get() + li * S.layer_stride : nullptr;
         float* const vc = S.v ? S.v.get() + li * S.layer_stride : nullptr;
         for_columns(T, [&](std::ptrdiff_t j) {
@@ -643,171 +508,118 @@ void transformer::run(std::span<const runtime::forward_seq> batch) {
             const float* sp = sn.data() + j * half;
             for (std::ptrdiff_t h = 0; h < H + KV; ++h) {
                 float* v = col + h * hd;
-                if (c.qk_norm) rms_norm(v, h < H ? L.q_norm.data() : L.k_norm.data(), hd, eps, v);
+                if (c.qk_norm) K.rms_norm(v, h < H ? L.q_norm.data() : L.k_norm.data(), hd, eps, v);
                 for (std::ptrdiff_t i = 0; i < half; ++i) {
                     const float a = v[i], b = v[i + half];
                     v[i] = a * cp[i] - b * sp[i];
                     v[i + half] = b * cp[i] + a * sp[i];
                 }
             }
-            const auto& rq = batch[seqs[col_seq[std::size_t(j)]]];
-            if (!rq.blocks.empty()) {
-                const std::ptrdiff_t p = pos[std::size_t(j)];
-                const std::size_t off =
-                    rq.blocks[std::size_t(p / B)] * S.block_stride + std::size_t((p % B) * hd);
-                for (std::ptrdiff_t g = 0; g < KV; ++g) {
-                    const std::size_t o = off + std::size_t(g * B * hd);
-                    std::copy_n(col + (H + g) * hd, hd, kc + o);
-                    std::copy_n(col + (H + KV + g) * hd, hd, vc + o);
-                }
+            const auto k = col_seq[std::size_t(j)];
+            const auto& rq = batch[seqs[k]];
+            const std::ptrdiff_t p = pos[std::size_t(j)];
+            float *kb, *vb;
+            if (rq.blocks.empty()) {
+                const std::size_t blk = kv_block[k] + std::size_t(p / B);
+                kb = pass_k + blk * bstride, vb = pass_v + blk * bstride;
+            } else {
+                const std::size_t blk = rq.blocks[std::size_t(p / B)];
+                kb = kc + blk * bstride, vb = vc + blk * bstride;
+            }
+            const std::ptrdiff_t t = p % B;
+            for (std::ptrdiff_t g = 0; g < KV; ++g) {
+                const float* kv = col + (H + g) * hd;
+                float* kt = kb + g * hd * B;
+                for (std::ptrdiff_t e = 0; e < hd; ++e) kt[e * B + t] = kv[e];
+                std::copy_n(col + (H + KV + g) * hd, hd, vb + (g * B + t) * hd);
             }
         });
         const std::ptrdiff_t win = sliding ? c.sliding_window : 0;
         oneapi::tbb::parallel_for(
             oneapi::tbb::blocked_range<std::size_t>(0, tasks.size(), 1),
             [&](const oneapi::tbb::blocked_range<std::size_t>& r) {
-                std::vector<float> Sv;
-                for (auto t = r.begin(); t != r.end(); ++t) {
-                    const auto [k, h, q0] = tasks[t];
+                std::vector<std::ptrdiff_t> kbeg, kend;
+                std::vector<const float*> kblk, vblk;
+                std::vector<float> scratch;
+                for (auto ti = r.begin(); ti != r.end(); ++ti) {
+                    const auto [k, h, q0] = tasks[ti];
                     const auto& rq = batch[seqs[k]];
                     const auto n = std::ptrdiff_t(rq.ids.size());
-                    const std::ptrdiff_t g = h / (H / KV);
-                    const std::ptrdiff_t base = start[k];
-                    if (!rq.blocks.empty()) {
-                        // Cached: one query at a time over its keys in position order.
-                        const std::ptrdiff_t q1 = std::min(n, q0 + cached_query_block);
-                        for (std::ptrdiff_t i = q0; i < q1; ++i) {
-                            const std::ptrdiff_t P = std::ptrdiff_t(rq.pos0) + i;
-                            const std::ptrdiff_t k0 =
-                                win > 0 ? std::max<std::ptrdiff_t>(0, P - win + 1) : 0;
-                            const std::ptrdiff_t nk = P + 1 - k0;
-                            const float* q = qkv.col(base + i) + h * hd;
-                            Sv.resize(std::size_t(nk));
-                            float mx = -std::numeric_limits<float>::infinity();
-                            for (std::ptrdiff_t jk = k0; jk <= P; ++jk) {
-                                const float* kr = kc +
-                                                  rq.blocks[std::size_t(jk / B)] * S.block_stride +
-                                                  std::size_t((g * B + jk % B) * hd);
-                                float v = dot(q, kr, hd) * attn_scale;
-                                if (softcap > 0) v = std::tanh(v / softcap) * softcap;
-                                Sv[std::size_t(jk - k0)] = v;
-                                mx = std::max(mx, v);
-                            }
-                            double sum = 0;
-                            for (auto& s : Sv) {
-                                s = std::exp(s - mx);
-                                sum += s;
-                            }
-                            const float inv = float(1.0 / sum);
-                            float* o = attn.col(base + i) + h * hd;
-                            std::fill_n(o, hd, 0.0f);
-                            for (std::ptrdiff_t jk = k0; jk <= P; ++jk) {
-                                const float pw = Sv[std::size_t(jk - k0)] * inv;
-                                const float* vr = vc +
-                                                  rq.blocks[std::size_t(jk / B)] * S.block_stride +
-                                                  std::size_t((g * B + jk % B) * hd);
-                                for (std::ptrdiff_t e = 0; e < hd; ++e) o[e] += pw * vr[e];
-                            }
+                    const std::ptrdiff_t g = h / (H / KV), q1 = std::min(n, q0 + query_block);
+                    const auto P0 = std::ptrdiff_t(rq.pos0);
+                    // Positions each query attends to.
+                    kbeg.resize(std::size_t(q1 - q0));
+                    kend.resize(kbeg.size());
+                    for (std::ptrdiff_t i = q0; i < q1; ++i) {
+                        const std::ptrdiff_t P = P0 + i;
+                        std::ptrdiff_t b = 0, e = P + 1;
+                        if (c.bidirectional) {  // uncached: the pass holds the sequence
+                            e = win > 0 ? std::min(n, P + win) : n;
+                            b = win > 0 ? std::max<std::ptrdiff_t>(0, P - win + 1) : 0;
+                        } else if (win > 0) {
+                            b = std::max<std::ptrdiff_t>(0, P - win + 1);
                         }
-                        continue;
+                        kbeg[std::size_t(i - q0)] = b, kend[std::size_t(i - q0)] = e;
                     }
-                    // Uncached: the whole sequence is in this pass; GEMMs per query block.
-                    const std::ptrdiff_t q1 = std::min(n, q0 + query_block);
-                    std::ptrdiff_t k0 = 0, k1 = c.bidirectional ? n : q1;
-                    if (win > 0) {
-                        k0 = std::max<std::ptrdiff_t>(0, q0 - win + 1);
-                        if (c.bidirectional) k1 = std::min(n, q1 + win - 1);
+                    const std::ptrdiff_t max_end = *std::max_element(kend.begin(), kend.end());
+                    const auto nb = std::size_t((max_end + B - 1) / B);
+                    kblk.resize(nb), vblk.resize(nb);
+                    for (std::size_t b = 0; b < nb; ++b) {
+                        const std::size_t blk = rq.blocks.empty() ? kv_block[k] + b : rq.blocks[b];
+                        const float* kbase = rq.blocks.empty() ? pass_k : kc;
+                        const float* vbase = rq.blocks.empty() ? pass_v : vc;
+                        kblk[b] = kbase + blk * bstride + std::size_t(g * hd * B);
+                        vblk[b] = vbase + blk * bstride + std::size_t(g * hd * B);
                     }
-                    const std::ptrdiff_t ld = qkv.rows;
-                    ccmap Q(qkv.col(base + q0) + h * hd, hd, q1 - q0, Eigen::OuterStride<>(ld));
-                    ccmap K(qkv.col(base + k0) + (H + g) * hd, hd, k1 - k0,
-                            Eigen::OuterStride<>(ld));
-                    ccmap Vv(qkv.col(base + k0) + (H + KV + g) * hd, hd, k1 - k0,
-                             Eigen::OuterStride<>(ld));
-                    const std::ptrdiff_t nk = k1 - k0, nq = q1 - q0;
-                    Sv.resize(std::size_t(nk * nq));
-                    cmap Sm(Sv.data(), nk, nq, Eigen::OuterStride<>(nk));
-                    Sm.noalias() = K.transpose() * Q;
-                    for (std::ptrdiff_t jq = 0; jq < nq; ++jq) {
-                        const std::ptrdiff_t i = q0 + jq;
-                        float* s = Sv.data() + jq * nk;
-                        float mx = -std::numeric_limits<float>::infinity();
-                        for (std::ptrdiff_t r2 = 0; r2 < nk; ++r2) {
-                            const std::ptrdiff_t jk = k0 + r2;
-                            bool ok = c.bidirectional ? true : jk <= i;
-                            if (win > 0)
-                                ok =
-                                    ok && (c.bidirectional ? std::abs(i - jk) < win : i - jk < win);
-                            if (!ok) {
-                                s[r2] = -std::numeric_limits<float>::infinity();
-                                continue;
-                            }
-                            float v = s[r2] * attn_scale;
-                            if (softcap > 0) v = std::tanh(v / softcap) * softcap;
-                            s[r2] = v;
-                            mx = std::max(mx, v);
-                        }
-                        double sum = 0;
-                        for (std::ptrdiff_t r2 = 0; r2 < nk; ++r2) {
-                            const float e = s[r2] == -std::numeric_limits<float>::infinity()
-                                                ? 0.0f
-                                                : std::exp(s[r2] - mx);
-                            s[r2] = e;
-                            sum += e;
-                        }
-                        const float inv = float(1.0 / sum);
-                        for (std::ptrdiff_t r2 = 0; r2 < nk; ++r2) s[r2] *= inv;
-                    }
-                    cmap O(attn.col(base + q0) + h * hd, hd, nq, Eigen::OuterStride<>(attn.rows));
-                    O.noalias() = Vv * Sm;
+                    scratch.resize(ck::attention_scratch(max_end));
+                    ck::attention_args a;
+                    a.hd = hd, a.nq = q1 - q0;
+                    a.q = qkv.col(start[k] + q0) + h * hd, a.ldq = qkv.rows;
+                    a.out = const_cast<float*>(a.q), a.ldo = a.ldq;  // over the query
+                    a.key_begin = kbeg.data(), a.key_end = kend.data();
+                    a.k_blocks = kblk.data(), a.v_blocks = vblk.data();
+                    a.scale = attn_scale, a.softcap = softcap;
+                    a.scratch = scratch.data();
+                    K.attention(a);
                 }
             });
-        matmul(L.o, attn, tmp, T);
+        // Output projection (of the attention outputs, which replaced the queries in qkv) and
+        // MLP; the residual adds fused into the GEMMs (Y += W X)
+        // unless Gemma 3's sandwich norms come first.
         if (c.sandwich_norms) {
+            matmul(K, L.o, qkv.col(0), qkv.rows, T, tmp.col(0), tmp.rows);
             for_columns(T, [&](std::ptrdiff_t j) {
                 float* t = tmp.col(j);
-                rms_norm(t, L.post_attn_norm.data(), d, eps, t);
-                float* o = x.col(j);
-                for (std::ptrdiff_t i = 0; i < d; ++i) o[i] += t[i];
-                rms_norm(o, L.pre_ff_norm.data(), d, eps, xn.col(j));
+                K.rms_norm(t, L.post_attn_norm.data(), d, eps, t);
+                K.add(t, x.col(j), d);
+                K.rms_norm(x.col(j), L.pre_ff_norm.data(), d, eps, xn.col(j));
             });
         } else {
+            matmul(K, L.o, qkv.col(0), qkv.rows, T, x.col(0), x.rows, true);
             for_columns(T, [&](std::ptrdiff_t j) {
-                float* o = x.col(j);
-                const float* t = tmp.col(j);
-                for (std::ptrdiff_t i = 0; i < d; ++i) o[i] += t[i];
-                rms_norm(o, L.pre_ff_norm.data(), d, eps, xn.col(j));
+                K.rms_norm(x.col(j), L.pre_ff_norm.data(), d, eps, xn.col(j));
             });
         }
-        matmul(L.gate_up, xn, gu, T);
-        for_columns(T, [&](std::ptrdiff_t j) {
-            const float* g = gu.col(j);
-            const float* u = g + inter;
-            float* a = act.col(j);
-            switch (c.act) {
-                case model::activation::silu:
-                    for (std::ptrdiff_t i = 0; i < inter; ++i) a[i] = silu(g[i]) * u[i];
-                    break;
-                case model::activation::gelu_tanh:
-                    for (std::ptrdiff_t i = 0; i < inter; ++i) a[i] = gelu_tanh(g[i]) * u[i];
-                    break;
-                case model::activation::gelu_erf:
-                    for (std::ptrdiff_t i = 0; i < inter; ++i) a[i] = gelu_erf(g[i]) * u[i];
-                    break;
+        // The MLP is per token: in column chunks, so that its widest activation (act) takes
+        // mlp_columns tokens, not the pass.
+        for (std::ptrdiff_t c0 = 0; c0 < T; c0 += mlp_columns) {
+            const std::ptrdiff_t m = std::min(mlp_columns, T - c0);
+            matmul_glu(K, L.gate_up, glu_of(c.act), xn.col(c0), xn.rows, m, act.col(0), act.rows);
+            if (c.sandwich_norms) {
+                matmul(K, L.down, act.col(0), act.rows, m, tmp.col(c0), tmp.rows);
+                for_columns(m, [&](std::ptrdiff_t j) {
+                    float* t = tmp.col(c0 + j);
+                    K.rms_norm(t, L.post_ff_norm.data(), d, eps, t);
+                    K.add(t, x.col(c0 + j), d);
+                });
+            } else {
+                matmul(K, L.down, act.col(0), act.rows, m, x.col(c0), x.rows, true);
             }
-        });
-        matmul(L.down, act, tmp, T);
-        for_columns(T, [&](std::ptrdiff_t j) {
-            float* t = tmp.col(j);
-            if (c.sandwich_norms) rms_norm(t, L.post_ff_norm.data(), d, eps, t);
-            float* o = x.col(j);
-            for (std::ptrdiff_t i = 0; i < d; ++i) o[i] += t[i];
-        });
+        }
     }
-    (void)any_cached;
     // Final norm (into xn).
     for_columns(
-        T, [&](std::ptrdiff_t j) { rms_norm(x.col(j), W.final_norm.data(), d, eps, xn.col(j)); });
+        T, [&](std::ptrdiff_t j) { K.rms_norm(x.col(j), W.final_norm.data(), d, eps, xn.col(j)); });
 
     // Pooling (uncached sequences: the pass holds all their tokens).
     oneapi::tbb::parallel_for(std::size_t(0), seqs.size(), [&](std::size_t k) {
@@ -855,17 +667,20 @@ void transformer::run(std::span<const runtime::forward_seq> batch) {
     if (jobs.empty()) return;
     if (!W.has_head)
         throw unsupported_error(c.file.string() + ": the model has no output projection (lm_head)");
-    // Chunks of columns, ≤ ~64 MB of logits each; a multiple of 4 columns.
+    // Chunks of columns, ≤ logits_budget floats of logits each.
     const std::ptrdiff_t chunk = std::clamp<std::ptrdiff_t>(
-        (std::ptrdiff_t(1) << 24) / std::max<std::ptrdiff_t>(V, 1) / 4 * 4, 16, 256);
+        std::ptrdiff_t(logits_budget) / std::max<std::ptrdiff_t>(V, 1), 8, 256);
+    auto &hs = S.hs, &logits = S.logits;
+    linear head;
+    head.out = V, head.in = d;
+    head.parts = {W.head()};
     for (std::size_t j0 = 0; j0 < jobs.size(); j0 += std::size_t(chunk)) {
         const auto nj = std::ptrdiff_t(std::min(jobs.size() - j0, std::size_t(chunk)));
-        const std::ptrdiff_t njp = round_up4(nj);
-        hs.resize(d, njp, nj);
+        hs.resize(d, nj);
         for (std::ptrdiff_t j = 0; j < nj; ++j)
             std::copy_n(xn.col(jobs[j0 + std::size_t(j)].col), d, hs.col(j));
-        logits.resize(V, njp, nj);
-        gemm(W.head_w(), V, d, nullptr, hs, logits, nj);
+        logits.resize(V, nj);
+        matmul(K, head, hs.col(0), hs.rows, nj, logits.col(0), logits.rows);
         for_columns(nj, [&](std::ptrdiff_t j) {
             const runtime::output_request& o = *jobs[j0 + std::size_t(j)].rq;
             float* l = logits.col(j);
@@ -881,10 +696,7 @@ void transformer::run(std::span<const runtime::forward_seq> batch) {
                 throw std::logic_error("forward: target id out of range");
             if (o.logprob)
                 *o.logprob = runtime::log_softmax_at(l, std::size_t(V), std::size_t(o.target));
-            if (o.greedy) {
-                const float best = *std::max_element(l, l + V);
-                *o.greedy = l[o.target] >= best ? 1 : 0;
-            }
+            if (o.greedy) *o.greedy = l[o.target] >= K.max(l, std::size_t(V)) ? 1 : 0;
         });
     }
 }

@@ -1,20 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 /// @file The cpu backend's device part (runtime/device.hpp): a decoder-only transformer
-/// (Llama, Qwen2, Qwen3, Gemma 3 text, EmbeddingGemma) in f32, parallel with TBB, over packed variable-length sequences, with a paged KV cache for decoding. Tensor names
-/// and the RoPE setup come from runtime/weights.hpp (shared with the cuda backend).
+/// (Llama, Qwen2, Qwen3, Gemma 3 text, EmbeddingGemma) computing in f32 on the vector kernels
+/// of common/cpu_kernels (the CPU's best path, chosen at load) scheduled by TBB, over packed
+/// variable-length sequences, with a paged KV cache for decoding. Weights stay in their
+/// checkpoint dtype (f32, bf16, f16), read in place from the mapped safetensors files. Tensor
+/// names and the RoPE setup come from runtime/weights.hpp (shared with the cuda backend).
 ///
 /// Determinism: every sequence's values are bit-identical whatever else is in the batch and
-/// whatever the thread count. Linear layers run on an AVX-512 or AVX2 + FMA kernel chosen at run
-/// time, in which every output is one dot product summed in a fixed order wherever it sits in
-/// the tiling; or, on other CPUs, as Eigen GEMMs over fixed tiles (weight rows in blocks fixed
-/// by the weight's shape, tokens in blocks of a multiple of 4 columns: with the token count a
-/// multiple of Eigen's nr = 4 every token column takes the same micro-kernel path, so its
-/// result does not depend on its neighbours). The kernel differs between machines, so values
-/// may differ in the last bits across machines, never within one. Attention, norms and pooling work
-/// per sequence and per token; no reduction is split across threads. Cached passes (KV blocks)
-/// compute attention one query at a time over the cached keys in position order, with fixed
-/// accumulation orders, so a token's values also do not depend on how its sequence was split
-/// into passes (prefill chunks, decode steps, recomputation after preemption).
+/// whatever the thread count. The kernels compute each output element with one fixed sequence
+/// of operations that depends only on that element's inputs (cpu_kernels/kernels.hpp), so no
+/// tiling or thread split can change a value; no reduction is split across threads. Attention
+/// runs per query over its keys in position order, from KV blocks for cached and uncached
+/// sequences alike, so a token's values also do not depend on how its sequence was split into
+/// passes (prefill chunks, decode steps, recomputation after preemption). Each vector path
+/// (SSE2, AVX2, AVX-512) rounds in its own way; a process uses one.
 #pragma once
 
 #include <cstddef>
@@ -38,7 +37,7 @@ class transformer final : public runtime::device_model {
     struct options {
         bool need_lm_head = false;    ///< fail when the model has no output projection
         std::size_t threads = 0;      ///< 0 = TBB's default
-        std::size_t pass_tokens = 0;  ///< tokens per forward pass; 0 = 4096
+        std::size_t pass_tokens = 0;  ///< tokens per forward pass; 0 = 1024
     };
     /// Loads config.json and the safetensors weights of @p dir (bf16 / f16 weights are widened
     /// to f32 at load).
