@@ -27,3 +27,9 @@ if(TARGET polyglot_model_runtime)
   polyglot_add_test(engine_reference_test SOURCES "${CMAKE_CURRENT_LIST_DIR}/engine/reference_test.cpp"
     LIBS polyglot_model_runtime polyglot_model_common simdjson::simdjson LABELS plugins)
 endif()
+if(TARGET polyglot_model_runtime AND TARGET polyglot_cpu_engine)
+  # The known-answer self-test: the cpu engine passes it, spoiled devices fail it.
+  polyglot_add_test(engine_self_test_test SOURCES "${CMAKE_CURRENT_LIST_DIR}/engine/self_test_test.cpp"
+    LIBS polyglot_cpu_engine polyglot_model_runtime polyglot_model_common simdjson::simdjson
+    LABELS plugins)
+endif()

@@ -132,6 +132,19 @@ void to_float(const tensor_view& t, float* out);
     __builtin_memcpy(&f, &u, sizeof f);
     return f;
 }
+/// float to bfloat16 / IEEE half bits, rounding to nearest even (finite values).
+[[nodiscard]] inline std::uint16_t float_to_bf16(float f) noexcept {
+    std::uint32_t u;
+    __builtin_memcpy(&u, &f, sizeof u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return std::uint16_t(u >> 16);
+}
+[[nodiscard]] inline std::uint16_t float_to_half(float f) noexcept {
+    const _Float16 h = static_cast<_Float16>(f);
+    std::uint16_t b;
+    __builtin_memcpy(&b, &h, sizeof b);
+    return b;
+}
 
 }  // namespace model
 POLYGLOT_END_NAMESPACE

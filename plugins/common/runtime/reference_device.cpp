@@ -76,6 +76,20 @@ struct reference_device::weights {
     std::vector<layer> layers;
     dense head;  // empty w: tied to the embeddings
     std::vector<float> inv_freq_full, inv_freq_sliding;
+    model::dtype storage = model::dtype::f64;
+
+    /// @p v as the engine being modelled stores it.
+    [[nodiscard]] double store(double v) const {
+        if (storage == model::dtype::bf16)
+            return double(model::bf16_to_float(model::float_to_bf16(float(v))));
+        if (storage == model::dtype::f16)
+            return double(model::half_to_float(model::float_to_half(float(v))));
+        return v;
+    }
+    void store(vec& v) const {
+        if (storage == model::dtype::bf16 || storage == model::dtype::f16)
+            for (auto& x : v) x = store(x);
+    }
 };
 
 reference_device::reference_device(std::unique_ptr<weights> w) : w_(std::move(w)) {}
@@ -86,9 +100,11 @@ std::unique_ptr<reference_device> reference_device::load(const std::filesystem::
 }
 
 std::unique_ptr<reference_device> reference_device::create(const model::model_config& cfg,
-                                                           const model::weight_set& ws) {
+                                                           const model::weight_set& ws,
+                                                           model::dtype storage) {
     auto w = std::make_unique<weights>();
     w->cfg = cfg;
+    w->storage = storage;
     const auto layout = model::text_model_layout(cfg, ws, false);
     auto norm = [&](const std::optional<model::norm_tensor>& n) {
         if (!n) return vec();
@@ -135,7 +151,11 @@ std::unique_ptr<reference_device> reference_device::create(const model::model_co
 const model::model_config& reference_device::config() const noexcept { return w_->cfg; }
 bool reference_device::has_lm_head() const noexcept { return w_->has_head; }
 std::string reference_device::describe_json() const {
-    return "\"backend\": \"reference\", \"device\": \"cpu\", \"dtype\": \"f64\"";
+    return "\"backend\": \"reference\", \"device\": \"cpu\", \"dtype\": \"" +
+           std::string(w_->storage == model::dtype::bf16  ? "bf16"
+                       : w_->storage == model::dtype::f16 ? "f16"
+                                                          : "f64") +
+           "\"";
 }
 
 double reference_device::sequence_output::log_sum_exp(std::size_t row) const {
@@ -179,7 +199,9 @@ reference_device::sequence_output reference_device::run(std::span<const token_id
         // Self-attention block.
         h = x;
         for (std::size_t r = 0; r < n; ++r) rms_norm(h.data() + r * d, d, L.in_norm, eps);
+        w_->store(h);
         L.qkv.apply(h, n, qkv);
+        w_->store(qkv);
         const std::size_t ld = (H + 2 * KV) * hd;
         for (std::size_t r = 0; r < n; ++r) {
             for (std::size_t hh = 0; hh < H + KV; ++hh) {  // q heads, then k heads
@@ -193,6 +215,7 @@ reference_device::sequence_output reference_device::run(std::span<const token_id
                     v[i] = x1 * cs - x2 * sn;
                     v[i + half] = x2 * cs + x1 * sn;
                 }
+                for (std::size_t i = 0; i < hd; ++i) v[i] = w_->store(v[i]);
             }
         }
         // Softmax over the keys each query may see.
@@ -221,21 +244,26 @@ reference_device::sequence_output reference_device::run(std::span<const token_id
                     p[j] = s;
                     mx = std::max(mx, s);
                 }
+                // p = exp(s - max) ∈ (0, 1] (what a 16-bit engine stores), normalised last.
                 double den = 0;
                 for (std::size_t j = 0; j < n; ++j) {
                     p[j] = std::isinf(p[j]) ? 0.0 : std::exp(p[j] - mx);
                     den += p[j];
+                    p[j] = w_->store(p[j]);
                 }
                 double* o = attn.data() + i * H * hd + hh * hd;
                 for (std::size_t e = 0; e < hd; ++e) o[e] = 0;
                 for (std::size_t j = 0; j < n; ++j) {
                     if (p[j] == 0) continue;
                     const double* v = qkv.data() + j * ld + (H + KV + g) * hd;
-                    for (std::size_t e = 0; e < hd; ++e) o[e] += p[j] / den * v[e];
+                    for (std::size_t e = 0; e < hd; ++e) o[e] += p[j] * v[e];
                 }
+                for (std::size_t e = 0; e < hd; ++e) o[e] /= den;
             }
         }
+        w_->store(attn);
         L.o.apply(attn, n, tmp);
+        w_->store(tmp);
         if (c.sandwich_norms)
             for (std::size_t r = 0; r < n; ++r)
                 rms_norm(tmp.data() + r * d, d, L.post_attn_norm, eps);
@@ -244,12 +272,16 @@ reference_device::sequence_output reference_device::run(std::span<const token_id
         // MLP block.
         h = x;
         for (std::size_t r = 0; r < n; ++r) rms_norm(h.data() + r * d, d, L.pre_ff_norm, eps);
+        w_->store(h);
         L.gate_up.apply(h, n, gu);
+        w_->store(gu);
         for (std::size_t r = 0; r < n; ++r)
             for (std::size_t i = 0; i < inter; ++i)
                 mlp[r * inter + i] =
                     activation(c.act, gu[r * 2 * inter + i]) * gu[r * 2 * inter + inter + i];
+        w_->store(mlp);
         L.down.apply(mlp, n, tmp);
+        w_->store(tmp);
         if (c.sandwich_norms)
             for (std::size_t r = 0; r < n; ++r)
                 rms_norm(tmp.data() + r * d, d, L.post_ff_norm, eps);
@@ -260,6 +292,7 @@ reference_device::sequence_output reference_device::run(std::span<const token_id
     out.rows = n;
     out.hidden = x;
     for (std::size_t r = 0; r < n; ++r) rms_norm(out.hidden.data() + r * d, d, w_->final_norm, eps);
+    w_->store(out.hidden);
     if (w_->has_head) {
         out.logits.assign(n * V, 0.0);
         const double* head = w_->head.w.empty() ? w_->embed.data() : w_->head.w.data();

@@ -31,9 +31,14 @@ class reference_device final : public device_model {
   public:
     /// The transformer in @p dir (config.json + safetensors).
     static std::unique_ptr<reference_device> load(const std::filesystem::path& dir);
-    /// The transformer described by @p cfg with the weights in @p ws.
+    /// The transformer described by @p cfg with the weights in @p ws. @p storage other than
+    /// f64 models a 16-bit engine: the values such an engine stores between its steps (norm
+    /// outputs, q/k/v after RoPE, attention probabilities and outputs, projection and MLP
+    /// outputs, the final hidden states) are rounded to bf16 / f16; all arithmetic stays
+    /// double. Used to state the self-test's 16-bit tolerances (tests/engine/self_test_test.cpp).
     static std::unique_ptr<reference_device> create(const model::model_config& cfg,
-                                                    const model::weight_set& ws);
+                                                    const model::weight_set& ws,
+                                                    model::dtype storage = model::dtype::f64);
     ~reference_device() override;
 
     /// What one sequence computes: per row, the final-normed hidden state and the logits of
