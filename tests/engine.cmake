@@ -36,3 +36,14 @@ if(TARGET polyglot_model_common)
     SOURCES "${CMAKE_CURRENT_LIST_DIR}/engine/hf_tokenizer_oracle_test.cpp"
     LIBS polyglot_model_common simdjson::simdjson ICU::uc LABELS plugins)
 endif()
+if(TARGET polyglot_model_runtime)
+  # The self-test's reference forward pass against HF transformers (fixtures' expected.json).
+  polyglot_add_test(engine_reference_test SOURCES "${CMAKE_CURRENT_LIST_DIR}/engine/reference_test.cpp"
+    LIBS polyglot_model_runtime polyglot_model_common simdjson::simdjson LABELS plugins)
+endif()
+if(TARGET polyglot_model_runtime AND TARGET polyglot_cpu_engine)
+  # The known-answer self-test: the cpu engine passes it, spoiled devices fail it.
+  polyglot_add_test(engine_self_test_test SOURCES "${CMAKE_CURRENT_LIST_DIR}/engine/self_test_test.cpp"
+    LIBS polyglot_cpu_engine polyglot_model_runtime polyglot_model_common simdjson::simdjson
+    LABELS plugins)
+endif()

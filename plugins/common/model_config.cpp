@@ -35,6 +35,16 @@ rope_params parse_rope(const json_document& doc, element obj, double default_the
 model_config load_model_config(const std::filesystem::path& path) {
     const auto file = std::filesystem::is_directory(path) ? path / "config.json" : path;
     json_document doc(file);
+    return parse_model_config(doc);
+}
+
+model_config parse_model_config(std::string_view json, const std::filesystem::path& origin) {
+    json_document doc(json, origin);
+    return parse_model_config(doc);
+}
+
+model_config parse_model_config(const json_document& doc) {
+    const auto& file = doc.path();
     model_config c;
     c.file = file;
     element root = doc.root();

@@ -9,6 +9,7 @@
 #include <optional>
 #include <polyglot/version.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 POLYGLOT_BEGIN_NAMESPACE
@@ -70,6 +71,11 @@ struct model_config {
 /// Reads @p path (a model directory or its config.json). Throws io_error / format_error /
 /// unsupported_error (unknown model_type, unsupported RoPE type or activation) naming the file.
 model_config load_model_config(const std::filesystem::path& path);
+/// The same from config.json text held in memory; @p origin names it in errors.
+model_config parse_model_config(std::string_view json, const std::filesystem::path& origin);
+class json_document;
+/// The same from a parsed document.
+model_config parse_model_config(const json_document& doc);
 
 }  // namespace model
 POLYGLOT_END_NAMESPACE

@@ -108,8 +108,14 @@ mapped_file::mapped_file(const std::filesystem::path& path) : path_(path) {
     ::close(fd);
 }
 
+mapped_file::mapped_file(std::string bytes, std::filesystem::path name)
+    : path_(std::move(name)), owned_(std::move(bytes)) {
+    size_ = owned_.size();
+    data_ = reinterpret_cast<const std::byte*>(owned_.data());
+}
+
 mapped_file::~mapped_file() {
-    if (data_) ::munmap(const_cast<std::byte*>(data_), size_);
+    if (data_ && owned_.empty()) ::munmap(const_cast<std::byte*>(data_), size_);
 }
 
 // ---- tensor_view -----------------------------------------------------------------------------
@@ -131,7 +137,15 @@ std::string tensor_view::shape_string() const {
 
 // ---- safetensors_file ------------------------------------------------------------------------
 
-safetensors_file::safetensors_file(const std::filesystem::path& path) : map_(path) {
+safetensors_file::safetensors_file(const std::filesystem::path& path) : map_(path) { parse(); }
+
+safetensors_file::safetensors_file(std::string bytes, const std::filesystem::path& name)
+    : map_(std::move(bytes), name) {
+    parse();
+}
+
+void safetensors_file::parse() {
+    const std::filesystem::path& path = map_.path();
     const std::string file = path.string();
     auto fail = [&](const std::string& what) { st_fail(file, what); };
     if (map_.size() < 8) fail("shorter than its 8-byte header length (truncated?)");
@@ -254,6 +268,32 @@ weight_set weight_set::open(const std::filesystem::path& path) {
     for (auto& f : w.files_)
         for (auto& [name, t] : f->tensors()) w.index_.emplace(name, &t);
     return w;
+}
+
+weight_set weight_set::from_memory(std::string bytes, const std::filesystem::path& name) {
+    weight_set w;
+    w.origin_ = name;
+    w.files_.push_back(std::make_shared<safetensors_file>(std::move(bytes), name));
+    for (auto& [tname, t] : w.files_.back()->tensors()) w.index_.emplace(tname, &t);
+    return w;
+}
+
+std::string write_safetensors(const std::vector<owned_tensor>& tensors) {
+    std::string header = "{", data;
+    for (const auto& t : tensors) {
+        std::string shape;
+        for (auto d : t.shape) shape += (shape.empty() ? "" : ",") + std::to_string(d);
+        header += (header.size() > 1 ? "," : "") + std::string("\"") + t.name + "\":{\"dtype\":\"" +
+                  std::string(dtype_name(t.type)) + "\",\"shape\":[" + shape +
+                  "],\"data_offsets\":[" + std::to_string(data.size()) + "," +
+                  std::to_string(data.size() + t.bytes.size()) + "]}";
+        data += t.bytes;
+    }
+    header += "}";
+    std::string out(8, '\0');
+    const std::uint64_t n = header.size();
+    for (int i = 0; i < 8; ++i) out[std::size_t(i)] = char((n >> (8 * i)) & 0xffu);
+    return out + header + data;
 }
 
 const tensor_view* weight_set::find(std::string_view name) const {

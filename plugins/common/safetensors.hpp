@@ -29,6 +29,9 @@ enum class dtype { f64, f32, f16, bf16, i64, i32, i16, i8, u8, boolean };
 class mapped_file {
   public:
     explicit mapped_file(const std::filesystem::path& path);
+    /// Bytes held in memory instead of a file (a model built in memory), named @p name in
+    /// messages.
+    mapped_file(std::string bytes, std::filesystem::path name);
     ~mapped_file();
     mapped_file(const mapped_file&) = delete;
     mapped_file& operator=(const mapped_file&) = delete;
@@ -40,6 +43,7 @@ class mapped_file {
     std::filesystem::path path_;
     const std::byte* data_ = nullptr;
     std::size_t size_ = 0;
+    std::string owned_;  // the in-memory bytes (data_ points into it; not mapped)
 };
 
 /// One tensor inside a mapped file.
@@ -62,6 +66,8 @@ class safetensors_file {
     /// Throws io_error (missing/unreadable) or format_error (truncated, malformed header, an
     /// unknown dtype, offsets outside the file, byte size != shape × dtype size, overlaps).
     explicit safetensors_file(const std::filesystem::path& path);
+    /// A safetensors image in memory, checked as a file is; @p name names it in messages.
+    safetensors_file(std::string bytes, const std::filesystem::path& name);
     [[nodiscard]] const std::filesystem::path& path() const noexcept { return map_.path(); }
     [[nodiscard]] const tensor_view* find(std::string_view name) const;
     [[nodiscard]] const std::map<std::string, tensor_view, std::less<>>& tensors() const noexcept {
@@ -69,9 +75,20 @@ class safetensors_file {
     }
 
   private:
+    void parse();
     mapped_file map_;
     std::map<std::string, tensor_view, std::less<>> tensors_;
 };
+
+/// One tensor to write into a safetensors image (write_safetensors).
+struct owned_tensor {
+    std::string name;
+    dtype type = dtype::f32;
+    std::vector<std::int64_t> shape;
+    std::string bytes;  ///< little-endian elements, shape × dtype_size(type) bytes
+};
+/// The bytes of a safetensors file holding @p tensors (in order; no metadata).
+[[nodiscard]] std::string write_safetensors(const std::vector<owned_tensor>& tensors);
 
 /// The weights of a model directory (or a single file).
 class weight_set {
@@ -79,6 +96,8 @@ class weight_set {
     /// @p dir: a directory with `model.safetensors` or `model.safetensors.index.json`; or the
     /// path of one .safetensors file or of an index file.
     static weight_set open(const std::filesystem::path& path);
+    /// The weights of one safetensors image in memory (see write_safetensors), named @p name.
+    static weight_set from_memory(std::string bytes, const std::filesystem::path& name);
 
     [[nodiscard]] const tensor_view* find(std::string_view name) const;
     /// The tensor @p name with exactly @p shape; format_error naming the file (or the
@@ -112,6 +131,19 @@ void to_float(const tensor_view& t, float* out);
     static_assert(sizeof f == sizeof u);
     __builtin_memcpy(&f, &u, sizeof f);
     return f;
+}
+/// float to bfloat16 / IEEE half bits, rounding to nearest even (finite values).
+[[nodiscard]] inline std::uint16_t float_to_bf16(float f) noexcept {
+    std::uint32_t u;
+    __builtin_memcpy(&u, &f, sizeof u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return std::uint16_t(u >> 16);
+}
+[[nodiscard]] inline std::uint16_t float_to_half(float f) noexcept {
+    const _Float16 h = static_cast<_Float16>(f);
+    std::uint16_t b;
+    __builtin_memcpy(&b, &h, sizeof b);
+    return b;
 }
 
 }  // namespace model

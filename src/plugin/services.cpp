@@ -80,6 +80,38 @@ std::string model_id(const plugin::model& m, std::string_view spec, std::string 
     throw unsupported_error(msg);
 }
 
+/// The identity of a model from its info JSON: "device" (or a remote "server"), else the
+/// plugin's first device; "compute" (or "dtype"); "device_name"; "self_test".
+backend_identity identity_from(std::string_view role, std::string model, std::string backend,
+                               std::string version, const std::string& info_json,
+                               const plugin::loaded_plugin* plugin) {
+    backend_identity b;
+    b.role = std::string(role);
+    b.model = std::move(model);
+    b.backend = std::move(backend);
+    b.plugin_version = std::move(version);
+    try {
+        const auto v = analysis::parse_json(info_json, "model info");
+        auto str = [&](std::string_view k) {
+            const auto* f = v.find_path(k);
+            return f && f->is_string() ? f->as_string() : std::string();
+        };
+        b.device = str("device");
+        if (b.device.empty()) b.device = str("server");
+        b.device_name = str("device_name");
+        b.dtype = str("compute");
+        if (b.dtype.empty()) b.dtype = str("dtype");
+        b.self_test = str("self_test");
+    } catch (const error&) {
+        // No (valid) info: what the plugin says about its devices is all there is.
+    }
+    if (b.device.empty() && plugin) {
+        const auto devs = plugin->devices();
+        if (!devs.empty()) b.device = devs.front().name;
+    }
+    return b;
+}
+
 class plugin_embedder final : public embedder {
   public:
     plugin_embedder(plugin::model m, std::string id) : model_(std::move(m)), id_(std::move(id)) {
@@ -89,6 +121,10 @@ class plugin_embedder final : public embedder {
     [[nodiscard]] std::string id() const override { return id_; }
     [[nodiscard]] std::string backend() const override { return model_.plugin().name(); }
     [[nodiscard]] std::string info_json() const override { return model_.info_json(); }
+    [[nodiscard]] backend_identity identity(std::string_view role) const override {
+        return identity_from(role, id(), backend(), model_.plugin().version(), info_json(),
+                             &model_.plugin());
+    }
     void embed(std::span<const std::string_view> texts, float* out,
                const call_hooks* hooks) override {
         if (hooks)
@@ -109,6 +145,10 @@ class plugin_scorer final : public scorer {
     [[nodiscard]] std::string id() const override { return id_; }
     [[nodiscard]] std::string backend() const override { return model_.plugin().name(); }
     [[nodiscard]] std::string info_json() const override { return model_.info_json(); }
+    [[nodiscard]] backend_identity identity(std::string_view role) const override {
+        return identity_from(role, id(), backend(), model_.plugin().version(), info_json(),
+                             &model_.plugin());
+    }
     void score(std::span<const std::string_view> prompts,
                std::span<const std::string_view> responses, std::span<lm_score> out,
                const call_hooks* hooks) override {
@@ -171,6 +211,10 @@ class plugin_generator final : public generator {
     [[nodiscard]] std::string id() const override { return id_; }
     [[nodiscard]] std::string backend() const override { return model_->plugin().name(); }
     [[nodiscard]] std::string info_json() const override { return model_->info_json(); }
+    [[nodiscard]] backend_identity identity(std::string_view role) const override {
+        return identity_from(role, id(), backend(), model_->plugin().version(), info_json(),
+                             &model_->plugin());
+    }
     void generate(prompt_kind kind, std::span<const std::string_view> prompts,
                   std::span<const std::vector<std::int32_t>> prompt_ids, std::uint64_t first_index,
                   const generate_params& params, std::span<generation> out,
@@ -240,6 +284,32 @@ class plugin_generator final : public generator {
 };
 
 }  // namespace
+
+std::string backend_identity::json() const {
+    io::json_writer w;
+    w.begin_object();
+    for (auto [k, v] : {std::pair<const char*, const std::string*>{"role", &role},
+                        {"model", &model},
+                        {"backend", &backend},
+                        {"plugin_version", &plugin_version},
+                        {"device", &device},
+                        {"device_name", &device_name},
+                        {"dtype", &dtype},
+                        {"self_test", &self_test}})
+        if (!v->empty()) w.kv(k, *v);
+    w.end_object();
+    return w.take();
+}
+
+backend_identity embedder::identity(std::string_view role) const {
+    return identity_from(role, id(), backend(), {}, info_json(), nullptr);
+}
+backend_identity scorer::identity(std::string_view role) const {
+    return identity_from(role, id(), backend(), {}, info_json(), nullptr);
+}
+backend_identity generator::identity(std::string_view role) const {
+    return identity_from(role, id(), backend(), {}, info_json(), nullptr);
+}
 
 std::vector<std::vector<std::int32_t>> scorer::tokenize(std::span<const std::string_view>, bool) {
     throw unsupported_error("scorer '" + id() + "' cannot tokenize");

@@ -165,6 +165,8 @@ std::string encode_state(const saved_state& s) {
     p.varint(s.per_instance_bytes);
     p.u32(s.per_instance_crc);
     p.varint(s.threads);
+    p.varint(s.backends.size());
+    for (const auto& b : s.backends) p.str(b);
     const run_counters& c = s.counters;
     p.varint(c.next_line);
     p.varint(c.num_samples);
@@ -228,6 +230,8 @@ saved_state decode_state(std::string_view bytes, const std::string& what) {
     s.per_instance_bytes = r.varint("per-instance size");
     s.per_instance_crc = r.u32("per-instance checksum");
     s.threads = r.varint("threads");
+    const std::uint64_t nb = r.count(1, "backends");
+    for (std::uint64_t i = 0; i < nb; ++i) s.backends.emplace_back(r.str("backend"));
     run_counters& c = s.counters;
     c.next_line = r.varint("position");
     c.num_samples = r.varint("counter");

@@ -123,8 +123,10 @@ int run_merge(int argc, char** argv) {
     info.teacher = score::header_value(h, "teacher");
     info.lang = score::header_value(h, "lang");
     info.tool_version = version;
-    for (const auto& s : states)
+    for (const auto& s : states) {
         info.threads = std::max<std::size_t>(info.threads, s.state.threads);
+        add_backends(info.backends, s.state.backends);
+    }
     write_output(report_path, render_report(info, bundle, res));
     if (!quiet)
         std::fprintf(stderr, "polyglot merge: %zu shards, %llu records scored from %llu files\n",

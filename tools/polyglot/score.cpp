@@ -570,6 +570,12 @@ int score_main(int argc, char** argv, world& wd) {
         if (inst) hooks.per_instance = [&](std::string_view s) { inst->write(s); };
     }
 
+    // Who computes the model values in this run (and, resumed, in the runs before it).
+    std::vector<std::string> backends;
+    if (bundle.emb) backends.push_back(bundle.emb->identity("embedding_model").json());
+    if (bundle.lm) backends.push_back(bundle.lm->identity("base_model").json());
+    add_backends(backends, have_ck ? ck.backends : std::vector<std::string>());
+
     // A saved state of the run so far.
     auto snapshot = [&](const score::run_result& res, std::uint64_t next_line, bool complete) {
         score::saved_state st = score::capture(res, bundle);
@@ -579,6 +585,7 @@ int score_main(int argc, char** argv, world& wd) {
         st.counters.next_line = next_line;
         st.per_instance_path = per_instance_path;
         st.threads = nthreads;
+        st.backends = backends;
         if (inst) {
             inst->sync();
             st.per_instance_bytes = inst->size();
@@ -610,6 +617,7 @@ int score_main(int argc, char** argv, world& wd) {
     info.lang = ropts.jsonl.lang;
     info.tool_version = POLYGLOT_VERSION_STRING;
     info.threads = nthreads;
+    info.backends = backends;
     if (shard.set && !wd.distributed())
         info.shard = std::to_string(shard.index + 1) + "/" + std::to_string(shard.count);
 
@@ -622,6 +630,7 @@ int score_main(int argc, char** argv, world& wd) {
                 named.push_back({"rank " + std::to_string(r),
                                  score::decode_state(states[r], "rank " + std::to_string(r))});
             const double wall = res.elapsed_seconds;
+            for (const auto& n : named) add_backends(info.backends, n.state.backends);
             res = score::merge_states(named, bundle);
             res.elapsed_seconds = wall;
             if (inst) {
@@ -636,6 +645,7 @@ int score_main(int argc, char** argv, world& wd) {
                 score::saved_state whole = score::capture(res, bundle);
                 whole.header = header;
                 whole.complete = true;
+                whole.backends = info.backends;
                 whole.per_instance_path = per_instance_path;
                 if (!per_instance_path.empty()) {
                     whole.per_instance_bytes = std::filesystem::file_size(per_instance_path);

@@ -2,6 +2,7 @@
 /// @file Helpers shared by `polyglot score` and `polyglot bench`.
 #pragma once
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -38,7 +39,17 @@ struct report_info {
     std::string tool_version;         ///< of the polyglot that scored the records
     std::size_t threads = 0;
     std::string shard;  ///< "K/N" for one shard's own report ("" = the whole input)
+    /// Who computed the model values: backend_identity::json() objects (see add_backends).
+    std::vector<std::string> backends;
 };
+
+/// Adds the identities in @p more to @p into, keeping it sorted with each object once (shards
+/// and resumed runs may have run on other devices).
+inline void add_backends(std::vector<std::string>& into, const std::vector<std::string>& more) {
+    into.insert(into.end(), more.begin(), more.end());
+    std::sort(into.begin(), into.end());
+    into.erase(std::unique(into.begin(), into.end()), into.end());
+}
 
 /// The report JSON (pretty-printed, with a final newline) of a finished run: metadata, then
 /// one section per metric. `polyglot score` and `polyglot merge` both write it, so a merged
@@ -76,6 +87,9 @@ inline std::string render_report(const report_info& info, const score::metric_bu
     str_or_null("lid_model", bundle.lid_model);
     str_or_null("embedding_model", bundle.embedding_model);
     str_or_null("base_model", bundle.base_model);
+    w.key("backends").begin_array();
+    for (const auto& b : info.backends) w.raw(b);
+    w.end_array();
     w.kv("tool_version", info.tool_version);
     w.kv("threads", info.threads);
     w.kv("elapsed_seconds", res.elapsed_seconds);

@@ -40,6 +40,22 @@ struct backend_options {
     int device = -1;  ///< device index for plugins with several (config "device"); -1 = default
 };
 
+/// Who computed a model's values, for report metadata: the plugin and its version, the device
+/// and compute type the model runs on, and the plugin's known-answer self-test verdict
+/// (docs/plugin-abi.md, "Self-test"). Fields are "" when the plugin does not say.
+struct backend_identity {
+    std::string role;            ///< what the model is for ("base_model", "embedding_model", ...)
+    std::string model;           ///< the model's identity (the services' id())
+    std::string backend;         ///< plugin name
+    std::string plugin_version;  ///< the plugin's version string
+    std::string device;          ///< "cpu", "cuda:0", a server URL
+    std::string device_name;     ///< "NVIDIA H100 80GB HBM3"
+    std::string dtype;           ///< compute type ("f32", "bf16", ...)
+    std::string self_test;       ///< "passed: ..." / "FAILED: ..." / "skipped: ..."
+    /// One compact JSON object with the non-empty fields, in the order above.
+    [[nodiscard]] std::string json() const;
+};
+
 /// Sentence embeddings. Not thread-safe: call from one thread; the backend parallelises inside.
 class embedder {
   public:
@@ -51,6 +67,8 @@ class embedder {
     [[nodiscard]] virtual std::string backend() const = 0;
     /// The model's JSON self-description (plugin, device, dtype, ...).
     [[nodiscard]] virtual std::string info_json() const { return "{}"; }
+    /// Who computes the embeddings (report metadata), as @p role.
+    [[nodiscard]] virtual backend_identity identity(std::string_view role) const;
     /// Embeds texts.size() texts into @p out (texts.size() * dim() floats, row-major). Rows of
     /// items whose model/server call failed are NaN when @p hooks takes per-item failures;
     /// otherwise the call throws.
@@ -67,6 +85,8 @@ class scorer {
     [[nodiscard]] virtual std::string backend() const = 0;
     /// The model's JSON self-description (plugin, device, dtype, context, ...).
     [[nodiscard]] virtual std::string info_json() const { return "{}"; }
+    /// Who computes the scores (report metadata), as @p role.
+    [[nodiscard]] virtual backend_identity identity(std::string_view role) const;
     /// Scores prompts[i] → responses[i] into out[i]; all three spans have the same size. A
     /// record whose model/server call failed is marked out[i].failed (with its reason) when
     /// @p hooks takes per-item failures; otherwise the call throws.
@@ -95,6 +115,8 @@ class generator {
     [[nodiscard]] virtual std::string id() const = 0;
     [[nodiscard]] virtual std::string backend() const = 0;
     [[nodiscard]] virtual std::string info_json() const { return "{}"; }
+    /// Who generates (report metadata), as @p role.
+    [[nodiscard]] virtual backend_identity identity(std::string_view role) const;
     /// One continuation per prompt into out[i]. Text prompts (kind text) or chat messages
     /// (kind messages: a JSON array per prompt — rendered here with the model's chat template
     /// for native backends, sent as messages to chat-capable servers) in @p prompts, or token

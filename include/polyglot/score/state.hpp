@@ -12,7 +12,8 @@
 /// max_tokens, fields, language, limits, teacher, and every input file with its size and
 /// fingerprint), the shard (index, count, global line range), whether the run is complete or
 /// a checkpoint and the global line it continues from, this run's per-instance output (path,
-/// bytes, CRC-32), the counters of run_result, and each metric's name and state bytes.
+/// bytes, CRC-32), the worker threads, the backend identities, the counters of run_result,
+/// and each metric's name and state bytes.
 /// A state with another magic, format version, size or checksum is refused before anything is
 /// merged; states whose headers differ are refused with the first differing key.
 #pragma once
@@ -30,7 +31,7 @@ POLYGLOT_BEGIN_NAMESPACE
 namespace score {
 
 /// Bump on any change of the layout above or of any metric's save().
-inline constexpr std::uint32_t state_format_version = 2;  // 2: failed-call counts
+inline constexpr std::uint32_t state_format_version = 3;  // 3: backend identities
 
 /// Ordered (key, value) pairs.
 using state_header = std::vector<std::pair<std::string, std::string>>;
@@ -53,6 +54,9 @@ struct saved_state {
     std::uint64_t per_instance_bytes = 0;
     std::uint32_t per_instance_crc = 0;
     std::uint64_t threads = 0;  ///< worker threads of the run (report metadata only)
+    /// Who computed the model values (plugin::backend_identity::json() objects, sorted, each
+    /// once; report metadata only: shards on other devices still merge).
+    std::vector<std::string> backends;
     /// The run's counters; counters.next_line is the global line to continue from.
     run_counters counters;
     std::vector<std::pair<std::string, std::string>> metrics;  ///< name → state bytes
