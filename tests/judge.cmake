@@ -1,0 +1,5 @@
+# Constrained decoding, the rubric judge and synthesis (issue 12).
+if(TARGET polyglot_model_common)
+  polyglot_add_test(json_schema_test SOURCES "${CMAKE_CURRENT_LIST_DIR}/json_schema/json_schema_test.cpp"
+    LIBS polyglot_model_common simdjson::simdjson LABELS plugins)
+endif()
