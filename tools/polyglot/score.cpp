@@ -75,6 +75,9 @@ void print_summary(const score::metric_bundle& b, const score::run_result& r,
         {"distinct_ri", "response distinct-RI", "responses_distinct_ri"},
         {"perplexity", "average perplexity", "average_perplexity"},
         {"perplexity", "bits per byte", "bits_per_byte"},
+        {"reward_model", "rubric score (mean)", "average_rubric_score"},
+        {"reward_model", "invalid judgements", "num_invalid"},
+        {"reward_model", "judge re-asks", "num_retries"},
     };
     for (std::size_t k = 0; k < b.metrics.size(); ++k) {
         const std::string js = section_json(b, r, k);
@@ -99,6 +102,8 @@ int run_score(int argc, char** argv) {
     score::run_options ropts;
     std::vector<std::string> plugin_dirs;
     bool strict = false, quiet = false;
+    std::string judge_format = "json";
+    int invalid_as = 0;
 
     po::options_description desc(
         "polyglot score FILE... [options]\n\n"
@@ -112,7 +117,8 @@ int run_score(int argc, char** argv) {
         ("teacher", po::value(&teacher), "teacher model name recorded in the report metadata")
         ("metrics", po::value(&metrics_csv)->default_value(metrics_csv),
             "comma-separated: length, lexical, language, distinct_ri (needs --embedder), "
-            "perplexity (needs --lm), or all (every metric whose model is given)")
+            "perplexity (needs --lm), rubric (needs --judge), or all (every metric whose model "
+            "is given)")
         ("tokenizer", po::value(&cfg.tokenizer)->default_value(cfg.tokenizer),
             "tokenizer for length/lexical: cl100k_base, o200k_base, a tiktoken table file or a "
             "Hugging Face tokenizer")
@@ -121,6 +127,24 @@ int run_score(int argc, char** argv) {
         ("embedder", po::value(&cfg.embedder), "embedding model for distinct_ri: fasttext:PATH, "
             "DIR, DIR:mean or DIR:last")
         ("lm", po::value(&cfg.lm), "causal LM directory (Hugging Face layout) for perplexity")
+        ("judge", po::value(&cfg.judge), "judge model for the rubric metric: a model directory "
+            "or URL#MODEL")
+        ("judge-format", po::value(&judge_format)->default_value(judge_format),
+            "rubric: json (output constrained to {\"feedback\": …, \"score\": 1..5}) or "
+            "prometheus (\"… [RESULT] N\", parsed as prometheus-eval)")
+        ("judge-retries", po::value(&cfg.judge_options.retries)->default_value(
+            cfg.judge_options.retries), "rubric: re-ask an invalid judgement up to N times")
+        ("invalid-as", po::value(&invalid_as), "rubric: count records without a valid "
+            "judgement as score N (1..5) in the average (the paper: 1); default: leave them out")
+        ("judge-max-new-tokens", po::value(&cfg.judge_options.max_new_tokens)->default_value(
+            cfg.judge_options.max_new_tokens), "rubric: token budget of one judgement")
+        ("judge-temperature", po::value(&cfg.judge_options.temperature)->default_value(
+            cfg.judge_options.temperature, "1.0"), "rubric: sampling temperature (0 = greedy)")
+        ("judge-top-p", po::value(&cfg.judge_options.top_p)->default_value(
+            cfg.judge_options.top_p, "0.9"), "rubric: nucleus sampling")
+        ("seed", po::value(&cfg.judge_options.seed)->default_value(0), "rubric: sampling seed")
+        ("chat-template", po::value(&cfg.backend.chat_template), "rubric: a Jinja chat "
+            "template file for the judge (default: the model's own)")
         ("backend", po::value(&cfg.backend.backend)->default_value(cfg.backend.backend),
             "model backend: cpu, cuda, metal, auto, or a plugin path")
         ("plugin-dir", po::value(&plugin_dirs), "extra directory to search for plugins "
@@ -148,7 +172,15 @@ int run_score(int argc, char** argv) {
     if (ropts.jsonl.max_line_bytes == 0) throw argument_error("--max-line-bytes must be > 0");
     for (const auto& d : plugin_dirs) cfg.backend.plugin_dirs.emplace_back(d);
     cfg.backend.threads = threads;
-    cfg.names = score::parse_metric_list(metrics_csv, !cfg.embedder.empty(), !cfg.lm.empty());
+    cfg.judge_options.format = judge::parse_format(judge_format);
+    if (vm.count("invalid-as")) {
+        if (invalid_as < 1 || invalid_as > 5) throw argument_error("--invalid-as must be 1..5");
+        cfg.invalid_as = invalid_as;
+    }
+    if (cfg.judge_options.max_new_tokens == 0)
+        throw argument_error("--judge-max-new-tokens must be > 0");
+    cfg.names = score::parse_metric_list(metrics_csv, !cfg.embedder.empty(), !cfg.lm.empty(),
+                                         !cfg.judge.empty());
 
     parallel::thread_limit limit_threads(threads);
     const std::size_t nthreads = threads ? threads : parallel::default_concurrency();
@@ -213,6 +245,7 @@ int run_score(int argc, char** argv) {
     str_or_null("lid_model", bundle.lid_model);
     str_or_null("embedding_model", bundle.embedding_model);
     str_or_null("base_model", bundle.base_model);
+    str_or_null("judge_model", bundle.judge_model);
     w.kv("tool_version", POLYGLOT_VERSION_STRING);
     w.kv("threads", nthreads);
     w.kv("elapsed_seconds", res.elapsed_seconds);
