@@ -9,11 +9,10 @@
 #include <sstream>
 
 #include "common/safetensors.hpp"
-#include "engine/hf_runtime.hpp"
+#include "cpu_runtime.hpp"
 #include "fixtures.hpp"
 
 using namespace engine_test;
-namespace pe = polyglot::engine;
 namespace fs = std::filesystem;
 
 namespace {
@@ -67,7 +66,7 @@ void expect_error(F&& f, std::initializer_list<std::string> parts) {
 BOOST_AUTO_TEST_CASE(batch_and_thread_invariance) {
     for (std::string name : {"tiny-llama", "tiny-gemma3", "tiny-qwen3"}) {
         auto dir = fixture(name);
-        auto rt = pe::hf_runtime::open(dir, {.pooling = "", .batch_tokens = 100000});
+        auto rt = open_cpu(dir, {.pooling = "", .pass_tokens = 100000});
         auto ps = texts_of(dir, "prompt"), rs = texts_of(dir, "response");
         // 32 records of mixed lengths: the cases, then concatenations of them.
         std::vector<std::string> P, R;
@@ -76,11 +75,12 @@ BOOST_AUTO_TEST_CASE(batch_and_thread_invariance) {
             R.push_back(rs[i % rs.size()] + std::string(i % 3, '!'));
         }
         std::vector<std::string_view> pv(P.begin(), P.end()), rv(R.begin(), R.end());
-        auto batch = rt->score(pv, rv, true);
+        auto batch = rt->score(pv, rv, {}, true);
         std::vector<float> emb_batch(32 * rt->dim());
         rt->embed(rv, emb_batch.data());
         for (std::size_t i : {0, 5, 17, 31}) {
-            auto alone = rt->score(std::span(pv).subspan(i, 1), std::span(rv).subspan(i, 1), true);
+            auto alone =
+                rt->score(std::span(pv).subspan(i, 1), std::span(rv).subspan(i, 1), {}, true);
             BOOST_TEST_CONTEXT(name << " record " << i) {
                 BOOST_TEST(alone[0].logprobs == batch[i].logprobs,
                            boost::test_tools::per_element());
@@ -92,11 +92,9 @@ BOOST_AUTO_TEST_CASE(batch_and_thread_invariance) {
             }
         }
         // Thread counts and small forward passes (batch_tokens) give identical values.
-        auto small = pe::hf_runtime::open(dir, {.pooling = "", .batch_tokens = 40});
-        for (int threads : {1, 2}) {
-            oneapi::tbb::task_arena arena(threads);
-            std::vector<pe::score_result> res;
-            arena.execute([&] { res = small->score(pv, rv, true); });
+        for (std::size_t threads : {1, 2}) {
+            auto small = open_cpu(dir, {.pooling = "", .pass_tokens = 40}, threads);
+            auto res = small->score(pv, rv, {}, true);
             for (std::size_t i = 0; i < res.size(); ++i)
                 BOOST_TEST_CONTEXT(name << " threads " << threads << " record " << i) {
                     BOOST_TEST(res[i].logprobs == batch[i].logprobs,
@@ -107,15 +105,15 @@ BOOST_AUTO_TEST_CASE(batch_and_thread_invariance) {
 }
 
 BOOST_AUTO_TEST_CASE(truncation_keeps_bos_and_counts) {
-    auto rt = pe::hf_runtime::open(fixture("tiny-llama"), {.pooling = "", .max_tokens = 8});
+    auto rt = open_cpu(fixture("tiny-llama"), {.pooling = "", .max_tokens = 8});
     std::vector<std::string_view> p{"a long prompt that surely has more than eight tokens"},
         r{"and a response"};
-    auto res = rt->score(p, r, true);
+    auto res = rt->score(p, r, {}, true);
     BOOST_TEST(res[0].truncated);
     BOOST_TEST(res[0].prompt_tokens + res[0].response_tokens == 8u);
     BOOST_TEST(res[0].n_scored == res[0].response_tokens);
     std::vector<std::string_view> e{""};
-    auto empty = rt->score(e, e, true);
+    auto empty = rt->score(e, e, {}, true);
     BOOST_TEST(empty[0].n_scored == 0u);
     BOOST_TEST(empty[0].prompt_tokens == 1u);  // BOS
 }
@@ -155,19 +153,19 @@ BOOST_AUTO_TEST_CASE(sharded_checkpoint_equals_single_file) {
     }
     s.write("model.safetensors.index.json", index + "}}");
     fs::remove(s.dir / "model.safetensors");
-    auto sharded = pe::hf_runtime::open(s.dir, {.pooling = "", .need_lm_head = true});
-    auto single =
-        pe::hf_runtime::open(fixture("tiny-llama"), {.pooling = "", .need_lm_head = true});
+    auto sharded = open_cpu(s.dir, {.pooling = "", .need_lm_head = true});
+    auto single = open_cpu(fixture("tiny-llama"), {.pooling = "", .need_lm_head = true});
     std::vector<std::string_view> p{"Iceland"}, r{"Island"};
-    BOOST_TEST(sharded->score(p, r, true)[0].logprobs == single->score(p, r, true)[0].logprobs,
-               boost::test_tools::per_element());
+    BOOST_TEST(
+        sharded->score(p, r, {}, true)[0].logprobs == single->score(p, r, {}, true)[0].logprobs,
+        boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(corrupted_files_name_the_file) {
     using polyglot::format_error;
     using polyglot::unsupported_error;
     auto open = [](const fs::path& d) {
-        return [d] { (void)pe::hf_runtime::open(d, {.pooling = "", .need_lm_head = true}); };
+        return [d] { (void)open_cpu(d, {.pooling = "", .need_lm_head = true}); };
     };
     {  // truncated safetensors
         scratch s("tiny-llama");

@@ -72,7 +72,8 @@ static_assert(offsetof(polyglot_score_ids_request, ctx) == 48);
 static_assert(offsetof(polyglot_generate_request, seed) == 56);
 static_assert(offsetof(polyglot_generate_request, ctx) == 112);
 static_assert(sizeof(polyglot_generate_request) == 120);
-static_assert(offsetof(polyglot_generation, status) == 4 && offsetof(polyglot_generation, text) == 8);
+static_assert(offsetof(polyglot_generation, status) == 4 &&
+              offsetof(polyglot_generation, text) == 8);
 static_assert(offsetof(polyglot_generation, prompt_tokens) == 60);
 static_assert(sizeof(polyglot_generation) == 64);
 static_assert(sizeof(polyglot_generate_result) == 24);
@@ -93,14 +94,19 @@ BOOST_AUTO_TEST_CASE(cpu_plugin_table_matches_this_header) {
     BOOST_TEST(std::string(t.name) == "cpu");
     BOOST_TEST((t.caps & (POLYGLOT_CAP_EMBED | POLYGLOT_CAP_TOKENIZE)) ==
                (POLYGLOT_CAP_EMBED | POLYGLOT_CAP_TOKENIZE));
-    BOOST_TEST((t.caps & POLYGLOT_CAP_GENERATE) == 0u);
-    // Every version-1 slot the SDK generates is filled, GENERATE's is reserved (NULL).
+    BOOST_TEST((t.caps & POLYGLOT_CAP_GENERATE) == POLYGLOT_CAP_GENERATE);
+    // Every version-1 and 1.1 slot the SDK generates is filled, GENERATE's too.
     BOOST_TEST(p->has(offsetof(polyglot_plugin_v1, create)));
     BOOST_TEST(p->has(offsetof(polyglot_plugin_v1, get_info)));
     BOOST_TEST(p->has(offsetof(polyglot_plugin_v1, tokenize)));
     BOOST_TEST(p->has(offsetof(polyglot_plugin_v1, score)));
     BOOST_TEST(p->has(offsetof(polyglot_plugin_v1, unusable_reason)));
-    BOOST_TEST(!p->has(offsetof(polyglot_plugin_v1, generate)));
+    BOOST_TEST(p->has(offsetof(polyglot_plugin_v1, generate)));
+    for (std::size_t off :
+         {offsetof(polyglot_plugin_v1, embed_texts), offsetof(polyglot_plugin_v1, tokenize_texts),
+          offsetof(polyglot_plugin_v1, score_texts), offsetof(polyglot_plugin_v1, score_ids),
+          offsetof(polyglot_plugin_v1, detokenize)})
+        BOOST_TEST(p->has(off), "ABI 1.1 member at offset " << off);
     // A member beyond struct_size is reported absent.
     BOOST_TEST(!p->has(sizeof(polyglot_plugin_v1)));
 }
