@@ -3,3 +3,9 @@ if(TARGET polyglot_model_common)
   polyglot_add_test(json_schema_test SOURCES "${CMAKE_CURRENT_LIST_DIR}/json_schema/json_schema_test.cpp"
     LIBS polyglot_model_common simdjson::simdjson LABELS plugins)
 endif()
+if(TARGET polyglot_model_common AND TARGET polyglot_plugin_cpu)
+  polyglot_add_test(constrained_generate_test
+    SOURCES "${CMAKE_CURRENT_LIST_DIR}/json_schema/constrained_generate_test.cpp"
+    LIBS polyglot_model_common simdjson::simdjson LABELS plugins)
+  add_dependencies(constrained_generate_test polyglot_plugin_cpu)
+endif()

@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <polyglot/version.hpp>
 #include <span>
 #include <string>
@@ -197,6 +198,8 @@ class constraint {
     [[nodiscard]] bool is_accepting(state s) const noexcept { return g_->accepting(s); }
     /// Whether @p t is an end-of-sequence id of the vocabulary.
     [[nodiscard]] bool is_eos(token_id t) const noexcept;
+    /// Accepting with nothing allowed after it (the document is complete): stop here.
+    [[nodiscard]] bool complete(state s) const;
     /// Fewest tokens that reach an accepting state from @p s (single-byte tokens).
     [[nodiscard]] std::uint32_t distance(state s) const noexcept;
     /// distance(start()): the smallest max_new_tokens that can produce a valid document.
@@ -212,6 +215,21 @@ class constraint {
     std::shared_ptr<const token_vocab> vocab_;
     std::vector<std::uint32_t> dist_;
     std::unique_ptr<memo[]> memo_;
+};
+
+/// The constraints of one vocabulary by schema text, each compiled once (its masks then stay
+/// memoised across calls). Thread-safe.
+class constraint_cache {
+  public:
+    explicit constraint_cache(std::shared_ptr<const token_vocab> vocab)
+        : vocab_(std::move(vocab)) {}
+    /// Throws as constraint::compile.
+    std::shared_ptr<const constraint> get(std::string_view schema_json);
+
+  private:
+    std::shared_ptr<const token_vocab> vocab_;
+    std::mutex mu_;
+    std::vector<std::pair<std::string, std::shared_ptr<const constraint>>> items_;
 };
 
 }  // namespace json_schema

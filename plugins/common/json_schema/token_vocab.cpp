@@ -404,6 +404,21 @@ const token_mask& constraint::allowed(state s, std::uint32_t remaining, token_ma
     return scratch;
 }
 
+bool constraint::complete(state s) const {
+    return s >= 0 && g_->accepting(s) && entry(s).by_dist.empty();
+}
+
+std::shared_ptr<const constraint> constraint_cache::get(std::string_view schema_json) {
+    std::lock_guard lock(mu_);
+    for (const auto& [k, c] : items_)
+        if (k == schema_json) return c;
+    auto c = constraint::compile(schema_json, vocab_);
+    // A handful of schemas per run; keep the most recent few (their masks are the cost).
+    if (items_.size() >= 8) items_.erase(items_.begin());
+    items_.emplace_back(std::string(schema_json), c);
+    return c;
+}
+
 constraint::state constraint::advance(state s, token_id t) const noexcept {
     if (s < 0) return dead;
     const auto b = vocab_->bytes(t);
