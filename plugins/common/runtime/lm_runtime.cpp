@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "common/runtime/lm_runtime.hpp"
 
-#include "common/json_schema/json_schema.hpp"
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +12,7 @@
 #include <polyglot/core/error.hpp>
 #include <unordered_map>
 
+#include "common/json_schema/json_schema.hpp"
 #include "common/runtime/detok_standin.hpp"  // TEMPORARY: the tokenizer branch's decoding
 #include "common/runtime/kv_pool.hpp"
 #include "common/safetensors.hpp"
@@ -845,9 +844,9 @@ std::vector<generated> lm_runtime::generate(std::span<const std::vector<token_id
             std::vector<float> unmasked;
             if (schema) {  // mask before sampling; log-probs stay the model's
                 if (o.logprobs) unmasked.assign(row, row + V);
-                const std::size_t left = std::min<std::size_t>(
-                    o.max_new_tokens - (q.tokens.size() - q.prompt_len),
-                    max_context_ - q.tokens.size());
+                const std::size_t left =
+                    std::min<std::size_t>(o.max_new_tokens - (q.tokens.size() - q.prompt_len),
+                                          max_context_ - q.tokens.size());
                 if (!mask_logits(*schema, q.cs, std::uint32_t(left), q.mask, row, V)) {
                     q.done = true;  // no document fits in what is left
                     g.finish_reason = POLYGLOT_FINISH_LENGTH;
