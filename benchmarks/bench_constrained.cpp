@@ -8,10 +8,15 @@
 // Needs $POLYGLOT_DATA_DIR/test-assets/gemma3/tokenizer.json (scripts/fetch-test-assets).
 #include <benchmark/benchmark.h>
 
+#include <time.h>
+
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <cstdlib>
 #include <polyglot/core/paths.hpp>
+#include <polyglot/plugin/services.hpp>
 #include <random>
 #include <vector>
 
@@ -37,8 +42,10 @@ struct fixture {
     std::vector<float> logits;
 };
 
-/// A constrained trajectory of `budget` steps sampled uniformly from the masks (warms the memo,
-/// as a real run does after its first few judgements).
+/// A constrained trajectory of `budget` steps as a judge writes one: feedback text (tokens
+/// without a quote or backslash) for most of the budget, then whatever the mask allows until
+/// the document ends (the budget forces it). Warms the memo, as a real run does after its
+/// first few judgements.
 const fixture& get() {
     static const fixture f = [] {
         fixture x;
@@ -50,9 +57,15 @@ const fixture& get() {
         auto s = x.c->start();
         for (std::uint32_t used = 0; used < budget; ++used) {
             const auto& m = x.c->allowed(s, budget - used, scratch);
-            std::vector<js::token_id> ids;
-            m.for_each([&](js::token_id t) { ids.push_back(t); });
-            const auto t = ids[rng() % ids.size()];
+            std::vector<js::token_id> ids, text;
+            m.for_each([&](js::token_id t) {
+                ids.push_back(t);
+                const auto b = x.c->vocab().bytes(t);
+                if (!b.empty() && b.find_first_of("\"\\") == std::string_view::npos)
+                    text.push_back(t);
+            });
+            const bool writing = used > 12 && used + 24 < budget && !text.empty();
+            const auto t = writing ? text[rng() % text.size()] : ids[rng() % ids.size()];
             x.states.push_back(s);
             x.tokens.push_back(t);
             if (x.c->is_eos(t)) break;
@@ -94,7 +107,7 @@ void BM_mask_step(benchmark::State& st) {
     }
     st.counters["steps"] = static_cast<double>(f.states.size());
 }
-BENCHMARK(BM_mask_step);
+BENCHMARK(BM_mask_step)->MeasureProcessCPUTime();
 
 void sample_bench(benchmark::State& st, bool masked) {
     const auto& f = get();
@@ -119,8 +132,8 @@ void sample_bench(benchmark::State& st, bool masked) {
 }
 void BM_sample_unmasked(benchmark::State& st) { sample_bench(st, false); }
 void BM_sample_masked(benchmark::State& st) { sample_bench(st, true); }
-BENCHMARK(BM_sample_unmasked);
-BENCHMARK(BM_sample_masked);
+BENCHMARK(BM_sample_unmasked)->MeasureProcessCPUTime();
+BENCHMARK(BM_sample_masked)->MeasureProcessCPUTime();
 
 /// First use of a constraint on the vocabulary: the masks of every state the judge's schema
 /// reaches (once per model and schema).
@@ -135,6 +148,56 @@ void BM_compile_and_warm(benchmark::State& st) {
     }
 }
 BENCHMARK(BM_compile_and_warm)->Unit(benchmark::kMillisecond)->Iterations(3);
+
+/// Whole decode steps of a real model ($POLYGLOT_BENCH_MODEL, see constrained_decode.sh), free
+/// and under the judge's schema: the time per generated token (1 prompt, ≤ 65 new tokens; the
+/// short prompt's prefill is in both). CPU time of the whole process (the engine's threads).
+void decode_bench(benchmark::State& st, bool constrained) {
+    const char* dir = std::getenv("POLYGLOT_BENCH_MODEL");
+    if (!dir) {
+        st.SkipWithError("set POLYGLOT_BENCH_MODEL (benchmarks/constrained_decode.sh)");
+        return;
+    }
+    polyglot::backend_options bo;
+    bo.backend = "cpu";
+    if (const char* pd = std::getenv("POLYGLOT_PLUGIN_PATH")) bo.plugin_dirs = {pd};
+    static std::unique_ptr<polyglot::generator> g;
+    if (!g) g = polyglot::open_generator(dir, bo);
+    polyglot::generate_params p;
+    p.temperature = 1.0f;
+    p.top_p = 0.9f;
+    p.max_new_tokens = 65;
+    p.ignore_eos = true;
+    p.seed = 5;
+    if (constrained) p.json_schema = judge_schema;
+    std::vector<std::string_view> prompts = {"Bewerte die Antwort:"};
+    std::vector<polyglot::generation> out(1);
+    g->generate(polyglot::prompt_kind::text, prompts, {}, 0, p, out);  // warm-up (masks, caches)
+    auto cpu_now = [] {
+        timespec ts{};
+        ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+        return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+    };
+    double tokens = 0, seconds = 0, cpu = 0;
+    for (auto _ : st) {
+        const auto t0 = std::chrono::steady_clock::now();
+        const double c0 = cpu_now();
+        g->generate(polyglot::prompt_kind::text, prompts, {}, 0, p, out);
+        cpu += cpu_now() - c0;
+        seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        tokens += static_cast<double>(out[0].ids.size());
+    }
+    st.counters["ms_per_token"] = 1000.0 * seconds / tokens;
+    st.counters["cpu_ms_per_token"] = 1000.0 * cpu / tokens;
+    st.counters["tokens"] = static_cast<double>(out[0].ids.size());
+}
+void BM_decode_free(benchmark::State& st) { decode_bench(st, false); }
+void BM_decode_constrained(benchmark::State& st) { decode_bench(st, true); }
+BENCHMARK(BM_decode_free)->Unit(benchmark::kMillisecond)->Iterations(3)->MeasureProcessCPUTime();
+BENCHMARK(BM_decode_constrained)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(3)
+    ->MeasureProcessCPUTime();
 
 }  // namespace
 
