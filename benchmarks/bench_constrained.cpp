@@ -7,14 +7,13 @@
 //   build/benchmarks/bench_constrained [--benchmark_filter=...]
 // Needs $POLYGLOT_DATA_DIR/test-assets/gemma3/tokenizer.json (scripts/fetch-test-assets).
 #include <benchmark/benchmark.h>
-
 #include <time.h>
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <limits>
 #include <cstdlib>
+#include <limits>
 #include <polyglot/core/paths.hpp>
 #include <polyglot/plugin/services.hpp>
 #include <random>

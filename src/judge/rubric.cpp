@@ -204,6 +204,8 @@ std::string_view failure_name(failure f) noexcept {
             return "unparsable";
         case failure::out_of_range:
             return "out_of_range";
+        case failure::schema_violation:
+            return "schema_violation";
     }
     return "none";
 }
@@ -328,8 +330,12 @@ void run(generator& g, const options& o, std::span<const item> items, std::span<
                 const generation& gen = gens[k - a];
                 ++j.attempts;
                 verdict v;
+                const polyglot_status status = failed[k - a] ? errs[k - a].first : gen.status;
                 if (failed[k - a] || !gen.ok()) {
-                    v.why = failure::call_failed;
+                    // A server's reply that broke the schema (the remote backend checks it) is
+                    // the judge's fault, not the call's.
+                    v.why = status == POLYGLOT_STATUS_FORMAT_ERROR ? failure::schema_violation
+                                                                   : failure::call_failed;
                 } else {
                     v = o.format == judge_format::json ? parse_json(gen.text)
                                                        : parse_prometheus(gen.text);

@@ -402,6 +402,7 @@ stats run(generator& g, const plan& p, const options& o, const std::filesystem::
         }
         std::vector<generation> gens(end - start);
         std::vector<std::uint8_t> call_failed(end - start, 0);
+        std::vector<polyglot_status> call_status(end - start, POLYGLOT_STATUS_OK);
         // Consecutive rows share a call: each row's sampling seed is (seed, row index).
         for (std::size_t a = 0; a < todo.size();) {
             std::size_t b = a + 1;
@@ -411,9 +412,10 @@ stats run(generator& g, const plan& p, const options& o, const std::filesystem::
             call_hooks h;
             h.cancel = hooks.cancel;
             const std::size_t base = todo[a] - start;
-            h.item_error = [&](std::uint64_t idx, polyglot_status, std::string_view msg) {
+            h.item_error = [&](std::uint64_t idx, polyglot_status status, std::string_view msg) {
                 if (base + idx < call_failed.size()) {
                     call_failed[base + idx] = 1;
+                    call_status[base + idx] = status;
                     gens[base + idx].error = std::string(msg);
                 }
             };
@@ -439,7 +441,10 @@ stats run(generator& g, const plan& p, const options& o, const std::filesystem::
             st.tokens_in += gen.prompt_tokens;
             st.tokens_out += gen.ids.size();
             if (call_failed[i - start] || !gen.ok()) {
-                fail(i, "call_failed", gen.error);
+                // A server's reply that broke the schema (the remote backend checks it).
+                const auto status = call_failed[i - start] ? call_status[i - start] : gen.status;
+                fail(i, status == POLYGLOT_STATUS_FORMAT_ERROR ? "invalid_json" : "call_failed",
+                     gen.error);
                 continue;
             }
             if (gen.finish_reason == POLYGLOT_FINISH_LENGTH) {

@@ -51,7 +51,14 @@ std::string messages(judge_format f, std::string_view language_name, std::string
 std::string_view json_schema() noexcept;
 
 /// Why one judge output was not a valid judgement.
-enum class failure { none, call_failed, truncated, unparsable, out_of_range };
+enum class failure {
+    none,
+    call_failed,       ///< the model or server call failed
+    truncated,         ///< unparsable and cut by max_new_tokens
+    unparsable,        ///< not a judgement in the format
+    out_of_range,      ///< a score outside 1..5
+    schema_violation,  ///< a server's reply that did not follow the JSON schema (its check)
+};
 std::string_view failure_name(failure f) noexcept;
 
 struct verdict {
