@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/json_schema/json_schema.hpp"
+#include "oracle.hpp"
 
 namespace fs = std::filesystem;
 namespace pg = polyglot;
@@ -42,46 +43,12 @@ pg::backend_options cpu(std::size_t threads = 0) {
     return o;
 }
 
-std::string json_escape(std::string_view s) {
-    std::string out = "\"";
-    for (unsigned char c : s) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += static_cast<char>(c);
-        } else if (c < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            out += buf;
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    return out + "\"";
-}
-
-/// python3-jsonschema's verdict on each text (tests/oracles/json_schema_oracle.py).
+/// python3-jsonschema's verdict on each text.
 std::vector<bool> oracle_valid(std::string_view schema, const std::vector<std::string>& texts) {
-    const fs::path in =
-        fs::temp_directory_path() / ("polyglot_cgen_" + std::to_string(::getpid()) + ".jsonl");
-    {
-        std::ofstream f(in, std::ios::binary);
-        for (const auto& t : texts)
-            f << "{\"schema\":" << schema << ",\"text\":" << json_escape(t) << "}\n";
-    }
-    const std::string cmd = "/usr/bin/python3 tests/oracles/json_schema_oracle.py " + in.string();
-    std::FILE* p = ::popen(cmd.c_str(), "r");
-    BOOST_REQUIRE(p);
-    std::string out;
-    char buf[4096];
-    while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-    BOOST_REQUIRE_MESSAGE(::pclose(p) == 0, cmd + " failed");
-    fs::remove(in);
+    std::vector<std::pair<std::string, std::string>> cases;
+    for (const auto& t : texts) cases.emplace_back(std::string(schema), t);
     std::vector<bool> res;
-    std::istringstream lines(out);
-    simdjson::dom::parser parser;
-    for (std::string line; std::getline(lines, line);)
-        res.push_back(bool(parser.parse(line)["valid"]));
-    BOOST_REQUIRE_EQUAL(res.size(), texts.size());
+    for (const auto& r : json_schema_test::oracle(cases)) res.push_back(r.valid);
     return res;
 }
 

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common/hf_tokenizer.hpp"
+#include "oracle.hpp"
 
 namespace fs = std::filesystem;
 namespace js = polyglot::json_schema;
@@ -46,58 +47,7 @@ const std::string mixed_schema =
     R"("required":["name"]},"list":{"type":"array","items":{"type":"integer"}}},)"
     R"("required":["tags","ratio","ok","none","n","inner","list"]})";
 
-std::string json_escape(std::string_view s) {
-    std::string out = "\"";
-    for (unsigned char c : s) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += static_cast<char>(c);
-        } else if (c < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            out += buf;
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    return out + "\"";
-}
-
-struct oracle_result {
-    bool valid = false, json = false;
-};
-
-/// Runs the python3-jsonschema oracle over (schema, text) pairs.
-std::vector<oracle_result> oracle(const std::vector<std::pair<std::string, std::string>>& cases) {
-    const fs::path in = fs::temp_directory_path() /
-                        ("polyglot_json_schema_" + std::to_string(::getpid()) + ".jsonl");
-    {
-        std::ofstream f(in, std::ios::binary);
-        for (const auto& [schema, text] : cases)
-            f << "{\"schema\":" << schema << ",\"text\":" << json_escape(text) << "}\n";
-    }
-    const std::string cmd = "/usr/bin/python3 tests/oracles/json_schema_oracle.py " + in.string();
-    std::FILE* p = ::popen(cmd.c_str(), "r");
-    BOOST_REQUIRE_MESSAGE(p, "cannot run " + cmd);
-    std::string out;
-    char buf[4096];
-    while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-    const int st = ::pclose(p);
-    fs::remove(in);
-    BOOST_REQUIRE_MESSAGE(st == 0, cmd +
-                                       " failed (python3-jsonschema is installed by "
-                                       "scripts/bootstrap)");
-    std::vector<oracle_result> res;
-    std::istringstream lines(out);
-    std::string line;
-    simdjson::dom::parser parser;
-    while (std::getline(lines, line)) {
-        simdjson::dom::element e = parser.parse(line);
-        res.push_back({bool(e["valid"]), bool(e["json"])});
-    }
-    BOOST_REQUIRE_EQUAL(res.size(), cases.size());
-    return res;
-}
+using json_schema_test::oracle;
 
 fs::path test_asset(const std::string& name) {
     fs::path p = polyglot::data_dir() / "test-assets" / name / "tokenizer.json";

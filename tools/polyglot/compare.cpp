@@ -46,19 +46,6 @@ const std::vector<column>& default_columns() {
     return c;
 }
 
-struct name_spec {
-    std::string teacher, lang, file;
-};
-
-name_spec parse_name_spec(const std::string& s) {
-    auto eq = s.find('=');
-    auto colon = s.substr(0, eq).rfind(':');
-    if (eq == std::string::npos || colon == std::string::npos || colon == 0 || colon + 1 == eq ||
-        eq + 1 == s.size())
-        throw argument_error("--name expects TEACHER:LANG=FILE, got '" + s + "'");
-    return {s.substr(0, colon), s.substr(colon + 1, eq - colon - 1), s.substr(eq + 1)};
-}
-
 /// Column-wise standardisation (ddof 0) for the heatmap's colours; constant columns → 0.
 std::vector<std::vector<double>> standardize_columns(const std::vector<std::vector<double>>& v) {
     if (v.empty()) return v;
@@ -118,7 +105,7 @@ int run_compare(int argc, char** argv) {
     std::vector<analysis::intrinsic_report> reports;
     for (const auto& f : files) reports.push_back(analysis::read_intrinsic_report(f));
     for (const auto& n : names) {
-        auto s = parse_name_spec(n);
+        auto s = parse_name_spec(n, "--name");
         reports.push_back(analysis::read_intrinsic_report(s.file, s.teacher, s.lang));
     }
     if (reports.empty()) throw argument_error("no report given (see polyglot compare --help)");

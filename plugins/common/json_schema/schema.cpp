@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 #include <polyglot/core/error.hpp>
+#include <polyglot/io/json_writer.hpp>
 #include <set>
 
 #include "common/json_schema/detail.hpp"
@@ -591,43 +592,8 @@ rx to_regex_at(const node& n, const std::string& path) {
 
 std::string json_string_literal(std::string_view s) {
     std::string out = "\"";
-    for (char ch : s) {
-        const auto c = static_cast<unsigned char>(ch);
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            case '\b':
-                out += "\\b";
-                break;
-            case '\f':
-                out += "\\f";
-                break;
-            default:
-                if (c < 0x20) {
-                    static const char* hexd = "0123456789abcdef";
-                    out += "\\u00";
-                    out += hexd[c >> 4];
-                    out += hexd[c & 15];
-                } else {
-                    out += ch;
-                }
-        }
-    }
-    out += '"';
-    return out;
+    io::json_writer::escape_to(out, s);
+    return out + "\"";
 }
 
 std::unique_ptr<node> parse_schema(std::string_view schema_json) {
