@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <polyglot/core/error.hpp>
 #include <polyglot/io/atomic_file.hpp>
@@ -13,6 +15,20 @@
 #include <string_view>
 
 namespace polyglot::cli {
+
+/// The whole of @p path ("-" = standard input), as bytes. Throws io_error.
+inline std::string read_input(const std::string& path) {
+    std::FILE* f = path == "-" ? stdin : std::fopen(path.c_str(), "rb");
+    if (!f) throw io_error("cannot open " + path + ": " + std::strerror(errno));
+    std::string data;
+    char buf[1 << 16];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) data.append(buf, n);
+    const bool bad = std::ferror(f) != 0;
+    if (f != stdin) std::fclose(f);
+    if (bad) throw io_error("cannot read " + (path == "-" ? std::string("stdin") : path));
+    return data;
+}
 
 /// True when standard error is a terminal (progress bars go there only).
 inline bool stderr_is_tty() { return ::isatty(2) == 1; }
