@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // open_embedder / open_scorer on top of the plugin host: the model runs on whichever plugin
 // --backend selects, and the rest of polyglot only sees embedder / scorer.
+#include <optional>
 #include <polyglot/core/error.hpp>
 #include <polyglot/io/json_writer.hpp>
 #include <polyglot/plugin/host.hpp>
 #include <polyglot/plugin/services.hpp>
+#include <polyglot/text/chat_template.hpp>
 #include <string>
+#include <vector>
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace {
@@ -112,11 +115,14 @@ class plugin_scorer final : public scorer {
 /// chat itself (POLYGLOT_OP_CHAT: a serving engine); for native backends they are rendered here
 /// with the model's chat template and sent as text, special tokens parsed and no BOS added
 /// again (the template writes it).
-/// TODO(chat templates): render with text::chat_template once it lands; until then message
-/// prompts need a chat-capable backend.
 class plugin_generator final : public generator {
   public:
-    plugin_generator(plugin::model m, std::string id) : model_(std::move(m)), id_(std::move(id)) {}
+    plugin_generator(plugin::model m, std::string id, std::filesystem::path dir,
+                     std::filesystem::path template_file)
+        : model_(std::move(m)),
+          id_(std::move(id)),
+          dir_(std::move(dir)),
+          template_file_(std::move(template_file)) {}
     [[nodiscard]] std::string id() const override { return id_; }
     [[nodiscard]] std::string backend() const override { return model_.plugin().name(); }
     [[nodiscard]] std::string info_json() const override { return model_.info_json(); }
@@ -124,11 +130,22 @@ class plugin_generator final : public generator {
                   std::span<const std::vector<std::int32_t>> prompt_ids, std::uint64_t first_index,
                   const generate_params& params, std::span<generation> out,
                   const call_hooks* hooks) override {
-        if (kind == prompt_kind::messages && !model_.supports(POLYGLOT_OP_CHAT))
-            throw unsupported_error("generator '" + id_ + "': backend '" + model_.plugin().name() +
-                                    "' does not render chat messages, and chat templates are "
-                                    "not available in this build");
-        model_.generate(kind, prompts, prompt_ids, first_index, params, out, hooks);
+        if (kind != prompt_kind::messages || model_.supports(POLYGLOT_OP_CHAT)) {
+            model_.generate(kind, prompts, prompt_ids, first_index, params, out, hooks);
+            return;
+        }
+        // Native backend: render here; the template writes BOS and the other special tokens.
+        if (!template_) template_ = text::chat_template::from_model_dir(dir_, template_file_);
+        text::chat_render_options ro;
+        ro.add_generation_prompt = params.add_generation_prompt;
+        std::vector<std::string> texts(prompts.size());
+        for (std::size_t i = 0; i < prompts.size(); ++i)
+            texts[i] = template_->render(prompts[i], ro);
+        std::vector<std::string_view> views(texts.begin(), texts.end());
+        generate_params p = params;
+        p.add_special = false;
+        p.parse_special = true;
+        model_.generate(prompt_kind::text, views, prompt_ids, first_index, p, out, hooks);
     }
     std::vector<std::vector<std::int32_t>> tokenize(std::span<const std::string_view> texts,
                                                     bool add_special) override {
@@ -138,6 +155,8 @@ class plugin_generator final : public generator {
   private:
     plugin::model model_;
     std::string id_;
+    std::filesystem::path dir_, template_file_;
+    std::optional<text::chat_template> template_;  // parsed on the first message prompt
 };
 
 }  // namespace
@@ -200,7 +219,7 @@ std::unique_ptr<generator> open_generator(std::string_view spec, const backend_o
     if (!m.supports(POLYGLOT_OP_GENERATE))
         throw unsupported_error("generator '" + path + "': backend '" + m.plugin().name() +
                                 "' cannot generate with this model");
-    return std::make_unique<plugin_generator>(std::move(m), "hf:" + path);
+    return std::make_unique<plugin_generator>(std::move(m), "hf:" + path, path, opts.chat_template);
 }
 
 POLYGLOT_END_NAMESPACE

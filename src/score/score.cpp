@@ -111,8 +111,8 @@ metric_bundle make_metrics(const metric_config& cfg) {
             info.prompt_version = std::string(judge::prompt_version(o.format));
             info.retries = o.retries;
             info.max_new_tokens = o.max_new_tokens;
-            info.temperature = o.temperature;
-            info.top_p = o.top_p;
+            info.temperature = io::float_as_written(o.temperature);
+            info.top_p = io::float_as_written(o.top_p);
             info.seed = o.seed;
             info.invalid_as = cfg.invalid_as;
             b.metrics.push_back(erase(metrics::rubric_metric(std::move(info))));

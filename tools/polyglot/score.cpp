@@ -177,6 +177,12 @@ int run_score(int argc, char** argv) {
         if (invalid_as < 1 || invalid_as > 5) throw argument_error("--invalid-as must be 1..5");
         cfg.invalid_as = invalid_as;
     }
+    // Constrained decoding needs room for the shortest judgement, {"feedback":"","score":1}.
+    if (cfg.judge_options.format == judge::judge_format::json &&
+        cfg.judge_options.max_new_tokens < 25)
+        throw argument_error(
+            "--judge-max-new-tokens must be at least 25 with --judge-format json (the shortest "
+            "judgement, {\"feedback\":\"\",\"score\":1}, has 25 characters)");
     if (cfg.judge_options.max_new_tokens == 0)
         throw argument_error("--judge-max-new-tokens must be > 0");
     cfg.names = score::parse_metric_list(metrics_csv, !cfg.embedder.empty(), !cfg.lm.empty(),

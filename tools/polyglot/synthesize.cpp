@@ -222,8 +222,8 @@ int run_synthesize(int argc, char** argv) {
         w.kv("model", o.model_name);
         w.kv("prompt_version", synth::prompt_version(o.strat, o.categories));
         w.kv("seed", o.seed);
-        w.kv("temperature", o.temperature);
-        w.kv("top_p", o.top_p);
+        w.kv("temperature", io::float_as_written(o.temperature));
+        w.kv("top_p", io::float_as_written(o.top_p));
         w.kv("max_new_tokens", o.max_new_tokens);
         w.kv("max_model_len", o.max_model_len);
         w.kv("seed_lines_read", plan.lines_read);
