@@ -9,3 +9,8 @@ if(TARGET polyglot_model_common AND TARGET polyglot_plugin_cpu)
     LIBS polyglot_model_common simdjson::simdjson LABELS plugins)
   add_dependencies(constrained_generate_test polyglot_plugin_cpu)
 endif()
+if(TARGET polyglot_plugin_cpu AND TARGET polyglot_cli)
+  polyglot_add_test(local_cli_test SOURCES "${CMAKE_CURRENT_LIST_DIR}/judge/local_cli_test.cpp"
+    LABELS plugins)
+  add_dependencies(local_cli_test polyglot_plugin_cpu polyglot_cli)
+endif()

@@ -447,7 +447,8 @@ stats run(generator& g, const plan& p, const options& o, const std::filesystem::
                      gen.error);
                 continue;
             }
-            if (gen.finish_reason == POLYGLOT_FINISH_LENGTH) {
+            const bool cut = gen.finish_reason == POLYGLOT_FINISH_LENGTH;
+            if (cut && !(o.keep_truncated && o.strat == strategy::respond)) {
                 fail(i, "truncated", "reached --max-new-tokens");
                 continue;
             }
@@ -483,6 +484,7 @@ stats run(generator& g, const plan& p, const options& o, const std::filesystem::
             lines += record_json(p.rows[i], o, synth[i - start], prompt, response);
             lines += '\n';
             ++st.written;
+            if (cut) ++st.truncated_kept;
         }
         if (!lines.empty()) {
             file.write(lines);

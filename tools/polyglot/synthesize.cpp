@@ -116,6 +116,8 @@ int run_synthesize(int argc, char** argv) {
         ("max-model-len", po::value(&o.max_model_len)->default_value(o.max_model_len),
             "skip rows whose cl100k tokens of system + synth prompt + 500 exceed this (the "
             "paper's filter; 0 = off)")
+        ("keep-truncated", po::bool_switch(&o.keep_truncated), "respond: keep responses cut "
+            "by --max-new-tokens (default: count them as failed)")
         ("categories", po::value(&categories)->default_value(categories), "generate: drawn (one "
             "of the ten task categories drawn per row and named in the prompt) or paper (the "
             "model picks one)")
@@ -234,6 +236,7 @@ int run_synthesize(int argc, char** argv) {
         w.kv("written", st.written);
         w.kv("already_done", st.already_done);
         w.kv("skipped_too_long", st.too_long);
+        w.kv("truncated_kept", st.truncated_kept);
         w.key("failed").begin_object();
         for (const auto& [k, v] : st.failed) w.kv(k, v);
         w.end_object();

@@ -84,6 +84,9 @@ struct options {
     std::optional<std::uint64_t> shuffle;  ///< shuffle the rows with this seed first
     std::uint64_t limit = 0;               ///< then keep the first N (0 = all)
     std::size_t batch = 64;                ///< rows per round of generate calls
+    /// respond: keep a response cut by max_new_tokens (default: a failure, as Curator counts
+    /// finish_reason "length"). Structured outputs are kept only when they parse.
+    bool keep_truncated = false;
 };
 
 /// The rows to synthesize, in job order, and what was left out while reading.
@@ -108,6 +111,7 @@ struct stats {
     std::uint64_t already_done = 0;               ///< rows whose id the output already had
     std::uint64_t too_long = 0;                   ///< skipped by the prompt-length filter
     std::map<std::string, std::uint64_t> failed;  ///< reason → rows not written
+    std::uint64_t truncated_kept = 0;  ///< of written: cut by max_new_tokens (keep_truncated)
     std::uint64_t tokens_in = 0, tokens_out = 0;
     std::uint64_t dropped_partial_lines = 0;  ///< an unfinished last line cut at start
     bool cancelled = false;
