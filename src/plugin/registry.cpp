@@ -896,6 +896,9 @@ std::vector<plugin_ptr> select_backends(std::string_view backend, std::uint64_t 
             } else if ((e.plugin->caps() & required_caps) != required_caps) {
                 notes +=
                     "\n  " + e.plugin->name() + " (" + e.file.string() + "): cannot do " + want;
+            } else if (std::find(opts.auto_skip.begin(), opts.auto_skip.end(),
+                                 e.plugin->name()) != opts.auto_skip.end()) {
+                continue;  // not for this kind of model spec
             } else {
                 ok.push_back(e.plugin);
             }

@@ -2,9 +2,12 @@
 // open_embedder / open_scorer on top of the plugin host: the model runs on whichever plugin
 // --backend selects, and the rest of polyglot only sees embedder / scorer.
 #include <optional>
+#include <polyglot/analysis/json_value.hpp>
 #include <polyglot/core/error.hpp>
+#include <polyglot/core/paths.hpp>
 #include <polyglot/io/json_writer.hpp>
 #include <polyglot/plugin/host.hpp>
+#include <polyglot/plugin/model_spec.hpp>
 #include <polyglot/plugin/services.hpp>
 #include <polyglot/text/chat_template.hpp>
 #include <string>
@@ -32,14 +35,49 @@ std::string make_config(const std::string& model_path, std::string_view pooling,
     w.kv("request_timeout", opts.request_timeout);
     w.kv("no_cache", opts.no_cache);
     if (!opts.tokenizer.empty()) w.kv("tokenizer", opts.tokenizer);
+    // Where the remote backend journals completed requests (resume after a crash).
+    w.kv("journal_dir", (data_dir() / "remote").string());
     w.end_object();
     return w.take();
 }
 
-plugin::search_options search_for(const backend_options& opts) {
+/// A URL spec selects the remote backend under --backend auto; a local path never does.
+plugin::model open_for(std::string_view spec, std::string_view pooling, std::uint64_t caps,
+                       const backend_options& opts) {
     plugin::search_options s;
     s.plugin_dirs = opts.plugin_dirs;
-    return s;
+    std::string backend = opts.backend;
+    const bool url = is_url_spec(spec);
+    if (url && (backend.empty() || backend == "auto")) backend = "remote";
+    return plugin::open_model(backend, caps, make_config(std::string(spec), pooling, opts), s);
+}
+
+/// Field @p dotted of the model's info JSON when it is a string, else "".
+std::string info_string(const plugin::model& m, std::string_view dotted) {
+    try {
+        const auto v = analysis::parse_json(m.info_json(), "model info");
+        const auto* f = v.find_path(dotted);
+        return f && f->is_string() ? f->as_string() : std::string();
+    } catch (const error&) {
+        return {};
+    }
+}
+
+/// The identity of a model for report metadata: the plugin's own "id" for remote models (the
+/// server's model, resolved), "hf:PATH" otherwise.
+std::string model_id(const plugin::model& m, std::string_view spec, std::string fallback) {
+    if (!is_url_spec(spec)) return fallback;
+    std::string id = info_string(m, "id");
+    return id.empty() ? "remote:" + display_url(split_url_spec(spec).url) : id;
+}
+
+/// "backend 'x' cannot do OP with this model", with the plugin's reason when it gives one.
+[[noreturn]] void cannot(const plugin::model& m, std::string_view what, std::string_view spec,
+                         std::string_view op) {
+    std::string msg = std::string(what) + " '" + std::string(spec) + "': backend '" +
+                      m.plugin().name() + "' cannot " + std::string(op) + " with this model";
+    if (auto why = info_string(m, "limits." + std::string(op)); !why.empty()) msg += ": " + why;
+    throw unsupported_error(msg);
 }
 
 class plugin_embedder final : public embedder {
@@ -117,21 +155,21 @@ class plugin_scorer final : public scorer {
 /// again (the template writes it).
 class plugin_generator final : public generator {
   public:
-    plugin_generator(plugin::model m, std::string id, std::filesystem::path dir,
-                     std::filesystem::path template_file)
+    plugin_generator(std::shared_ptr<plugin::model> m, std::string id,
+                     std::filesystem::path dir, std::filesystem::path template_file)
         : model_(std::move(m)),
           id_(std::move(id)),
           dir_(std::move(dir)),
           template_file_(std::move(template_file)) {}
     [[nodiscard]] std::string id() const override { return id_; }
-    [[nodiscard]] std::string backend() const override { return model_.plugin().name(); }
-    [[nodiscard]] std::string info_json() const override { return model_.info_json(); }
+    [[nodiscard]] std::string backend() const override { return model_->plugin().name(); }
+    [[nodiscard]] std::string info_json() const override { return model_->info_json(); }
     void generate(prompt_kind kind, std::span<const std::string_view> prompts,
                   std::span<const std::vector<std::int32_t>> prompt_ids, std::uint64_t first_index,
                   const generate_params& params, std::span<generation> out,
                   const call_hooks* hooks) override {
-        if (kind != prompt_kind::messages || model_.supports(POLYGLOT_OP_CHAT)) {
-            model_.generate(kind, prompts, prompt_ids, first_index, params, out, hooks);
+        if (kind != prompt_kind::messages || model_->supports(POLYGLOT_OP_CHAT)) {
+            model_->generate(kind, prompts, prompt_ids, first_index, params, out, hooks);
             return;
         }
         // Native backend: render here; the template writes BOS and the other special tokens.
@@ -145,15 +183,15 @@ class plugin_generator final : public generator {
         generate_params p = params;
         p.add_special = false;
         p.parse_special = true;
-        model_.generate(prompt_kind::text, views, prompt_ids, first_index, p, out, hooks);
+        model_->generate(prompt_kind::text, views, prompt_ids, first_index, p, out, hooks);
     }
     std::vector<std::vector<std::int32_t>> tokenize(std::span<const std::string_view> texts,
                                                     bool add_special) override {
-        return model_.tokenize(texts, add_special ? POLYGLOT_TOKENIZE_ADD_SPECIAL : 0u);
+        return model_->tokenize(texts, add_special ? POLYGLOT_TOKENIZE_ADD_SPECIAL : 0u);
     }
 
   private:
-    plugin::model model_;
+    std::shared_ptr<plugin::model> model_;  // shared with model_services
     std::string id_;
     std::filesystem::path dir_, template_file_;
     std::optional<text::chat_template> template_;  // parsed on the first message prompt
@@ -174,6 +212,12 @@ void scorer::score_ids(std::span<const std::vector<std::int32_t>>, std::span<con
 std::unique_ptr<embedder> open_embedder(std::string_view spec, const backend_options& opts) {
     std::string path, pooling, id;
     constexpr std::string_view ft = "fasttext:";
+    if (is_url_spec(spec)) {
+        plugin::model m = open_for(spec, {}, POLYGLOT_CAP_EMBED, opts);
+        if (!m.supports(POLYGLOT_OP_EMBED)) cannot(m, "embedder", spec, "embed");
+        id = model_id(m, spec, {});
+        return std::make_unique<plugin_embedder>(std::move(m), std::move(id));
+    }
     if (spec.substr(0, ft.size()) == ft) {
         path = std::string(spec.substr(ft.size()));
         if (path.empty())
@@ -192,34 +236,38 @@ std::unique_ptr<embedder> open_embedder(std::string_view spec, const backend_opt
         if (path.empty()) throw argument_error("--embedder: empty model path");
         id = "hf:" + path + (pooling.empty() ? "" : ":" + pooling);
     }
-    plugin::model m = plugin::open_model(opts.backend, POLYGLOT_CAP_EMBED,
-                                         make_config(path, pooling, opts), search_for(opts));
-    if (!m.supports(POLYGLOT_OP_EMBED))
-        throw unsupported_error("embedder '" + std::string(spec) + "': backend '" +
-                                m.plugin().name() + "' cannot embed with this model");
+    plugin::model m = open_for(path, pooling, POLYGLOT_CAP_EMBED, opts);
+    if (!m.supports(POLYGLOT_OP_EMBED)) cannot(m, "embedder", spec, "embed");
     return std::make_unique<plugin_embedder>(std::move(m), std::move(id));
 }
 
 std::unique_ptr<scorer> open_scorer(std::string_view model_dir, const backend_options& opts) {
     std::string path(model_dir);
     if (path.empty()) throw argument_error("scorer: empty model path");
-    plugin::model m = plugin::open_model(opts.backend, POLYGLOT_CAP_SCORE,
-                                         make_config(path, {}, opts), search_for(opts));
-    if (!m.supports(POLYGLOT_OP_SCORE))
-        throw unsupported_error("scorer '" + path + "': backend '" + m.plugin().name() +
-                                "' cannot score with this model");
-    return std::make_unique<plugin_scorer>(std::move(m), "hf:" + path);
+    plugin::model m = open_for(path, {}, POLYGLOT_CAP_SCORE, opts);
+    if (!m.supports(POLYGLOT_OP_SCORE)) cannot(m, "scorer", path, "score");
+    std::string id = model_id(m, path, "hf:" + path);
+    return std::make_unique<plugin_scorer>(std::move(m), std::move(id));
 }
 
 std::unique_ptr<generator> open_generator(std::string_view spec, const backend_options& opts) {
     std::string path(spec);
     if (path.empty()) throw argument_error("generator: empty model path");
-    plugin::model m = plugin::open_model(opts.backend, POLYGLOT_CAP_GENERATE,
-                                         make_config(path, {}, opts), search_for(opts));
-    if (!m.supports(POLYGLOT_OP_GENERATE))
-        throw unsupported_error("generator '" + path + "': backend '" + m.plugin().name() +
-                                "' cannot generate with this model");
-    return std::make_unique<plugin_generator>(std::move(m), "hf:" + path, path, opts.chat_template);
+    plugin::model m = open_for(path, {}, POLYGLOT_CAP_GENERATE, opts);
+    if (!m.supports(POLYGLOT_OP_GENERATE)) cannot(m, "generator", path, "generate");
+    std::string id = model_id(m, path, "hf:" + path);
+    return std::make_unique<plugin_generator>(std::make_shared<plugin::model>(std::move(m)),
+                                              std::move(id), path, opts.chat_template);
+}
+
+model_services open_model_services(std::string_view spec, const backend_options& opts) {
+    if (spec.empty()) throw argument_error("model: empty spec");
+    auto m = std::make_shared<plugin::model>(open_for(spec, {}, 0, opts));
+    model_services s;
+    s.id = model_id(*m, spec, "hf:" + std::string(spec));
+    if (m->supports(POLYGLOT_OP_GENERATE)) s.gen = std::make_unique<plugin_generator>(m, s.id, std::string(spec), opts.chat_template);
+    s.model = std::move(m);
+    return s;
 }
 
 POLYGLOT_END_NAMESPACE

@@ -133,13 +133,14 @@ struct work {
     std::vector<judgement> judgements;
     std::vector<std::string> judge_languages;
     std::vector<std::unique_ptr<any_metric::state>> states;
+    std::vector<std::string> failures;       ///< per record: why its model call failed, or ""
     std::string instances;                   ///< per-instance JSONL of the chunk
     std::vector<std::size_t> instance_ends;  ///< end offset of each record's line
     bool empty = false;                      ///< produced after the limit was reached
 };
 
 void write_instance(io::json_writer& w, const record& r, const instance_values& iv,
-                    const std::string* file) {
+                    const std::string* file, const std::string& failure) {
     w.clear();
     w.begin_object();
     w.kv("line", r.line);
@@ -149,8 +150,11 @@ void write_instance(io::json_writer& w, const record& r, const instance_values& 
         w.key(k);
         std::visit([&](const auto& x) { w.value(x); }, v);
     }
+    if (!failure.empty()) w.kv("error", failure);
     w.end_object();
 }
+
+constexpr const char* model_call_failed = "model_call_failed";
 
 std::string skip_message(const std::string& file, const io::skip_info& s) {
     std::string m = file + ":" + std::to_string(s.line) + ": " + s.reason;
@@ -242,16 +246,28 @@ run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& 
             where.push_back(i);
         }
         std::vector<judgement> got(items.size());
-        judge::run(*bundle.judge, bundle.judge_options, items, got);
+        call_hooks jh;  // a failed call is a failed attempt (counted by the metric), not a skip
+        if (hooks.on_model_progress) jh.progress = hooks.on_model_progress;
+        judge::run(*bundle.judge, bundle.judge_options, items, got, &jh);
         for (std::size_t k = 0; k < where.size(); ++k) w.judgements[where[k]] = std::move(got[k]);
         for (std::size_t i = 0; i < recs.size(); ++i) recs[i].judge = &w.judgements[i];
     };
 
-    // Model calls are not thread-safe: one serial stage, one batch per chunk.
+    // Model calls are not thread-safe: one serial stage, one batch per chunk. A record whose
+    // model (server) call fails after its retries is marked, counted and left out by the
+    // metrics that needed the model; it never gets a made-up value.
     auto models = [&](work& w) {
         auto& recs = w.parsed.records;
         for (record& r : recs) r.index = next_index++;
+        w.failures.assign(recs.size(), {});
         if (recs.empty()) return;
+        auto fail = [&](std::size_t i, std::string_view what, std::string_view why) {
+            if (!w.failures[i].empty()) return;
+            w.failures[i] = std::string(model_call_failed) + ": " + std::string(what) + ": " +
+                            std::string(why);
+        };
+        call_hooks ch;
+        if (hooks.on_model_progress) ch.progress = hooks.on_model_progress;
         if (bundle.emb) {
             std::vector<std::string_view> texts;
             texts.reserve(recs.size() * 2);
@@ -259,15 +275,23 @@ run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& 
             for (const record& r : recs) texts.push_back(r.response);
             const std::size_t dim = bundle.emb->dim();
             std::vector<float> all(texts.size() * dim);
-            bundle.emb->embed(texts, all.data());
+            std::vector<std::uint8_t> bad(texts.size(), 0);
+            std::vector<std::string> why(texts.size());
+            ch.item_error = [&](std::uint64_t k, polyglot_status, std::string_view m) {
+                if (k < bad.size()) bad[k] = 1, why[k] = std::string(m);
+            };
+            bundle.emb->embed(texts, all.data(), &ch);
             w.prompt_emb.assign(all.begin(),
                                 all.begin() + static_cast<std::ptrdiff_t>(recs.size() * dim));
             w.response_emb.assign(all.begin() + static_cast<std::ptrdiff_t>(recs.size() * dim),
                                   all.end());
             for (std::size_t i = 0; i < recs.size(); ++i) {
-                recs[i].prompt_embedding = w.prompt_emb.data() + i * dim;
-                recs[i].response_embedding = w.response_emb.data() + i * dim;
+                const std::size_t j = recs.size() + i;
+                recs[i].prompt_embedding = bad[i] ? nullptr : w.prompt_emb.data() + i * dim;
+                recs[i].response_embedding = bad[j] ? nullptr : w.response_emb.data() + i * dim;
                 recs[i].embedding_dim = static_cast<std::uint32_t>(dim);
+                if (bad[i]) fail(i, "embed prompt", why[i]);
+                if (bad[j]) fail(i, "embed response", why[j]);
             }
         }
         if (bundle.lm) {
@@ -279,8 +303,12 @@ run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& 
                 q.push_back(r.response);
             }
             w.lm.assign(recs.size(), lm_score{});
-            bundle.lm->score(p, q, w.lm);
-            for (std::size_t i = 0; i < recs.size(); ++i) recs[i].lm = &w.lm[i];
+            ch.item_error = [](std::uint64_t, polyglot_status, std::string_view) {};
+            bundle.lm->score(p, q, w.lm, &ch);
+            for (std::size_t i = 0; i < recs.size(); ++i) {
+                recs[i].lm = &w.lm[i];
+                if (w.lm[i].failed) fail(i, "score", w.lm[i].error);
+            }
         }
         if (bundle.judge) judge_chunk(w);
     };
@@ -299,7 +327,8 @@ run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& 
             for (std::size_t k = 0; k < metrics.size(); ++k)
                 metrics[k]->accumulate(*w.states[k], r, iv);
             if (want_instances) {
-                write_instance(jw, r, iv, multi ? &names[r.file] : nullptr);
+                write_instance(jw, r, iv, multi ? &names[r.file] : nullptr,
+                               i < w.failures.size() ? w.failures[i] : std::string());
                 w.instances += jw.str();
                 w.instances += '\n';
                 w.instance_ends.push_back(w.instances.size());
@@ -332,6 +361,13 @@ run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& 
             std::string msg = skip_message(fname, s);
             if (opts.strict) throw error(errc::bad_record, msg);
             if (hooks.on_skip) hooks.on_skip(msg);
+        }
+        for (std::size_t i = 0; i < keep && i < w.failures.size(); ++i) {
+            if (w.failures[i].empty()) continue;
+            ++res.failed[model_call_failed];
+            std::string msg = fname + ":" + std::to_string(recs[i].line) + ": " + w.failures[i];
+            if (opts.strict) throw error(errc::bad_record, msg);
+            if (hooks.on_failure) hooks.on_failure(msg);
         }
         for (std::size_t i = 0; i < keep; ++i) {
             auto it = res.languages.find(recs[i].lang);

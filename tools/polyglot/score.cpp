@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 // polyglot score: intrinsic metrics of SFT datasets (product.md §3), report JSON + per-instance.
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
+#include <mutex>
 #include <optional>
 #include <polyglot/core/error.hpp>
 #include <polyglot/io/atomic_file.hpp>
 #include <polyglot/parallel/threads.hpp>
+#include <polyglot/plugin/model_spec.hpp>
 #include <polyglot/score/score.hpp>
 #include <polyglot/version.hpp>
 #include <string>
@@ -25,21 +29,90 @@ namespace {
 
 constexpr std::size_t max_skip_messages = 5;
 
-void print_progress(const score::progress& p, double seconds) {
+/// Progress of the model calls (remote backends report per request).
+struct model_progress {
+    std::uint64_t done = 0, total = 0;      ///< within the current call
+    std::uint64_t finished_calls_done = 0;  ///< items of earlier calls
+    std::uint64_t tokens = 0, call_tokens = 0;
+    std::uint64_t expected = 0;  ///< items of the whole run (0 = unknown)
+};
+
+/// Lines of the regular files among @p inputs (0 when one is not a regular file).
+std::uint64_t count_lines(const std::vector<std::string>& inputs) {
+    std::uint64_t n = 0;
+    std::vector<char> buf(1 << 20);
+    for (const auto& in : inputs) {
+        std::error_code ec;
+        if (in == "-" || !std::filesystem::is_regular_file(in, ec)) return 0;
+        std::FILE* f = std::fopen(in.c_str(), "rb");
+        if (!f) return 0;
+        char last = '\n';
+        for (std::size_t got; (got = std::fread(buf.data(), 1, buf.size(), f)) > 0;) {
+            n += static_cast<std::uint64_t>(std::count(buf.data(), buf.data() + got, '\n'));
+            last = buf[got - 1];
+        }
+        if (last != '\n') ++n;
+        std::fclose(f);
+    }
+    return n;
+}
+
+/// The number after "\"key\":" in a model's info JSON (its live request counters), or 0.
+std::uint64_t info_counter(const std::string& info, std::string_view key) {
+    const double v = find_number(info, key);
+    return std::isnan(v) || v < 0 ? 0 : static_cast<std::uint64_t>(v);
+}
+
+void print_progress(const score::progress& p, const model_progress& mp,
+                    const score::metric_bundle& b, double seconds) {
     const double mb = static_cast<double>(p.bytes_done) / 1e6;
+    // Requests of remote models: retries and failures so far, from their info counters.
+    std::uint64_t retries = 0, failed = 0, requests = 0;
+    for (const std::string& info :
+         {b.lm ? b.lm->info_json() : std::string(), b.emb ? b.emb->info_json() : std::string()}) {
+        if (info.find("\"stats\"") == std::string::npos) continue;
+        requests += info_counter(info, "requests");
+        retries += info_counter(info, "retries");
+        failed += info_counter(info, "failed");
+    }
+    const std::uint64_t items = mp.finished_calls_done + mp.done;
+    const bool remote = requests || mp.total;
+    std::string extra;
+    if (remote) {
+        const double tps = seconds > 0 ? double(mp.tokens + mp.call_tokens) / seconds : 0;
+        char buf[200];
+        std::string of = mp.expected ? "/" + std::to_string(mp.expected) : std::string();
+        std::snprintf(
+            buf, sizeof buf, " | requests: %llu%s done, %.0f tok/s, %llu retries, %llu failed",
+            static_cast<unsigned long long>(items), of.c_str(), tps,
+            static_cast<unsigned long long>(retries), static_cast<unsigned long long>(failed));
+        extra = buf;
+    }
+    const double frac =
+        p.bytes_total ? std::min(1.0, double(p.bytes_done) / double(p.bytes_total)) : 0;
+    // ETA: from bytes read; with a remote model, from the model's items done of the expected
+    // total (its calls dominate the run, and the reader runs ahead of them).
+    double eta = -1;
+    if (remote && mp.expected > 0 && items > 0) {
+        eta = std::max(
+            0.0, double(mp.expected - std::min(mp.expected, items)) * seconds / double(items));
+    } else if (!remote && frac > 0) {
+        eta = seconds * (1 - frac) / frac;
+    }
+    char eta_s[32] = "-";
+    if (eta >= 0)
+        std::snprintf(eta_s, sizeof eta_s, "%d:%02d", static_cast<int>(eta) / 60,
+                      static_cast<int>(eta) % 60);
     if (p.bytes_total) {
-        const double frac =
-            std::min(1.0, static_cast<double>(p.bytes_done) / static_cast<double>(p.bytes_total));
         const int width = 30;
         const int fill = static_cast<int>(frac * width);
-        const double eta = frac > 0 ? seconds * (1 - frac) / frac : 0;
-        std::fprintf(stderr, "\r[%.*s%*s] %3.0f%% %llu records %.1f MB/s ETA %d:%02d ", fill,
+        std::fprintf(stderr, "\r[%.*s%*s] %3.0f%% %llu records %.1f MB/s ETA %s%s ", fill,
                      "##############################", width - fill, "", frac * 100,
                      static_cast<unsigned long long>(p.records), seconds > 0 ? mb / seconds : 0,
-                     static_cast<int>(eta) / 60, static_cast<int>(eta) % 60);
+                     eta_s, extra.c_str());
     } else {
-        std::fprintf(stderr, "\r%llu records %.1f MB ", static_cast<unsigned long long>(p.records),
-                     mb);
+        std::fprintf(stderr, "\r%llu records %.1f MB%s ",
+                     static_cast<unsigned long long>(p.records), mb, extra.c_str());
     }
     std::fflush(stderr);
 }
@@ -58,6 +131,9 @@ void print_summary(const score::metric_bundle& b, const score::run_result& r,
     if (skipped)
         std::fprintf(stderr, " (%llu lines skipped: %s)", static_cast<unsigned long long>(skipped),
                      reasons.c_str());
+    for (const auto& [k, v] : r.failed)
+        std::fprintf(stderr, " (%llu records %s: counted, left out of the model's metrics)",
+                     static_cast<unsigned long long>(v), k.c_str());
     std::fprintf(stderr, " in %.2f s\n", r.elapsed_seconds);
     struct shown {
         std::string_view metric;
@@ -100,7 +176,6 @@ int run_score(int argc, char** argv) {
     std::uint64_t limit = 0;
     score::metric_config cfg;
     score::run_options ropts;
-    std::vector<std::string> plugin_dirs;
     bool strict = false, quiet = false;
     std::string judge_format = "json";
     int invalid_as = 0;
@@ -125,8 +200,9 @@ int run_score(int argc, char** argv) {
         ("lid-model", po::value(&cfg.lid_model)->default_value(cfg.lid_model),
             "fastText language-ID model (name in the data directory or a path)")
         ("embedder", po::value(&cfg.embedder), "embedding model for distinct_ri: fasttext:PATH, "
-            "DIR, DIR:mean or DIR:last")
-        ("lm", po::value(&cfg.lm), "causal LM directory (Hugging Face layout) for perplexity")
+            "DIR, DIR:mean, DIR:last, or a server URL#MODEL")
+        ("lm", po::value(&cfg.lm), "causal LM for perplexity: a directory (Hugging Face "
+            "layout) or a server URL#MODEL (vLLM, SGLang, TGI, polyglot serve)")
         ("judge", po::value(&cfg.judge), "judge model for the rubric metric: a model directory "
             "or URL#MODEL")
         ("judge-format", po::value(&judge_format)->default_value(judge_format),
@@ -145,10 +221,6 @@ int run_score(int argc, char** argv) {
         ("seed", po::value(&cfg.judge_options.seed)->default_value(0), "rubric: sampling seed")
         ("chat-template", po::value(&cfg.backend.chat_template), "rubric: a Jinja chat "
             "template file for the judge (default: the model's own)")
-        ("backend", po::value(&cfg.backend.backend)->default_value(cfg.backend.backend),
-            "model backend: cpu, cuda, metal, auto, or a plugin path")
-        ("plugin-dir", po::value(&plugin_dirs), "extra directory to search for plugins "
-            "(repeatable)")
         ("max-tokens", po::value(&cfg.backend.max_tokens)->default_value(cfg.backend.max_tokens),
             "perplexity: truncate longer prompt+response inputs (from the prompt's left)")
         ("threads", po::value(&threads)->default_value(0), "worker threads (0 = all cores)")
@@ -164,13 +236,15 @@ int run_score(int argc, char** argv) {
         ("max-line-bytes", po::value(&ropts.jsonl.max_line_bytes)->default_value(
             ropts.jsonl.max_line_bytes), "longer lines are skipped (line_too_long)");
     // clang-format on
+    backend_cli bcli;
+    bcli.add(desc, cfg.backend);
     po::variables_map vm;
     if (!parse_command_line(argc, argv, desc, po::value(&inputs), vm)) return 0;
     if (inputs.empty()) throw argument_error("no input file (see polyglot score --help)");
     if (report_path == "-" && per_instance_path == "-")
         throw argument_error("--output and --per-instance cannot both be standard output");
     if (ropts.jsonl.max_line_bytes == 0) throw argument_error("--max-line-bytes must be > 0");
-    for (const auto& d : plugin_dirs) cfg.backend.plugin_dirs.emplace_back(d);
+    bcli.finish(cfg.backend);
     cfg.backend.threads = threads;
     cfg.judge_options.format = judge::parse_format(judge_format);
     if (vm.count("invalid-as")) {
@@ -198,22 +272,67 @@ int run_score(int argc, char** argv) {
     ropts.tokens = 4 * nthreads;
 
     score::run_hooks hooks;
-    std::size_t n_skip_msgs = 0;
+    std::size_t n_skip_msgs = 0, n_fail_msgs = 0;
+    std::mutex err_mutex;  // skips/failures come from the merge stage, progress from two stages
+    const bool show_progress = !quiet && stderr_is_tty();
     hooks.on_skip = [&](const std::string& m) {
-        if (!quiet && n_skip_msgs < max_skip_messages)
+        std::lock_guard lock(err_mutex);
+        if (!quiet && n_skip_msgs < max_skip_messages) {
+            if (show_progress) std::fprintf(stderr, "\r\033[K");
             std::fprintf(stderr, "polyglot score: warning: skipped %s\n", m.c_str());
+        }
         ++n_skip_msgs;
     };
-    const bool show_progress = !quiet && stderr_is_tty();
+    hooks.on_failure = [&](const std::string& m) {
+        std::lock_guard lock(err_mutex);
+        if (!quiet && n_fail_msgs < max_skip_messages) {
+            if (show_progress) std::fprintf(stderr, "\r\033[K");
+            std::fprintf(stderr, "polyglot score: warning: %s\n", m.c_str());
+        }
+        ++n_fail_msgs;
+    };
     const auto t0 = std::chrono::steady_clock::now();
     auto last = t0;
-    if (show_progress)
-        hooks.on_progress = [&](const score::progress& p) {
+    score::progress file_progress;
+    for (const auto& in : inputs) {  // the bar's total before the first chunk is merged
+        std::error_code ec;
+        if (in != "-" && std::filesystem::is_regular_file(in, ec))
+            file_progress.bytes_total += std::filesystem::file_size(in, ec);
+    }
+    model_progress mp;
+    if (show_progress && (is_url_spec(cfg.lm) || is_url_spec(cfg.embedder))) {
+        // Items the remote models will be asked for: one per record for the LM, the prompt and
+        // the response for the embedder (records that turn out bad are fewer, not more).
+        const std::uint64_t lines = count_lines(inputs);
+        const std::uint64_t per = (bundle.lm ? 1 : 0) + (bundle.emb ? 2 : 0);
+        mp.expected = limit ? std::min<std::uint64_t>(lines, limit) * per : lines * per;
+    }
+    if (show_progress) {
+        auto draw = [&] {
             auto now = std::chrono::steady_clock::now();
             if (now - last < std::chrono::milliseconds(200)) return;
             last = now;
-            print_progress(p, std::chrono::duration<double>(now - t0).count());
+            print_progress(file_progress, mp, bundle,
+                           std::chrono::duration<double>(now - t0).count());
         };
+        hooks.on_progress = [&, draw](const score::progress& p) {
+            std::lock_guard lock(err_mutex);
+            file_progress = p;
+            mp.finished_calls_done += mp.done;  // the chunk's model call is over
+            mp.done = mp.total = 0;
+            draw();
+        };
+        hooks.on_model_progress = [&, draw](std::uint64_t done, std::uint64_t total,
+                                            std::uint64_t tokens) {
+            std::lock_guard lock(err_mutex);
+            if (done < mp.done) mp.finished_calls_done += mp.done;  // a new call began
+            if (tokens < mp.call_tokens) mp.tokens += mp.call_tokens;
+            mp.done = done;
+            mp.total = total;
+            mp.call_tokens = tokens;
+            draw();
+        };
+    }
     std::optional<io::atomic_ofstream> inst;
     if (!per_instance_path.empty()) {
         inst.emplace(per_instance_path);
@@ -234,6 +353,9 @@ int run_score(int argc, char** argv) {
     w.kv("num_records_read", res.num_records_read);
     w.key("skipped").begin_object();
     for (const auto& [k, v] : res.skipped) w.kv(k, v);
+    w.end_object();
+    w.key("failed").begin_object();
+    for (const auto& [k, v] : res.failed) w.kv(k, v);
     w.end_object();
     auto str_or_null = [&](std::string_view k, const std::string& v) {
         w.key(k);
@@ -266,6 +388,9 @@ int run_score(int argc, char** argv) {
         if (n_skip_msgs > max_skip_messages)
             std::fprintf(stderr, "polyglot score: ... and %zu more skipped lines\n",
                          n_skip_msgs - max_skip_messages);
+        if (n_fail_msgs > max_skip_messages)
+            std::fprintf(stderr, "polyglot score: ... and %zu more failed records\n",
+                         n_fail_msgs - max_skip_messages);
         print_summary(bundle, res, inputs.size());
     }
     return 0;

@@ -4,7 +4,7 @@
 /// exp(mean_nll). Reported: `average_perplexity` (mean over records of per-record perplexity,
 /// the paper's convention), `corpus_perplexity` (exp(Σ nll / Σ tokens)), `bits_per_byte`
 /// (Σ nll / ln 2 / Σ response UTF-8 bytes). Records with no scored token, a NaN or an infinite
-/// value are excluded and counted. Sums are accumulated in input order (deterministic).
+/// value, or a failed model call are excluded and counted. Sums are accumulated in input order (deterministic).
 #pragma once
 
 #include <cmath>
@@ -32,6 +32,7 @@ class perplexity_metric {
         std::uint64_t inf = 0;         ///< infinite mean NLL or perplexity overflow
         std::uint64_t no_tokens = 0;   ///< no scored response token
         std::uint64_t missing = 0;     ///< no LM score attached
+        std::uint64_t failed = 0;      ///< the model (server) call failed: no value
         std::uint64_t truncated = 0;   ///< cut to --max-tokens
         double sum_perplexity = 0;     ///< over valid records
         double sum_nll = 0;            ///< over valid records
@@ -53,6 +54,10 @@ class perplexity_metric {
             return;
         }
         const lm_score& lm = *r.lm;
+        if (lm.failed) {
+            ++s.failed;  // counted, never given a made-up value (the pipeline reports why)
+            return;
+        }
         if (lm.truncated) ++s.truncated;
         if (lm.n_scored == 0) {
             ++s.no_tokens;
@@ -84,6 +89,7 @@ class perplexity_metric {
         a.inf += b.inf;
         a.no_tokens += b.no_tokens;
         a.missing += b.missing;
+        a.failed += b.failed;
         a.truncated += b.truncated;
         a.sum_perplexity += b.sum_perplexity;
         a.sum_nll += b.sum_nll;
@@ -107,6 +113,7 @@ class perplexity_metric {
         w.kv("num_truncated", s.truncated);
         w.kv("scored_tokens", s.sum_tokens);
         if (s.missing) w.kv("num_missing_scores", s.missing);
+        w.kv("num_failed", s.failed);
     }
 
   private:

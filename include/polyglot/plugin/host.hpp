@@ -200,6 +200,9 @@ struct search_options {
     bool use_env = true;                             ///< $POLYGLOT_PLUGIN_PATH
     bool use_install_dir = true;                     ///< the install directory
     bool use_exe_dir = true;                         ///< next to the executable
+    /// Plugins `--backend auto` never picks on its own: the remote backend serves URL specs
+    /// only, and the services select it by name for those (a local path never selects it).
+    std::vector<std::string> auto_skip = {"remote"};
 };
 
 /// The directories searched, in order, deduplicated; non-existent ones are kept (so messages
@@ -232,7 +235,7 @@ std::vector<scan_entry> scan(const search_options& opts);
 
 /// Selects the plugins able to serve @p backend, best first:
 ///  - "auto": every usable plugin whose caps include @p required_caps, by score (ties: search
-///    order);
+///    order), except those named in search_options::auto_skip;
 ///  - a name ("cpu", "cuda", "metal", ...): the usable plugins with that name, by score;
 ///  - a path (contains '/' or ends in .so/.dylib/.dll): that file.
 /// Throws plugin_error saying what was searched when nothing fits (a named plugin that is

@@ -36,7 +36,7 @@ struct backend_options {
     std::size_t max_retries = 5;                 ///< per request, then a counted failure
     double request_timeout = 600;                ///< seconds per request
     bool no_cache = false;                       ///< do not read or write the request journal
-    std::string tokenizer;  ///< a local tokenizer directory for a remote model
+    std::string tokenizer;                       ///< a local tokenizer directory for a remote model
 };
 
 /// Sentence embeddings. Not thread-safe: call from one thread; the backend parallelises inside.
@@ -108,6 +108,22 @@ class generator {
     [[nodiscard]] virtual std::vector<std::vector<std::int32_t>> tokenize(
         std::span<const std::string_view> texts, bool add_special) = 0;
 };
+
+namespace plugin {
+class model;
+}
+
+/// One loaded model with every operation it has, for `polyglot serve`: the plugin model itself
+/// (tokenize with flags, detokenize, score_ids, embed; see plugin/host.hpp) and, when it can
+/// generate, the generator service over the same model (which renders chat messages for
+/// backends that do not). Not thread-safe: one caller at a time.
+struct model_services {
+    std::shared_ptr<plugin::model> model;
+    std::unique_ptr<generator> gen;  ///< null when the model cannot generate
+    std::string id;                  ///< "hf:DIR", "remote:URL#MODEL"
+};
+/// Opens @p spec (a model directory or URL#MODEL) once for every operation.
+model_services open_model_services(std::string_view spec, const backend_options& opts);
 
 /// Opens an embedder. @p spec: "fasttext:PATH" (a .bin/.ftz model), "DIR", "DIR:mean" or
 /// "DIR:last" (a Hugging Face or sentence-transformers directory), or URL#MODEL. Throws

@@ -84,6 +84,13 @@ struct run_hooks {
     std::function<void(const progress&)> on_progress;
     /// Per-instance JSONL text (whole lines), in input order; null = not produced.
     std::function<void(std::string_view)> per_instance;
+    /// Each record whose model or server call failed (counted, never given a made-up value):
+    /// "FILE:LINE: model_call_failed: why". In input order.
+    std::function<void(const std::string& message)> on_failure;
+    /// Progress inside the current model call (remote backends): items done of total, tokens.
+    /// Called from the model stage's thread, concurrently with on_progress.
+    std::function<void(std::uint64_t done, std::uint64_t total, std::uint64_t tokens)>
+        on_model_progress;
 };
 
 struct run_result {
@@ -91,6 +98,9 @@ struct run_result {
     std::uint64_t num_records_read = 0;            ///< lines read (= num_samples + Σ skipped)
     std::uint64_t bytes_read = 0;                  ///< input bytes consumed
     std::map<std::string, std::uint64_t> skipped;  ///< reason → count
+    /// Records scored whose model or server call failed, by reason ("model_call_failed"): the
+    /// metrics that needed the model count them and leave them out; the others still ran.
+    std::map<std::string, std::uint64_t> failed;
     std::map<std::string, std::uint64_t, std::less<>> languages;  ///< record language → count
     std::vector<std::unique_ptr<any_metric::state>> states;       ///< one per metric, merged
     double elapsed_seconds = 0;
@@ -101,7 +111,7 @@ struct run_result {
 
 /// Scores @p opts.inputs with @p bundle's metrics. Runs in the caller's TBB arena.
 /// Throws io_error for unreadable inputs, polyglot::error(errc::bad_record) under strict mode
-/// ("FILE:LINE: reason"), and whatever the models throw.
+/// ("FILE:LINE: reason", also for a failed model call), and whatever the models throw.
 run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& hooks = {});
 
 /// Writes `"<metric>": {…}` for every metric of @p bundle into an open JSON object.
