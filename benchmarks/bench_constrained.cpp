@@ -19,10 +19,10 @@
 #include <random>
 #include <vector>
 
-#include "common/json_schema/json_schema.hpp"
+#include "common/constrained/constrained.hpp"
 #include "common/runtime/sampler.hpp"
 
-namespace js = polyglot::json_schema;
+namespace js = polyglot::constrained;
 
 namespace {
 

@@ -1,11 +1,11 @@
 # Constrained decoding, the rubric judge and synthesis (issue 12).
 if(TARGET polyglot_model_common)
-  polyglot_add_test(json_schema_test SOURCES "${CMAKE_CURRENT_LIST_DIR}/json_schema/json_schema_test.cpp"
+  polyglot_add_test(constrained_test SOURCES "${CMAKE_CURRENT_LIST_DIR}/constrained/constrained_test.cpp"
     LIBS polyglot_model_common simdjson::simdjson LABELS plugins)
 endif()
 if(TARGET polyglot_model_common AND TARGET polyglot_plugin_cpu)
   polyglot_add_test(constrained_generate_test
-    SOURCES "${CMAKE_CURRENT_LIST_DIR}/json_schema/constrained_generate_test.cpp"
+    SOURCES "${CMAKE_CURRENT_LIST_DIR}/constrained/constrained_generate_test.cpp"
     LIBS polyglot_model_common simdjson::simdjson LABELS plugins)
   add_dependencies(constrained_generate_test polyglot_plugin_cpu)
 endif()

@@ -22,7 +22,7 @@
 #include <polyglot/io/json_writer.hpp>
 #include <polyglot/judge/rubric.hpp>
 
-#include "common/json_schema/json_schema.hpp"
+#include "common/json_schema.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace judge {
@@ -212,12 +212,12 @@ std::string_view failure_name(failure f) noexcept {
 
 verdict parse_json(std::string_view text) {
     verdict v;
-    const auto val = json_schema::validate(schema_text, text);
+    const std::string why = model::validate_json_schema(schema_text, text);
     simdjson::dom::parser parser;
     simdjson::dom::element root;
-    if (!val) {
+    if (!why.empty()) {
         v.why = failure::unparsable;
-        v.detail = val.error;
+        v.detail = why;
         // A numeric score outside 1..5 in an otherwise well-formed judgement: out of range.
         double score = 0;
         if (!parser.parse(text.data(), text.size()).get(root) && root.is_object() &&

@@ -16,7 +16,7 @@
 #include <set>
 #include <unordered_set>
 
-#include "common/json_schema/json_schema.hpp"
+#include "common/json_schema.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace synth {
@@ -457,9 +457,8 @@ stats run(generator& g, const plan& p, const options& o, const std::filesystem::
                 prompt = p.rows[i].prompt;
                 response = gen.text;
             } else {
-                const auto v = json_schema::validate(schema, gen.text);
-                if (!v) {
-                    fail(i, "invalid_json", v.error);
+                if (const auto why = model::validate_json_schema(schema, gen.text); !why.empty()) {
+                    fail(i, "invalid_json", why);
                     continue;
                 }
                 simdjson::dom::parser parser;

@@ -6,7 +6,7 @@ Reads JSONL from the file given as the only argument (or stdin): one {"schema": 
 "text": "..."} object per line. Writes one line per input: {"valid": true|false, "json": bool,
 "error": "..."}. `json` says whether `text` is one strict JSON value (no NaN/Infinity, no
 duplicate keys, nothing after it); `valid` additionally requires jsonschema's Draft 2020-12
-validator to accept it. Run by tests/json_schema/json_schema_test.cpp at test time.
+validator to accept it. Run by tests/constrained/json_schema_test.cpp at test time.
 
     /usr/bin/python3 tests/oracles/json_schema_oracle.py CASES.jsonl
 """

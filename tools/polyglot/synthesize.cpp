@@ -78,7 +78,6 @@ std::string progress_line(const synth::stats& s, const pricing& price, double se
 int run_synthesize(int argc, char** argv) {
     synth::options o;
     std::string strategy, teacher, seeds, out, report_path, categories = "drawn", model_name;
-    std::vector<std::string> plugin_dirs;
     backend_options bo;
     pricing price;
     std::uint64_t shuffle = 0;
@@ -126,12 +125,7 @@ int run_synthesize(int argc, char** argv) {
         ("no-filter", po::bool_switch(&no_filter), "use every seed row (default: rows whose "
             "strategy field names the strategy and, except for translate, whose language is L)")
         ("batch", po::value(&o.batch)->default_value(o.batch), "rows per round of model calls")
-        ("backend", po::value(&bo.backend)->default_value(bo.backend), "cpu, cuda, metal, "
-            "remote, auto, or a plugin path")
-        ("plugin-dir", po::value(&plugin_dirs), "extra directory to search for plugins")
         ("threads", po::value(&threads)->default_value(0), "worker threads (0 = all cores)")
-        ("concurrency", po::value(&bo.concurrency)->default_value(bo.concurrency),
-            "remote: requests in flight")
         ("chat-template", po::value(&bo.chat_template), "a Jinja chat template file (default: "
             "the model's own)")
         ("price-in", po::value(&price.in)->default_value(0), "price per million input tokens "
@@ -142,6 +136,8 @@ int run_synthesize(int argc, char** argv) {
         ("strict", po::bool_switch(&strict), "stop at the first bad seed line")
         ("quiet,q", po::bool_switch(&quiet), "no progress or summary on stderr");
     // clang-format on
+    backend_cli bcli;
+    bcli.add(desc, bo);
     po::variables_map vm;
     std::vector<std::string> positional;
     if (!parse_command_line(argc, argv, desc, po::value(&positional), vm)) return 0;
@@ -162,7 +158,7 @@ int run_synthesize(int argc, char** argv) {
     o.model_name = model_name.empty() ? default_model_name(teacher) : model_name;
     o.filter = !no_filter;
     if (vm.count("shuffle")) o.shuffle = shuffle;
-    for (const auto& d : plugin_dirs) bo.plugin_dirs.emplace_back(d);
+    bcli.finish(bo);
     bo.threads = threads;
 
     parallel::thread_limit limit_threads(threads);

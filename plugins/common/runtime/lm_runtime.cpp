@@ -12,7 +12,7 @@
 #include <polyglot/core/error.hpp>
 #include <unordered_map>
 
-#include "common/json_schema/json_schema.hpp"
+#include "common/constrained/constrained.hpp"
 #include "common/runtime/detok_standin.hpp"  // TEMPORARY: the tokenizer branch's decoding
 #include "common/runtime/kv_pool.hpp"
 #include "common/safetensors.hpp"
@@ -130,7 +130,7 @@ struct lm_runtime::impl {
     std::optional<standin::detok> detok;
     kv_pool pool;
     std::once_flag constraints_once;  // the token trie is built on the first constrained call
-    std::unique_ptr<json_schema::constraint_cache> constraints;
+    std::unique_ptr<constrained::constraint_cache> constraints;
 
     /// Runs uncached passes over @p seqs in order, at most pass_tokens tokens per pass.
     void run_uncached(device_model& dev, std::vector<forward_seq>& seqs) const {
@@ -622,10 +622,10 @@ namespace {
 
 /// Sets the logits of the tokens the schema does not allow at @p state to -inf; false when it
 /// allows none (no document fits in the @p remaining tokens).
-bool mask_logits(const json_schema::constraint& c, json_schema::constraint::state state,
-                 std::uint32_t remaining, json_schema::token_mask& scratch, float* logits,
+bool mask_logits(const constrained::constraint& c, constrained::constraint::state state,
+                 std::uint32_t remaining, constrained::token_mask& scratch, float* logits,
                  std::size_t V) {
-    const json_schema::token_mask& m = c.allowed(state, remaining, scratch);
+    const constrained::token_mask& m = c.allowed(state, remaining, scratch);
     const auto& w = m.words();
     bool any = false;
     for (std::size_t k = 0; k < w.size(); ++k) {
@@ -659,19 +659,19 @@ std::vector<generated> lm_runtime::generate(std::span<const std::vector<token_id
     if (!o.ignore_eos) ends.insert(ends.end(), special_.eos.begin(), special_.eos.end());
     std::sort(ends.begin(), ends.end());
 
-    std::shared_ptr<const json_schema::constraint> schema;
+    std::shared_ptr<const constrained::constraint> schema;
     if (!o.json_schema.empty()) {
         std::call_once(p_->constraints_once, [&] {
-            p_->constraints = std::make_unique<json_schema::constraint_cache>(
-                json_schema::token_vocab::from_tokenizer(*tok_, special_.eos, vocab_));
+            p_->constraints = std::make_unique<constrained::constraint_cache>(
+                constrained::token_vocab::from_tokenizer(*tok_, special_.eos, vocab_));
         });
         schema = p_->constraints->get(o.json_schema);
     }
 
     struct seq {
         std::size_t index = 0;
-        json_schema::constraint::state cs = 0;  // the schema automaton's state
-        json_schema::token_mask mask;           // scratch of budget-filtered masks
+        constrained::constraint::state cs = 0;  // the schema automaton's state
+        constrained::token_mask mask;           // scratch of budget-filtered masks
         std::vector<token_id> tokens;  // prompt, then generated
         std::size_t prompt_len = 0;
         std::size_t cached = 0;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// JSON-schema subset: parsing, validation of JSON text, and the regular expression of the compact
-// JSON that constrained decoding generates.
+// JSON-schema subset: parsing, and the regular expression of the compact JSON that constrained
+// decoding generates.
 #include <simdjson.h>
 
 #include <charconv>
@@ -10,11 +10,11 @@
 #include <polyglot/io/json_writer.hpp>
 #include <set>
 
-#include "common/json_schema/detail.hpp"
-#include "common/json_schema/json_schema.hpp"
+#include "common/constrained/constrained.hpp"
+#include "common/constrained/detail.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
-namespace json_schema {
+namespace constrained {
 namespace detail {
 
 namespace {
@@ -255,125 +255,6 @@ std::unique_ptr<node> parse_node(element e, const std::string& path) {
         bad_schema(path, "maxLength is below minLength");
     return n;
 }
-
-// ---- validation -------------------------------------------------------------------------------
-
-std::size_t code_points(std::string_view s) {
-    std::size_t n = 0;
-    for (unsigned char c : s)
-        if ((c & 0xC0) != 0x80) ++n;
-    return n;
-}
-
-struct checker {
-    std::string error;
-
-    bool fail(const std::string& path, const std::string& what) {
-        error = (path.empty() ? std::string("/") : path) + ": " + what;
-        return false;
-    }
-
-    bool check_bounds(const node& n, double v, const std::string& path, const std::string& text) {
-        if (n.minimum && v < *n.minimum)
-            return fail(path, text + " is below the minimum " + number_text(*n.minimum));
-        if (n.maximum && v > *n.maximum)
-            return fail(path, text + " is above the maximum " + number_text(*n.maximum));
-        if (n.exclusive_minimum && v <= *n.exclusive_minimum)
-            return fail(path, text + " is not above the exclusive minimum " +
-                                  number_text(*n.exclusive_minimum));
-        if (n.exclusive_maximum && v >= *n.exclusive_maximum)
-            return fail(path, text + " is not below the exclusive maximum " +
-                                  number_text(*n.exclusive_maximum));
-        return true;
-    }
-
-    bool check(const node& n, element e, const std::string& path) {
-        const auto t = e.type();
-        auto short_text = [&] {
-            std::string s = canonical(e);
-            if (s.size() > 40) s = s.substr(0, 37) + "...";
-            return s;
-        };
-        switch (n.type) {
-            case node::kind::any:
-                break;
-            case node::kind::object: {
-                if (t != element_type::OBJECT) return fail(path, "expected an object");
-                std::set<std::string_view> seen;
-                for (auto f : simdjson::dom::object(e)) {
-                    if (!seen.insert(f.key).second)
-                        return fail(path, "duplicate key \"" + std::string(f.key) + "\"");
-                    const node::property* p = nullptr;
-                    for (auto& q : n.properties)
-                        if (q.name == f.key) p = &q;
-                    if (!p) {
-                        if (!n.additional_properties)
-                            return fail(path, "unexpected property \"" + std::string(f.key) + "\"");
-                        continue;
-                    }
-                    if (!check(*p->schema, f.value, path + "/" + p->name)) return false;
-                }
-                for (auto& p : n.properties)
-                    if (p.required && !seen.count(p.name))
-                        return fail(path, "missing required property \"" + p.name + "\"");
-                break;
-            }
-            case node::kind::array: {
-                if (t != element_type::ARRAY) return fail(path, "expected an array");
-                simdjson::dom::array a(e);
-                const std::size_t size = a.size();
-                if (size < n.min_items)
-                    return fail(path, std::to_string(size) + " items, fewer than minItems " +
-                                          std::to_string(n.min_items));
-                if (n.max_items && size > *n.max_items)
-                    return fail(path, std::to_string(size) + " items, more than maxItems " +
-                                          std::to_string(*n.max_items));
-                if (n.items) {
-                    std::size_t i = 0;
-                    for (element x : a)
-                        if (!check(*n.items, x, path + "/" + std::to_string(i++))) return false;
-                }
-                break;
-            }
-            case node::kind::string: {
-                if (t != element_type::STRING) return fail(path, "expected a string");
-                const std::size_t len = code_points(std::string_view(e));
-                if (len < n.min_length)
-                    return fail(path, "string of " + std::to_string(len) +
-                                          " characters, shorter than minLength " +
-                                          std::to_string(n.min_length));
-                if (n.max_length && len > *n.max_length)
-                    return fail(path, "string of " + std::to_string(len) +
-                                          " characters, longer than maxLength " +
-                                          std::to_string(*n.max_length));
-                break;
-            }
-            case node::kind::integer:
-            case node::kind::number: {
-                auto v = number_of(e);
-                if (!v)
-                    return fail(path, n.type == node::kind::integer ? "expected an integer"
-                                                                    : "expected a number");
-                if (n.type == node::kind::integer && *v != std::floor(*v))
-                    return fail(path, "expected an integer, got " + short_text());
-                if (!check_bounds(n, *v, path, short_text())) return false;
-                break;
-            }
-            case node::kind::boolean:
-                if (t != element_type::BOOL) return fail(path, "expected a boolean");
-                break;
-            case node::kind::null:
-                if (t != element_type::NULL_VALUE) return fail(path, "expected null");
-                break;
-        }
-        if (n.allowed) {
-            const std::string c = canonical(e);
-            if (std::find(n.allowed->begin(), n.allowed->end(), c) == n.allowed->end())
-                return fail(path, short_text() + " is not one of the allowed values");
-        }
-        return true;
-    }
-};
 
 // ---- regular expression of the generated JSON --------------------------------------------------
 
@@ -629,16 +510,5 @@ rx to_regex(const node& n) { return to_regex_at(n, ""); }
 
 }  // namespace detail
 
-validation validate(std::string_view schema_json, std::string_view json_text) {
-    auto schema = detail::parse_schema(schema_json);
-    simdjson::dom::parser parser;
-    simdjson::dom::element root;
-    if (auto err = parser.parse(json_text.data(), json_text.size()).get(root))
-        return {false, std::string("not valid JSON (") + simdjson::error_message(err) + ")"};
-    detail::checker c;
-    if (!c.check(*schema, root, "")) return {false, c.error};
-    return {true, {}};
-}
-
-}  // namespace json_schema
+}  // namespace constrained
 POLYGLOT_END_NAMESPACE

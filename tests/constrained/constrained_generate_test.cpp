@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "common/json_schema/json_schema.hpp"
+#include "common/json_schema.hpp"
 #include "oracle.hpp"
 
 namespace fs = std::filesystem;
@@ -48,7 +48,7 @@ std::vector<bool> oracle_valid(std::string_view schema, const std::vector<std::s
     std::vector<std::pair<std::string, std::string>> cases;
     for (const auto& t : texts) cases.emplace_back(std::string(schema), t);
     std::vector<bool> res;
-    for (const auto& r : json_schema_test::oracle(cases)) res.push_back(r.valid);
+    for (const auto& r : constrained_test::oracle(cases)) res.push_back(r.valid);
     return res;
 }
 
@@ -93,7 +93,7 @@ void check_model(const std::string& name) {
         const auto valid = oracle_valid(schema, texts);
         std::size_t bad = 0;
         for (std::size_t i = 0; i < texts.size(); ++i)
-            if (!valid[i] || !pg::json_schema::validate(schema, texts[i])) {
+            if (!valid[i] || !pg::model::validate_json_schema(schema, texts[i]).empty()) {
                 if (bad++ < 3) BOOST_TEST_MESSAGE(name << ": invalid: " << texts[i]);
             }
         BOOST_TEST(bad == 0u, name << ": " << bad << " of 1000 outputs invalid for " << schema);
@@ -135,6 +135,6 @@ BOOST_AUTO_TEST_CASE(too_small_a_budget_is_a_length_finish) {
     const auto gens = run(*g, pg::judge::json_schema(), 4, 1, 4, 3);
     for (const auto& x : gens) {
         BOOST_TEST(x.finish_reason == POLYGLOT_FINISH_LENGTH);
-        BOOST_TEST(!pg::json_schema::validate(pg::judge::json_schema(), x.text));
+        BOOST_TEST(!pg::model::validate_json_schema(pg::judge::json_schema(), x.text).empty());
     }
 }

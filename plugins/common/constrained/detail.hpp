@@ -13,7 +13,7 @@
 #include <vector>
 
 POLYGLOT_BEGIN_NAMESPACE
-namespace json_schema::detail {
+namespace constrained::detail {
 
 /// One schema node of the subset.
 struct node {
@@ -112,5 +112,5 @@ void build_dfa(const rx& r, std::vector<std::int32_t>& next, std::vector<std::ui
 /// Canonical JSON of a parsed value, for enum/const comparison (numbers by value).
 std::string json_string_literal(std::string_view s);
 
-}  // namespace json_schema::detail
+}  // namespace constrained::detail
 POLYGLOT_END_NAMESPACE

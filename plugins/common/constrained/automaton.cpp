@@ -6,11 +6,11 @@
 #include <map>
 #include <polyglot/core/error.hpp>
 
-#include "common/json_schema/detail.hpp"
-#include "common/json_schema/json_schema.hpp"
+#include "common/constrained/constrained.hpp"
+#include "common/constrained/detail.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
-namespace json_schema {
+namespace constrained {
 namespace detail {
 
 namespace {
@@ -258,5 +258,5 @@ bool grammar::matches(std::string_view text) const noexcept {
     return s >= 0 && accepting(s);
 }
 
-}  // namespace json_schema
+}  // namespace constrained
 POLYGLOT_END_NAMESPACE

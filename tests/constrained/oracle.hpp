@@ -16,7 +16,7 @@
 #include <utility>
 #include <vector>
 
-namespace json_schema_test {
+namespace constrained_test {
 
 struct oracle_result {
     bool valid = false;  ///< strict JSON that the schema accepts
@@ -60,4 +60,4 @@ inline std::vector<oracle_result> oracle(
     return res;
 }
 
-}  // namespace json_schema_test
+}  // namespace constrained_test

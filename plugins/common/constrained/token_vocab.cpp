@@ -12,12 +12,12 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "common/constrained/constrained.hpp"
 #include "common/hf_tokenizer.hpp"
-#include "common/json_schema/json_schema.hpp"
 #include "common/json_util.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
-namespace json_schema {
+namespace constrained {
 
 std::size_t token_mask::count() const noexcept {
     std::size_t n = 0;
@@ -428,5 +428,5 @@ constraint::state constraint::advance(state s, token_id t) const noexcept {
     return to;
 }
 
-}  // namespace json_schema
+}  // namespace constrained
 POLYGLOT_END_NAMESPACE

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-/// @file Constrained decoding for a JSON-schema subset, and validation of JSON text against a
-/// schema. Shared by every backend: the native runtimes mask the sampler's logits with a
-/// `constraint`; the remote backend sends the schema as `response_format` and checks the reply
-/// with `validate()`; the judge and `synthesize` check what they parse with `validate()` too.
+/// @file Constrained decoding for a JSON-schema subset, shared by the native backends: the
+/// runtime masks the sampler's logits with a `constraint`. (The remote backend sends the schema
+/// as `response_format` instead; every reply, from any backend, is checked with the one
+/// validator, common/json_schema.hpp.)
 ///
 /// The subset (compile()): an object whose properties are all required and are generated in the
 /// order `properties` lists them (no additional properties); string (any JSON string), integer
@@ -10,8 +10,7 @@
 /// boolean, null, `enum` and `const` of JSON literals; arrays of any of these (`items`,
 /// `minItems`, `maxItems`); nested objects. Annotations (title, description, default, examples,
 /// $schema, $id, $comment) are ignored; any other keyword is an unsupported_error naming it, so
-/// nothing a user asked for is silently dropped. validate() takes the same subset plus optional
-/// properties, `additionalProperties`, string `minLength` / `maxLength` and number bounds.
+/// nothing a user asked for is silently dropped.
 ///
 /// How masks stay cheap (the approach of outlines' index and llguidance's token trie): the
 /// schema becomes a minimal byte-level DFA; the vocabulary becomes a trie of token byte strings;
@@ -42,23 +41,9 @@ POLYGLOT_BEGIN_NAMESPACE
 namespace model {
 class hf_tokenizer;
 }
-namespace json_schema {
+namespace constrained {
 
 using token_id = std::uint32_t;
-
-/// Outcome of validate(): ok, or the first violation with its JSON pointer ("/score: 6 is
-/// above the maximum 5").
-struct validation {
-    bool ok = false;
-    std::string error;  ///< "" when ok
-    explicit operator bool() const noexcept { return ok; }
-};
-
-/// Checks @p json_text (one JSON value, surrounding whitespace allowed, nothing else) against
-/// @p schema_json. Throws format_error when the schema is not JSON and unsupported_error for
-/// keywords outside the subset; a bad @p json_text is a result, never an exception.
-/// Thread-safe.
-validation validate(std::string_view schema_json, std::string_view json_text);
 
 /// The schema as a byte-level DFA. Immutable, thread-safe.
 class grammar {
@@ -232,5 +217,5 @@ class constraint_cache {
     std::vector<std::pair<std::string, std::shared_ptr<const constraint>>> items_;
 };
 
-}  // namespace json_schema
+}  // namespace constrained
 POLYGLOT_END_NAMESPACE
