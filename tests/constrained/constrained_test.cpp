@@ -229,6 +229,22 @@ struct tokenizer_case {
     fs::path path;
 };
 
+bool valid_utf8(std::string_view s) {
+    for (std::size_t i = 0; i < s.size();) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        const std::size_t n = c < 0x80         ? 1
+                              : (c >> 5) == 6  ? 2
+                              : (c >> 4) == 14 ? 3
+                              : (c >> 3) == 30 ? 4
+                                               : 0;
+        if (n == 0 || i + n > s.size()) return false;
+        for (std::size_t k = 1; k < n; ++k)
+            if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+        i += n;
+    }
+    return true;
+}
+
 /// Loaded once per process (the Gemma 3 vocabulary takes a while).
 std::shared_ptr<const polyglot::model::hf_tokenizer> load_tokenizer(const fs::path& p) {
     static std::map<fs::path, std::shared_ptr<const polyglot::model::hf_tokenizer>> cache;
@@ -271,6 +287,24 @@ BOOST_AUTO_TEST_CASE(token_bytes_spell_the_encoded_text) {
         }
         // Every byte is a single token (byte-level alphabet or <0xXX> fallback).
         for (int b = 0; b < 256; ++b) BOOST_TEST(vocab->single_bytes()[std::size_t(b)]);
+        // Each token alone decodes (hf_tokenizer::decode, checked against HF's Rust tokenizers)
+        // to its bytes wherever those are whole UTF-8 (decode shows broken bytes as U+FFFD).
+        std::size_t checked = 0, mismatched = 0;
+        for (std::uint32_t id = 0; id < tok->vocab_size(); ++id) {
+            const auto b = vocab->bytes(id);
+            if (tok->is_special(id)) {
+                BOOST_TEST(b.empty());
+                continue;
+            }
+            if (b.empty() || !valid_utf8(b)) continue;
+            const std::uint32_t one[] = {id};
+            if (tok->decode(one) != b && mismatched++ < 3)
+                BOOST_TEST_MESSAGE(tc.name << ": id " << id << " '" << b << "' decodes to '"
+                                           << tok->decode(one) << "'");
+            ++checked;
+        }
+        BOOST_TEST(mismatched == 0u, tc.name << ": " << mismatched << " of " << checked);
+        BOOST_TEST(checked > tok->vocab_size() / 2);
     }
 }
 
