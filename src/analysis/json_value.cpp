@@ -62,11 +62,12 @@ json_value parse_json(std::string_view text, const std::string& source) {
     return parse_one(parser, strip_bom(text), source);
 }
 
-std::vector<std::pair<std::size_t, json_value>> parse_json_lines(std::string_view text,
-                                                                 const std::string& source) {
+void for_each_json_line(std::string_view text, const std::string& source,
+                        const std::function<void(std::size_t line, json_value&& value)>& on_value,
+                        const std::function<void(std::size_t line, std::string_view text,
+                                                 const format_error& e)>& on_error) {
     text = strip_bom(text);
     simdjson::dom::parser parser;
-    std::vector<std::pair<std::size_t, json_value>> out;
     std::size_t line = 0, pos = 0;
     while (pos < text.size()) {
         auto nl = text.find('\n', pos);
@@ -77,8 +78,24 @@ std::vector<std::pair<std::size_t, json_value>> parse_json_lines(std::string_vie
             l.remove_suffix(1);
         while (!l.empty() && (l.front() == ' ' || l.front() == '\t')) l.remove_prefix(1);
         if (l.empty()) continue;
-        out.emplace_back(line, parse_one(parser, l, source + ":" + std::to_string(line)));
+        json_value v;
+        try {
+            v = parse_one(parser, l, source + ":" + std::to_string(line));
+        } catch (const format_error& e) {
+            if (!on_error) throw;
+            on_error(line, l, e);
+            continue;
+        }
+        on_value(line, std::move(v));
     }
+}
+
+std::vector<std::pair<std::size_t, json_value>> parse_json_lines(std::string_view text,
+                                                                 const std::string& source) {
+    std::vector<std::pair<std::size_t, json_value>> out;
+    for_each_json_line(text, source, [&](std::size_t line, json_value&& v) {
+        out.emplace_back(line, std::move(v));
+    });
     return out;
 }
 

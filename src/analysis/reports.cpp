@@ -109,7 +109,7 @@ intrinsic_report read_intrinsic_report(const std::string& path, const std::strin
 
 std::string metric_for_task(std::string_view task_name) {
     if (task_name == "global_mmlu_lite") return "acc";
-    if (task_name == "mgsm_custom") return "extractive_match";
+    if (task_name == "mgsm_custom" || task_name == "mgsm") return "extractive_match";
     if (task_name == "mrewardbench_mcf") return "weighted_acc";
     return {};
 }

@@ -37,6 +37,7 @@ std::string make_config(const std::string& model_path, std::string_view pooling,
     if (!opts.tokenizer.empty()) w.kv("tokenizer", opts.tokenizer);
     // Where the remote backend journals completed requests (resume after a crash).
     w.kv("journal_dir", (data_dir() / "remote").string());
+    if (opts.device >= 0) w.kv("device", static_cast<std::uint64_t>(opts.device));
     w.end_object();
     return w.take();
 }
@@ -209,33 +210,44 @@ void scorer::score_ids(std::span<const std::vector<std::int32_t>>, std::span<con
     throw unsupported_error("scorer '" + id() + "' cannot score token ids");
 }
 
-std::unique_ptr<embedder> open_embedder(std::string_view spec, const backend_options& opts) {
-    std::string path, pooling, id;
+embedder_spec parse_embedder_spec(std::string_view spec) {
+    embedder_spec e;
     constexpr std::string_view ft = "fasttext:";
+    if (is_url_spec(spec)) {  // URL#MODEL: the server's model, its identity from the plugin
+        e.path = std::string(spec);
+        e.id = std::string(spec);
+        return e;
+    }
+    if (spec.substr(0, ft.size()) == ft) {
+        e.path = std::string(spec.substr(ft.size()));
+        if (e.path.empty())
+            throw argument_error("--embedder fasttext:PATH: the model path is missing");
+        e.id = std::string(spec);
+        return e;
+    }
+    // "DIR", "DIR:mean" or "DIR:last": a Hugging Face / sentence-transformers directory.
+    e.path = std::string(spec);
+    for (std::string_view p : {std::string_view(":mean"), std::string_view(":last")}) {
+        if (e.path.size() > p.size() &&
+            e.path.compare(e.path.size() - p.size(), p.size(), p) == 0) {
+            e.pooling = std::string(p.substr(1));
+            e.path.resize(e.path.size() - p.size());
+            break;
+        }
+    }
+    if (e.path.empty()) throw argument_error("--embedder: empty model path");
+    e.id = "hf:" + e.path + (e.pooling.empty() ? "" : ":" + e.pooling);
+    return e;
+}
+
+std::unique_ptr<embedder> open_embedder(std::string_view spec, const backend_options& opts) {
     if (is_url_spec(spec)) {
         plugin::model m = open_for(spec, {}, POLYGLOT_CAP_EMBED, opts);
         if (!m.supports(POLYGLOT_OP_EMBED)) cannot(m, "embedder", spec, "embed");
-        id = model_id(m, spec, {});
+        std::string id = model_id(m, spec, {});
         return std::make_unique<plugin_embedder>(std::move(m), std::move(id));
     }
-    if (spec.substr(0, ft.size()) == ft) {
-        path = std::string(spec.substr(ft.size()));
-        if (path.empty())
-            throw argument_error("--embedder fasttext:PATH: the model path is missing");
-        id = std::string(spec);
-    } else {
-        // "DIR", "DIR:mean" or "DIR:last": a Hugging Face / sentence-transformers directory.
-        path = std::string(spec);
-        for (std::string_view p : {std::string_view(":mean"), std::string_view(":last")}) {
-            if (path.size() > p.size() && path.compare(path.size() - p.size(), p.size(), p) == 0) {
-                pooling = std::string(p.substr(1));
-                path.resize(path.size() - p.size());
-                break;
-            }
-        }
-        if (path.empty()) throw argument_error("--embedder: empty model path");
-        id = "hf:" + path + (pooling.empty() ? "" : ":" + pooling);
-    }
+    auto [path, pooling, id] = parse_embedder_spec(spec);
     plugin::model m = open_for(path, pooling, POLYGLOT_CAP_EMBED, opts);
     if (!m.supports(POLYGLOT_OP_EMBED)) cannot(m, "embedder", spec, "embed");
     return std::make_unique<plugin_embedder>(std::move(m), std::move(id));

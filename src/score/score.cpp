@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <polyglot/core/assert.hpp>
 #include <polyglot/core/error.hpp>
 #include <polyglot/metrics/distinct_ri.hpp>
 #include <polyglot/metrics/language.hpp>
@@ -127,6 +128,7 @@ namespace {
 
 struct work {
     io::line_chunk lines;
+    std::uint64_t global_begin = 0;  ///< global index of the chunk's first line
     io::parsed_chunk parsed;
     std::vector<float> prompt_emb, response_emb;
     std::vector<lm_score> lm;
@@ -175,12 +177,20 @@ std::string run_result::target_lang() const {
     return best;
 }
 
-run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& hooks) {
+run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& hooks,
+               run_result* resume) {
     const auto t0 = std::chrono::steady_clock::now();
     if (opts.inputs.empty()) throw argument_error("no input file");
     const auto& metrics = bundle.metrics;
     run_result res;
-    for (const auto& m : metrics) res.states.push_back(m->make_state());
+    if (resume) {
+        res = std::move(*resume);
+        POLYGLOT_ASSERT(res.states.size() == metrics.size());
+    } else {
+        for (const auto& m : metrics) res.states.push_back(m->make_state());
+    }
+    const double elapsed_before = res.elapsed_seconds;
+    res.next_line = opts.first_line;
 
     std::vector<std::string> names;  // for messages
     std::vector<std::uint64_t> file_start;
@@ -197,17 +207,29 @@ run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& 
     std::atomic<bool> stop{false};
     std::size_t file_i = 0;
     std::unique_ptr<io::line_reader> reader;
-    std::uint64_t next_index = 0;
+    std::uint64_t next_index = res.num_samples;
+    std::uint64_t global = 0;  // global index of the next line the reader yields
 
     auto source = [&](work& w) -> bool {
         for (;;) {
-            if (stop.load(std::memory_order_relaxed)) return false;
+            if (stop.load(std::memory_order_relaxed) || global >= opts.end_line) return false;
             if (!reader) {
                 if (file_i >= opts.inputs.size()) return false;
+                if (file_i < opts.file_lines.size() &&
+                    global + opts.file_lines[file_i] <= opts.first_line) {
+                    global += opts.file_lines[file_i++];  // wholly before the range
+                    continue;
+                }
                 reader = std::make_unique<io::line_reader>(
                     opts.inputs[file_i], static_cast<std::uint32_t>(file_i), opts.jsonl);
+                if (global < opts.first_line)
+                    global += reader->skip_lines(opts.first_line - global);
             }
-            if (reader->next(w.lines)) return true;
+            if (global >= opts.first_line && reader->next(w.lines, opts.end_line - global)) {
+                w.global_begin = global;
+                global += w.lines.lines.size();
+                return true;
+            }
             reader.reset();
             ++file_i;
         }
@@ -229,6 +251,9 @@ run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& 
         }
         return it->second.empty() ? nullptr : &it->second;
     };
+    auto judge_index = [](const record& r) {
+        return (static_cast<std::uint64_t>(r.file) << 40) | r.line;
+    };
     auto judge_chunk = [&](work& w) {
         auto& recs = w.parsed.records;
         w.judgements.assign(recs.size(), judgement{});
@@ -242,7 +267,9 @@ run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& 
                                                                      : "unknown_language");
                 continue;
             }
-            items.push_back({*name, r.prompt, r.response, r.index});
+            // Seeded by the record's place in the input (file, line), never by its index in
+            // this run: shards and resumed runs ask exactly what one whole run asks.
+            items.push_back({*name, r.prompt, r.response, judge_index(r)});
             where.push_back(i);
         }
         std::vector<judgement> got(items.size());
@@ -338,6 +365,8 @@ run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& 
     auto compute = [&](work& w) { accumulate_range(w, w.parsed.records.size()); };
 
     std::uint64_t reported = 0;
+    std::uint64_t checkpointed = res.num_samples;
+    auto last_checkpoint = t0;
     auto merge = [&](work& w) {
         if (stop.load(std::memory_order_relaxed)) return;  // past the limit
         auto& recs = w.parsed.records;
@@ -353,6 +382,10 @@ run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& 
             last_line = keep ? recs[keep - 1].line : 0;
             stop = true;
         }
+        res.next_line = w.global_begin + w.lines.lines.size();
+        if (last_line != std::numeric_limits<std::uint64_t>::max())
+            res.next_line =
+                w.global_begin + (last_line ? last_line - w.lines.lines.front().number + 1 : 0);
         for (const auto& s : w.parsed.skips) {
             if (s.line > last_line) break;
             ++res.num_records_read;
@@ -386,12 +419,29 @@ run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& 
             reported = res.num_samples;
             hooks.on_progress({res.bytes_read, total_bytes, res.num_samples});
         }
+        if (hooks.on_checkpoint && !stop.load(std::memory_order_relaxed)) {
+            const auto now = std::chrono::steady_clock::now();
+            const bool by_records = opts.checkpoint_records &&
+                                    res.num_samples - checkpointed >= opts.checkpoint_records;
+            const bool by_time = opts.checkpoint_seconds > 0 &&
+                                 std::chrono::duration<double>(now - last_checkpoint).count() >=
+                                     opts.checkpoint_seconds;
+            if (by_records || by_time) {
+                res.elapsed_seconds =
+                    elapsed_before + std::chrono::duration<double>(now - t0).count();
+                hooks.on_checkpoint(res, res.next_line);
+                checkpointed = res.num_samples;
+                last_checkpoint = now;
+            }
+        }
     };
 
     parallel::run_pipeline<work>(opts.tokens, source, parallel::parallel_stage(parse),
                                  parallel::serial_stage(models), parallel::parallel_stage(compute),
                                  parallel::serial_stage(merge));
+    if (!stop.load(std::memory_order_relaxed)) res.next_line = std::max(res.next_line, global);
     res.elapsed_seconds =
+        elapsed_before +
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return res;
 }

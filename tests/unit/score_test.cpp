@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "test_cli.hpp"
 #include "test_tokenizers.hpp"
 
 namespace pg = polyglot;
@@ -129,48 +130,14 @@ double key(const std::string& json, const std::string& k) {
     return std::stod(json.substr(p + k.size() + 4));
 }
 
-// ---- CLI helpers ----
+// ---- CLI helpers (test_cli.hpp) ----
 
-std::string cli() {
-    const char* c = std::getenv("POLYGLOT_CLI");
-    BOOST_REQUIRE_MESSAGE(c && *c, "POLYGLOT_CLI is not set (ctest sets it to the CLI binary)");
-    return c;
-}
-
-struct cli_result {
-    int status = -1;
-    std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+using pg::testing::cli_result;
+using pg::testing::mask_timing;
+using pg::testing::slurp;
 
 cli_result run_cli(const std::string& args) {
-    const fs::path o = temp_path("stdout"), e = temp_path("stderr");
-    const std::string cmd = cli() + " " + args + " >" + o.string() + " 2>" + e.string();
-    const int st = std::system(cmd.c_str());
-    cli_result r;
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    r.out = slurp(o);
-    r.err = slurp(e);
-    fs::remove(o);
-    fs::remove(e);
-    return r;
-}
-
-/// The report without the fields that legitimately vary between runs.
-std::string mask_timing(const std::string& report) {
-    std::istringstream in(report);
-    std::string line, out;
-    while (std::getline(in, line))
-        if (line.find("\"elapsed_seconds\"") == std::string::npos &&
-            line.find("\"threads\"") == std::string::npos)
-            out += line + "\n";
-    return out;
+    return pg::testing::run_cli(args, fs::temp_directory_path());
 }
 
 bool cli_has_tokenizer() {

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
+#include <polyglot/core/error.hpp>
 #include <polyglot/version.hpp>
 #include <string>
 #include <string_view>
@@ -92,6 +94,15 @@ json_value parse_json(std::string_view text, const std::string& source);
 /// and CRLF line ends are accepted. @throws format_error "SOURCE:LINE: invalid JSON: ...".
 std::vector<std::pair<std::size_t, json_value>> parse_json_lines(std::string_view text,
                                                                  const std::string& source);
+
+/// Parses JSON Lines one line at a time: @p on_value gets each non-blank line's value with its
+/// 1-based line number; a line that is not valid JSON goes to @p on_error (its text and the
+/// format_error naming SOURCE:LINE), or is thrown when @p on_error is empty. A UTF-8 BOM and
+/// CRLF line ends are accepted.
+void for_each_json_line(std::string_view text, const std::string& source,
+                        const std::function<void(std::size_t line, json_value&& value)>& on_value,
+                        const std::function<void(std::size_t line, std::string_view text,
+                                                 const format_error& e)>& on_error = {});
 
 /// Reads and parses a JSON file. @throws io_error, format_error.
 json_value read_json_file(const std::string& path);

@@ -108,8 +108,8 @@ struct lighteval_results {
 };
 
 /// The metric the reference reads for a task (get_scores.py METRICS_TASK_MAP): global_mmlu_lite
-/// → acc, mgsm_custom → extractive_match, mrewardbench_mcf → weighted_acc; otherwise "acc" when
-/// present, else the first metric without a "_stderr" suffix.
+/// → acc, mgsm_custom (and polyglot eval's mgsm) → extractive_match, mrewardbench_mcf →
+/// weighted_acc; otherwise "acc" when present, else the first metric without a "_stderr" suffix.
 std::string metric_for_task(std::string_view task_name);
 
 /// Reads lighteval results JSON. @throws io_error, format_error naming the file and task.

@@ -17,6 +17,7 @@
 #include <map>
 #include <optional>
 #include <polyglot/core/record.hpp>
+#include <polyglot/io/binary.hpp>
 #include <polyglot/io/json_writer.hpp>
 #include <polyglot/metrics/metric.hpp>
 #include <string>
@@ -150,6 +151,36 @@ class rubric_metric {
         w.kv("top_p", info_.top_p);
         w.kv("seed", info_.seed);
         w.end_object();
+    }
+
+    void save(const state& s, io::binary_writer& w) const {
+        for (std::uint64_t v : {s.total, s.valid, s.invalid, s.missing, s.attempts, s.retries,
+                                s.score_sum})
+            w.varint(v);
+        for (std::uint64_t v : s.histogram) w.varint(v);
+        for (const count_map* m : {&s.invalid_reasons, &s.attempt_failures}) {
+            w.varint(m->size());
+            for (const auto& [k, v] : *m) {
+                w.str(k);
+                w.varint(v);
+            }
+        }
+    }
+
+    void load(state& s, io::binary_reader& r) const {
+        for (std::uint64_t* v : {&s.total, &s.valid, &s.invalid, &s.missing, &s.attempts,
+                                 &s.retries, &s.score_sum})
+            *v = r.varint("reward_model counter");
+        for (auto& v : s.histogram) v = r.varint("reward_model histogram");
+        for (count_map* m : {&s.invalid_reasons, &s.attempt_failures}) {
+            m->clear();
+            const std::uint64_t n = r.count(2, "reward_model reasons");
+            for (std::uint64_t i = 0; i < n; ++i) {
+                std::string k(r.str("reward_model reason"));
+                (*m)[std::move(k)] = r.varint("reward_model reason count");
+            }
+            if (m->size() != n) r.fail("reward_model reasons");
+        }
     }
 
     [[nodiscard]] const info& judge_info() const noexcept { return info_; }

@@ -37,6 +37,7 @@ struct backend_options {
     double request_timeout = 600;                ///< seconds per request
     bool no_cache = false;                       ///< do not read or write the request journal
     std::string tokenizer;                       ///< a local tokenizer directory for a remote model
+    int device = -1;  ///< device index for plugins with several (config "device"); -1 = default
 };
 
 /// Sentence embeddings. Not thread-safe: call from one thread; the backend parallelises inside.
@@ -124,6 +125,14 @@ struct model_services {
 };
 /// Opens @p spec (a model directory or URL#MODEL) once for every operation.
 model_services open_model_services(std::string_view spec, const backend_options& opts);
+
+/// The parts of an embedder SPEC (see open_embedder): the model file or directory, the pooling
+/// asked for ("" = the model's own) and the identity reports show. Throws argument_error on an
+/// empty path.
+struct embedder_spec {
+    std::string path, pooling, id;
+};
+embedder_spec parse_embedder_spec(std::string_view spec);
 
 /// Opens an embedder. @p spec: "fasttext:PATH" (a .bin/.ftz model), "DIR", "DIR:mean" or
 /// "DIR:last" (a Hugging Face or sentence-transformers directory), or URL#MODEL. Throws
