@@ -4,6 +4,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <regex>
@@ -307,6 +308,27 @@ class validator {
     element root_;
 };
 
+/// The first object (JSON Pointer) that repeats a key: which value counts is undefined
+/// (RFC 8259 §4), so such an output is not a valid instance of any object schema.
+std::string duplicate_key(element e, const std::string& path) {
+    if (e.type() == element_type::OBJECT) {
+        std::vector<std::string_view> keys;
+        for (auto f : object(e)) {
+            if (std::find(keys.begin(), keys.end(), f.key) != keys.end())
+                return (path.empty() ? "(root)" : path) + ": duplicate key \"" +
+                       std::string(f.key) + "\"";
+            keys.push_back(f.key);
+            if (auto w = duplicate_key(f.value, path + "/" + std::string(f.key)); !w.empty())
+                return w;
+        }
+    } else if (e.type() == element_type::ARRAY) {
+        std::size_t i = 0;
+        for (element x : array(e))
+            if (auto w = duplicate_key(x, path + "/" + std::to_string(i++)); !w.empty()) return w;
+    }
+    return {};
+}
+
 }  // namespace
 
 std::string validate_json_schema(std::string_view schema, std::string_view instance) {
@@ -314,6 +336,7 @@ std::string validate_json_schema(std::string_view schema, std::string_view insta
     element s, v;
     if (ps.parse(schema.data(), schema.size()).get(s)) return "the schema is not valid JSON";
     if (pi.parse(instance.data(), instance.size()).get(v)) return "the output is not valid JSON";
+    if (auto dup = duplicate_key(v, ""); !dup.empty()) return dup;
     validator val(s);
     std::string why = val.check(s, v, "");
     if (!why.empty() && why.front() == ':') why = "(root)" + why;

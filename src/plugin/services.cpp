@@ -11,6 +11,7 @@
 #include <polyglot/plugin/services.hpp>
 #include <polyglot/text/chat_template.hpp>
 #include <string>
+#include <vector>
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace {

@@ -12,10 +12,13 @@
 #include <polyglot/metrics/length.hpp>
 #include <polyglot/metrics/lexical.hpp>
 #include <polyglot/metrics/perplexity.hpp>
+#include <polyglot/metrics/rubric.hpp>
 #include <polyglot/parallel/pipeline.hpp>
 #include <polyglot/score/score.hpp>
 #include <polyglot/text/langid.hpp>
+#include <polyglot/text/language_names.hpp>
 #include <polyglot/text/tokenizer.hpp>
+#include <map>
 #include <variant>
 
 POLYGLOT_BEGIN_NAMESPACE
@@ -23,7 +26,8 @@ namespace score {
 
 // ---- metric list and factory ----------------------------------------------------------------
 
-std::vector<std::string> parse_metric_list(std::string_view csv, bool have_embedder, bool have_lm) {
+std::vector<std::string> parse_metric_list(std::string_view csv, bool have_embedder, bool have_lm,
+                                           bool have_judge) {
     std::vector<bool> on(std::size(metric_names), false);
     std::size_t pos = 0;
     bool any = false;
@@ -40,13 +44,14 @@ std::vector<std::string> parse_metric_list(std::string_view csv, bool have_embed
             on[0] = on[1] = on[2] = true;
             on[3] = on[3] || have_embedder;
             on[4] = on[4] || have_lm;
+            on[5] = on[5] || have_judge;
             continue;
         }
         auto it = std::find(std::begin(metric_names), std::end(metric_names), item);
         if (it == std::end(metric_names))
             throw argument_error("unknown metric '" + std::string(item) +
                                  "' (known: length, lexical, language, distinct_ri, "
-                                 "perplexity, all)");
+                                 "perplexity, rubric, all)");
         on[static_cast<std::size_t>(it - std::begin(metric_names))] = true;
     }
     if (!any) throw argument_error("--metrics: no metric given");
@@ -69,6 +74,10 @@ metric_bundle make_metrics(const metric_config& cfg) {
         throw argument_error(
             "metric perplexity needs a language model: give --lm DIR (a Hugging Face model "
             "directory)");
+    if (wants("rubric") && cfg.judge.empty())
+        throw argument_error(
+            "metric rubric needs a judge model: give --judge SPEC (a model directory or "
+            "URL#MODEL)");
     std::shared_ptr<const text::tokenizer> tok;
     if (wants("length") || wants("lexical")) {
         tok = text::open_tokenizer(cfg.tokenizer);
@@ -92,6 +101,22 @@ metric_bundle make_metrics(const metric_config& cfg) {
             b.lm = open_scorer(cfg.lm, cfg.backend);
             b.base_model = b.lm->id();
             b.metrics.push_back(erase(metrics::perplexity_metric(b.base_model)));
+        } else if (n == "rubric") {
+            b.judge = open_generator(cfg.judge, cfg.backend);
+            b.judge_model = b.judge->id();
+            b.judge_options = cfg.judge_options;
+            const auto& o = cfg.judge_options;
+            metrics::rubric_metric::info info;
+            info.judge = b.judge_model;
+            info.format = std::string(judge::format_name(o.format));
+            info.prompt_version = std::string(judge::prompt_version(o.format));
+            info.retries = o.retries;
+            info.max_new_tokens = o.max_new_tokens;
+            info.temperature = io::float_as_written(o.temperature);
+            info.top_p = io::float_as_written(o.top_p);
+            info.seed = o.seed;
+            info.invalid_as = cfg.invalid_as;
+            b.metrics.push_back(erase(metrics::rubric_metric(std::move(info))));
         }
     }
     return b;
@@ -107,6 +132,8 @@ struct work {
     io::parsed_chunk parsed;
     std::vector<float> prompt_emb, response_emb;
     std::vector<lm_score> lm;
+    std::vector<judgement> judgements;
+    std::vector<std::string> judge_languages;
     std::vector<std::unique_ptr<any_metric::state>> states;
     std::vector<std::string> failures;       ///< per record: why its model call failed, or ""
     std::string instances;                   ///< per-instance JSONL of the chunk
@@ -210,6 +237,49 @@ run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& 
 
     auto parse = [&](work& w) { io::parse_chunk(w.lines, opts.jsonl, w.parsed); };
 
+    // The judge's prompts name the record's language; codes are resolved once per run.
+    std::map<std::string, std::string, std::less<>> language_names;
+    auto language_name = [&](std::string_view code) -> const std::string* {
+        auto it = language_names.find(code);
+        if (it == language_names.end()) {
+            std::string name;
+            try {
+                name = text::language_name(code);
+            } catch (const argument_error&) {
+            }
+            it = language_names.emplace(std::string(code), std::move(name)).first;
+        }
+        return it->second.empty() ? nullptr : &it->second;
+    };
+    auto judge_index = [](const record& r) {
+        return (static_cast<std::uint64_t>(r.file) << 40) | r.line;
+    };
+    auto judge_chunk = [&](work& w) {
+        auto& recs = w.parsed.records;
+        w.judgements.assign(recs.size(), judgement{});
+        std::vector<judge::item> items;
+        std::vector<std::size_t> where;
+        for (std::size_t i = 0; i < recs.size(); ++i) {
+            const record& r = recs[i];
+            const std::string* name = r.lang.empty() ? nullptr : language_name(r.lang);
+            if (!name) {  // the prompt needs the language: a counted invalid verdict
+                w.judgements[i].failures.emplace_back(r.lang.empty() ? "no_language"
+                                                                     : "unknown_language");
+                continue;
+            }
+            // Seeded by the record's place in the input (file, line), never by its index in
+            // this run: shards and resumed runs ask exactly what one whole run asks.
+            items.push_back({*name, r.prompt, r.response, judge_index(r)});
+            where.push_back(i);
+        }
+        std::vector<judgement> got(items.size());
+        call_hooks jh;  // a failed call is a failed attempt (counted by the metric), not a skip
+        if (hooks.on_model_progress) jh.progress = hooks.on_model_progress;
+        judge::run(*bundle.judge, bundle.judge_options, items, got, &jh);
+        for (std::size_t k = 0; k < where.size(); ++k) w.judgements[where[k]] = std::move(got[k]);
+        for (std::size_t i = 0; i < recs.size(); ++i) recs[i].judge = &w.judgements[i];
+    };
+
     // Model calls are not thread-safe: one serial stage, one batch per chunk. A record whose
     // model (server) call fails after its retries is marked, counted and left out by the
     // metrics that needed the model; it never gets a made-up value.
@@ -267,6 +337,7 @@ run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& 
                 if (w.lm[i].failed) fail(i, "score", w.lm[i].error);
             }
         }
+        if (bundle.judge) judge_chunk(w);
     };
 
     const bool want_instances = static_cast<bool>(hooks.per_instance);

@@ -16,6 +16,7 @@
 #include <polyglot/metrics/length.hpp>
 #include <polyglot/metrics/lexical.hpp>
 #include <polyglot/metrics/perplexity.hpp>
+#include <polyglot/metrics/rubric.hpp>
 #include <polyglot/plugin/services.hpp>
 #include <polyglot/score/state.hpp>
 #include <polyglot/version.hpp>
@@ -80,6 +81,22 @@ state_header make_header(const metric_config& cfg, const metric_bundle& bundle,
         add("base_model_fingerprint", io::fingerprint(cfg.lm));
         add("max_tokens", std::to_string(cfg.backend.max_tokens));
     }
+    if (bundle.judge) {
+        const auto& o = bundle.judge_options;
+        add("judge_model", bundle.judge_model);
+        add("judge_backend", bundle.judge->backend());
+        if (cfg.judge.find('#') == std::string::npos)  // a local model directory
+            add("judge_model_fingerprint", io::fingerprint(cfg.judge));
+        add("judge_format", std::string(judge::format_name(o.format)));
+        add("judge_prompt_version", std::string(judge::prompt_version(o.format)));
+        add("judge_retries", std::to_string(o.retries));
+        add("judge_max_new_tokens", std::to_string(o.max_new_tokens));
+        add("judge_temperature", std::to_string(io::float_as_written(o.temperature)));
+        add("judge_top_p", std::to_string(io::float_as_written(o.top_p)));
+        add("judge_seed", std::to_string(o.seed));
+        add("judge_chat_template", cfg.backend.chat_template);
+        add("invalid_as", cfg.invalid_as ? std::to_string(*cfg.invalid_as) : std::string());
+    }
     add("prompt_field", opts.jsonl.prompt_field);
     add("response_field", opts.jsonl.response_field);
     add("lang", opts.jsonl.lang);
@@ -123,6 +140,21 @@ metric_bundle make_metrics_from_header(const state_header& h) {
             b.metrics.push_back(erase(metrics::distinct_ri_metric()));
         } else if (n == "perplexity") {
             b.metrics.push_back(erase(metrics::perplexity_metric(b.base_model)));
+        } else if (n == metrics::rubric_metric::name) {
+            b.judge_model = header_value(h, "judge_model");
+            metrics::rubric_metric::info info;
+            info.judge = b.judge_model;
+            info.format = header_value(h, "judge_format");
+            info.prompt_version = header_value(h, "judge_prompt_version");
+            auto number = [&](const char* k) { return std::stod("0" + header_value(h, k)); };
+            info.retries = static_cast<std::uint32_t>(number("judge_retries"));
+            info.max_new_tokens = static_cast<std::uint32_t>(number("judge_max_new_tokens"));
+            info.temperature = number("judge_temperature");
+            info.top_p = number("judge_top_p");
+            info.seed = std::stoull("0" + header_value(h, "judge_seed"));
+            if (const auto ia = header_value(h, "invalid_as"); !ia.empty())
+                info.invalid_as = std::stoi(ia);
+            b.metrics.push_back(erase(metrics::rubric_metric(std::move(info))));
         } else {
             throw format_error("state header: unknown metric '" + n + "'");
         }

@@ -69,6 +69,21 @@ inline bool parse_command_line(int argc, char** argv,
     return true;
 }
 
+/// A report (or result file) named on the command line with its teacher and language.
+struct name_spec {
+    std::string teacher, lang, file;
+};
+
+/// Parses "TEACHER:LANG=FILE" given to @p option (argument_error otherwise).
+inline name_spec parse_name_spec(const std::string& s, const char* option) {
+    auto eq = s.find('=');
+    auto colon = s.substr(0, eq).rfind(':');
+    if (eq == std::string::npos || colon == std::string::npos || colon == 0 || colon + 1 == eq ||
+        eq + 1 == s.size())
+        throw argument_error(std::string(option) + " expects TEACHER:LANG=FILE, got '" + s + "'");
+    return {s.substr(0, colon), s.substr(colon + 1, eq - colon - 1), s.substr(eq + 1)};
+}
+
 /// The model-backend options of every subcommand that names a model (--lm, --embedder, and the
 /// judge / teacher / student options): --backend, --plugin-dir, and the remote backend's
 /// options (a model named by URL#MODEL). Defined once here so that every subcommand spells and

@@ -25,20 +25,6 @@ namespace {
 
 using analysis::fixed;
 
-struct name_spec {
-    std::string teacher, lang, file;
-};
-
-// "TEACHER:LANG=FILE"
-name_spec parse_name_spec(const std::string& s, const char* option) {
-    auto eq = s.find('=');
-    auto colon = s.substr(0, eq).rfind(':');
-    if (eq == std::string::npos || colon == std::string::npos || colon == 0 || colon + 1 == eq ||
-        eq + 1 == s.size())
-        throw argument_error(std::string(option) + " expects TEACHER:LANG=FILE, got '" + s + "'");
-    return {s.substr(0, colon), s.substr(colon + 1, eq - colon - 1), s.substr(eq + 1)};
-}
-
 bool has_ext(const std::string& p, const char* ext) {
     return p.size() >= std::strlen(ext) &&
            p.compare(p.size() - std::strlen(ext), std::string::npos, ext) == 0;

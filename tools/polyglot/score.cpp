@@ -158,6 +158,9 @@ void print_summary(const score::metric_bundle& b, const score::run_result& r,
         {"distinct_ri", "response distinct-RI", "responses_distinct_ri"},
         {"perplexity", "average perplexity", "average_perplexity"},
         {"perplexity", "bits per byte", "bits_per_byte"},
+        {"reward_model", "rubric score (mean)", "average_rubric_score"},
+        {"reward_model", "invalid judgements", "num_invalid"},
+        {"reward_model", "judge re-asks", "num_retries"},
     };
     for (std::size_t k = 0; k < b.metrics.size(); ++k) {
         const std::string js = section_json(b, r, k);
@@ -323,6 +326,8 @@ int score_main(int argc, char** argv, world& wd) {
     score::metric_config cfg;
     score::run_options ropts;
     bool strict = false, quiet = false, resume = false;
+    std::string judge_format = "json";
+    int invalid_as = 0;
 
     po::options_description desc(
         "polyglot score FILE... [options]\n\n"
@@ -338,7 +343,8 @@ int score_main(int argc, char** argv, world& wd) {
         ("teacher", po::value(&teacher), "teacher model name recorded in the report metadata")
         ("metrics", po::value(&metrics_csv)->default_value(metrics_csv),
             "comma-separated: length, lexical, language, distinct_ri (needs --embedder), "
-            "perplexity (needs --lm), or all (every metric whose model is given)")
+            "perplexity (needs --lm), rubric (needs --judge), or all (every metric whose model "
+            "is given)")
         ("tokenizer", po::value(&cfg.tokenizer)->default_value(cfg.tokenizer),
             "tokenizer for length/lexical: cl100k_base, o200k_base, a tiktoken table file or a "
             "Hugging Face tokenizer")
@@ -348,6 +354,24 @@ int score_main(int argc, char** argv, world& wd) {
             "DIR, DIR:mean, DIR:last, or a server URL#MODEL")
         ("lm", po::value(&cfg.lm), "causal LM for perplexity: a directory (Hugging Face "
             "layout) or a server URL#MODEL (vLLM, SGLang, TGI, polyglot serve)")
+        ("judge", po::value(&cfg.judge), "judge model for the rubric metric: a model directory "
+            "or URL#MODEL")
+        ("judge-format", po::value(&judge_format)->default_value(judge_format),
+            "rubric: json (output constrained to {\"feedback\": …, \"score\": 1..5}) or "
+            "prometheus (\"… [RESULT] N\", parsed as prometheus-eval)")
+        ("judge-retries", po::value(&cfg.judge_options.retries)->default_value(
+            cfg.judge_options.retries), "rubric: re-ask an invalid judgement up to N times")
+        ("invalid-as", po::value(&invalid_as), "rubric: count records without a valid "
+            "judgement as score N (1..5) in the average (the paper: 1); default: leave them out")
+        ("judge-max-new-tokens", po::value(&cfg.judge_options.max_new_tokens)->default_value(
+            cfg.judge_options.max_new_tokens), "rubric: token budget of one judgement")
+        ("judge-temperature", po::value(&cfg.judge_options.temperature)->default_value(
+            cfg.judge_options.temperature, "1.0"), "rubric: sampling temperature (0 = greedy)")
+        ("judge-top-p", po::value(&cfg.judge_options.top_p)->default_value(
+            cfg.judge_options.top_p, "0.9"), "rubric: nucleus sampling")
+        ("seed", po::value(&cfg.judge_options.seed)->default_value(0), "rubric: sampling seed")
+        ("chat-template", po::value(&cfg.backend.chat_template), "rubric: a Jinja chat "
+            "template file for the judge (default: the model's own)")
         ("max-tokens", po::value(&cfg.backend.max_tokens)->default_value(cfg.backend.max_tokens),
             "perplexity: truncate longer prompt+response inputs (from the prompt's left)")
         ("threads", po::value(&threads)->default_value(0), "worker threads (0 = all cores)")
@@ -431,7 +455,21 @@ int score_main(int argc, char** argv, world& wd) {
 
     bcli.finish(cfg.backend);
     cfg.backend.threads = threads;
-    cfg.names = score::parse_metric_list(metrics_csv, !cfg.embedder.empty(), !cfg.lm.empty());
+    cfg.judge_options.format = judge::parse_format(judge_format);
+    if (vm.count("invalid-as")) {
+        if (invalid_as < 1 || invalid_as > 5) throw argument_error("--invalid-as must be 1..5");
+        cfg.invalid_as = invalid_as;
+    }
+    // Constrained decoding needs room for the shortest judgement, {"feedback":"","score":1}.
+    if (cfg.judge_options.format == judge::judge_format::json &&
+        cfg.judge_options.max_new_tokens < 25)
+        throw argument_error(
+            "--judge-max-new-tokens must be at least 25 with --judge-format json (the shortest "
+            "judgement, {\"feedback\":\"\",\"score\":1}, has 25 characters)");
+    if (cfg.judge_options.max_new_tokens == 0)
+        throw argument_error("--judge-max-new-tokens must be > 0");
+    cfg.names = score::parse_metric_list(metrics_csv, !cfg.embedder.empty(), !cfg.lm.empty(),
+                                         !cfg.judge.empty());
     if (wd.distributed() && (!cfg.lm.empty() || !cfg.embedder.empty()))
         cfg.backend.device = device_for_local_rank(cfg, wd.local_rank());
 

@@ -87,6 +87,7 @@ inline std::string render_report(const report_info& info, const score::metric_bu
     str_or_null("lid_model", bundle.lid_model);
     str_or_null("embedding_model", bundle.embedding_model);
     str_or_null("base_model", bundle.base_model);
+    str_or_null("judge_model", bundle.judge_model);
     w.key("backends").begin_array();
     for (const auto& b : info.backends) w.raw(b);
     w.end_array();

@@ -23,6 +23,15 @@ struct lm_score {
     std::string error = {};            ///< why, when failed (names no secret)
 };
 
+/// An LLM judge's rubric verdict on a record (metric reward_model; judge/rubric.hpp).
+struct judgement {
+    std::int32_t score = 0;             ///< 1..5; 0 = no valid verdict after every attempt
+    std::uint32_t attempts = 0;         ///< outputs asked for (1 + re-asks; 0 = not asked)
+    std::string feedback = {};          ///< the judge's feedback (valid verdicts)
+    std::vector<std::string> failures = {};  ///< why each failed attempt failed, in order
+    std::string last_output = {};       ///< the last invalid output (invalid verdicts)
+};
+
 /// A record: views into the reader's buffer, valid only while the record's chunk is alive.
 /// Model outputs (embeddings, LM scores) are attached by the pipeline before metrics run;
 /// a metric that needs one asserts it is present.
@@ -39,6 +48,7 @@ struct record {
     const float* response_embedding = nullptr;  ///< dim floats, or null
     std::uint32_t embedding_dim = 0;
     const lm_score* lm = nullptr;               ///< or null
+    const judgement* judge = nullptr;           ///< or null
 };
 
 /// Per-record values a metric contributes to `--per-instance` output, in insertion order.

@@ -16,6 +16,16 @@
 POLYGLOT_BEGIN_NAMESPACE
 namespace io {
 
+/// The double whose shortest form equals @p f's shortest float form (0.9f → 0.9, not
+/// 0.8999999761581421): for reporting float settings as the user wrote them.
+inline double float_as_written(float f) {
+    char buf[32];
+    auto r = std::to_chars(buf, buf + sizeof buf, f);
+    double d = 0;
+    std::from_chars(buf, r.ptr, d);
+    return d;
+}
+
 class json_writer {
 public:
     /// @param indent 0 writes compact JSON on one line; >0 pretty-prints with that many spaces.

@@ -10,8 +10,10 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <polyglot/io/json_writer.hpp>
 #include <polyglot/io/jsonl.hpp>
+#include <polyglot/judge/rubric.hpp>
 #include <polyglot/plugin/services.hpp>
 #include <polyglot/score/metric_set.hpp>
 #include <string>
@@ -22,8 +24,8 @@ POLYGLOT_BEGIN_NAMESPACE
 namespace score {
 
 /// The metric names `--metrics` accepts, in report order.
-inline constexpr std::string_view metric_names[] = {"length", "lexical", "language", "distinct_ri",
-                                                    "perplexity"};
+inline constexpr std::string_view metric_names[] = {"length",      "lexical",    "language",
+                                                    "distinct_ri", "perplexity", "rubric"};
 
 /// Which metrics to build and with what.
 struct metric_config {
@@ -32,6 +34,9 @@ struct metric_config {
     std::string lid_model = "lid.176.ftz";  ///< --lid-model (name in the data dir or a path)
     std::string embedder;                   ///< --embedder SPEC ("" = none)
     std::string lm;                         ///< --lm DIR ("" = none)
+    std::string judge;                      ///< --judge SPEC ("" = none)
+    judge::options judge_options;           ///< --judge-format, --judge-retries, ...
+    std::optional<std::int32_t> invalid_as;  ///< --invalid-as N
     backend_options backend;                ///< --backend, --plugin-dir, --max-tokens
 };
 
@@ -40,14 +45,18 @@ struct metric_bundle {
     std::vector<std::unique_ptr<any_metric>> metrics;               ///< in report order
     std::unique_ptr<embedder> emb;                                  ///< set when distinct_ri runs
     std::unique_ptr<scorer> lm;                                     ///< set when perplexity runs
+    std::unique_ptr<generator> judge;                               ///< set when rubric runs
+    judge::options judge_options;
     std::string tokenizer, lid_model, embedding_model, base_model;  ///< "" when not used
+    std::string judge_model;                                        ///< "" when not used
 };
 
 /// Parses "length,lexical" / "all" into names in report order (duplicates removed).
 /// "all" means every metric whose model is given: length, lexical, language, plus distinct_ri
-/// when @p have_embedder and perplexity when @p have_lm. Throws argument_error on an unknown
-/// name.
-std::vector<std::string> parse_metric_list(std::string_view csv, bool have_embedder, bool have_lm);
+/// when @p have_embedder, perplexity when @p have_lm and rubric when @p have_judge. Throws
+/// argument_error on an unknown name.
+std::vector<std::string> parse_metric_list(std::string_view csv, bool have_embedder, bool have_lm,
+                                           bool have_judge = false);
 
 /// Opens the tokenizer, language-ID model, embedder and scorer the metrics need and builds
 /// them. Throws argument_error when distinct_ri is asked for without an embedder or

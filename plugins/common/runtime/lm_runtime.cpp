@@ -12,6 +12,7 @@
 #include <polyglot/core/error.hpp>
 #include <unordered_map>
 
+#include "common/constrained/constrained.hpp"
 #include "common/plugin_config.hpp"
 #include "common/runtime/kv_pool.hpp"
 #include "common/safetensors.hpp"
@@ -128,6 +129,8 @@ struct lm_runtime::impl {
     std::size_t max_batch = 64;
     std::size_t kv_tokens = 0;  // 0: no KV cache
     kv_pool pool;
+    std::once_flag constraints_once;  // the token trie is built on the first constrained call
+    std::unique_ptr<constrained::constraint_cache> constraints;
 
     /// Runs uncached passes over @p seqs in order, at most pass_tokens tokens per pass.
     void run_uncached(device_model& dev, std::vector<forward_seq>& seqs) const {
@@ -649,6 +652,30 @@ void lm_runtime::score_ids(std::span<const std::span<const std::int32_t>> seqs,
 
 // ---- GENERATE -----------------------------------------------------------------------------------
 
+namespace {
+
+/// Sets the logits of the tokens the schema does not allow at @p state to -inf; false when it
+/// allows none (no document fits in the @p remaining tokens).
+bool mask_logits(const constrained::constraint& c, constrained::constraint::state state,
+                 std::uint32_t remaining, constrained::token_mask& scratch, float* logits,
+                 std::size_t V) {
+    const constrained::token_mask& m = c.allowed(state, remaining, scratch);
+    const auto& w = m.words();
+    bool any = false;
+    for (std::size_t k = 0; k < w.size(); ++k) {
+        any = any || w[k] != 0;
+        const std::size_t base = k * 64;
+        std::uint64_t off = ~w[k];
+        if (base + 64 > V) off &= (std::uint64_t{1} << (V - base)) - 1;
+        for (; off; off &= off - 1)
+            logits[base + std::size_t(__builtin_ctzll(off))] =
+                -std::numeric_limits<float>::infinity();
+    }
+    return any;
+}
+
+}  // namespace
+
 std::vector<generated> lm_runtime::generate(std::span<const std::vector<token_id>> prompts,
                                             const generate_options& o,
                                             const plugin_sdk::call_context& ctx) {
@@ -666,8 +693,19 @@ std::vector<generated> lm_runtime::generate(std::span<const std::vector<token_id
     if (!o.ignore_eos) ends.insert(ends.end(), special_.eos.begin(), special_.eos.end());
     std::sort(ends.begin(), ends.end());
 
+    std::shared_ptr<const constrained::constraint> schema;
+    if (!o.json_schema.empty()) {
+        std::call_once(p_->constraints_once, [&] {
+            p_->constraints = std::make_unique<constrained::constraint_cache>(
+                constrained::token_vocab::from_tokenizer(*tok_, special_.eos, vocab_));
+        });
+        schema = p_->constraints->get(o.json_schema);
+    }
+
     struct seq {
         std::size_t index = 0;
+        constrained::constraint::state cs = 0;  // the schema automaton's state
+        constrained::token_mask mask;           // scratch of budget-filtered masks
         std::vector<token_id> tokens;  // prompt, then generated
         std::size_t prompt_len = 0;
         std::size_t cached = 0;
@@ -837,12 +875,28 @@ std::vector<generated> lm_runtime::generate(std::span<const std::vector<token_id
         dev_->parallel_for(sampled.size(), [&](std::size_t s) {
             seq& q = all[sampled[s]];
             generated& g = out[q.index];
-            std::span<const float> l(logits.data() + q.logits_slot * V, V);
+            float* row = logits.data() + q.logits_slot * V;
+            std::vector<float> unmasked;
+            if (schema) {  // mask before sampling; log-probs stay the model's
+                if (o.logprobs) unmasked.assign(row, row + V);
+                const std::size_t left =
+                    std::min<std::size_t>(o.max_new_tokens - (q.tokens.size() - q.prompt_len),
+                                          max_context_ - q.tokens.size());
+                if (!mask_logits(*schema, q.cs, std::uint32_t(left), q.mask, row, V)) {
+                    q.done = true;  // no document fits in what is left
+                    g.finish_reason = POLYGLOT_FINISH_LENGTH;
+                    return;
+                }
+            }
+            std::span<const float> l(row, V);
             const token_id t = q.smp->sample(l);
-            if (o.logprobs) g.logprobs.push_back(log_softmax_at(l.data(), V, t));
+            if (o.logprobs)
+                g.logprobs.push_back(log_softmax_at(schema ? unmasked.data() : row, V, t));
             q.tokens.push_back(t);
             q.smp->observe(t);
             const std::size_t produced = q.tokens.size() - q.prompt_len;
+            if (schema && !std::binary_search(ends.begin(), ends.end(), t))
+                q.cs = schema->advance(q.cs, t);
             if (std::binary_search(ends.begin(), ends.end(), t)) {
                 q.done = true;
                 g.finish_reason = POLYGLOT_FINISH_EOS;
@@ -851,6 +905,11 @@ std::vector<generated> lm_runtime::generate(std::span<const std::vector<token_id
             if (q.stop->feed(q.dec->push(t)).stopped) {
                 q.done = true;
                 g.finish_reason = POLYGLOT_FINISH_STOP;
+                return;
+            }
+            if (schema && schema->complete(q.cs)) {  // nothing may follow: end without an EOS
+                q.done = true;
+                g.finish_reason = POLYGLOT_FINISH_EOS;
                 return;
             }
             if (produced >= o.max_new_tokens || q.tokens.size() >= max_context_) {

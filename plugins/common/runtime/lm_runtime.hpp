@@ -78,6 +78,10 @@ struct generate_options {
     bool logprobs = false;
     bool ignore_eos = false;
     bool keep_special = false;  ///< keep special tokens in the text
+    /// JSON schema the output must follow ("" = free): tokens are masked before sampling
+    /// (plugins/common/json_schema), so the text is a complete document whenever
+    /// max_new_tokens allows one.
+    std::string json_schema;
 };
 
 struct generated {

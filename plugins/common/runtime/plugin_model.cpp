@@ -38,6 +38,7 @@ class runtime_model final : public plugin_sdk::model {
             case POLYGLOT_OP_SCORE_IDS:
                 return rt_->cannot_score().empty();
             case POLYGLOT_OP_GENERATE:
+            case POLYGLOT_OP_JSON_SCHEMA:
                 return rt_->cannot_generate().empty();
             default:
                 return false;
@@ -106,11 +107,8 @@ class runtime_model final : public plugin_sdk::model {
                                "service) and sent as text");
         if (r.reserved != 0)
             throw status_error(POLYGLOT_STATUS_INVALID_ARGUMENT, "generate: reserved must be 0");
-        if (!call.json_schema.empty())
-            throw status_error(POLYGLOT_STATUS_UNSUPPORTED,
-                               "generate: JSON-schema constrained decoding is not available on "
-                               "this backend");
         generate_options o;
+        o.json_schema = std::string(call.json_schema);
         o.max_new_tokens = r.max_new_tokens;
         o.sampling.temperature = r.temperature;
         o.sampling.top_k = r.top_k;
