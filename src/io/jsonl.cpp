@@ -361,6 +361,7 @@ void parse_chunk(const line_chunk& chunk, const jsonl_options& opts, parsed_chun
     out.file = chunk.file;
     out.records.clear();
     out.skips.clear();
+    out.blank_lines.clear();
     out.arena.clear();
     out.arena.reserve(chunk.bytes.size());
     line_parser p(opts, out);
@@ -372,7 +373,7 @@ void parse_chunk(const line_chunk& chunk, const jsonl_options& opts, parsed_chun
         }
         std::string_view text = chunk.text(l);
         if (is_blank(text)) {
-            out.skips.push_back({l.number, "blank_line", {}});
+            out.blank_lines.push_back(l.number);
             continue;
         }
         // The line lives inside chunk.bytes, whose allocation extends >= 64 bytes past its

@@ -264,10 +264,13 @@ run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& 
             if (s.line > last_line) break;
             ++res.num_records_read;
             ++res.skipped[s.reason];
-            if (s.reason == "blank_line") continue;
             std::string msg = skip_message(fname, s);
             if (opts.strict) throw error(errc::bad_record, msg);
             if (hooks.on_skip) hooks.on_skip(msg);
+        }
+        for (const std::uint64_t line : w.parsed.blank_lines) {
+            if (line > last_line) break;
+            ++res.blank_lines;
         }
         for (std::size_t i = 0; i < keep; ++i) {
             auto it = res.languages.find(recs[i].lang);

@@ -58,6 +58,8 @@ void print_summary(const score::metric_bundle& b, const score::run_result& r,
     if (skipped)
         std::fprintf(stderr, " (%llu lines skipped: %s)", static_cast<unsigned long long>(skipped),
                      reasons.c_str());
+    if (r.blank_lines)
+        std::fprintf(stderr, " (%llu blank lines)", static_cast<unsigned long long>(r.blank_lines));
     std::fprintf(stderr, " in %.2f s\n", r.elapsed_seconds);
     struct shown {
         std::string_view metric;
@@ -197,6 +199,7 @@ int run_score(int argc, char** argv) {
     w.key("skipped").begin_object();
     for (const auto& [k, v] : res.skipped) w.kv(k, v);
     w.end_object();
+    w.kv("blank_lines", res.blank_lines);
     auto str_or_null = [&](std::string_view k, const std::string& v) {
         w.key(k);
         if (v.empty())

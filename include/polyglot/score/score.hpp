@@ -69,7 +69,7 @@ struct progress {
 
 /// Callbacks, all called from one thread at a time, in input order.
 struct run_hooks {
-    /// Each skipped line except blank ones: "FILE:LINE: reason[: detail]".
+    /// Each skipped (bad) line: "FILE:LINE: reason[: detail]". Blank lines are not skips.
     std::function<void(const std::string& message)> on_skip;
     /// After each chunk.
     std::function<void(const progress&)> on_progress;
@@ -79,7 +79,8 @@ struct run_hooks {
 
 struct run_result {
     std::uint64_t num_samples = 0;                 ///< records scored
-    std::uint64_t num_records_read = 0;            ///< lines read (= num_samples + Σ skipped)
+    std::uint64_t num_records_read = 0;            ///< records read (= num_samples + Σ skipped)
+    std::uint64_t blank_lines = 0;                 ///< blank lines: not records, not skipped
     std::uint64_t bytes_read = 0;                  ///< input bytes consumed
     std::map<std::string, std::uint64_t> skipped;  ///< reason → count
     std::map<std::string, std::uint64_t, std::less<>> languages;  ///< record language → count
