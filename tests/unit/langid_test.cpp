@@ -15,22 +15,17 @@
 #include <thread>
 #include <vector>
 
+#include "support/require_asset.hpp"
+
 namespace fs = std::filesystem;
 namespace pt = polyglot::text;
 
 namespace {
 
-/// lid.176.ftz from the data directory (scripts/bootstrap fetches it), or null with a message.
+/// lid.176.ftz from the data directory (scripts/bootstrap fetches it); fails the test when absent.
 std::shared_ptr<const pt::langid> model() {
-    static const std::shared_ptr<const pt::langid> m = []() -> std::shared_ptr<const pt::langid> {
-        const fs::path p = polyglot::data_dir() / "lid.176.ftz";
-        if (!fs::exists(p)) return nullptr;
-        return pt::langid::open(p);
-    }();
-    if (!m) {
-        BOOST_TEST_MESSAGE("SKIPPED: lid.176.ftz not in " << polyglot::data_dir().string()
-                                                          << " (run scripts/bootstrap)");
-    }
+    static const std::shared_ptr<const pt::langid> m =
+        pt::langid::open(polyglot::testing::require_data_asset("lid.176.ftz"));
     return m;
 }
 
@@ -97,7 +92,6 @@ void expect_error(const fs::path& p, const std::string& fragment) {
 
 BOOST_AUTO_TEST_CASE(known_sentences) {
     auto m = model();
-    if (!m) return;
     BOOST_TEST(m->labels().size() == 176u);
     BOOST_TEST(m->name() == "fasttext:lid.176.ftz");
     for (const sample& s : k_samples) {
@@ -123,7 +117,6 @@ BOOST_AUTO_TEST_CASE(known_sentences) {
 
 BOOST_AUTO_TEST_CASE(newlines_and_empty_text) {
     auto m = model();
-    if (!m) return;
     // Newlines are folded: the whole text is one line, as one space-separated line would be.
     const auto folded = m->top1("Das Wetter ist heute schön, deshalb gehen wir im Park spazieren.");
     const auto multi =
@@ -146,7 +139,6 @@ BOOST_AUTO_TEST_CASE(newlines_and_empty_text) {
 
 BOOST_AUTO_TEST_CASE(thread_safe_predictions) {
     auto m = model();
-    if (!m) return;
     std::vector<pt::langid::prediction> serial;
     for (const sample& s : k_samples) serial.push_back(m->top1(s.text));
     constexpr int n_threads = 4;
@@ -170,7 +162,7 @@ BOOST_AUTO_TEST_CASE(thread_safe_predictions) {
 }
 
 BOOST_AUTO_TEST_CASE(open_by_asset_name) {
-    if (!model()) return;
+    (void)model();  // fails the test when lid.176.ftz is missing
     auto m = pt::open_langid();
     BOOST_TEST(m->path() == polyglot::data_dir() / "lid.176.ftz");
     BOOST_TEST(m->top1(k_samples[1].text).label == "de");
@@ -189,8 +181,7 @@ BOOST_AUTO_TEST_CASE(missing_and_corrupt_models) {
     std::memcpy(header.data() + 4, &version, 4);
     expect_error<polyglot::format_error>(write_file("version.ftz", header), "version 99");
 
-    if (!model()) return;
-    const std::string good = read_all(polyglot::data_dir() / "lid.176.ftz");
+    const std::string good = read_all(polyglot::testing::require_data_asset("lid.176.ftz"));
     BOOST_TEST_REQUIRE(good.size() > 100000u);
     // Truncated anywhere (header, args, dictionary, matrices, the last byte) -> format_error.
     for (std::size_t cut :
@@ -236,10 +227,7 @@ BOOST_AUTO_TEST_CASE(language_codes) {
         BOOST_TEST(pt::normalize_lang_code(in) == want);
     }
     // Every normalised paper language is a lid.176 label.
-    if (auto m = model()) {
-        for (const char* code :
-             {"ar", "cs", "de", "es", "id", "ja", "tl", "sw", "he", "no", "zh"}) {
-            BOOST_TEST(std::count(m->labels().begin(), m->labels().end(), code) == 1);
-        }
-    }
+    const auto m = model();
+    for (const char* code : {"ar", "cs", "de", "es", "id", "ja", "tl", "sw", "he", "no", "zh"})
+        BOOST_TEST(std::count(m->labels().begin(), m->labels().end(), code) == 1);
 }

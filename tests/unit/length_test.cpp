@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Length metric: exact values on hand-built records, exact quantiles, merge(split) == one pass,
-// and token counts against the tiktoken fixtures when the cl100k_base tokenizer is available.
+// and token counts against the tiktoken fixtures (cl100k_base from the data directory).
 #define BOOST_TEST_MODULE length
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "support/require_asset.hpp"
 #include "test_tokenizers.hpp"
 
 namespace pg = polyglot;
@@ -140,16 +141,10 @@ BOOST_AUTO_TEST_CASE(merge_of_any_split_equals_one_pass) {
 }
 
 BOOST_AUTO_TEST_CASE(cl100k_token_counts_match_tiktoken_fixtures) {
-    const char* fixture = "../shared/fixtures/tokenizers/cl100k_base.jsonl";
-    BOOST_REQUIRE_MESSAGE(std::ifstream(fixture).good(),
-                          fixture << " missing: tests need the shared fixtures next to the repo");
-    std::shared_ptr<const pg::text::tokenizer> tok;
-    try {
-        tok = pg::text::open_tokenizer("cl100k_base");
-    } catch (const pg::unsupported_error& e) {
-        BOOST_TEST_MESSAGE("skipped: " << e.what());
-        return;
-    }
+    const std::string fixture =
+        pg::testing::require_shared("fixtures/tokenizers/cl100k_base.jsonl").string();
+    pg::testing::require_data_asset("cl100k_base.json");
+    const auto tok = pg::text::open_tokenizer("cl100k_base");
     // The fixture's texts and ids (tiktoken encode_ordinary), read with our own JSONL reader.
     pg::io::jsonl_options o;
     o.prompt_field = "text";
