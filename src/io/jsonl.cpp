@@ -51,18 +51,25 @@ line_reader::~line_reader() {
 }
 
 void line_reader::fill() {
+    auto read_block = [&] {
+        const std::size_t old = buf_.size();
+        buf_.resize(old + opts_.read_block_bytes);
+        const std::size_t n = std::fread(buf_.data() + old, 1, opts_.read_block_bytes, f_);
+        buf_.resize(old + n);
+        if (n == 0) {
+            if (std::ferror(f_)) throw io_error(path_ + ": read error: " + std::strerror(errno));
+            eof_ = true;
+        }
+        read_ += n;
+    };
     const std::size_t old = buf_.size();
-    buf_.resize(old + opts_.read_block_bytes);
-    const std::size_t n = std::fread(buf_.data() + old, 1, opts_.read_block_bytes, f_);
-    buf_.resize(old + n);
-    if (n == 0) {
-        if (std::ferror(f_)) throw io_error(path_ + ": read error: " + std::strerror(errno));
-        eof_ = true;
-    }
-    read_ += n;
+    read_block();
     if (!started_) {
         started_ = true;
         // A UTF-8 byte order mark at the start of the file is not part of the first record.
+        // Its bytes may come in over several reads (small blocks): read on until three are in
+        // or the input ends, so that what is stripped never depends on the block size.
+        while (!eof_ && buf_.size() - old < 3) read_block();
         if (buf_.size() - old >= 3 && std::memcmp(buf_.data() + old, "\xEF\xBB\xBF", 3) == 0)
             buf_.erase(old, 3);
     }

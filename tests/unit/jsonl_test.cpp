@@ -136,6 +136,23 @@ BOOST_AUTO_TEST_CASE(bom_is_stripped) {
     BOOST_TEST(pc.skips.empty());
     BOOST_REQUIRE_EQUAL(pc.records.size(), 2u);
     BOOST_TEST(pc.records[0].id == "g1");
+    // Whatever the read block size: the BOM's bytes may arrive over several reads (found by
+    // tests/fuzz/fuzz_jsonl.cpp: with 1-byte blocks line 1 was malformed_json).
+    for (std::size_t block : {1, 2, 3, 4}) {
+        pg::io::jsonl_options o;
+        o.read_block_bytes = block;
+        o.chunk_lines = 1;
+        auto [recs, skips] = read_chunked(data_dir / "score/bom.jsonl", o);
+        BOOST_TEST(skips.empty(), "block " << block);
+        BOOST_REQUIRE_EQUAL(recs.size(), 2u);
+        BOOST_TEST(std::get<4>(recs[0]) == "g1", "block " << block);
+    }
+    // A file holding only a BOM has no lines.
+    temp_file only_bom("\xEF\xBB\xBF");
+    auto empty = pg::io::read_all(only_bom.path.string());
+    BOOST_TEST(empty.records.empty());
+    BOOST_TEST(empty.skips.empty());
+    BOOST_TEST(empty.blank_lines.empty());
 }
 
 BOOST_AUTO_TEST_CASE(crlf_is_stripped) {
