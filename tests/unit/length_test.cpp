@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "support/records.hpp"
 #include "support/require_asset.hpp"
 #include "test_tokenizers.hpp"
 
@@ -23,16 +24,7 @@ using pg::metrics::count_histogram;
 using pg::metrics::length_metric;
 
 namespace {
-std::vector<pg::record> make(const std::vector<std::string>& prompts,
-                             const std::vector<std::string>& responses) {
-    std::vector<pg::record> v(prompts.size());
-    for (std::size_t i = 0; i < v.size(); ++i) {
-        v[i].prompt = prompts[i];
-        v[i].response = responses[i];
-        v[i].line = i + 1;
-    }
-    return v;
-}
+using pg::testing::make_records;
 
 double numpy_percentile(std::vector<std::uint64_t> v, double q) {
     std::sort(v.begin(), v.end());
@@ -78,7 +70,8 @@ BOOST_AUTO_TEST_CASE(histogram_quantiles_match_numpy_definition) {
 BOOST_AUTO_TEST_CASE(exact_values_on_hand_built_records) {
     // Byte tokenizer: tokens = bytes. "é" is 2 bytes, 1 code point.
     length_metric m(pg::testing::bytes());
-    auto recs = make({"a", "bb", "ccc", "", "dddddddddd"}, {"\xc3\xa9", "", "x y", "zz", "w"});
+    auto recs =
+        make_records({"a", "bb", "ccc", "", "dddddddddd"}, {"\xc3\xa9", "", "x y", "zz", "w"});
     auto s = pg::metrics::run_serial(m, recs);
     BOOST_TEST(s.prompts.n == 5u);
     auto js = finalize(m, s);
@@ -98,7 +91,7 @@ BOOST_AUTO_TEST_CASE(exact_values_on_hand_built_records) {
 
 BOOST_AUTO_TEST_CASE(per_instance_values) {
     length_metric m(pg::testing::bytes());
-    auto recs = make({"abc"}, {""});
+    auto recs = make_records({"abc"}, {""});
     auto s = m.make_state();
     pg::instance_values iv;
     m.accumulate(s, recs[0], iv);
@@ -124,7 +117,7 @@ BOOST_AUTO_TEST_CASE(merge_of_any_split_equals_one_pass) {
         r.emplace_back(rng() % 300, '\xd0');
         r.back() = "\xd0\x96 words and " + std::to_string(i);
     }
-    auto recs = make(p, r);
+    auto recs = make_records(p, r);
     auto whole = pg::metrics::run_serial(m, recs);
     for (std::size_t cut1 : {0u, 1u, 17u, 59u, 60u})
         for (std::size_t cut2 : {cut1, std::min<std::size_t>(cut1 + 9, 60)}) {
