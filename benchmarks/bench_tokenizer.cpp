@@ -57,14 +57,20 @@ std::size_t total_bytes() {
     return b;
 }
 
-void run(benchmark::State& state, const char* table, bool count_only) {
-    std::shared_ptr<const polyglot::text::tokenizer> tok;
+/// The table, or null after marking the benchmark as failed (the asset is missing).
+std::shared_ptr<const polyglot::text::tokenizer> open_or_fail(benchmark::State& state,
+                                                              const char* table) {
     try {
-        tok = polyglot::text::open_tokenizer(table);
+        return polyglot::text::open_tokenizer(table);
     } catch (const std::exception& e) {
         state.SkipWithError(e.what());
-        return;
+        return nullptr;
     }
+}
+
+void run(benchmark::State& state, const char* table, bool count_only) {
+    const auto tok = open_or_fail(state, table);
+    if (!tok) return;
     const auto& ls = lines();
     std::vector<polyglot::text::token_id> ids;
     std::size_t tokens = 0;
@@ -95,13 +101,8 @@ void BM_count_o200k(benchmark::State& s) { run(s, "o200k_base", true); }
 /// (minutes in Node at 100k characters); ours merges long pieces with a heap. The complexity
 /// fit over the range shows the growth (expected: N log N).
 void long_piece(benchmark::State& state, const char* table, const std::string& unit) {
-    std::shared_ptr<const polyglot::text::tokenizer> tok;
-    try {
-        tok = polyglot::text::open_tokenizer(table);
-    } catch (const std::exception& e) {
-        state.SkipWithError(e.what());
-        return;
-    }
+    const auto tok = open_or_fail(state, table);
+    if (!tok) return;
     std::string text;
     for (std::int64_t k = 0; k < state.range(0); ++k) text += unit;
     std::vector<polyglot::text::token_id> ids;

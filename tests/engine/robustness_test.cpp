@@ -142,33 +142,32 @@ BOOST_AUTO_TEST_CASE(truncation_keeps_bos_and_counts) {
             const std::string prompt = str_of(c, "prompt"), response = str_of(c, "response");
             std::vector<std::string_view> p{prompt}, r{response};
 
+            // score() with max_tokens = @p max must keep @p kept (BOS + the prompt's tail +
+            // the response's head) and give the network's log-probs of exactly those ids.
+            auto truncated = [&](std::size_t max, std::vector<std::uint32_t> kept,
+                                 std::size_t prompt_tokens) {
+                auto rt = pe::hf_runtime::open(dir, {.pooling = "", .max_tokens = max});
+                auto res = rt->score(p, r, true)[0];
+                BOOST_TEST(res.truncated);
+                BOOST_TEST(res.prompt_tokens == prompt_tokens);
+                BOOST_TEST(res.response_tokens == kept.size() - prompt_tokens);
+                BOOST_TEST(res.n_scored == kept.size() - prompt_tokens);
+                BOOST_TEST(res.logprobs == net_logprobs(*rt, kept, prompt_tokens),
+                           boost::test_tools::per_element());
+                return std::pair(std::move(rt), res.logprobs);
+            };
             // 16 tokens: BOS, the last 2 prompt tokens, all 13 response tokens.
-            auto rt16 = pe::hf_runtime::open(dir, {.pooling = "", .max_tokens = 16});
-            auto res = rt16->score(p, r, true)[0];
-            BOOST_TEST(res.truncated);
-            BOOST_TEST(res.prompt_tokens == 3u);
-            BOOST_TEST(res.response_tokens == 13u);
-            BOOST_TEST(res.n_scored == 13u);
             std::vector<std::uint32_t> want{bos, pids[12], pids[13]};
             want.insert(want.end(), rids.begin(), rids.end());
-            BOOST_TEST(res.logprobs == net_logprobs(*rt16, want, 3),
-                       boost::test_tools::per_element());
+            auto [rt16, lp16] = truncated(16, want, 3);
             // Dropping BOS instead would give other values (the check can fail).
             std::vector<std::uint32_t> no_bos{pids[11], pids[12], pids[13]};
             no_bos.insert(no_bos.end(), rids.begin(), rids.end());
-            BOOST_TEST(res.logprobs != net_logprobs(*rt16, no_bos, 3));
-
+            BOOST_TEST(lp16 != net_logprobs(*rt16, no_bos, 3));
             // 8 tokens: BOS is all that is left of the prompt; the response loses its tail.
-            auto rt8 = pe::hf_runtime::open(dir, {.pooling = "", .max_tokens = 8});
-            auto res8 = rt8->score(p, r, true)[0];
-            BOOST_TEST(res8.truncated);
-            BOOST_TEST(res8.prompt_tokens == 1u);
-            BOOST_TEST(res8.response_tokens == 7u);
-            BOOST_TEST(res8.n_scored == 7u);
             std::vector<std::uint32_t> want8{bos};
             want8.insert(want8.end(), rids.begin(), rids.begin() + 7);
-            BOOST_TEST(res8.logprobs == net_logprobs(*rt8, want8, 1),
-                       boost::test_tools::per_element());
+            auto [rt8, lp8] = truncated(8, want8, 1);
 
             // An empty prompt is just BOS (expected.json's last case: prompt_ids == [BOS]).
             std::vector<std::string_view> e{""};
