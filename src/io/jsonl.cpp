@@ -127,7 +127,10 @@ bool line_reader::next(line_chunk& out) {
             continue;
         }
         scan_ = buf_.size();
-        if (buf_.size() - cur_ > opts_.max_line_bytes) {
+        // Too long already? A '\r' at the end of what we hold may be the one push_line strips
+        // before the '\n': it does not count (so the verdict never depends on the block size).
+        const std::size_t held = buf_.size() - cur_;
+        if (held > opts_.max_line_bytes + (held > 0 && buf_.back() == '\r' ? 1 : 0)) {
             skip_long_line(out);
             scan_ = cur_;
             continue;

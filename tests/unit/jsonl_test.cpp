@@ -118,6 +118,28 @@ BOOST_AUTO_TEST_CASE(huge_lines_are_streamed_past) {
     BOOST_TEST(all.records.size() == 3u);
 }
 
+BOOST_AUTO_TEST_CASE(a_crlf_line_of_exactly_the_limit_is_kept) {
+    // 32 bytes + "\r\n" with max_line_bytes 32: the '\r' is not part of the line, whatever the
+    // read block size (found by tests/fuzz/fuzz_jsonl.cpp: small blocks made it line_too_long).
+    const std::string line = R"({"prompt": "p", "response": "r"})";
+    BOOST_REQUIRE_EQUAL(line.size(), 32u);
+    temp_file f(line + "\r\n" + line + "x\r\n" + line + "\r");
+    for (std::size_t block : {1, 2, 7, 33, 34, 4096}) {
+        pg::io::jsonl_options o;
+        o.max_line_bytes = 32;
+        o.read_block_bytes = block;
+        auto [recs, skips] = read_chunked(f.path, o);
+        BOOST_TEST_CONTEXT("block " << block) {
+            BOOST_REQUIRE_EQUAL(recs.size(), 2u);
+            BOOST_TEST(std::get<0>(recs[0]) == 1u);
+            BOOST_TEST(std::get<0>(recs[1]) == 3u);  // last line: no '\n', its '\r' stripped
+            BOOST_REQUIRE_EQUAL(skips.size(), 1u);
+            BOOST_TEST(skips[0].first == 2u);  // 33 bytes before the '\r'
+            BOOST_TEST(skips[0].second == "line_too_long");
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(missing_file_names_the_path) {
     try {
         pg::io::read_all("tests/data/score/does-not-exist.jsonl");
