@@ -4,7 +4,8 @@
 already in the repository and in ../shared (deterministic; the outputs are committed, so
 scripts/fuzz never needs this script). Run from the project root:
     /usr/bin/python3 tests/fuzz/make_corpus.py
-  jsonl          tests/data/{score,bad}/*.jsonl, each after a first byte choosing reader limits
+  jsonl          tests/data/{score,bad}/*.jsonl, each after a first byte choosing reader limits,
+                 and the inputs of past findings
   npy            small float32/float16 arrays saved by numpy (format 1, 2, 3), an empty one
   safetensors    tiny files in every float dtype, with __metadata__, an empty header
   model_config   the fixture models' config.json, a multimodal (text_config) Gemma 3 wrapper
@@ -39,6 +40,11 @@ def jsonl():
         if len(data) > 4096:
             data = b"\n".join(data.splitlines()[:12]) + b"\n"
         (d / f"{f.parent.name}_{f.stem}").write_bytes(bytes([knobs[i % len(knobs)]]) + data)
+    # Regression seeds of past findings (docs/testing.md): a BOM read in 1-byte blocks; a CRLF
+    # line of exactly max_line_bytes (24) read in 4-byte blocks.
+    line = b'{"prompt":"p","resp":"r"}'[:24]
+    (d / "regress_bom_small_blocks").write_bytes(b"\x00\xef\xbb\xbf" + b'{"prompt": "p", "response": "r"}\n')
+    (d / "regress_crlf_at_limit").write_bytes(b"\x1d" + line + b"\r\n" + line + b"\r\n")
 
 
 def npy():
