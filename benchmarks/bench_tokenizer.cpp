@@ -11,28 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "bench_text.hpp"
+
 namespace {
 
 const std::vector<std::string>& lines() {
     static const std::vector<std::string> out = [] {
-        const char* sentences[] = {
-            "The quick brown fox jumps over the lazy dog, doesn't it? It's 12:45 already.",
-            "Die Abhängigkeitsauflösung ist fehlgeschlagen: Paket „libfoo“ wurde nicht gefunden.",
-            "La configuration du réseau a échoué ; veuillez réessayer plus tard, s'il vous plaît.",
-            "Не удалось открыть файл «настройки.conf»: доступ запрещён (код ошибки 13).",
-            "无法连接到服务器，请检查您的网络设置，然后重试。",
-            "ファイルを保存できませんでした。ディスクの空き容量を確認してください。",
-            "서버에 연결할 수 없습니다. 네트워크 설정을 확인하십시오.",
-            "تعذر فتح الملف، يرجى التحقق من الأذونات والمحاولة مرة أخرى.",
-            "לא ניתן לפתוח את הקובץ; אנא בדוק את ההרשאות ונסה שוב.",
-            "फ़ाइल सहेजी नहीं जा सकी, कृपया डिस्क स्थान की जाँच करें।",
-            "ไม่สามารถเปิดไฟล์ได้ กรุณาตรวจสอบสิทธิ์การเข้าถึง",
-            "Δεν ήταν δυνατή η αποθήκευση του αρχείου· ελέγξτε τα δικαιώματα.",
-            "Dosya kaydedilemedi; lütfen disk alanını kontrol edip yeniden deneyin.",
-            "Nie można zapisać pliku — sprawdź uprawnienia i spróbuj ponownie.",
-            "  def main():\n        return {\"status\": 200, 'ok': True}  # 👍🏽 ✅",
-            "Tiếng Việt có dấu: không thể lưu tệp, vui lòng thử lại sau.",
-        };
+        const auto& sentences = polyglot::bench::multilingual_sentences();
         std::vector<std::string> v;
         std::uint64_t x = 0x9E3779B97F4A7C15ull;
         std::size_t bytes = 0;
@@ -40,9 +25,9 @@ const std::vector<std::string>& lines() {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            std::string line = sentences[x % std::size(sentences)];
+            std::string line = sentences[x % sentences.size()];
             line += ' ';
-            line += sentences[(x >> 20) % std::size(sentences)];
+            line += sentences[(x >> 20) % sentences.size()];
             bytes += line.size();
             v.push_back(std::move(line));
         }

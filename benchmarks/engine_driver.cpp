@@ -40,7 +40,7 @@ int main(int argc, char** argv) try {
         else
             throw std::runtime_error("unknown option " + k);
     }
-    auto net = pe::transformer::load(argv[1], true);
+    auto net = pe::transformer::load(argv[1], {.need_lm_head = true});
     std::ifstream in(argv[2]);
     std::vector<std::vector<pe::token_id>> seqs;
     std::vector<std::size_t> from;
@@ -54,14 +54,21 @@ int main(int argc, char** argv) try {
         from.push_back(f);
     }
     std::vector<std::vector<float>> lp(seqs.size());
-    std::vector<pe::seq_request> reqs(seqs.size());
+    std::vector<polyglot::runtime::forward_seq> reqs(seqs.size());
+    std::vector<std::vector<polyglot::runtime::output_request>> outs(seqs.size());
     std::size_t tokens = 0;
     for (std::size_t i = 0; i < seqs.size(); ++i) {
         const std::size_t f = std::max<std::size_t>(from[i], 1);
         lp[i].assign(seqs[i].size() > f ? seqs[i].size() - f : 0, 0.0f);
+        for (std::size_t p = f; p < seqs[i].size(); ++p) {
+            polyglot::runtime::output_request o;
+            o.row = std::uint32_t(p - 1);
+            o.target = std::int32_t(seqs[i][p]);
+            o.logprob = lp[i].data() + (p - f);
+            outs[i].push_back(o);
+        }
         reqs[i].ids = seqs[i];
-        reqs[i].score_from = from[i];
-        reqs[i].logprobs = lp[i].empty() ? nullptr : lp[i].data();
+        reqs[i].outputs = outs[i];
         tokens += seqs[i].size();
     }
     oneapi::tbb::task_arena arena(threads);
@@ -73,7 +80,8 @@ int main(int argc, char** argv) try {
                 std::size_t j = i, n = 0;
                 while (j < reqs.size() && (j == i || n + seqs[j].size() <= batch_tokens))
                     n += seqs[j++].size();
-                net->run(std::span<const pe::seq_request>(reqs.data() + i, j - i));
+                net->forward(
+                    std::span<const polyglot::runtime::forward_seq>(reqs.data() + i, j - i));
                 i = j;
             }
         });

@@ -19,8 +19,8 @@ WORK="${WORK:-$(mktemp -d)}"
 [ -x /usr/bin/time ] || { echo "score_scaling.sh: needs /usr/bin/time (apt install time)" >&2; exit 1; }
 # CPU s = user + sys of the whole process: on a shared machine, records per CPU second is the
 # steadier figure (wall time includes waiting for cores other jobs hold).
-printf "%-9s %6s %9s %11s %8s %13s %12s %8s\n" records MB seconds records/s "CPU s" "records/CPU-s" \
-  "peak RSS MB" threads
+printf "%-9s %6s %9s %11s %8s %13s %12s %8s %s\n" records MB seconds records/s "CPU s" "records/CPU-s" \
+  "peak RSS MB" threads load
 for n in $SIZES; do
   f="$WORK/sft_${LANGS//,/-}_$n.jsonl"
   [ -s "$f" ] || /usr/bin/python3 scripts/mo_corpus.py jsonl --records "$n" --langs "$LANGS" >"$f"
@@ -30,7 +30,7 @@ for n in $SIZES; do
   rss=$(awk -F: '/Maximum resident set size/ {gsub(/ /,"",$2); print $2}' "$WORK/time_$n.txt")
   cpu=$(awk -F: '/User time|System time/ {s += $2} END {print s}' "$WORK/time_$n.txt")
   mb=$(du -m "$f" | cut -f1)
-  python3 -c "import sys; n,s,c,r,mb,t=sys.argv[1:]; n=int(n); print(f'{n:<9} {int(mb):>6} {float(s):>9.2f} {n/float(s):>11.0f} {float(c):>8.2f} {n/float(c):>13.0f} {int(r)/1024:>12.1f} {t:>8}')" \
-      "$n" "$secs" "$cpu" "$rss" "$mb" "$THREADS"
+  python3 -c "import sys; n,s,c,r,mb,t,l=sys.argv[1:]; n=int(n); print(f'{n:<9} {int(mb):>6} {float(s):>9.2f} {n/float(s):>11.0f} {float(c):>8.2f} {n/float(c):>13.0f} {int(r)/1024:>12.1f} {t:>8} {l}')" \
+      "$n" "$secs" "$cpu" "$rss" "$mb" "$THREADS" "$(cut -d' ' -f1 /proc/loadavg)"
 done
 echo "(inputs and reports in $WORK)"

@@ -29,14 +29,8 @@ CACHE="${BENCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/polyglot/bench}"
 command -v node >/dev/null || { echo "node not found" >&2; exit 2; }
 mkdir -p "$CACHE"
 
-corpus="$CACHE/mo_lines_${CORPUS_MB}MB.txt"
-if [[ ! -s "$corpus" ]]; then
-  echo "building corpus $corpus ..." >&2
-  /usr/bin/python3 "$ROOT/scripts/mo_corpus.py" lines > "$corpus.full"
-  head -c "$((CORPUS_MB * 1000000))" "$corpus.full" | LC_ALL=C sed '$d' > "$corpus.tmp"
-  mv "$corpus.tmp" "$corpus"
-  rm -f "$corpus.full"
-fi
+source "$ROOT/benchmarks/bench_common.sh"
+corpus=$(mo_corpus_file "$CACHE" "$CORPUS_MB")
 bytes=$(stat -c %s "$corpus")
 
 nodedir="$CACHE/node"
@@ -48,7 +42,6 @@ fi
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 echo "node: npm tiktoken@1.0.22 encode_ordinary, $RUNS passes ..." >&2
 NODE_PATH="$nodedir/node_modules" node "$ROOT/benchmarks/tiktoken_node.mjs" "$corpus" "$TOKENIZER" \

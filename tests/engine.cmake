@@ -16,3 +16,9 @@ if(TARGET polyglot_cpu_engine AND TARGET polyglot_cli)
     LIBS polyglot_model_common simdjson::simdjson LABELS plugins)
   add_dependencies(engine_cli_test polyglot_cli polyglot_plugin_cpu)
 endif()
+if(TARGET polyglot_model_common)
+  # Ids, decoding and stream decoding against HF's Rust `tokenizers` (tests/oracles/).
+  polyglot_add_test(engine_hf_tokenizer_oracle_test
+    SOURCES "${CMAKE_CURRENT_LIST_DIR}/engine/hf_tokenizer_oracle_test.cpp"
+    LIBS polyglot_model_common simdjson::simdjson ICU::uc LABELS plugins)
+endif()

@@ -37,7 +37,7 @@ get_property(_test_plugins GLOBAL PROPERTY POLYGLOT_TEST_PLUGINS)
 
 # Every plugin test needs the real plugins, the bad ones and the CLI built first.
 foreach(t IN ITEMS abi_layout_test registry_test bad_plugin_test cpu_plugin_test
-                   distinct_ri_cli_test)
+                   distinct_ri_cli_test lm_ops_test)
   if(TARGET ${t})
     if(TARGET polyglot_plugin_cpu)
       add_dependencies(${t} polyglot_plugin_cpu)
@@ -71,6 +71,10 @@ endif()
 if(TARGET registry_test)
   target_compile_definitions(registry_test PRIVATE
     POLYGLOT_PLUGIN_TEST_INSTALL_DIR="${POLYGLOT_PLUGIN_DIR}")
+endif()
+# The language-model operations test reads the fixtures' expected.json.
+if(TARGET lm_ops_test)
+  target_link_libraries(lm_ops_test PRIVATE simdjson::simdjson)
 endif()
 
 # fastText vectors and distinct-RI against the fastText CLI itself (Debian package fasttext):

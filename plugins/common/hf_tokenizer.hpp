@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-/// @file Hugging Face `tokenizer.json` (the `tokenizers` library's format), BPE models only:
-/// byte-level BPE with a Split-regex pre-tokenizer (GPT-2, Llama 3, Qwen, OLMo) and
-/// SentencePiece-style BPE with byte fallback (Gemma, Llama 2). Reproduces `tokenizers`'
-/// pipeline: added tokens → normalizer → pre-tokenizer → BPE → post-processor.
+/// @file Hugging Face `tokenizer.json` (the `tokenizers` library's format): encoding and decoding
+/// with the ids and text of `tokenizers` 0.23 (the Rust library is the test oracle).
+///
+/// Pipeline as `tokenizers`: added tokens (one Aho–Corasick-style pass, leftmost-longest) →
+/// normalizer → added tokens of the normalized text → pre-tokenizer → model (BPE, Unigram,
+/// WordPiece) → post-processor; decoding: ids → tokens → decoder chain.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <polyglot/version.hpp>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,12 +22,16 @@ namespace model {
 
 using token_id = std::uint32_t;
 
+/// hf_tokenizer::decode_options (at namespace scope so that it can be a default argument).
+struct hf_decode_options {
+    bool skip_special_tokens = false;
+};
+
 class hf_tokenizer {
   public:
     /// Loads @p path: a model directory (its tokenizer.json) or a tokenizer.json file.
-    /// Throws io_error / format_error, or unsupported_error for model types other than BPE and
-    /// for normalizers / pre-tokenizers / post-processors this implementation does not have;
-    /// every message names the file.
+    /// Throws io_error / format_error, or unsupported_error for components this implementation
+    /// does not have; every message names the file.
     static std::shared_ptr<const hf_tokenizer> load(const std::filesystem::path& path);
     ~hf_tokenizer();
     hf_tokenizer(const hf_tokenizer&) = delete;
@@ -37,7 +44,9 @@ class hf_tokenizer {
         /// false their text is tokenized as ordinary text (`split_special_tokens=True`).
         bool parse_special = true;
     };
-    /// Thread-safe.
+    /// Appends the ids of @p text to @p out. Thread-safe. Invalid UTF-8 is read as
+    /// `String::from_utf8_lossy` / a JavaScript TextDecoder reads it (U+FFFD per maximal
+    /// invalid subpart), which is what a caller of `tokenizers` passes for such bytes.
     void encode(std::string_view text, std::vector<token_id>& out,
                 const encode_options& opts) const;
     [[nodiscard]] std::vector<token_id> encode(std::string_view text,
@@ -47,13 +56,46 @@ class hf_tokenizer {
         return ids;
     }
 
+    using decode_options = hf_decode_options;
+    /// = `tokenizer.decode(ids, skip_special_tokens)`; ids outside the vocabulary are skipped
+    /// (as `tokenizers` does). Thread-safe.
+    [[nodiscard]] std::string decode(std::span<const token_id> ids,
+                                     const decode_options& opts = {}) const;
+    /// Whether @p id is a special added token (skipped by skip_special_tokens).
+    [[nodiscard]] bool is_special(token_id id) const noexcept;
+
+    /// Incremental detokenizer (one per generated sequence): push ids one at a time, get the
+    /// newly completed text; never emits half a UTF-8 character; the concatenation of
+    /// everything emitted plus finish() equals the text that decode() gives for the pushed ids,
+    /// with @p prompt_ids as context (decode(prompt + generated) less the prompt's own text, as
+    /// vLLM's detokenizer does: Metaspace's leading-space rule and UTF-8 sequences split
+    /// between prompt and generation come out right).
+    class stream_decoder {
+      public:
+        stream_decoder(const hf_tokenizer& tok, decode_options opts,
+                       std::span<const token_id> prompt_ids = {});
+        ~stream_decoder();
+        stream_decoder(stream_decoder&&) noexcept;
+        stream_decoder& operator=(stream_decoder&&) noexcept;
+        /// Newly completed text; valid until the next call.
+        std::string_view push(token_id id);
+        /// What is left (incomplete bytes as `tokenizers` renders them, i.e. U+FFFD).
+        std::string finish();
+
+        struct state;
+
+      private:
+        std::unique_ptr<state> s_;
+    };
+
     /// Ids the post-processor puts before / after a single sequence.
     [[nodiscard]] const std::vector<token_id>& prefix_special() const noexcept;
     [[nodiscard]] const std::vector<token_id>& suffix_special() const noexcept;
     /// Size of the id space (max id + 1 over the vocabulary and the added tokens).
     [[nodiscard]] std::size_t vocab_size() const noexcept;
     [[nodiscard]] std::optional<token_id> token_to_id(std::string_view token) const;
-    /// The token's string as stored (byte-level or ▁ form), "" for an unknown id.
+    /// The token's string as `tokenizers`' id_to_token gives it (byte-level or ▁ form), "" for
+    /// an unknown id.
     [[nodiscard]] std::string id_to_token(token_id id) const;
     [[nodiscard]] const std::filesystem::path& path() const noexcept;
 

@@ -36,6 +36,16 @@ inline std::size_t config_size(simdjson::dom::object& obj, const char* key, std:
     return static_cast<std::size_t>(u);
 }
 
+/// A boolean field, or @p fallback when absent; argument_error otherwise.
+inline bool config_bool(simdjson::dom::object& obj, const char* key, bool fallback) {
+    auto v = obj[key];
+    if (v.error() == simdjson::NO_SUCH_FIELD) return fallback;
+    bool b = false;
+    if (v.get(b) != simdjson::SUCCESS)
+        throw argument_error(std::string("config: '") + key + "' must be true or false");
+    return b;
+}
+
 /// A string field, or "" when absent; argument_error when it is not a string.
 inline std::string config_string(simdjson::dom::object& obj, const char* key) {
     auto v = obj[key];

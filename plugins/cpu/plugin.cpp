@@ -94,7 +94,8 @@ const plugin_sdk::plugin_description& describe() {
         .description =
             "CPU reference backend: fastText sentence embeddings (.bin/.ftz); "
             "Hugging Face models through the native transformer engine",
-        .caps = POLYGLOT_CAP_EMBED | POLYGLOT_CAP_TOKENIZE | POLYGLOT_CAP_SCORE,
+        .caps = POLYGLOT_CAP_EMBED | POLYGLOT_CAP_TOKENIZE | POLYGLOT_CAP_SCORE |
+                POLYGLOT_CAP_GENERATE,
         .create = &create,
         .score = [] { return std::int32_t{1}; },  // always usable, lowest preference
         .devices = &devices,

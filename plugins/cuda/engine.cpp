@@ -4,9 +4,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <numbers>
 #include <polyglot/core/error.hpp>
+#include <thread>
 
+#include "common/runtime/weights.hpp"
 #include "common/safetensors.hpp"
 #include "device.hpp"
 #include "plan.hpp"
@@ -63,45 +64,10 @@ bool same_type(model::dtype d, elem_type t) {
            (d == model::dtype::bf16 && t == elem_type::bf16);
 }
 
-/// RoPE inverse frequencies exactly as the cpu engine computes them (transformers' rules).
-std::vector<float> inv_freq(const model::rope_params& rp, std::int64_t dim) {
-    std::vector<float> f(std::size_t(dim / 2));
-    const float theta = float(rp.theta);
-    for (std::int64_t i = 0; i < dim / 2; ++i) {
-        const float e = float(2 * i) / float(dim);
-        f[std::size_t(i)] = 1.0f / float(std::pow(double(theta), double(e)));
-    }
-    if (rp.type == "linear") {
-        for (auto& v : f) v = v / float(rp.factor);
-    } else if (rp.type == "llama3") {
-        const double old_ctx = rp.original_max_position;
-        const double low_wl = old_ctx / rp.low_freq_factor;
-        const double high_wl = old_ctx / rp.high_freq_factor;
-        const float factor = float(rp.factor);
-        for (auto& v : f) {
-            const float wavelen = (1.0f / v) * float(2 * std::numbers::pi);
-            float inv = wavelen > low_wl ? v / factor : v;
-            const float smooth = float((old_ctx / wavelen - rp.low_freq_factor) /
-                                       (rp.high_freq_factor - rp.low_freq_factor));
-            const float smoothed = (1.0f - smooth) * inv / factor + smooth * inv;
-            const bool medium = !(wavelen < high_wl) && !(wavelen > low_wl);
-            v = medium ? smoothed : inv;
-        }
-    }
-    return f;
-}
-
 struct dev_linear {
     std::int64_t out = 0, in = 0;
     device_buffer w;  // [out, in] compute type
     device_buffer b;  // [out] f32, empty = no bias
-};
-
-struct dev_dense {
-    std::int64_t out = 0, in = 0;
-    device_buffer w;  // [out, in] f32
-    device_buffer b;  // [out] f32 or empty
-    bool use_tanh = false;
 };
 
 }  // namespace
@@ -113,6 +79,7 @@ struct transformer::impl {
     model::model_config cfg;
     elem_type type = elem_type::f32;
     int device = 0;
+    std::size_t threads = 0;
     std::size_t params = 0;
     std::size_t budget = 0;
     std::size_t logit_budget = 0;
@@ -130,15 +97,11 @@ struct transformer::impl {
     std::vector<layer> layers;
     device_buffer inv_freq_full, inv_freq_sliding;
 
-    model::pooling_mode pooling = model::pooling_mode::mean;
-    std::vector<dev_dense> dense;
-    bool normalize = false;
-
     // Workspace (grown on demand, kept between calls).
     device_buffer x, xn, qkv, attn, tmp, gu, act;
     device_buffer ids, pos, cu, tiles, cos_full, sin_full, cos_slide, sin_slide;
     device_buffer jobs_rows, jobs_targets, hs, logits, lp;
-    device_buffer pooled, dense_a, dense_b;
+    device_buffer pooled;
     device_buffer staging;  // f32 upload staging
 
     ~impl() {
@@ -146,9 +109,6 @@ struct transformer::impl {
         if (stream) (void)cudaStreamDestroy(stream);
     }
 
-    std::size_t embed_dim_now() const {
-        return dense.empty() ? std::size_t(cfg.hidden_size) : std::size_t(dense.back().out);
-    }
     const void* head_w() const { return head.w.empty() ? embed.get() : head.w.get(); }
 
     // -- uploads --
@@ -216,7 +176,7 @@ struct transformer::impl {
         pos.reserve(T * 4);
     }
 
-    void run(std::span<const seq_request> batch);
+    void run(std::span<const runtime::forward_seq> batch);
 };
 
 transformer::transformer(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
@@ -228,8 +188,6 @@ bool transformer::has_lm_head() const noexcept { return impl_->has_head; }
 std::size_t transformer::parameter_count() const noexcept { return impl_->params; }
 std::size_t transformer::token_budget() const noexcept { return impl_->budget; }
 int transformer::device() const noexcept { return impl_->device; }
-
-std::size_t transformer::embed_dim() const noexcept { return impl_->embed_dim_now(); }
 
 std::unique_ptr<transformer> transformer::load(const std::filesystem::path& dir,
                                                const load_options& opts) {
@@ -260,6 +218,7 @@ std::unique_ptr<transformer> transformer::load(const std::filesystem::path& dir,
     }
 
     w.device = opts.device;
+    w.threads = opts.threads;
     POLYGLOT_CUDA_CALL(cudaSetDevice(w.device));
     POLYGLOT_CUDA_CALL(cudaStreamCreateWithFlags(&w.stream, cudaStreamNonBlocking));
     POLYGLOT_CUBLAS_CALL(cublasCreate(&w.blas));
@@ -267,21 +226,7 @@ std::unique_ptr<transformer> transformer::load(const std::filesystem::path& dir,
     // f32 models: CUBLAS_COMPUTE_32F with the default math mode never uses TF32 (parity path).
     POLYGLOT_CUBLAS_CALL(cublasSetMathMode(w.blas, CUBLAS_DEFAULT_MATH));
 
-    // Where the text model lives (same rule as the cpu engine).
-    std::string prefix;
-    bool found = false;
-    for (const char* pf :
-         {"model.", "", "model.language_model.", "language_model.model.", "language_model."})
-        if (ws.find(std::string(pf) + "embed_tokens.weight")) {
-            prefix = pf;
-            found = true;
-            break;
-        }
-    if (!found)
-        throw format_error(ws.origin().string() +
-                           ": no embed_tokens.weight under a known prefix (model., "
-                           "model.language_model., language_model.model.): not a supported "
-                           "text model");
+    const auto layout = model::text_model_layout(c, ws, opts.need_lm_head);
     const std::int64_t d = c.hidden_size, hd = c.head_dim, H = c.num_heads, KV = c.num_kv_heads;
     const std::size_t es = elem_size(w.type);
 
@@ -292,82 +237,56 @@ std::unique_ptr<transformer> transformer::load(const std::filesystem::path& dir,
         w.upload(t, to, buf.get());
         w.params += std::size_t(t.numel());
     };
-    auto norm = [&](const std::string& name, std::int64_t n, bool plus_one) {
-        const auto& t = ws.get(name, {n});
-        std::vector<float> v(static_cast<std::size_t>(n));
-        model::to_float(t, v.data());
-        if (plus_one)
-            for (auto& x : v) x = 1.0f + x;
+    auto norm = [&](const std::optional<model::norm_tensor>& n) {
+        if (!n) return device_buffer();
+        const auto v = model::norm_weights(ws, *n);
         w.params += v.size();
         return w.f32_vector(v);
     };
-    auto stacked = [&](const std::vector<std::string>& names, const std::vector<std::int64_t>& outs,
-                       std::int64_t in, bool bias) {
+    auto stacked = [&](const model::linear_tensors& spec) {
         dev_linear l;
-        l.in = in;
-        for (auto o : outs) l.out += o;
-        l.w.reserve(std::size_t(l.out * in) * es);
+        l.in = spec.in;
+        l.out = spec.out();
+        l.w.reserve(std::size_t(l.out * spec.in) * es);
         std::vector<float> b;
         std::int64_t row = 0;
-        for (std::size_t i = 0; i < names.size(); ++i) {
-            const auto& t = ws.get(names[i] + ".weight", {outs[i], in});
-            w.upload(t, w.type, static_cast<char*>(l.w.get()) + std::size_t(row * in) * es);
+        for (std::size_t i = 0; i < spec.names.size(); ++i) {
+            const auto& t = ws.get(spec.names[i] + ".weight", {spec.outs[i], spec.in});
+            w.upload(t, w.type, static_cast<char*>(l.w.get()) + std::size_t(row * spec.in) * es);
             w.params += std::size_t(t.numel());
-            if (bias) {
-                const auto& bt = ws.get(names[i] + ".bias", {outs[i]});
-                std::vector<float> part(static_cast<std::size_t>(outs[i]));
+            if (spec.bias) {
+                const auto& bt = ws.get(spec.names[i] + ".bias", {spec.outs[i]});
+                std::vector<float> part(static_cast<std::size_t>(spec.outs[i]));
                 model::to_float(bt, part.data());
                 b.insert(b.end(), part.begin(), part.end());
                 w.params += part.size();
             }
-            row += outs[i];
+            row += spec.outs[i];
         }
-        if (bias) l.b = w.f32_vector(b);
+        if (spec.bias) l.b = w.f32_vector(b);
         return l;
     };
 
-    tensor_into(prefix + "embed_tokens.weight", {c.vocab_size, d}, w.type, w.embed);
-    w.final_norm = norm(prefix + "norm.weight", d, c.norm_plus_one);
-    for (std::int64_t i = 0; i < c.num_layers; ++i) {
-        const std::string lp = prefix + "layers." + std::to_string(i) + ".";
+    tensor_into(layout.embed, {c.vocab_size, d}, w.type, w.embed);
+    w.final_norm = norm(layout.final_norm);
+    for (const auto& spec : layout.layers) {
         impl::layer L;
-        L.in_norm = norm(lp + "input_layernorm.weight", d, c.norm_plus_one);
-        if (c.sandwich_norms) {
-            L.post_attn_norm = norm(lp + "post_attention_layernorm.weight", d, true);
-            L.pre_ff_norm = norm(lp + "pre_feedforward_layernorm.weight", d, true);
-            L.post_ff_norm = norm(lp + "post_feedforward_layernorm.weight", d, true);
-        } else {
-            L.pre_ff_norm = norm(lp + "post_attention_layernorm.weight", d, c.norm_plus_one);
-        }
-        if (c.qk_norm) {
-            L.q_norm = norm(lp + "self_attn.q_norm.weight", hd, c.norm_plus_one);
-            L.k_norm = norm(lp + "self_attn.k_norm.weight", hd, c.norm_plus_one);
-        }
-        L.qkv = stacked({lp + "self_attn.q_proj", lp + "self_attn.k_proj", lp + "self_attn.v_proj"},
-                        {H * hd, KV * hd, KV * hd}, d, c.qkv_bias);
-        L.o = stacked({lp + "self_attn.o_proj"}, {d}, H * hd, c.o_bias);
-        L.gate_up = stacked({lp + "mlp.gate_proj", lp + "mlp.up_proj"},
-                            {c.intermediate_size, c.intermediate_size}, d, c.mlp_bias);
-        L.down = stacked({lp + "mlp.down_proj"}, {d}, c.intermediate_size, c.mlp_bias);
+        L.in_norm = norm(spec.in_norm);
+        L.post_attn_norm = norm(spec.post_attn_norm);
+        L.pre_ff_norm = norm(spec.pre_ff_norm);
+        L.post_ff_norm = norm(spec.post_ff_norm);
+        L.q_norm = norm(spec.q_norm);
+        L.k_norm = norm(spec.k_norm);
+        L.qkv = stacked(spec.qkv);
+        L.o = stacked(spec.o);
+        L.gate_up = stacked(spec.gate_up);
+        L.down = stacked(spec.down);
         w.layers.push_back(std::move(L));
     }
-    std::string head_name;
-    for (const char* cand : {"lm_head.weight", "language_model.lm_head.weight"})
-        if (ws.find(cand)) {
-            head_name = cand;
-            break;
-        }
-    if (!head_name.empty() && !c.tie_word_embeddings) {
-        w.head = stacked({head_name.substr(0, head_name.size() - 7)}, {c.vocab_size}, d, false);
-        w.has_head = true;
-    } else if (c.tie_word_embeddings) {
-        w.has_head = true;
-    } else if (opts.need_lm_head) {
-        throw format_error(ws.origin().string() +
-                           ": missing tensor 'lm_head.weight' (tie_word_embeddings is false)");
-    }
-    w.inv_freq_full = w.f32_vector(inv_freq(c.rope_full, hd));
-    w.inv_freq_sliding = w.f32_vector(inv_freq(c.rope_sliding, hd));
+    if (layout.lm_head) w.head = stacked(*layout.lm_head);
+    w.has_head = layout.has_head;
+    w.inv_freq_full = w.f32_vector(model::rope_inv_freq(c.rope_full, hd));
+    w.inv_freq_sliding = w.f32_vector(model::rope_inv_freq(c.rope_sliding, hd));
     w.staging.release();
     POLYGLOT_CUDA_CALL(cudaStreamSynchronize(w.stream));
 
@@ -389,43 +308,47 @@ std::unique_ptr<transformer> transformer::load(const std::filesystem::path& dir,
     return std::unique_ptr<transformer>(new transformer(std::move(p)));
 }
 
-void transformer::set_embedding_head(model::pooling_mode pooling,
-                                     const std::vector<model::st_dense>& dense, bool normalize) {
-    impl& w = *impl_;
-    POLYGLOT_CUDA_CALL(cudaSetDevice(w.device));
-    w.pooling = pooling;
-    w.normalize = normalize;
-    w.dense.clear();
-    std::int64_t in = w.cfg.hidden_size;
-    for (const auto& spec : dense) {
-        if (spec.in_features != in)
-            throw format_error(spec.dir.string() + ": Dense in_features " +
-                               std::to_string(spec.in_features) + " does not match the previous " +
-                               "output size " + std::to_string(in));
-        auto ws = model::weight_set::open(spec.dir);
-        dev_dense dd;
-        dd.in = spec.in_features;
-        dd.out = spec.out_features;
-        dd.use_tanh = spec.act == model::dense_activation::tanh;
-        const auto& wt = ws.get("linear.weight", {dd.out, dd.in});
-        dd.w.reserve(std::size_t(wt.numel()) * 4);
-        w.upload(wt, elem_type::f32, dd.w.get());
-        if (spec.bias) {
-            const auto& bt = ws.get("linear.bias", {dd.out});
-            std::vector<float> b(static_cast<std::size_t>(dd.out));
-            model::to_float(bt, b.data());
-            dd.b = w.f32_vector(b);
-        }
-        in = dd.out;
-        w.dense.push_back(std::move(dd));
+void transformer::forward(std::span<const runtime::forward_seq> batch) { impl_->run(batch); }
+
+void transformer::parallel_for(std::size_t n, const std::function<void(std::size_t)>& f) const {
+    // The plugin links no TBB: a few std::threads, each taking every k-th item.
+    std::size_t threads =
+        impl_->threads ? impl_->threads : std::max(1u, std::thread::hardware_concurrency());
+    threads = std::min(threads, std::max<std::size_t>(n / 16, 1));
+    if (threads <= 1) {
+        for (std::size_t i = 0; i < n; ++i) f(i);
+        return;
     }
+    std::vector<std::thread> pool;
+    std::vector<std::exception_ptr> errors(threads);
+    for (std::size_t t = 0; t < threads; ++t)
+        pool.emplace_back([&, t] {
+            try {
+                for (std::size_t i = t; i < n; i += threads) f(i);
+            } catch (...) {
+                errors[t] = std::current_exception();
+            }
+        });
+    for (auto& th : pool) th.join();
+    for (auto& e : errors)
+        if (e) std::rethrow_exception(e);
 }
 
-void transformer::run(std::span<const seq_request> batch) { impl_->run(batch); }
+std::string transformer::describe_json() const {
+    cudaDeviceProp prop{};
+    (void)cudaGetDeviceProperties(&prop, impl_->device);
+    std::string name;
+    for (const char* p = prop.name; *p && name.size() < sizeof prop.name; ++p)
+        if (*p != '"' && *p != '\\' && static_cast<unsigned char>(*p) >= 0x20) name += *p;
+    return "\"backend\": \"cuda\", \"device\": \"cuda:" + std::to_string(impl_->device) +
+           "\", \"device_name\": \"" + name + "\", \"dtype\": \"" + elem_name(impl_->type) +
+           "\", \"parameters\": " + std::to_string(impl_->params) +
+           ", \"token_budget\": " + std::to_string(impl_->budget);
+}
 
 // ---- forward ------------------------------------------------------------------------------------
 
-void transformer::impl::run(std::span<const seq_request> batch) {
+void transformer::impl::run(std::span<const runtime::forward_seq> batch) {
     const auto& c = cfg;
     POLYGLOT_CUDA_CALL(cudaSetDevice(device));
     const std::int64_t d = c.hidden_size, hd = c.head_dim, H = c.num_heads, KV = c.num_kv_heads;
@@ -438,8 +361,17 @@ void transformer::impl::run(std::span<const seq_request> batch) {
     std::size_t max_len = 0;
     for (std::size_t s = 0; s < batch.size(); ++s) {
         const auto& ids_s = batch[s].ids;
-        if (batch[s].pooled) std::fill_n(batch[s].pooled, embed_dim_now(), 0.0f);
+        if (batch[s].pooled) std::fill_n(batch[s].pooled, std::size_t(c.hidden_size), 0.0f);
         if (ids_s.empty()) continue;
+        // No KV cache on this device yet (the runtime only sends whole sequences).
+        if (!batch[s].blocks.empty() || batch[s].pos0 != 0)
+            throw std::logic_error("cuda forward: this device has no KV cache");
+        for (const auto& o : batch[s].outputs)
+            if (o.target < 0 || o.greedy)
+                throw plugin_sdk::status_error(
+                    POLYGLOT_STATUS_UNSUPPORTED,
+                    "the cuda backend computes log-probs of given tokens only (no logits, no "
+                    "greedy flags yet)");
         for (auto id : ids_s) {
             if (std::int64_t(id) >= V)
                 throw argument_error("token id " + std::to_string(id) +
@@ -528,52 +460,38 @@ void transformer::impl::run(std::span<const seq_request> batch) {
     }
     // xn now holds the final-normed hidden states.
 
-    // Pooling (+ Dense + Normalize) for the sequences that want it.
+    // Pooling for the sequences that want it (one pooling mode per pass).
     bool any_pool = false;
-    for (auto s : seqs) any_pool |= batch[s].pooled != nullptr;
+    model::pooling_mode pooling = model::pooling_mode::mean;
+    for (auto s : seqs)
+        if (batch[s].pooled) {
+            any_pool = true;
+            pooling = batch[s].pooling;
+        }
     if (any_pool) {
         const int ns = int(seqs.size());
-        std::size_t widest = std::size_t(d);
-        for (const auto& dd : dense) widest = std::max(widest, std::size_t(dd.out));
-        dense_a.reserve(std::size_t(ns) * widest * 4);
-        dense_b.reserve(std::size_t(ns) * widest * 4);
+        pooled.reserve(std::size_t(ns) * std::size_t(d) * 4);
         const pool_kind pk = pooling == model::pooling_mode::mean   ? pool_kind::mean
                              : pooling == model::pooling_mode::last ? pool_kind::last
                              : pooling == model::pooling_mode::cls  ? pool_kind::cls
                                                                     : pool_kind::max;
         POLYGLOT_CUDA_CALL(launch_pool(xn.get(), type, int(d), cu.as<std::int32_t>(), ns, pk,
-                                       dense_a.as<float>(), stream));
-        device_buffer* cur = &dense_a;
-        device_buffer* nxt = &dense_b;
-        for (const auto& dd : dense) {
-            gemm(dd.w.get(), elem_type::f32, cur->get(), elem_type::f32, nxt->get(), elem_type::f32,
-                 ns, dd.out, dd.in);
-            POLYGLOT_CUDA_CALL(launch_bias_act_f32(nxt->as<float>(), ns, int(dd.out),
-                                                   dd.b.empty() ? nullptr : dd.b.as<float>(),
-                                                   dd.use_tanh, stream));
-            std::swap(cur, nxt);
-        }
-        const std::size_t od = embed_dim_now();
-        if (normalize)
-            POLYGLOT_CUDA_CALL(launch_l2_normalize(cur->as<float>(), ns, int(od), stream));
-        std::vector<float> host(std::size_t(ns) * od);
-        POLYGLOT_CUDA_CALL(cudaMemcpyAsync(host.data(), cur->get(), host.size() * 4,
+                                       pooled.as<float>(), stream));
+        std::vector<float> host(std::size_t(ns) * std::size_t(d));
+        POLYGLOT_CUDA_CALL(cudaMemcpyAsync(host.data(), pooled.get(), host.size() * 4,
                                            cudaMemcpyDeviceToHost, stream));
         POLYGLOT_CUDA_CALL(cudaStreamSynchronize(stream));
         for (std::size_t k = 0; k < seqs.size(); ++k)
-            if (float* dst = batch[seqs[k]].pooled) std::copy_n(host.data() + k * od, od, dst);
+            if (float* dst = batch[seqs[k]].pooled)
+                std::copy_n(host.data() + k * std::size_t(d), std::size_t(d), dst);
     }
 
     // Log-probs at the requested positions only, in chunks of positions.
     std::vector<std::int32_t> job_rows, job_targets;
     for (std::size_t k = 0; k < seqs.size(); ++k) {
-        const auto& rq = batch[seqs[k]];
-        if (!rq.logprobs) continue;
-        const std::size_t n = rq.ids.size();
-        const std::size_t from = std::max<std::size_t>(rq.score_from, 1);
-        for (std::size_t p = from; p < n; ++p) {
-            job_rows.push_back(cu_host[k] + std::int32_t(p) - 1);
-            job_targets.push_back(std::int32_t(rq.ids[p]));
+        for (const auto& o : batch[seqs[k]].outputs) {
+            job_rows.push_back(cu_host[k] + std::int32_t(o.row));
+            job_targets.push_back(o.target);
         }
     }
     if (!job_rows.empty()) {
@@ -609,12 +527,11 @@ void transformer::impl::run(std::span<const seq_request> batch) {
                                            cudaMemcpyDeviceToHost, stream));
         POLYGLOT_CUDA_CALL(cudaStreamSynchronize(stream));
         std::size_t at = 0;
-        for (std::size_t k = 0; k < seqs.size(); ++k) {
-            const auto& rq = batch[seqs[k]];
-            if (!rq.logprobs) continue;
-            const std::size_t from = std::max<std::size_t>(rq.score_from, 1);
-            for (std::size_t p = from; p < rq.ids.size(); ++p) rq.logprobs[p - from] = host[at++];
-        }
+        for (std::size_t k = 0; k < seqs.size(); ++k)
+            for (const auto& o : batch[seqs[k]].outputs) {
+                const double v = host[at++];
+                if (o.logprob) *o.logprob = float(v);
+            }
     }
     POLYGLOT_CUDA_CALL(cudaStreamSynchronize(stream));
 }

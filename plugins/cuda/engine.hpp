@@ -6,7 +6,9 @@
 /// requested positions, in chunks of positions.
 ///
 /// Config and weights come from the shared loaders (plugins/common: model_config, safetensors,
-/// st_modules); the numerics follow the cpu engine (plugins/cpu/engine/transformer.cpp).
+/// runtime/weights.hpp); the numerics follow the cpu engine (plugins/cpu/engine/transformer.cpp).
+/// Everything that is not device work (tokenization, truncation, pooling modules, batching) is
+/// the shared runtime's (plugins/common/runtime/lm_runtime.hpp).
 /// Not thread-safe: the owner serialises calls (the workspace is shared).
 #pragma once
 
@@ -20,7 +22,7 @@
 #include <vector>
 
 #include "common/model_config.hpp"
-#include "common/st_modules.hpp"
+#include "common/runtime/device.hpp"
 #include "kernels.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
@@ -31,47 +33,36 @@ struct load_options {
     int device = 0;                ///< CUDA device ordinal
     std::size_t batch_tokens = 0;  ///< token budget per batch; 0 = from free device memory
     bool need_lm_head = false;     ///< fail when the model has no output projection
+    std::size_t threads = 0;       ///< host threads for the runtime's work; 0 = all cores
 };
 
-/// One sequence of a batch.
-struct seq_request {
-    std::span<const std::uint32_t> ids;
-    /// Log-probs of ids[p] given ids[0, p) for p in [max(score_from, 1), ids.size()) go to
-    /// logprobs[p - max(score_from, 1)] (null: none).
-    std::size_t score_from = 0;
-    double* logprobs = nullptr;
-    /// Pooled (then Dense / Normalize when an embedding head is set) output, embed_dim() floats
-    /// (null: none).
-    float* pooled = nullptr;
-};
-
-class transformer {
+/// The cuda backend's device part (runtime/device.hpp). No KV cache yet: every pass holds
+/// whole sequences; outputs are log-probs of given targets (no full logits, no greedy flags).
+class transformer final : public runtime::device_model {
   public:
     static std::unique_ptr<transformer> load(const std::filesystem::path& dir,
                                              const load_options& opts);
-    ~transformer();
+    ~transformer() override;
     transformer(const transformer&) = delete;
     transformer& operator=(const transformer&) = delete;
 
-    [[nodiscard]] const model::model_config& config() const noexcept;
-    [[nodiscard]] elem_type compute_type() const noexcept;
-    [[nodiscard]] bool has_lm_head() const noexcept;
-    [[nodiscard]] std::size_t parameter_count() const noexcept;
-    /// Tokens per packed batch (from batch_tokens or the free memory after loading).
-    [[nodiscard]] std::size_t token_budget() const noexcept;
-    [[nodiscard]] int device() const noexcept;
-
-    /// Pooling mode and the sentence-transformers Dense / Normalize modules applied to pooled
-    /// outputs (uploaded as f32). Without a call: mean pooling, no head.
-    void set_embedding_head(model::pooling_mode pooling, const std::vector<model::st_dense>& dense,
-                            bool normalize);
-    [[nodiscard]] std::size_t embed_dim() const noexcept;
-
+    [[nodiscard]] const model::model_config& config() const noexcept override;
+    [[nodiscard]] bool has_lm_head() const noexcept override;
+    [[nodiscard]] std::string describe_json() const override;
+    [[nodiscard]] std::size_t pass_tokens() const noexcept override { return token_budget(); }
     /// Runs one packed forward pass over @p batch (its token count should stay within
     /// token_budget(); a longer single sequence still runs). Empty sequences are skipped (their
     /// pooled output is zero). Throws status_error on device failures, argument_error on ids
     /// outside the vocabulary.
-    void run(std::span<const seq_request> batch);
+    void forward(std::span<const runtime::forward_seq> batch) override;
+    /// Host work (tokenization) on up to load_options::threads std::threads.
+    void parallel_for(std::size_t n, const std::function<void(std::size_t)>& f) const override;
+
+    [[nodiscard]] elem_type compute_type() const noexcept;
+    [[nodiscard]] std::size_t parameter_count() const noexcept;
+    /// Tokens per packed batch (from batch_tokens or the free memory after loading).
+    [[nodiscard]] std::size_t token_budget() const noexcept;
+    [[nodiscard]] int device() const noexcept;
 
     struct impl;
 

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /// @file The cuda plugin's host-side index math, shared by the kernels (.cu, through nvcc), the
-/// host code (.cpp) and the CPU tests (tests/cuda/cuda_plugin_test.cpp): truncation of a
-/// (prompt, response) pair, token-budget batching, packed-sequence offsets (cu_seqlens), the
-/// attention work tiles, the key range and mask of one query, and the log-softmax chunking.
+/// host code (.cpp) and the CPU tests (tests/cuda/cuda_plugin_test.cpp): packed-sequence
+/// offsets (cu_seqlens), the attention work tiles, the key range and mask of one query, memory
+/// budgets and the log-softmax chunking. (Truncation and batch plans are the shared runtime's:
+/// plugins/common/truncation.hpp, plugins/common/runtime/lm_runtime.hpp.)
 /// Everything here is plain C++ with no CUDA types, so a CPU test checks exactly what the GPU
 /// code uses. Functions marked POLYGLOT_CUDA_HD also compile as __host__ __device__.
 #pragma once
@@ -24,89 +25,6 @@
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace cuda::plan {
-
-// ---- one (prompt, response) pair ------------------------------------------------------------
-
-/// How a tokenized pair is laid out after truncation to @c max_tokens: the kept prompt tokens
-/// are prompt[prompt_skip, prompt_size), followed by response[0, response_keep).
-struct pair_layout {
-    std::size_t prompt_skip = 0;    ///< prompt tokens dropped from the left
-    std::size_t prompt_keep = 0;    ///< prompt tokens kept
-    std::size_t response_keep = 0;  ///< response tokens kept (a prefix of the response)
-    bool truncated = false;
-    /// Sequence length.
-    [[nodiscard]] std::size_t length() const noexcept { return prompt_keep + response_keep; }
-    /// First position whose token is scored: the response start, but never position 0 (a token
-    /// at position 0 has no context).
-    [[nodiscard]] std::size_t score_from() const noexcept {
-        return std::max<std::size_t>(prompt_keep, 1);
-    }
-    /// Number of scored response tokens.
-    [[nodiscard]] std::size_t n_scored() const noexcept {
-        return length() > score_from() ? length() - score_from() : 0;
-    }
-};
-
-/// Product rule (docs/product.md §3 perplexity): inputs longer than @p max_tokens are cut from
-/// the left of the prompt; when the response alone is longer, the prompt is dropped entirely
-/// and the response keeps its first @p max_tokens tokens. @p max_tokens 0 = no limit.
-inline pair_layout layout_pair(std::size_t prompt_size, std::size_t response_size,
-                               std::size_t max_tokens) noexcept {
-    pair_layout l;
-    l.prompt_keep = prompt_size;
-    l.response_keep = response_size;
-    if (max_tokens == 0 || prompt_size + response_size <= max_tokens) return l;
-    l.truncated = true;
-    if (response_size >= max_tokens) {
-        l.prompt_skip = prompt_size;
-        l.prompt_keep = 0;
-        l.response_keep = max_tokens;
-    } else {
-        l.prompt_keep = max_tokens - response_size;
-        l.prompt_skip = prompt_size - l.prompt_keep;
-    }
-    return l;
-}
-
-// ---- batching ---------------------------------------------------------------------------------
-
-/// One batch: sequences order[begin, end) of a plan.
-struct batch_range {
-    std::size_t begin = 0, end = 0;
-    std::size_t tokens = 0;  ///< sum of their lengths
-};
-
-/// Sequences sorted by length (longest first, ties in input order) and cut into batches of at
-/// most @p token_budget tokens and @p max_seqs sequences. A sequence longer than the budget
-/// gets a batch of its own. Empty sequences are left out of every batch.
-struct batch_plan {
-    std::vector<std::size_t> order;  ///< sequence indices, longest first
-    std::vector<batch_range> batches;
-};
-
-inline batch_plan plan_batches(std::span<const std::size_t> lengths, std::size_t token_budget,
-                               std::size_t max_seqs) {
-    batch_plan p;
-    for (std::size_t i = 0; i < lengths.size(); ++i)
-        if (lengths[i] > 0) p.order.push_back(i);
-    std::stable_sort(p.order.begin(), p.order.end(),
-                     [&](std::size_t a, std::size_t b) { return lengths[a] > lengths[b]; });
-    token_budget = std::max<std::size_t>(token_budget, 1);
-    max_seqs = std::max<std::size_t>(max_seqs, 1);
-    batch_range cur;
-    for (std::size_t k = 0; k < p.order.size(); ++k) {
-        const std::size_t n = lengths[p.order[k]];
-        if (cur.end > cur.begin &&
-            (cur.tokens + n > token_budget || cur.end - cur.begin >= max_seqs)) {
-            p.batches.push_back(cur);
-            cur = batch_range{k, k, 0};
-        }
-        cur.end = k + 1;
-        cur.tokens += n;
-    }
-    if (cur.end > cur.begin) p.batches.push_back(cur);
-    return p;
-}
 
 /// Prefix sums of the sequence lengths: sequence s occupies packed rows
 /// [cu[s], cu[s + 1]); cu has lengths.size() + 1 entries.

@@ -2,6 +2,7 @@
 #include <polyglot/core/error.hpp>
 #include <polyglot/io/atomic_file.hpp>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -35,9 +36,36 @@ atomic_ofstream::atomic_ofstream(std::filesystem::path path) : path_(std::move(p
     if (!f_) throw io_error("cannot create " + tmp_.string() + ": " + errno_text());
 }
 
+atomic_ofstream::atomic_ofstream(std::filesystem::path path, std::filesystem::path partial,
+                                 std::uint64_t keep)
+    : path_(std::move(path)), tmp_(std::move(partial)), keep_on_failure_(true) {
+    if (keep == 0) {
+        f_ = std::fopen(tmp_.c_str(), "wb");
+        if (!f_) throw io_error("cannot create " + tmp_.string() + ": " + errno_text());
+        return;
+    }
+    f_ = std::fopen(tmp_.c_str(), "r+b");
+    if (!f_) throw io_error("cannot reopen " + tmp_.string() + ": " + errno_text());
+    struct stat st {};
+    if (::fstat(fileno(f_), &st) != 0 || static_cast<std::uint64_t>(st.st_size) < keep) {
+        std::fclose(f_);
+        f_ = nullptr;
+        throw io_error(tmp_.string() + ": shorter (" + std::to_string(st.st_size) +
+                       " bytes) than the " + std::to_string(keep) + " bytes recorded");
+    }
+    if (::ftruncate(fileno(f_), static_cast<off_t>(keep)) != 0 ||
+        std::fseek(f_, 0, SEEK_END) != 0) {
+        std::fclose(f_);
+        f_ = nullptr;
+        throw io_error("cannot truncate " + tmp_.string() + ": " + errno_text());
+    }
+    size_ = keep;
+}
+
 atomic_ofstream::~atomic_ofstream() {
     if (stdout_ || committed_) return;
     if (f_) std::fclose(f_);
+    if (keep_on_failure_) return;
     std::error_code ec;
     std::filesystem::remove(tmp_, ec);
 }
@@ -47,6 +75,13 @@ void atomic_ofstream::write(std::string_view bytes) {
     if (std::fwrite(bytes.data(), 1, bytes.size(), f_) != bytes.size())
         throw io_error("cannot write " + (stdout_ ? std::string("stdout") : tmp_.string()) +
                        ": " + errno_text());
+    size_ += bytes.size();
+}
+
+void atomic_ofstream::sync() {
+    if (stdout_ || committed_) return;
+    if (std::fflush(f_) != 0 || ::fsync(fileno(f_)) != 0)
+        throw io_error("cannot write " + tmp_.string() + ": " + errno_text());
 }
 
 void atomic_ofstream::commit() {

@@ -3,6 +3,7 @@
 #include <simdjson.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -29,37 +30,32 @@ line_reader::line_reader(std::string path, std::uint32_t file_index, const jsonl
     : path_(std::move(path)), file_(file_index), opts_(opts) {
     if (opts_.read_block_bytes == 0) opts_.read_block_bytes = std::size_t{1} << 20;
     if (opts_.chunk_lines == 0) opts_.chunk_lines = 1;
-    if (path_ == "-") {
-        f_ = stdin;
-    } else {
-        f_ = std::fopen(path_.c_str(), "rb");
-        if (!f_) throw io_error(path_ + ": cannot open: " + std::strerror(errno));
-        owns_ = true;
-        struct stat st {};
-        if (::stat(path_.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-            std::fclose(f_);
-            f_ = nullptr;
-            throw io_error(path_ + ": is a directory");
-        }
-        if (::stat(path_.c_str(), &st) == 0 && S_ISREG(st.st_mode))
-            size_hint_ = static_cast<std::uint64_t>(st.st_size);
-    }
+    src_ = open_source(path_);
+    struct stat st {};
+    if (path_ != "-" && ::stat(path_.c_str(), &st) == 0 && S_ISREG(st.st_mode))
+        size_hint_ = static_cast<std::uint64_t>(st.st_size);
 }
 
-line_reader::~line_reader() {
-    if (owns_ && f_) std::fclose(f_);
-}
+line_reader::~line_reader() = default;
 
 void line_reader::fill() {
     auto read_block = [&] {
         const std::size_t old = buf_.size();
         buf_.resize(old + opts_.read_block_bytes);
-        const std::size_t n = std::fread(buf_.data() + old, 1, opts_.read_block_bytes, f_);
-        buf_.resize(old + n);
-        if (n == 0) {
-            if (std::ferror(f_)) throw io_error(path_ + ": read error: " + std::strerror(errno));
-            eof_ = true;
+        std::size_t n = 0;
+        try {
+            n = src_->read(buf_.data() + old, opts_.read_block_bytes);
+        } catch (const io_error& e) {
+            // Name the line the bad data falls in: lines counted so far, plus whole lines
+            // buffered.
+            const std::uint64_t line = line_no_ + 1 +
+                                       static_cast<std::uint64_t>(std::count(
+                                           buf_.begin() + static_cast<std::ptrdiff_t>(cur_),
+                                           buf_.begin() + static_cast<std::ptrdiff_t>(old), '\n'));
+            throw io_error(path_ + ":" + std::to_string(line) + ": " + e.what());
         }
+        buf_.resize(old + n);
+        if (n == 0) eof_ = true;
         read_ += n;
     };
     const std::size_t old = buf_.size();
@@ -110,13 +106,14 @@ void line_reader::skip_long_line(line_chunk& out) {
     }
 }
 
-bool line_reader::next(line_chunk& out) {
+bool line_reader::next(line_chunk& out, std::uint64_t max_lines) {
     out.lines.clear();
     out.bytes.clear();
     out.file = file_;
     if (!started_) fill();
     scan_ = std::max(scan_, cur_);
-    while (out.lines.size() < opts_.chunk_lines) {
+    const std::uint64_t want = std::min<std::uint64_t>(opts_.chunk_lines, max_lines);
+    while (out.lines.size() < want) {
         const char* base = buf_.data();
         const char* nl =
             static_cast<const char*>(std::memchr(base + scan_, '\n', buf_.size() - scan_));
@@ -142,7 +139,7 @@ bool line_reader::next(line_chunk& out) {
         }
         fill();
     }
-    out.input_bytes_end = read_;
+    out.input_bytes_end = src_->raw_position();
     if (out.lines.empty()) return false;
     // Hand the consumed bytes to the chunk; keep the unconsumed tail for the next one.
     std::string tail = buf_.substr(cur_);
@@ -153,6 +150,39 @@ bool line_reader::next(line_chunk& out) {
     scan_ -= cur_;
     cur_ = 0;
     return true;
+}
+
+std::uint64_t line_reader::skip_lines(std::uint64_t n) {
+    if (!started_) fill();
+    std::uint64_t done = 0;
+    bool partial = false;  // bytes of the current line were dropped to bound memory
+    while (done < n) {
+        const char* base = buf_.data();
+        const char* nl =
+            static_cast<const char*>(std::memchr(base + cur_, '\n', buf_.size() - cur_));
+        if (nl) {
+            cur_ = static_cast<std::size_t>(nl - base) + 1;
+            ++done;
+            ++line_no_;
+            partial = false;
+            continue;
+        }
+        if (eof_) {
+            if (cur_ < buf_.size() || partial) {  // a last line without '\n'
+                ++done;
+                ++line_no_;
+                cur_ = buf_.size();
+            }
+            break;
+        }
+        partial = partial || cur_ < buf_.size();
+        buf_.clear();
+        cur_ = 0;
+        fill();
+    }
+    buf_.erase(0, cur_);
+    cur_ = scan_ = 0;
+    return done;
 }
 
 // ---- parse_chunk ----------------------------------------------------------------------------

@@ -11,8 +11,10 @@
 #endif
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <regex>
@@ -410,19 +412,27 @@ void model::embed(std::span<const std::string_view> texts, float* out) const {
 std::vector<std::vector<std::int32_t>> model::tokenize(std::span<const std::string_view> texts,
                                                        std::uint32_t flags) const {
     const auto& t = plugin_->table();
-    if (!t.tokenize) throw unsupported_error("backend '" + plugin_->name() + "' cannot tokenize");
+    const bool v11 = plugin_->has(offsetof(polyglot_plugin_v1, tokenize_texts));
+    if (!t.tokenize && !v11)
+        throw unsupported_error("backend '" + plugin_->name() + "' cannot tokenize");
     text_batch b(texts);
     auto view = b.view();
+    auto tv = b.texts();
     std::size_t bytes = 0;
     for (auto s : texts) bytes += s.size();
     std::vector<std::int32_t> ids(bytes + 8 * texts.size() + 16);
     std::vector<std::uint64_t> offsets(texts.size() + 1);
     std::uint64_t needed = 0;
-    polyglot_status st =
-        t.tokenize(handle_, &view, flags, ids.data(), ids.size(), offsets.data(), &needed);
+    auto call = [&] {
+        return v11 ? t.tokenize_texts(handle_, &tv, flags, ids.data(), ids.size(), offsets.data(),
+                                      offsets.size(), &needed)
+                   : t.tokenize(handle_, &view, flags, ids.data(), ids.size(), offsets.data(),
+                                &needed);
+    };
+    polyglot_status st = call();
     if (st == POLYGLOT_STATUS_BUFFER_TOO_SMALL && needed > ids.size()) {
         ids.resize(static_cast<std::size_t>(needed));
-        st = t.tokenize(handle_, &view, flags, ids.data(), ids.size(), offsets.data(), &needed);
+        st = call();
     }
     if (st != POLYGLOT_STATUS_OK) fail(st, "tokenize");
     std::vector<std::vector<std::int32_t>> out(texts.size());
@@ -432,20 +442,306 @@ std::vector<std::vector<std::int32_t>> model::tokenize(std::span<const std::stri
     return out;
 }
 
+namespace {
+
+/// A polyglot_call_context bound to call_hooks, recording which items failed and why.
+class hook_bridge {
+  public:
+    hook_bridge(const call_hooks* hooks, std::size_t n) : hooks_(hooks), errors_(n) {
+        ctx_.struct_size = sizeof ctx_;
+        ctx_.user = this;
+        if (hooks_ && hooks_->progress) ctx_.progress = &on_progress;
+        // Per-item failures are always taken when the caller asked for them; the bridge keeps
+        // the messages so that results can carry them.
+        if (hooks_ && hooks_->item_error) ctx_.item_error = &on_item_error;
+        if (hooks_) ctx_.cancel = hooks_->cancel;
+    }
+    [[nodiscard]] const polyglot_call_context* ctx() const noexcept { return &ctx_; }
+    [[nodiscard]] bool failed(std::size_t i) const noexcept { return errors_[i].first != 0; }
+    [[nodiscard]] polyglot_status status(std::size_t i) const noexcept { return errors_[i].first; }
+    [[nodiscard]] const std::string& message(std::size_t i) const noexcept {
+        return errors_[i].second;
+    }
+
+  private:
+    static void on_progress(void* u, std::uint64_t done, std::uint64_t total,
+                            std::uint64_t tokens) {
+        auto* self = static_cast<hook_bridge*>(u);
+        try {
+            self->hooks_->progress(done, total, tokens);
+        } catch (...) {  // a callback must not unwind through the plugin
+        }
+    }
+    static void on_item_error(void* u, std::uint64_t index, polyglot_status st, const char* msg) {
+        auto* self = static_cast<hook_bridge*>(u);
+        try {
+            if (index < self->errors_.size())
+                self->errors_[static_cast<std::size_t>(index)] = {st ? st : POLYGLOT_STATUS_INTERNAL,
+                                                                   msg ? msg : ""};
+            self->hooks_->item_error(index, st, msg ? msg : "");
+        } catch (...) {
+        }
+    }
+    const call_hooks* hooks_;
+    polyglot_call_context ctx_{};
+    std::vector<std::pair<polyglot_status, std::string>> errors_;
+};
+
+/// Flat id batch over a vector of sequences (the ABI layout), owning its arrays.
+struct flat_ids {
+    std::vector<std::int32_t> ids;
+    std::vector<std::uint64_t> offsets{0};
+    explicit flat_ids(std::span<const std::vector<std::int32_t>> seqs) {
+        std::size_t total = 0;
+        for (const auto& s : seqs) total += s.size();
+        ids.reserve(total);
+        offsets.reserve(seqs.size() + 1);
+        for (const auto& s : seqs) {
+            ids.insert(ids.end(), s.begin(), s.end());
+            offsets.push_back(ids.size());
+        }
+    }
+    [[nodiscard]] polyglot_id_batch view() const noexcept {
+        return {sizeof(polyglot_id_batch), ids.data(), ids.size(), offsets.data(),
+                offsets.size() - 1};
+    }
+};
+
+}  // namespace
+
 void model::score(std::span<const std::string_view> prompts,
-                  std::span<const std::string_view> responses, std::span<lm_score> out) {
+                  std::span<const std::string_view> responses, std::span<lm_score> out,
+                  const call_hooks* hooks) {
     const auto& t = plugin_->table();
-    if (!t.score) throw unsupported_error("backend '" + plugin_->name() + "' cannot score");
     if (prompts.size() != responses.size() || prompts.size() != out.size())
         throw argument_error("score: prompts, responses and out differ in size");
     text_batch p(prompts), r(responses);
-    auto pv = p.view(), rv = r.view();
     std::vector<polyglot_score_result> res(prompts.size());
-    if (auto st = t.score(handle_, &pv, &rv, res.data()); st != POLYGLOT_STATUS_OK)
-        fail(st, "score");
-    for (std::size_t i = 0; i < res.size(); ++i)
-        out[i] = lm_score{res[i].sum_nll, res[i].n_scored, res[i].prompt_tokens,
-                          res[i].response_tokens, res[i].truncated != 0};
+    hook_bridge bridge(hooks, prompts.size());
+    if (plugin_->has(offsetof(polyglot_plugin_v1, score_texts))) {
+        auto pv = p.texts(), rv = r.texts();
+        if (auto st = t.score_texts(handle_, &pv, &rv, res.data(), res.size(), bridge.ctx());
+            st != POLYGLOT_STATUS_OK)
+            fail(st, "score");
+    } else {
+        if (!t.score) throw unsupported_error("backend '" + plugin_->name() + "' cannot score");
+        auto pv = p.view(), rv = r.view();
+        if (auto st = t.score(handle_, &pv, &rv, res.data()); st != POLYGLOT_STATUS_OK)
+            fail(st, "score");
+    }
+    for (std::size_t i = 0; i < res.size(); ++i) {
+        out[i] = lm_score{};
+        out[i].sum_nll = res[i].sum_nll;
+        out[i].n_scored = res[i].n_scored;
+        out[i].prompt_tokens = res[i].prompt_tokens;
+        out[i].response_tokens = res[i].response_tokens;
+        out[i].truncated = res[i].truncated != 0;
+        if (bridge.failed(i)) {
+            out[i].failed = true;
+            out[i].error = bridge.message(i);
+        }
+    }
+}
+
+void model::embed(std::span<const std::string_view> texts, float* out,
+                  const call_hooks* hooks) const {
+    const auto& t = plugin_->table();
+    if (!plugin_->has(offsetof(polyglot_plugin_v1, embed_texts))) {
+        embed(texts, out);
+        return;
+    }
+    text_batch b(texts);
+    auto tv = b.texts();
+    const std::uint64_t d = dim();
+    hook_bridge bridge(hooks, texts.size());
+    if (auto st = t.embed_texts(handle_, &tv, out, texts.size() * d, bridge.ctx());
+        st != POLYGLOT_STATUS_OK)
+        fail(st, "embed");
+    for (std::size_t i = 0; i < texts.size(); ++i)
+        if (bridge.failed(i))
+            std::fill_n(out + i * d, d, std::numeric_limits<float>::quiet_NaN());
+}
+
+void model::score_ids(std::span<const std::int32_t> ids, std::span<const std::uint64_t> offsets,
+                      std::span<const std::uint64_t> score_from, std::span<float> logprobs,
+                      std::span<std::uint8_t> greedy, const call_hooks* hooks) {
+    const auto& t = plugin_->table();
+    if (!plugin_->has(offsetof(polyglot_plugin_v1, score_ids)) ||
+        !supports(POLYGLOT_OP_SCORE_IDS))
+        throw unsupported_error("backend '" + plugin_->name() + "' cannot score token ids");
+    if (offsets.empty() || score_from.size() + 1 != offsets.size())
+        throw argument_error("score_ids: offsets must have one entry more than score_from");
+    if (logprobs.size() < ids.size() || (!greedy.empty() && greedy.size() < ids.size()))
+        throw argument_error("score_ids: output spans are smaller than the ids");
+    const polyglot_id_batch seqs{sizeof(polyglot_id_batch), ids.data(), ids.size(),
+                                 offsets.data(), score_from.size()};
+    hook_bridge bridge(hooks, score_from.size());
+    polyglot_score_ids_request rq{};
+    rq.struct_size = sizeof rq;
+    rq.seqs = &seqs;
+    rq.score_from = score_from.data();
+    rq.logprobs = logprobs.data();
+    rq.greedy = greedy.empty() ? nullptr : greedy.data();
+    rq.out_cap = ids.size();
+    rq.ctx = bridge.ctx();
+    if (auto st = t.score_ids(handle_, &rq); st != POLYGLOT_STATUS_OK) fail(st, "score_ids");
+}
+
+std::vector<std::string> model::detokenize(std::span<const std::vector<std::int32_t>> seqs,
+                                           std::uint32_t flags) const {
+    const auto& t = plugin_->table();
+    if (!plugin_->has(offsetof(polyglot_plugin_v1, detokenize)) ||
+        !supports(POLYGLOT_OP_DETOKENIZE))
+        throw unsupported_error("backend '" + plugin_->name() + "' cannot detokenize");
+    flat_ids flat(seqs);
+    auto view = flat.view();
+    std::string text(flat.ids.size() * 8 + 64, '\0');
+    std::vector<std::uint64_t> offsets(seqs.size() + 1);
+    std::uint64_t needed = 0;
+    polyglot_status st = t.detokenize(handle_, &view, flags, text.data(), text.size(),
+                                      offsets.data(), offsets.size(), &needed);
+    if (st == POLYGLOT_STATUS_BUFFER_TOO_SMALL && needed > text.size()) {
+        text.assign(static_cast<std::size_t>(needed), '\0');
+        st = t.detokenize(handle_, &view, flags, text.data(), text.size(), offsets.data(),
+                          offsets.size(), &needed);
+    }
+    if (st != POLYGLOT_STATUS_OK) fail(st, "detokenize");
+    std::vector<std::string> out(seqs.size());
+    for (std::size_t i = 0; i < seqs.size(); ++i)
+        out[i].assign(text.data() + offsets[i], offsets[i + 1] - offsets[i]);
+    return out;
+}
+
+void model::generate(prompt_kind kind, std::span<const std::string_view> prompts,
+                     std::span<const std::vector<std::int32_t>> prompt_ids,
+                     std::uint64_t first_index, const generate_params& params,
+                     std::span<generation> out, const call_hooks* hooks) {
+    generate_impl(kind, prompts, prompt_ids, first_index, params, out, hooks, 0);
+}
+
+void model::generate_impl(prompt_kind kind, std::span<const std::string_view> prompts,
+                          std::span<const std::vector<std::int32_t>> prompt_ids,
+                          std::uint64_t first_index, const generate_params& params,
+                          std::span<generation> out, const call_hooks* hooks,
+                          std::uint64_t text_cap) {
+    const auto& t = plugin_->table();
+    if (!t.generate || !supports(POLYGLOT_OP_GENERATE))
+        throw unsupported_error("backend '" + plugin_->name() + "' cannot generate");
+    const std::size_t n = kind == prompt_kind::ids ? prompt_ids.size() : prompts.size();
+    if (out.size() != n) throw argument_error("generate: out and prompts differ in size");
+    if (n == 0) return;
+    text_batch tb(kind == prompt_kind::ids ? std::span<const std::string_view>() : prompts);
+    flat_ids fi(kind == prompt_kind::ids ? prompt_ids
+                                         : std::span<const std::vector<std::int32_t>>());
+    const polyglot_texts tv = tb.texts();
+    const polyglot_id_batch iv = fi.view();
+    std::vector<std::string_view> stop_views(params.stop.begin(), params.stop.end());
+    text_batch stop_batch(stop_views);
+    const polyglot_texts sv = stop_batch.texts();
+
+    polyglot_generate_request rq{};
+    rq.struct_size = sizeof rq;
+    rq.prompt_kind = static_cast<std::int32_t>(kind);
+    rq.prompts = kind == prompt_kind::ids ? nullptr : &tv;
+    rq.prompt_ids = kind == prompt_kind::ids ? &iv : nullptr;
+    rq.flags = (params.add_special ? POLYGLOT_GENERATE_ADD_SPECIAL : 0u) |
+               (params.parse_special ? POLYGLOT_GENERATE_PARSE_SPECIAL : 0u) |
+               (params.logprobs ? POLYGLOT_GENERATE_LOGPROBS : 0u) |
+               (params.ignore_eos ? POLYGLOT_GENERATE_IGNORE_EOS : 0u) |
+               (params.keep_special ? POLYGLOT_GENERATE_KEEP_SPECIAL : 0u) |
+               (params.add_generation_prompt ? POLYGLOT_GENERATE_ADD_GENERATION_PROMPT : 0u);
+    rq.max_new_tokens = params.max_new_tokens;
+    rq.temperature = params.temperature;
+    rq.top_k = params.top_k;
+    rq.top_p = params.top_p;
+    rq.min_p = params.min_p;
+    rq.repetition_penalty = params.repetition_penalty;
+    rq.seed = params.seed;
+    rq.first_index = first_index;
+    rq.stop = params.stop.empty() ? nullptr : &sv;
+    rq.stop_ids = params.stop_ids.empty() ? nullptr : params.stop_ids.data();
+    rq.n_stop_ids = params.stop_ids.size();
+    rq.json_schema = params.json_schema.empty() ? nullptr : params.json_schema.c_str();
+    rq.extra_json = params.extra_json.empty() ? nullptr : params.extra_json.c_str();
+    hook_bridge bridge(hooks, n);
+    rq.ctx = bridge.ctx();
+
+    // Caller-allocated outputs: ids up to max_new_tokens; text sized from the longest token the
+    // model reports (info_json "max_token_bytes"), else a generous guess per token.
+    if (text_cap == 0) {
+        std::uint64_t per_token = 32;
+        const std::string info = info_json();
+        const auto at = info.find("\"max_token_bytes\":");
+        if (at != std::string::npos) {
+            const auto v = std::strtoull(info.c_str() + at + 18, nullptr, 10);
+            if (v > 0 && v < 4096) per_token = v;
+        }
+        text_cap = std::uint64_t(params.max_new_tokens) * per_token + 64;
+    }
+    std::vector<std::vector<char>> text(n);
+    std::vector<std::vector<std::int32_t>> ids(n);
+    std::vector<std::vector<float>> lps(n);
+    std::vector<polyglot_generation> items(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        auto& it = items[i];
+        it.struct_size = sizeof it;
+        text[i].resize(static_cast<std::size_t>(text_cap));
+        ids[i].resize(params.max_new_tokens);
+        it.text = text[i].data();
+        it.text_cap = text_cap;
+        it.ids = ids[i].data();
+        it.ids_cap = params.max_new_tokens;
+        if (params.logprobs) {
+            lps[i].resize(params.max_new_tokens);
+            it.logprobs = lps[i].data();
+        }
+    }
+    polyglot_generate_result res{sizeof(polyglot_generate_result), items.data(), n};
+    if (auto st = t.generate(handle_, &rq, &res);
+        st != POLYGLOT_STATUS_OK && st != POLYGLOT_STATUS_CANCELLED)
+        fail(st, "generate");
+    for (std::size_t i = 0; i < n; ++i) {
+        const auto& it = items[i];
+        generation& g = out[i];
+        if (it.status == POLYGLOT_STATUS_BUFFER_TOO_SMALL && it.text_len > it.text_cap &&
+            text_cap < it.text_len) {
+            // The text did not fit: generate this item again with room for it. Sampling is
+            // seeded per sequence from (seed, first_index + i), so the rerun is the same
+            // sequence.
+            call_hooks shifted;
+            if (hooks) {
+                shifted.progress = {};
+                shifted.cancel = hooks->cancel;
+                if (hooks->item_error)
+                    shifted.item_error = [&, i](std::uint64_t, polyglot_status st,
+                                                std::string_view m) {
+                        hooks->item_error(i, st, m);
+                    };
+            }
+            generate_impl(kind,
+                          kind == prompt_kind::ids ? std::span<const std::string_view>()
+                                                   : prompts.subspan(i, 1),
+                          kind == prompt_kind::ids ? prompt_ids.subspan(i, 1)
+                                                   : std::span<const std::vector<std::int32_t>>(),
+                          first_index + i, params, out.subspan(i, 1), hooks ? &shifted : nullptr,
+                          it.text_len);
+            continue;
+        }
+        g.status = it.status;
+        g.error = bridge.failed(i) ? bridge.message(i) : std::string();
+        if (g.status == POLYGLOT_STATUS_OK && bridge.failed(i)) g.status = bridge.status(i);
+        if (g.status != POLYGLOT_STATUS_OK && g.error.empty()) g.error = status_name(g.status);
+        const std::size_t len = static_cast<std::size_t>(std::min(it.text_len, it.text_cap));
+        g.text.assign(text[i].data(), len);
+        const std::size_t k = std::min<std::size_t>(it.n_ids, it.ids_cap);
+        g.ids.assign(ids[i].begin(), ids[i].begin() + static_cast<std::ptrdiff_t>(k));
+        if (params.logprobs)
+            g.logprobs.assign(lps[i].begin(), lps[i].begin() + static_cast<std::ptrdiff_t>(k));
+        else
+            g.logprobs.clear();
+        g.finish_reason = it.finish_reason;
+        g.prompt_tokens = it.prompt_tokens;
+    }
 }
 
 // ---- discovery ------------------------------------------------------------------------------
@@ -600,6 +896,9 @@ std::vector<plugin_ptr> select_backends(std::string_view backend, std::uint64_t 
             } else if ((e.plugin->caps() & required_caps) != required_caps) {
                 notes +=
                     "\n  " + e.plugin->name() + " (" + e.file.string() + "): cannot do " + want;
+            } else if (std::find(opts.auto_skip.begin(), opts.auto_skip.end(),
+                                 e.plugin->name()) != opts.auto_skip.end()) {
+                continue;  // not for this kind of model spec
             } else {
                 ok.push_back(e.plugin);
             }

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // open_embedder / open_scorer on top of the plugin host: the model runs on whichever plugin
 // --backend selects, and the rest of polyglot only sees embedder / scorer.
+#include <polyglot/analysis/json_value.hpp>
 #include <polyglot/core/error.hpp>
+#include <polyglot/core/paths.hpp>
 #include <polyglot/io/json_writer.hpp>
 #include <polyglot/plugin/host.hpp>
+#include <polyglot/plugin/model_spec.hpp>
 #include <polyglot/plugin/services.hpp>
 #include <string>
 
@@ -19,14 +22,60 @@ std::string make_config(const std::string& model_path, std::string_view pooling,
     w.kv("threads", static_cast<std::uint64_t>(opts.threads));
     w.kv("max_tokens", static_cast<std::uint64_t>(opts.max_tokens));
     w.kv("batch_tokens", static_cast<std::uint64_t>(opts.batch_tokens));
+    if (!opts.dtype.empty()) w.kv("dtype", opts.dtype);
+    w.kv("parse_special", opts.parse_special);
+    if (!opts.chat_template.empty()) w.kv("chat_template", opts.chat_template);
+    w.kv("server_kind", opts.server_kind);
+    w.kv("api_key_env", opts.api_key_env);  // the variable's name only, never its value
+    w.kv("concurrency", static_cast<std::uint64_t>(opts.concurrency));
+    w.kv("max_retries", static_cast<std::uint64_t>(opts.max_retries));
+    w.kv("request_timeout", opts.request_timeout);
+    w.kv("no_cache", opts.no_cache);
+    if (!opts.tokenizer.empty()) w.kv("tokenizer", opts.tokenizer);
+    // Where the remote backend journals completed requests (resume after a crash).
+    w.kv("journal_dir", (data_dir() / "remote").string());
+    if (opts.device >= 0) w.kv("device", static_cast<std::uint64_t>(opts.device));
     w.end_object();
     return w.take();
 }
 
-plugin::search_options search_for(const backend_options& opts) {
+/// A URL spec selects the remote backend under --backend auto; a local path never does.
+plugin::model open_for(std::string_view spec, std::string_view pooling, std::uint64_t caps,
+                       const backend_options& opts) {
     plugin::search_options s;
     s.plugin_dirs = opts.plugin_dirs;
-    return s;
+    std::string backend = opts.backend;
+    const bool url = is_url_spec(spec);
+    if (url && (backend.empty() || backend == "auto")) backend = "remote";
+    return plugin::open_model(backend, caps, make_config(std::string(spec), pooling, opts), s);
+}
+
+/// Field @p dotted of the model's info JSON when it is a string, else "".
+std::string info_string(const plugin::model& m, std::string_view dotted) {
+    try {
+        const auto v = analysis::parse_json(m.info_json(), "model info");
+        const auto* f = v.find_path(dotted);
+        return f && f->is_string() ? f->as_string() : std::string();
+    } catch (const error&) {
+        return {};
+    }
+}
+
+/// The identity of a model for report metadata: the plugin's own "id" for remote models (the
+/// server's model, resolved), "hf:PATH" otherwise.
+std::string model_id(const plugin::model& m, std::string_view spec, std::string fallback) {
+    if (!is_url_spec(spec)) return fallback;
+    std::string id = info_string(m, "id");
+    return id.empty() ? "remote:" + display_url(split_url_spec(spec).url) : id;
+}
+
+/// "backend 'x' cannot do OP with this model", with the plugin's reason when it gives one.
+[[noreturn]] void cannot(const plugin::model& m, std::string_view what, std::string_view spec,
+                         std::string_view op) {
+    std::string msg = std::string(what) + " '" + std::string(spec) + "': backend '" +
+                      m.plugin().name() + "' cannot " + std::string(op) + " with this model";
+    if (auto why = info_string(m, "limits." + std::string(op)); !why.empty()) msg += ": " + why;
+    throw unsupported_error(msg);
 }
 
 class plugin_embedder final : public embedder {
@@ -37,8 +86,13 @@ class plugin_embedder final : public embedder {
     [[nodiscard]] std::size_t dim() const override { return dim_; }
     [[nodiscard]] std::string id() const override { return id_; }
     [[nodiscard]] std::string backend() const override { return model_.plugin().name(); }
-    void embed(std::span<const std::string_view> texts, float* out) override {
-        model_.embed(texts, out);
+    [[nodiscard]] std::string info_json() const override { return model_.info_json(); }
+    void embed(std::span<const std::string_view> texts, float* out,
+               const call_hooks* hooks) override {
+        if (hooks)
+            model_.embed(texts, out, hooks);
+        else
+            model_.embed(texts, out);
     }
 
   private:
@@ -52,9 +106,40 @@ class plugin_scorer final : public scorer {
     plugin_scorer(plugin::model m, std::string id) : model_(std::move(m)), id_(std::move(id)) {}
     [[nodiscard]] std::string id() const override { return id_; }
     [[nodiscard]] std::string backend() const override { return model_.plugin().name(); }
+    [[nodiscard]] std::string info_json() const override { return model_.info_json(); }
     void score(std::span<const std::string_view> prompts,
-               std::span<const std::string_view> responses, std::span<lm_score> out) override {
-        model_.score(prompts, responses, out);
+               std::span<const std::string_view> responses, std::span<lm_score> out,
+               const call_hooks* hooks) override {
+        model_.score(prompts, responses, out, hooks);
+    }
+    std::vector<std::vector<std::int32_t>> tokenize(std::span<const std::string_view> texts,
+                                                    bool add_special) override {
+        return model_.tokenize(texts, add_special ? POLYGLOT_TOKENIZE_ADD_SPECIAL : 0u);
+    }
+    void score_ids(std::span<const std::vector<std::int32_t>> seqs,
+                   std::span<const std::size_t> score_from,
+                   std::vector<std::vector<float>>& logprobs,
+                   std::vector<std::vector<std::uint8_t>>* greedy,
+                   const call_hooks* hooks) override {
+        if (seqs.size() != score_from.size())
+            throw argument_error("score_ids: seqs and score_from differ in size");
+        std::vector<std::int32_t> ids;
+        std::vector<std::uint64_t> offsets{0}, from(score_from.begin(), score_from.end());
+        for (const auto& s : seqs) {
+            ids.insert(ids.end(), s.begin(), s.end());
+            offsets.push_back(ids.size());
+        }
+        std::vector<float> lp(ids.size());
+        std::vector<std::uint8_t> g(greedy ? ids.size() : 0);
+        model_.score_ids(ids, offsets, from, lp, g, hooks);
+        logprobs.resize(seqs.size());
+        if (greedy) greedy->resize(seqs.size());
+        for (std::size_t i = 0; i < seqs.size(); ++i) {
+            const auto b = static_cast<std::ptrdiff_t>(offsets[i]),
+                       e = static_cast<std::ptrdiff_t>(offsets[i + 1]);
+            logprobs[i].assign(lp.begin() + b, lp.begin() + e);
+            if (greedy) (*greedy)[i].assign(g.begin() + b, g.begin() + e);
+        }
     }
 
   private:
@@ -62,46 +147,121 @@ class plugin_scorer final : public scorer {
     std::string id_;
 };
 
+/// GENERATE over a plugin model. Message prompts go to the plugin as messages when it renders
+/// chat itself (POLYGLOT_OP_CHAT: a serving engine); for native backends they are rendered here
+/// with the model's chat template and sent as text, special tokens parsed and no BOS added
+/// again (the template writes it).
+/// TODO(chat templates): render with text::chat_template once it lands; until then message
+/// prompts need a chat-capable backend.
+class plugin_generator final : public generator {
+  public:
+    plugin_generator(std::shared_ptr<plugin::model> m, std::string id)
+        : model_(std::move(m)), id_(std::move(id)) {}
+    [[nodiscard]] std::string id() const override { return id_; }
+    [[nodiscard]] std::string backend() const override { return model_->plugin().name(); }
+    [[nodiscard]] std::string info_json() const override { return model_->info_json(); }
+    void generate(prompt_kind kind, std::span<const std::string_view> prompts,
+                  std::span<const std::vector<std::int32_t>> prompt_ids, std::uint64_t first_index,
+                  const generate_params& params, std::span<generation> out,
+                  const call_hooks* hooks) override {
+        if (kind == prompt_kind::messages && !model_->supports(POLYGLOT_OP_CHAT))
+            throw unsupported_error("generator '" + id_ + "': backend '" + model_->plugin().name() +
+                                    "' does not render chat messages, and chat templates are "
+                                    "not available in this build");
+        model_->generate(kind, prompts, prompt_ids, first_index, params, out, hooks);
+    }
+    std::vector<std::vector<std::int32_t>> tokenize(std::span<const std::string_view> texts,
+                                                    bool add_special) override {
+        return model_->tokenize(texts, add_special ? POLYGLOT_TOKENIZE_ADD_SPECIAL : 0u);
+    }
+
+  private:
+    std::shared_ptr<plugin::model> model_;  // shared with model_services
+    std::string id_;
+};
+
 }  // namespace
 
-std::unique_ptr<embedder> open_embedder(std::string_view spec, const backend_options& opts) {
-    std::string path, pooling, id;
+std::vector<std::vector<std::int32_t>> scorer::tokenize(std::span<const std::string_view>, bool) {
+    throw unsupported_error("scorer '" + id() + "' cannot tokenize");
+}
+
+void scorer::score_ids(std::span<const std::vector<std::int32_t>>, std::span<const std::size_t>,
+                       std::vector<std::vector<float>>&, std::vector<std::vector<std::uint8_t>>*,
+                       const call_hooks*) {
+    throw unsupported_error("scorer '" + id() + "' cannot score token ids");
+}
+
+embedder_spec parse_embedder_spec(std::string_view spec) {
+    embedder_spec e;
     constexpr std::string_view ft = "fasttext:";
-    if (spec.substr(0, ft.size()) == ft) {
-        path = std::string(spec.substr(ft.size()));
-        if (path.empty())
-            throw argument_error("--embedder fasttext:PATH: the model path is missing");
-        id = std::string(spec);
-    } else {
-        // "DIR", "DIR:mean" or "DIR:last": a Hugging Face / sentence-transformers directory.
-        path = std::string(spec);
-        for (std::string_view p : {std::string_view(":mean"), std::string_view(":last")}) {
-            if (path.size() > p.size() && path.compare(path.size() - p.size(), p.size(), p) == 0) {
-                pooling = std::string(p.substr(1));
-                path.resize(path.size() - p.size());
-                break;
-            }
-        }
-        if (path.empty()) throw argument_error("--embedder: empty model path");
-        id = "hf:" + path + (pooling.empty() ? "" : ":" + pooling);
+    if (is_url_spec(spec)) {  // URL#MODEL: the server's model, its identity from the plugin
+        e.path = std::string(spec);
+        e.id = std::string(spec);
+        return e;
     }
-    plugin::model m = plugin::open_model(opts.backend, POLYGLOT_CAP_EMBED,
-                                         make_config(path, pooling, opts), search_for(opts));
-    if (!m.supports(POLYGLOT_OP_EMBED))
-        throw unsupported_error("embedder '" + std::string(spec) + "': backend '" +
-                                m.plugin().name() + "' cannot embed with this model");
+    if (spec.substr(0, ft.size()) == ft) {
+        e.path = std::string(spec.substr(ft.size()));
+        if (e.path.empty())
+            throw argument_error("--embedder fasttext:PATH: the model path is missing");
+        e.id = std::string(spec);
+        return e;
+    }
+    // "DIR", "DIR:mean" or "DIR:last": a Hugging Face / sentence-transformers directory.
+    e.path = std::string(spec);
+    for (std::string_view p : {std::string_view(":mean"), std::string_view(":last")}) {
+        if (e.path.size() > p.size() &&
+            e.path.compare(e.path.size() - p.size(), p.size(), p) == 0) {
+            e.pooling = std::string(p.substr(1));
+            e.path.resize(e.path.size() - p.size());
+            break;
+        }
+    }
+    if (e.path.empty()) throw argument_error("--embedder: empty model path");
+    e.id = "hf:" + e.path + (e.pooling.empty() ? "" : ":" + e.pooling);
+    return e;
+}
+
+std::unique_ptr<embedder> open_embedder(std::string_view spec, const backend_options& opts) {
+    if (is_url_spec(spec)) {
+        plugin::model m = open_for(spec, {}, POLYGLOT_CAP_EMBED, opts);
+        if (!m.supports(POLYGLOT_OP_EMBED)) cannot(m, "embedder", spec, "embed");
+        std::string id = model_id(m, spec, {});
+        return std::make_unique<plugin_embedder>(std::move(m), std::move(id));
+    }
+    auto [path, pooling, id] = parse_embedder_spec(spec);
+    plugin::model m = open_for(path, pooling, POLYGLOT_CAP_EMBED, opts);
+    if (!m.supports(POLYGLOT_OP_EMBED)) cannot(m, "embedder", spec, "embed");
     return std::make_unique<plugin_embedder>(std::move(m), std::move(id));
 }
 
 std::unique_ptr<scorer> open_scorer(std::string_view model_dir, const backend_options& opts) {
     std::string path(model_dir);
     if (path.empty()) throw argument_error("scorer: empty model path");
-    plugin::model m = plugin::open_model(opts.backend, POLYGLOT_CAP_SCORE,
-                                         make_config(path, {}, opts), search_for(opts));
-    if (!m.supports(POLYGLOT_OP_SCORE))
-        throw unsupported_error("scorer '" + path + "': backend '" + m.plugin().name() +
-                                "' cannot score with this model");
-    return std::make_unique<plugin_scorer>(std::move(m), "hf:" + path);
+    plugin::model m = open_for(path, {}, POLYGLOT_CAP_SCORE, opts);
+    if (!m.supports(POLYGLOT_OP_SCORE)) cannot(m, "scorer", path, "score");
+    std::string id = model_id(m, path, "hf:" + path);
+    return std::make_unique<plugin_scorer>(std::move(m), std::move(id));
+}
+
+std::unique_ptr<generator> open_generator(std::string_view spec, const backend_options& opts) {
+    std::string path(spec);
+    if (path.empty()) throw argument_error("generator: empty model path");
+    plugin::model m = open_for(path, {}, POLYGLOT_CAP_GENERATE, opts);
+    if (!m.supports(POLYGLOT_OP_GENERATE)) cannot(m, "generator", path, "generate");
+    std::string id = model_id(m, path, "hf:" + path);
+    return std::make_unique<plugin_generator>(std::make_shared<plugin::model>(std::move(m)),
+                                              std::move(id));
+}
+
+model_services open_model_services(std::string_view spec, const backend_options& opts) {
+    if (spec.empty()) throw argument_error("model: empty spec");
+    auto m = std::make_shared<plugin::model>(open_for(spec, {}, 0, opts));
+    model_services s;
+    s.id = model_id(*m, spec, "hf:" + std::string(spec));
+    if (m->supports(POLYGLOT_OP_GENERATE)) s.gen = std::make_unique<plugin_generator>(m, s.id);
+    s.model = std::move(m);
+    return s;
 }
 
 POLYGLOT_END_NAMESPACE

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <polyglot/core/assert.hpp>
 #include <polyglot/core/error.hpp>
 #include <polyglot/metrics/distinct_ri.hpp>
 #include <polyglot/metrics/language.hpp>
@@ -102,17 +103,19 @@ namespace {
 
 struct work {
     io::line_chunk lines;
+    std::uint64_t global_begin = 0;  ///< global index of the chunk's first line
     io::parsed_chunk parsed;
     std::vector<float> prompt_emb, response_emb;
     std::vector<lm_score> lm;
     std::vector<std::unique_ptr<any_metric::state>> states;
+    std::vector<std::string> failures;       ///< per record: why its model call failed, or ""
     std::string instances;                   ///< per-instance JSONL of the chunk
     std::vector<std::size_t> instance_ends;  ///< end offset of each record's line
     bool empty = false;                      ///< produced after the limit was reached
 };
 
 void write_instance(io::json_writer& w, const record& r, const instance_values& iv,
-                    const std::string* file) {
+                    const std::string* file, const std::string& failure) {
     w.clear();
     w.begin_object();
     w.kv("line", r.line);
@@ -122,8 +125,11 @@ void write_instance(io::json_writer& w, const record& r, const instance_values& 
         w.key(k);
         std::visit([&](const auto& x) { w.value(x); }, v);
     }
+    if (!failure.empty()) w.kv("error", failure);
     w.end_object();
 }
+
+constexpr const char* model_call_failed = "model_call_failed";
 
 std::string skip_message(const std::string& file, const io::skip_info& s) {
     std::string m = file + ":" + std::to_string(s.line) + ": " + s.reason;
@@ -144,12 +150,20 @@ std::string run_result::target_lang() const {
     return best;
 }
 
-run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& hooks) {
+run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& hooks,
+               run_result* resume) {
     const auto t0 = std::chrono::steady_clock::now();
     if (opts.inputs.empty()) throw argument_error("no input file");
     const auto& metrics = bundle.metrics;
     run_result res;
-    for (const auto& m : metrics) res.states.push_back(m->make_state());
+    if (resume) {
+        res = std::move(*resume);
+        POLYGLOT_ASSERT(res.states.size() == metrics.size());
+    } else {
+        for (const auto& m : metrics) res.states.push_back(m->make_state());
+    }
+    const double elapsed_before = res.elapsed_seconds;
+    res.next_line = opts.first_line;
 
     std::vector<std::string> names;  // for messages
     std::vector<std::uint64_t> file_start;
@@ -166,17 +180,29 @@ run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& 
     std::atomic<bool> stop{false};
     std::size_t file_i = 0;
     std::unique_ptr<io::line_reader> reader;
-    std::uint64_t next_index = 0;
+    std::uint64_t next_index = res.num_samples;
+    std::uint64_t global = 0;  // global index of the next line the reader yields
 
     auto source = [&](work& w) -> bool {
         for (;;) {
-            if (stop.load(std::memory_order_relaxed)) return false;
+            if (stop.load(std::memory_order_relaxed) || global >= opts.end_line) return false;
             if (!reader) {
                 if (file_i >= opts.inputs.size()) return false;
+                if (file_i < opts.file_lines.size() &&
+                    global + opts.file_lines[file_i] <= opts.first_line) {
+                    global += opts.file_lines[file_i++];  // wholly before the range
+                    continue;
+                }
                 reader = std::make_unique<io::line_reader>(
                     opts.inputs[file_i], static_cast<std::uint32_t>(file_i), opts.jsonl);
+                if (global < opts.first_line)
+                    global += reader->skip_lines(opts.first_line - global);
             }
-            if (reader->next(w.lines)) return true;
+            if (global >= opts.first_line && reader->next(w.lines, opts.end_line - global)) {
+                w.global_begin = global;
+                global += w.lines.lines.size();
+                return true;
+            }
             reader.reset();
             ++file_i;
         }
@@ -184,11 +210,21 @@ run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& 
 
     auto parse = [&](work& w) { io::parse_chunk(w.lines, opts.jsonl, w.parsed); };
 
-    // Model calls are not thread-safe: one serial stage, one batch per chunk.
+    // Model calls are not thread-safe: one serial stage, one batch per chunk. A record whose
+    // model (server) call fails after its retries is marked, counted and left out by the
+    // metrics that needed the model; it never gets a made-up value.
     auto models = [&](work& w) {
         auto& recs = w.parsed.records;
         for (record& r : recs) r.index = next_index++;
+        w.failures.assign(recs.size(), {});
         if (recs.empty()) return;
+        auto fail = [&](std::size_t i, std::string_view what, std::string_view why) {
+            if (!w.failures[i].empty()) return;
+            w.failures[i] =
+                std::string(model_call_failed) + ": " + std::string(what) + ": " + std::string(why);
+        };
+        call_hooks ch;
+        if (hooks.on_model_progress) ch.progress = hooks.on_model_progress;
         if (bundle.emb) {
             std::vector<std::string_view> texts;
             texts.reserve(recs.size() * 2);
@@ -196,15 +232,23 @@ run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& 
             for (const record& r : recs) texts.push_back(r.response);
             const std::size_t dim = bundle.emb->dim();
             std::vector<float> all(texts.size() * dim);
-            bundle.emb->embed(texts, all.data());
+            std::vector<std::uint8_t> bad(texts.size(), 0);
+            std::vector<std::string> why(texts.size());
+            ch.item_error = [&](std::uint64_t k, polyglot_status, std::string_view m) {
+                if (k < bad.size()) bad[k] = 1, why[k] = std::string(m);
+            };
+            bundle.emb->embed(texts, all.data(), &ch);
             w.prompt_emb.assign(all.begin(),
                                 all.begin() + static_cast<std::ptrdiff_t>(recs.size() * dim));
             w.response_emb.assign(all.begin() + static_cast<std::ptrdiff_t>(recs.size() * dim),
                                   all.end());
             for (std::size_t i = 0; i < recs.size(); ++i) {
-                recs[i].prompt_embedding = w.prompt_emb.data() + i * dim;
-                recs[i].response_embedding = w.response_emb.data() + i * dim;
+                const std::size_t j = recs.size() + i;
+                recs[i].prompt_embedding = bad[i] ? nullptr : w.prompt_emb.data() + i * dim;
+                recs[i].response_embedding = bad[j] ? nullptr : w.response_emb.data() + i * dim;
                 recs[i].embedding_dim = static_cast<std::uint32_t>(dim);
+                if (bad[i]) fail(i, "embed prompt", why[i]);
+                if (bad[j]) fail(i, "embed response", why[j]);
             }
         }
         if (bundle.lm) {
@@ -216,8 +260,12 @@ run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& 
                 q.push_back(r.response);
             }
             w.lm.assign(recs.size(), lm_score{});
-            bundle.lm->score(p, q, w.lm);
-            for (std::size_t i = 0; i < recs.size(); ++i) recs[i].lm = &w.lm[i];
+            ch.item_error = [](std::uint64_t, polyglot_status, std::string_view) {};
+            bundle.lm->score(p, q, w.lm, &ch);
+            for (std::size_t i = 0; i < recs.size(); ++i) {
+                recs[i].lm = &w.lm[i];
+                if (w.lm[i].failed) fail(i, "score", w.lm[i].error);
+            }
         }
     };
 
@@ -235,7 +283,8 @@ run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& 
             for (std::size_t k = 0; k < metrics.size(); ++k)
                 metrics[k]->accumulate(*w.states[k], r, iv);
             if (want_instances) {
-                write_instance(jw, r, iv, multi ? &names[r.file] : nullptr);
+                write_instance(jw, r, iv, multi ? &names[r.file] : nullptr,
+                               i < w.failures.size() ? w.failures[i] : std::string());
                 w.instances += jw.str();
                 w.instances += '\n';
                 w.instance_ends.push_back(w.instances.size());
@@ -245,6 +294,8 @@ run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& 
     auto compute = [&](work& w) { accumulate_range(w, w.parsed.records.size()); };
 
     std::uint64_t reported = 0;
+    std::uint64_t checkpointed = res.num_samples;
+    auto last_checkpoint = t0;
     auto merge = [&](work& w) {
         if (stop.load(std::memory_order_relaxed)) return;  // past the limit
         auto& recs = w.parsed.records;
@@ -260,6 +311,10 @@ run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& 
             last_line = keep ? recs[keep - 1].line : 0;
             stop = true;
         }
+        res.next_line = w.global_begin + w.lines.lines.size();
+        if (last_line != std::numeric_limits<std::uint64_t>::max())
+            res.next_line =
+                w.global_begin + (last_line ? last_line - w.lines.lines.front().number + 1 : 0);
         for (const auto& s : w.parsed.skips) {
             if (s.line > last_line) break;
             ++res.num_records_read;
@@ -271,6 +326,13 @@ run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& 
         for (const std::uint64_t line : w.parsed.blank_lines) {
             if (line > last_line) break;
             ++res.blank_lines;
+        }
+        for (std::size_t i = 0; i < keep && i < w.failures.size(); ++i) {
+            if (w.failures[i].empty()) continue;
+            ++res.failed[model_call_failed];
+            std::string msg = fname + ":" + std::to_string(recs[i].line) + ": " + w.failures[i];
+            if (opts.strict) throw error(errc::bad_record, msg);
+            if (hooks.on_failure) hooks.on_failure(msg);
         }
         for (std::size_t i = 0; i < keep; ++i) {
             auto it = res.languages.find(recs[i].lang);
@@ -289,12 +351,29 @@ run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& 
             reported = res.num_samples;
             hooks.on_progress({res.bytes_read, total_bytes, res.num_samples});
         }
+        if (hooks.on_checkpoint && !stop.load(std::memory_order_relaxed)) {
+            const auto now = std::chrono::steady_clock::now();
+            const bool by_records = opts.checkpoint_records &&
+                                    res.num_samples - checkpointed >= opts.checkpoint_records;
+            const bool by_time = opts.checkpoint_seconds > 0 &&
+                                 std::chrono::duration<double>(now - last_checkpoint).count() >=
+                                     opts.checkpoint_seconds;
+            if (by_records || by_time) {
+                res.elapsed_seconds =
+                    elapsed_before + std::chrono::duration<double>(now - t0).count();
+                hooks.on_checkpoint(res, res.next_line);
+                checkpointed = res.num_samples;
+                last_checkpoint = now;
+            }
+        }
     };
 
     parallel::run_pipeline<work>(opts.tokens, source, parallel::parallel_stage(parse),
                                  parallel::serial_stage(models), parallel::parallel_stage(compute),
                                  parallel::serial_stage(merge));
+    if (!stop.load(std::memory_order_relaxed)) res.next_line = std::max(res.next_line, global);
     res.elapsed_seconds =
+        elapsed_before +
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return res;
 }

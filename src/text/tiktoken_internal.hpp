@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <polyglot/core/hash.hpp>
 #include <polyglot/text/tiktoken.hpp>
 #include <string>
 #include <string_view>
@@ -61,33 +62,7 @@ struct file_header {
 };
 static_assert(sizeof(file_header) == 128);
 
-/// A fast 64-bit hash of a byte string (multiply-rotate over 8-byte words, murmur3 finaliser).
-/// Not cryptographic: used for the lookup tables and for the cache checksums.
-inline std::uint64_t hash_bytes(const void* data, std::size_t len, std::uint64_t seed = 0) {
-    constexpr std::uint64_t k1 = 0x9E3779B97F4A7C15ull, k2 = 0xC2B2AE3D27D4EB4Full;
-    const auto* p = static_cast<const unsigned char*>(data);
-    std::uint64_t h = seed ^ (len * k2);
-    while (len >= 8) {
-        std::uint64_t v;
-        std::memcpy(&v, p, 8);
-        h ^= v * k2;
-        h = ((h << 31) | (h >> 33)) * k1;
-        p += 8;
-        len -= 8;
-    }
-    if (len) {
-        std::uint64_t v = 0;
-        std::memcpy(&v, p, len);
-        h ^= (v + 1) * k2;
-        h = ((h << 31) | (h >> 33)) * k1;
-    }
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 33;
-    return h;
-}
+using core::hash_bytes;
 
 inline std::uint64_t pair_key(std::uint32_t a, std::uint32_t b) {
     return (std::uint64_t{a} << id_bits) | b;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The cuda plugin (plugins/cuda). Two kinds of checks:
 //  - CPU-side (run everywhere, CTest `cuda_plugin_test`): the host-side index math the kernels
-//    use (plugins/cuda/plan.hpp: truncation, token-budget batching, cu_seqlens, attention
+//    use (plugins/cuda/plan.hpp: cu_seqlens, attention
 //    tiles and masks, an emulation of the attention kernel's tiled online softmax, logit
 //    chunking), and the plugin as a file: it loads, reports its ABI and capabilities, and
 //    without a GPU reports itself unusable with the reason; `polyglot backends` shows the
@@ -136,108 +136,10 @@ std::string json_string_field(const std::string& text, const std::string& key) {
 
 }  // namespace
 
-// ---- plan.hpp: truncation ---------------------------------------------------------------------
-
-BOOST_AUTO_TEST_SUITE(pair_layout)
-
-BOOST_AUTO_TEST_CASE(no_truncation) {
-    const auto l = plan::layout_pair(5, 7, 16384);
-    BOOST_TEST(!l.truncated);
-    BOOST_TEST(l.prompt_skip == 0u);
-    BOOST_TEST(l.prompt_keep == 5u);
-    BOOST_TEST(l.response_keep == 7u);
-    BOOST_TEST(l.length() == 12u);
-    BOOST_TEST(l.score_from() == 5u);
-    BOOST_TEST(l.n_scored() == 7u);
-}
-
-BOOST_AUTO_TEST_CASE(prompt_cut_from_the_left) {
-    const auto l = plan::layout_pair(10, 6, 12);
-    BOOST_TEST(l.truncated);
-    BOOST_TEST(l.prompt_skip == 4u);
-    BOOST_TEST(l.prompt_keep == 6u);
-    BOOST_TEST(l.response_keep == 6u);
-    BOOST_TEST(l.n_scored() == 6u);
-}
-
-BOOST_AUTO_TEST_CASE(response_alone_too_long) {
-    const auto l = plan::layout_pair(10, 20, 8);
-    BOOST_TEST(l.truncated);
-    BOOST_TEST(l.prompt_keep == 0u);
-    BOOST_TEST(l.prompt_skip == 10u);
-    BOOST_TEST(l.response_keep == 8u);
-    // The first kept response token sits at position 0: no context, not scored.
-    BOOST_TEST(l.score_from() == 1u);
-    BOOST_TEST(l.n_scored() == 7u);
-}
-
-BOOST_AUTO_TEST_CASE(edge_cases) {
-    BOOST_TEST(!plan::layout_pair(100, 100, 0).truncated);  // 0 = no limit
-    BOOST_TEST(!plan::layout_pair(4, 4, 8).truncated);      // exactly at the limit
-    const auto empty_prompt = plan::layout_pair(0, 3, 16);
-    BOOST_TEST(empty_prompt.n_scored() == 2u);
-    const auto empty_response = plan::layout_pair(3, 0, 16);
-    BOOST_TEST(empty_response.n_scored() == 0u);
-    BOOST_TEST(plan::layout_pair(0, 0, 16).n_scored() == 0u);
-    BOOST_TEST(plan::layout_pair(0, 1, 16).n_scored() == 0u);
-}
-
-BOOST_AUTO_TEST_SUITE_END()
-
-// ---- plan.hpp: batching -------------------------------------------------------------------------
+// ---- plan.hpp: packing and budgets
+// -------------------------------------------------------------------------
 
 BOOST_AUTO_TEST_SUITE(batching)
-
-BOOST_AUTO_TEST_CASE(token_budget_and_order) {
-    const std::vector<std::size_t> lens = {5, 0, 30, 12, 12, 7, 100, 1};
-    const auto p = plan::plan_batches(lens, 40, 1000);
-    // Longest first, ties in input order, the empty sequence left out.
-    const std::vector<std::size_t> order = {6, 2, 3, 4, 5, 0, 7};
-    BOOST_TEST(p.order == order, boost::test_tools::per_element());
-    // 100 alone (over budget); 30 (30 + 12 > 40); 12 + 12 + 7 + 5 = 36 (+1 = 37 ≤ 40).
-    BOOST_REQUIRE(p.batches.size() == 3u);
-    BOOST_TEST(p.batches[0].begin == 0u);
-    BOOST_TEST(p.batches[0].end == 1u);
-    BOOST_TEST(p.batches[0].tokens == 100u);
-    BOOST_TEST(p.batches[1].tokens == 30u);
-    BOOST_TEST(p.batches[2].begin == 2u);
-    BOOST_TEST(p.batches[2].end == 7u);
-    BOOST_TEST(p.batches[2].tokens == 37u);
-}
-
-BOOST_AUTO_TEST_CASE(every_sequence_exactly_once_within_budget) {
-    std::mt19937 rng(7);
-    for (int trial = 0; trial < 50; ++trial) {
-        std::vector<std::size_t> lens(1 + rng() % 200);
-        for (auto& l : lens) l = rng() % 600;
-        const std::size_t budget = 100 + rng() % 2000, max_seqs = 1 + rng() % 64;
-        const auto p = plan::plan_batches(lens, budget, max_seqs);
-        std::vector<int> seen(lens.size(), 0);
-        std::size_t prev_end = 0;
-        for (const auto& b : p.batches) {
-            BOOST_TEST(b.begin == prev_end);
-            BOOST_TEST(b.end > b.begin);
-            BOOST_TEST(b.end - b.begin <= max_seqs);
-            std::size_t tok = 0;
-            for (std::size_t k = b.begin; k < b.end; ++k) {
-                ++seen[p.order[k]];
-                tok += lens[p.order[k]];
-            }
-            BOOST_TEST(tok == b.tokens);
-            BOOST_TEST((b.tokens <= budget || b.end - b.begin == 1));
-            prev_end = b.end;
-        }
-        BOOST_TEST(prev_end == p.order.size());
-        for (std::size_t i = 0; i < lens.size(); ++i) BOOST_TEST(seen[i] == (lens[i] > 0 ? 1 : 0));
-    }
-}
-
-BOOST_AUTO_TEST_CASE(max_seqs_caps_a_batch) {
-    const std::vector<std::size_t> lens(10, 1);
-    const auto p = plan::plan_batches(lens, 1000, 3);
-    BOOST_REQUIRE(p.batches.size() == 4u);
-    BOOST_TEST(p.batches[3].end - p.batches[3].begin == 1u);
-}
 
 BOOST_AUTO_TEST_CASE(packed_offsets_and_positions) {
     const std::vector<std::size_t> lens = {3, 1, 4};

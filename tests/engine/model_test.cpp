@@ -6,11 +6,10 @@
 #define BOOST_TEST_MODULE engine_model
 #include <cmath>
 
-#include "engine/hf_runtime.hpp"
+#include "cpu_runtime.hpp"
 #include "fixtures.hpp"
 
 using namespace engine_test;
-namespace pe = polyglot::engine;
 
 namespace {
 
@@ -26,13 +25,13 @@ double cosine(const std::vector<double>& a, const float* b) {
 
 void check_lm(const std::string& name) {
     auto dir = fixture(name);
-    auto rt = pe::hf_runtime::open(dir, {.pooling = "", .need_lm_head = true});
+    auto rt = open_cpu(dir, {.pooling = "", .need_lm_head = true});
     polyglot::model::json_document doc(dir / "expected.json");
     simdjson::dom::array cases = doc.root()["cases"].get_array();
     std::vector<std::string> ps, rs;
     for (auto c : cases) ps.push_back(str_of(c, "prompt")), rs.push_back(str_of(c, "response"));
     std::vector<std::string_view> pv(ps.begin(), ps.end()), rv(rs.begin(), rs.end());
-    auto res = rt->score(pv, rv, true);
+    auto res = rt->score(pv, rv, {}, true);
     BOOST_REQUIRE_EQUAL(res.size(), cases.size());
     double worst = 0;
     std::size_t i = 0;
@@ -62,13 +61,13 @@ void check_lm(const std::string& name) {
     simdjson::dom::array embs = doc.root()["embeddings"].get_array();
     for (auto e : embs) {
         auto ids = ids_of(e["ids"]);
-        const auto d = std::size_t(rt->net().config().hidden_size);
+        const auto d = std::size_t(rt->device().config().hidden_size);
         std::vector<float> mean(d), last(d);
-        pe::seq_request a, b;
+        rt::forward_seq a, b;
         a.ids = ids, a.pooled = mean.data(), a.pooling = polyglot::model::pooling_mode::mean;
         b.ids = ids, b.pooled = last.data(), b.pooling = polyglot::model::pooling_mode::last;
-        std::vector<pe::seq_request> reqs{a, b};
-        rt->net().run(reqs);
+        std::vector<rt::forward_seq> reqs{a, b};
+        rt->device().forward(reqs);
         BOOST_TEST(rt->embed_ids(str_of(e, "text")) == ids, boost::test_tools::per_element());
         for (auto [key, got] : {std::pair{"mean_pooled", &mean}, std::pair{"last_token", &last}}) {
             auto want = doubles_of(e[key]);
@@ -86,7 +85,10 @@ void check_lm(const std::string& name) {
     for (auto g : gens) {
         auto ids = ids_of(g["prompt_ids"]);
         auto want = ids_of(g["greedy_ids"]);
-        auto got = rt->greedy(ids, want.size());
+        rt::generate_options o;
+        o.max_new_tokens = std::uint32_t(want.size());
+        std::vector<std::vector<std::uint32_t>> prompts{ids};
+        auto got = rt->generate(prompts, o)[0].ids;
         BOOST_TEST_CONTEXT(name << " greedy '" << str_of(g, "prompt") << "'") {
             BOOST_TEST(got == want, boost::test_tools::per_element());
         }
@@ -102,8 +104,8 @@ BOOST_AUTO_TEST_CASE(gemma3_sliding_sandwich_linear_rope) { check_lm("tiny-gemma
 
 BOOST_AUTO_TEST_CASE(embeddinggemma_sentence_transformers) {
     auto dir = fixture("tiny-embeddinggemma");
-    auto rt = pe::hf_runtime::open(dir, {});
-    BOOST_TEST(!rt->can_score());  // bidirectional: an encoder, not a causal LM
+    auto rt = open_cpu(dir);
+    BOOST_TEST(!rt->cannot_score().empty());  // bidirectional: an encoder, not a causal LM
     polyglot::model::json_document doc(dir / "expected.json");
     simdjson::dom::array texts = doc.root()["texts"].get_array();
     simdjson::dom::array embs = doc.root()["embeddings"].get_array();

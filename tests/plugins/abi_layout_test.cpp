@@ -39,9 +39,17 @@ static_assert(offsetof(polyglot_plugin_v1, device_info) == 128);
 static_assert(offsetof(polyglot_plugin_v1, get_proc_address) == 136);
 // The last member of version 1 (ORT style: offset in pointer units).
 static_assert(offsetof(polyglot_plugin_v1, unusable_reason) / sizeof(void*) == 18);
-// Nothing after it yet; appending a member grows sizeof and needs a new "version 2" block.
-static_assert(sizeof(polyglot_plugin_v1) == 152);
 // ---- End of version 1 -------------------------------------------------------------------------
+
+// ---- version 1.1 (appended): DO NOT MODIFY ---------------------------------------------------
+static_assert(offsetof(polyglot_plugin_v1, embed_texts) == 152);
+static_assert(offsetof(polyglot_plugin_v1, tokenize_texts) == 160);
+static_assert(offsetof(polyglot_plugin_v1, score_texts) == 168);
+static_assert(offsetof(polyglot_plugin_v1, score_ids) == 176);
+static_assert(offsetof(polyglot_plugin_v1, detokenize) / sizeof(void*) == 23);
+// Nothing after it yet; appending a member grows sizeof and needs a new block.
+static_assert(sizeof(polyglot_plugin_v1) == 192);
+// ---- End of version 1.1 -----------------------------------------------------------------------
 
 // Plain-data structs crossing the boundary.
 static_assert(sizeof(polyglot_text_batch) == 24);
@@ -56,6 +64,19 @@ static_assert(offsetof(polyglot_device_info, memory_total) == 8);
 static_assert(offsetof(polyglot_device_info, name) == 24);
 static_assert(offsetof(polyglot_device_info, description) == 88);
 static_assert(sizeof(polyglot_device_info) == 280);
+// ABI 1.1 request structs (each begins with struct_size and may only grow at its end).
+static_assert(offsetof(polyglot_texts, data) == 8 && offsetof(polyglot_texts, n) == 32);
+static_assert(sizeof(polyglot_texts) == 40 && sizeof(polyglot_id_batch) == 40);
+static_assert(offsetof(polyglot_call_context, cancel) == 32 && sizeof(polyglot_call_context) == 40);
+static_assert(offsetof(polyglot_score_ids_request, ctx) == 48);
+static_assert(offsetof(polyglot_generate_request, seed) == 56);
+static_assert(offsetof(polyglot_generate_request, ctx) == 112);
+static_assert(sizeof(polyglot_generate_request) == 120);
+static_assert(offsetof(polyglot_generation, status) == 4 &&
+              offsetof(polyglot_generation, text) == 8);
+static_assert(offsetof(polyglot_generation, prompt_tokens) == 60);
+static_assert(sizeof(polyglot_generation) == 64);
+static_assert(sizeof(polyglot_generate_result) == 24);
 #endif
 
 static_assert(sizeof(polyglot_status) == 4 && sizeof(polyglot_op) == 4);
@@ -73,14 +94,19 @@ BOOST_AUTO_TEST_CASE(cpu_plugin_table_matches_this_header) {
     BOOST_TEST(std::string(t.name) == "cpu");
     BOOST_TEST((t.caps & (POLYGLOT_CAP_EMBED | POLYGLOT_CAP_TOKENIZE)) ==
                (POLYGLOT_CAP_EMBED | POLYGLOT_CAP_TOKENIZE));
-    BOOST_TEST((t.caps & POLYGLOT_CAP_GENERATE) == 0u);
-    // Every version-1 slot the SDK generates is filled, GENERATE's is reserved (NULL).
+    BOOST_TEST((t.caps & POLYGLOT_CAP_GENERATE) == POLYGLOT_CAP_GENERATE);
+    // Every version-1 and 1.1 slot the SDK generates is filled, GENERATE's too.
     BOOST_TEST(p->has(offsetof(polyglot_plugin_v1, create)));
     BOOST_TEST(p->has(offsetof(polyglot_plugin_v1, get_info)));
     BOOST_TEST(p->has(offsetof(polyglot_plugin_v1, tokenize)));
     BOOST_TEST(p->has(offsetof(polyglot_plugin_v1, score)));
     BOOST_TEST(p->has(offsetof(polyglot_plugin_v1, unusable_reason)));
-    BOOST_TEST(!p->has(offsetof(polyglot_plugin_v1, generate)));
+    BOOST_TEST(p->has(offsetof(polyglot_plugin_v1, generate)));
+    for (std::size_t off :
+         {offsetof(polyglot_plugin_v1, embed_texts), offsetof(polyglot_plugin_v1, tokenize_texts),
+          offsetof(polyglot_plugin_v1, score_texts), offsetof(polyglot_plugin_v1, score_ids),
+          offsetof(polyglot_plugin_v1, detokenize)})
+        BOOST_TEST(p->has(off), "ABI 1.1 member at offset " << off);
     // A member beyond struct_size is reported absent.
     BOOST_TEST(!p->has(sizeof(polyglot_plugin_v1)));
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -230,4 +231,42 @@ BOOST_AUTO_TEST_CASE(language_codes) {
     const auto m = model();
     for (const char* code : {"ar", "cs", "de", "es", "id", "ja", "tl", "sw", "he", "no", "zh"})
         BOOST_TEST(std::count(m->labels().begin(), m->labels().end(), code) == 1);
+}
+
+// top1() reads its input ids through a flat pruned-dictionary index instead of fastText's
+// Dictionary::getLine (src/text/langid.cpp line_encoder): the labels and probabilities must be
+// the fastText 0.9.2 CLI's on real multilingual text (the system's .mo translations, with
+// punctuation, format strings and mixed scripts), thousands of lines.
+BOOST_AUTO_TEST_CASE(agrees_with_the_fasttext_cli_on_real_text) {
+    const fs::path lid = polyglot::testing::require_data_asset("lid.176.ftz");
+    const fs::path dir = temp_dir();  // an earlier case removes it when done
+    fs::create_directories(dir);
+    const fs::path lines = dir / "mo_lines.txt", out = dir / "cli_predictions.txt";
+    const std::string make =
+        "/usr/bin/python3 scripts/mo_corpus.py lines --langs ar,cs,de,es,id,ja "
+        "| awk 'NR % 7 == 0' | head -4000 > " +
+        lines.string();
+    BOOST_REQUIRE(std::system(make.c_str()) == 0);
+    const std::string cli =
+        "fasttext predict-prob " + lid.string() + " " + lines.string() + " 1 > " + out.string();
+    BOOST_REQUIRE_MESSAGE(std::system(cli.c_str()) == 0,
+                          "the fasttext CLI (Debian package fasttext, scripts/bootstrap) failed");
+    std::ifstream text_in(lines), pred_in(out);
+    auto m = pt::langid::open(lid);
+    std::string text, pred;
+    std::size_t n = 0, labelled = 0;
+    while (std::getline(text_in, text)) {
+        BOOST_REQUIRE(std::getline(pred_in, pred));
+        const auto r = m->top1(text);
+        ++n;
+        if (r.label.empty()) continue;  // whitespace only: the CLI predicts from </s> alone
+        ++labelled;
+        const auto sp = pred.find(' ');
+        BOOST_REQUIRE(sp != std::string::npos);
+        BOOST_TEST(pred.substr(0, sp) == "__label__" + r.label, "line " << n << ": " << text);
+        BOOST_TEST(std::stof(pred.substr(sp + 1)) == r.prob, boost::test_tools::tolerance(2e-5f));
+    }
+    BOOST_TEST(n >= 3000u);
+    BOOST_TEST(labelled + 5 >= n);
+    fs::remove_all(dir);
 }

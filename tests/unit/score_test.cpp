@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "support/require_asset.hpp"
+#include "test_cli.hpp"
 #include "test_tokenizers.hpp"
 
 namespace pg = polyglot;
@@ -38,7 +38,8 @@ class fake_scorer final : public pg::scorer {
     [[nodiscard]] std::string id() const override { return "fake-lm"; }
     [[nodiscard]] std::string backend() const override { return "test"; }
     void score(std::span<const std::string_view> prompts,
-               std::span<const std::string_view> responses, std::span<pg::lm_score> out) override {
+               std::span<const std::string_view> responses, std::span<pg::lm_score> out,
+               const pg::call_hooks*) override {
         ++calls;
         BOOST_REQUIRE(prompts.size() == responses.size() && out.size() == responses.size());
         for (std::size_t i = 0; i < out.size(); ++i) {
@@ -130,53 +131,14 @@ double key(const std::string& json, const std::string& k) {
     return std::stod(json.substr(p + k.size() + 4));
 }
 
-// ---- CLI helpers ----
+// ---- CLI helpers (test_cli.hpp) ----
 
-/// The CLI needs the default tokenizer (cl100k_base) and lid.176.ftz from the data directory.
-std::string cli() {
-    static const bool assets = [] {
-        pg::testing::require_data_asset("cl100k_base.json");
-        pg::testing::require_data_asset("lid.176.ftz");
-        return true;
-    }();
-    (void)assets;
-    return pg::testing::require_cli();
-}
-
-struct cli_result {
-    int status = -1;
-    std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+using pg::testing::cli_result;
+using pg::testing::mask_timing;
+using pg::testing::slurp;
 
 cli_result run_cli(const std::string& args) {
-    const fs::path o = temp_path("stdout"), e = temp_path("stderr");
-    const std::string cmd = cli() + " " + args + " >" + o.string() + " 2>" + e.string();
-    const int st = std::system(cmd.c_str());
-    cli_result r;
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    r.out = slurp(o);
-    r.err = slurp(e);
-    fs::remove(o);
-    fs::remove(e);
-    return r;
-}
-
-/// The report without the fields that legitimately vary between runs.
-std::string mask_timing(const std::string& report) {
-    std::istringstream in(report);
-    std::string line, out;
-    while (std::getline(in, line))
-        if (line.find("\"elapsed_seconds\"") == std::string::npos &&
-            line.find("\"threads\"") == std::string::npos)
-            out += line + "\n";
-    return out;
+    return pg::testing::run_cli(args, fs::temp_directory_path());
 }
 
 }  // namespace

@@ -34,7 +34,6 @@ int run_bench(int argc, char** argv) {
     std::size_t repeat = 1;
     bool json = false;
     score::metric_config cfg;
-    std::vector<std::string> plugin_dirs;
 
     po::options_description desc(
         "polyglot bench FILE [options]\n\n"
@@ -52,17 +51,16 @@ int run_bench(int argc, char** argv) {
         ("tokenizer", po::value(&cfg.tokenizer)->default_value(cfg.tokenizer), "tokenizer")
         ("lid-model", po::value(&cfg.lid_model)->default_value(cfg.lid_model),
             "fastText language-ID model")
-        ("embedder", po::value(&cfg.embedder), "embedding model for distinct_ri")
-        ("lm", po::value(&cfg.lm), "causal LM directory for perplexity")
-        ("backend", po::value(&cfg.backend.backend)->default_value(cfg.backend.backend),
-            "model backend: cpu, cuda, metal, auto, or a plugin path")
-        ("plugin-dir", po::value(&plugin_dirs), "extra plugin directory (repeatable)");
+        ("embedder", po::value(&cfg.embedder), "embedding model for distinct_ri (as score)")
+        ("lm", po::value(&cfg.lm), "causal LM for perplexity (as score)");
     // clang-format on
+    backend_cli bcli;
+    bcli.add(desc, cfg.backend);
     po::variables_map vm;
     if (!parse_command_line(argc, argv, desc, po::value(&input), vm, 1)) return 0;
     if (input.empty()) throw argument_error("no input file (see polyglot bench --help)");
     if (repeat == 0) repeat = 1;
-    for (const auto& d : plugin_dirs) cfg.backend.plugin_dirs.emplace_back(d);
+    bcli.finish(cfg.backend);
     const auto names =
         score::parse_metric_list(metrics_csv, !cfg.embedder.empty(), !cfg.lm.empty());
 

@@ -5,13 +5,32 @@
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
+#include <polyglot/core/error.hpp>
 #include <polyglot/io/atomic_file.hpp>
+#include <polyglot/plugin/services.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace polyglot::cli {
+
+/// The whole of @p path ("-" = standard input), as bytes. Throws io_error.
+inline std::string read_input(const std::string& path) {
+    std::FILE* f = path == "-" ? stdin : std::fopen(path.c_str(), "rb");
+    if (!f) throw io_error("cannot open " + path + ": " + std::strerror(errno));
+    std::string data;
+    char buf[1 << 16];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) data.append(buf, n);
+    const bool bad = std::ferror(f) != 0;
+    if (f != stdin) std::fclose(f);
+    if (bad) throw io_error("cannot read " + (path == "-" ? std::string("stdin") : path));
+    return data;
+}
 
 /// True when standard error is a terminal (progress bars go there only).
 inline bool stderr_is_tty() { return ::isatty(2) == 1; }
@@ -49,5 +68,50 @@ inline bool parse_command_line(int argc, char** argv,
     po::notify(vm);
     return true;
 }
+
+/// The model-backend options of every subcommand that names a model (--lm, --embedder, and the
+/// judge / teacher / student options): --backend, --plugin-dir, and the remote backend's
+/// options (a model named by URL#MODEL). Defined once here so that every subcommand spells and
+/// documents them alike. Usage: `backend_cli b; b.add(desc, opts); ...parse...; b.finish(opts);`
+struct backend_cli {
+    std::vector<std::string> plugin_dirs;
+
+    /// @p remote: also the remote backend's options (`polyglot serve` has its own
+    /// --api-key-env).
+    void add(boost::program_options::options_description& desc, backend_options& o,
+             bool remote = true) {
+        namespace po = boost::program_options;
+        // clang-format off
+        desc.add_options()
+            ("backend", po::value(&o.backend)->default_value(o.backend),
+                "model backend: cpu, cuda, metal, remote, auto (a URL#MODEL spec selects "
+                "remote), or a plugin path")
+            ("plugin-dir", po::value(&plugin_dirs), "extra directory to search for plugins "
+                "(repeatable)");
+        if (!remote) return;
+        desc.add_options()
+            ("server-kind", po::value(&o.server_kind)->default_value(o.server_kind),
+                "remote models: vllm, sglang, tgi, llamacpp, openai, polyglot, or auto (ask "
+                "the server)")
+            ("api-key-env", po::value(&o.api_key_env)->default_value(o.api_key_env),
+                "remote models: the environment variable holding the API key (sent as a "
+                "bearer token, never printed or written)")
+            ("concurrency", po::value(&o.concurrency)->default_value(o.concurrency),
+                "remote models: requests in flight")
+            ("max-retries", po::value(&o.max_retries)->default_value(o.max_retries),
+                "remote models: retries of a request (429, 5xx, timeouts, resets, unusable "
+                "replies) before it counts as a failed record")
+            ("request-timeout", po::value(&o.request_timeout)->default_value(o.request_timeout),
+                "remote models: seconds per request")
+            ("no-cache", po::bool_switch(&o.no_cache), "remote models: neither reuse nor "
+                "write the request journal in the data directory (resume is then off)")
+            ("remote-tokenizer", po::value(&o.tokenizer), "remote models: a local tokenizer "
+                "directory (tokenizer.json) used instead of the server's /tokenize");
+        // clang-format on
+    }
+    void finish(backend_options& o) const {
+        for (const auto& d : plugin_dirs) o.plugin_dirs.emplace_back(d);
+    }
+};
 
 }  // namespace polyglot::cli

@@ -38,8 +38,8 @@ void write_all(std::FILE* f, const void* p, std::size_t n, const std::string& pa
 }
 
 int run_embed(int argc, char** argv) {
-    std::string spec, field = "response", output, backend = "auto";
-    std::vector<std::string> plugin_dirs, inputs;
+    std::string spec, field = "response", output;
+    std::vector<std::string> inputs;
     std::size_t threads = 0, max_tokens = 16384, batch = 256;
     bool strict = false;
     po::options_description desc(
@@ -51,16 +51,18 @@ int run_embed(int argc, char** argv) {
     desc.add_options()
         ("help,h", "show this help")
         ("embedder", po::value(&spec)->required(),
-            "fasttext:PATH, a Hugging Face / sentence-transformers DIR, DIR:mean or DIR:last")
+            "fasttext:PATH, a Hugging Face / sentence-transformers DIR, DIR:mean, DIR:last, or "
+            "a server URL#MODEL")
         ("field", po::value(&field)->default_value(field), "prompt or response")
         ("output,o", po::value(&output)->required(), "output .npy path")
-        ("backend", po::value(&backend)->default_value(backend), "cpu, cuda, metal, auto, or a plugin path")
-        ("plugin-dir", po::value(&plugin_dirs), "extra directory to search for plugins (repeatable)")
         ("max-tokens", po::value(&max_tokens)->default_value(max_tokens), "truncate longer texts (model tokens)")
         ("batch", po::value(&batch)->default_value(batch), "texts per backend call")
         ("threads", po::value(&threads)->default_value(0), "worker threads (0 = all cores)")
         ("strict", po::bool_switch(&strict), "stop with an error at the first bad record");
     // clang-format on
+    polyglot::backend_options bo;
+    polyglot::cli::backend_cli bcli;
+    bcli.add(desc, bo);
     po::variables_map vm;
     if (!polyglot::cli::parse_command_line(argc, argv, desc, po::value(&inputs), vm)) return 0;
     if (inputs.empty()) throw argument_error("embed: no input FILE");
@@ -69,9 +71,7 @@ int run_embed(int argc, char** argv) {
     if (batch == 0) throw argument_error("--batch must be positive");
 
     polyglot::parallel::thread_limit limit(threads);
-    polyglot::backend_options bo;
-    bo.backend = backend;
-    for (auto& d : plugin_dirs) bo.plugin_dirs.emplace_back(d);
+    bcli.finish(bo);
     bo.threads = threads;
     bo.max_tokens = max_tokens;
     auto emb = polyglot::open_embedder(spec, bo);

@@ -9,6 +9,7 @@
 #include <polyglot/score/score.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace polyglot::cli {
 
@@ -27,6 +28,64 @@ inline double find_number(std::string_view json, std::string_view key) {
     auto r = std::from_chars(b, json.data() + json.size(), v);
     if (r.ec != std::errc()) return std::numeric_limits<double>::quiet_NaN();
     return v;
+}
+
+/// What the report's metadata says besides the run's own counters.
+struct report_info {
+    std::vector<std::string> inputs;  ///< as scored (after expanding directories and globs)
+    std::string teacher;              ///< --teacher ("" = null)
+    std::string lang;                 ///< --lang ("" = the most common record language)
+    std::string tool_version;         ///< of the polyglot that scored the records
+    std::size_t threads = 0;
+    std::string shard;  ///< "K/N" for one shard's own report ("" = the whole input)
+};
+
+/// The report JSON (pretty-printed, with a final newline) of a finished run: metadata, then
+/// one section per metric. `polyglot score` and `polyglot merge` both write it, so a merged
+/// report has exactly the layout of a single run's.
+inline std::string render_report(const report_info& info, const score::metric_bundle& bundle,
+                                 const score::run_result& res) {
+    io::json_writer w(2);
+    w.begin_object();
+    w.key("metadata").begin_object();
+    w.key("input").begin_array();
+    for (const auto& in : info.inputs) w.value(in);
+    w.end_array();
+    if (!info.shard.empty()) w.kv("shard", info.shard);
+    w.kv("num_samples", res.num_samples);
+    w.kv("num_records_read", res.num_records_read);
+    w.key("skipped").begin_object();
+    for (const auto& [k, v] : res.skipped) w.kv(k, v);
+    w.end_object();
+    w.kv("blank_lines", res.blank_lines);  // not records, not skipped
+    w.key("failed").begin_object();
+    for (const auto& [k, v] : res.failed) w.kv(k, v);
+    w.end_object();
+    auto str_or_null = [&](std::string_view k, const std::string& v) {
+        w.key(k);
+        if (v.empty())
+            w.value(nullptr);
+        else
+            w.value(v);
+    };
+    str_or_null("teacher", info.teacher);
+    str_or_null("target_lang", info.lang.empty() ? res.target_lang() : info.lang);
+    w.key("metrics").begin_array();
+    for (const auto& m : bundle.metrics) w.value(m->name());
+    w.end_array();
+    str_or_null("tokenizer", bundle.tokenizer);
+    str_or_null("lid_model", bundle.lid_model);
+    str_or_null("embedding_model", bundle.embedding_model);
+    str_or_null("base_model", bundle.base_model);
+    w.kv("tool_version", info.tool_version);
+    w.kv("threads", info.threads);
+    w.kv("elapsed_seconds", res.elapsed_seconds);
+    w.end_object();
+    score::write_sections(w, bundle, res);
+    w.end_object();
+    std::string report = w.take();
+    report += '\n';
+    return report;
 }
 
 /// Compact JSON of one metric section of a finished run.

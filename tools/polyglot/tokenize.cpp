@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "command.hpp"
+#include "common.hpp"
 
 namespace po = boost::program_options;
 
@@ -28,19 +29,6 @@ namespace {
 constexpr std::size_t lines_per_chunk = 256;      // one parallel task
 constexpr std::size_t window_bytes = 16u << 20;   // input processed per parallel round
 constexpr std::size_t max_reported_invalid = 20;  // stderr lines about invalid UTF-8
-
-std::string read_all(const std::string& path) {
-    std::FILE* f = path == "-" ? stdin : std::fopen(path.c_str(), "rb");
-    if (!f) throw io_error("cannot open " + path + ": " + std::strerror(errno));
-    std::string data;
-    char buf[1 << 16];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) data.append(buf, n);
-    const bool bad = std::ferror(f) != 0;
-    if (f != stdin) std::fclose(f);
-    if (bad) throw io_error("cannot read " + (path == "-" ? std::string("stdin") : path));
-    return data;
-}
 
 void append_number(std::string& out, std::uint64_t v) {
     char buf[24];
@@ -104,7 +92,7 @@ int run_tokenize(int argc, char** argv) {
 
     parallel::thread_limit limit(threads);
     const auto tok = text::open_tokenizer(spec);
-    const std::string data = read_all(input);
+    const std::string data = read_input(input);
     const std::string label = input == "-" ? std::string("<stdin>") : input;
 
     // Line boundaries: [starts[k], ends[k]).

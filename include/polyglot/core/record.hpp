@@ -19,6 +19,8 @@ struct lm_score {
     std::uint32_t prompt_tokens = 0;   ///< prompt tokens after truncation (with specials)
     std::uint32_t response_tokens = 0; ///< response tokens after truncation
     bool truncated = false;            ///< the input was cut to the model's --max-tokens
+    bool failed = false;               ///< the model or server call failed for this record
+    std::string error = {};            ///< why, when failed (names no secret)
 };
 
 /// A record: views into the reader's buffer, valid only while the record's chunk is alive.

@@ -4,6 +4,7 @@
 
 #include <polyglot/version.hpp>
 
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -22,6 +23,11 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
 class atomic_ofstream {
 public:
     explicit atomic_ofstream(std::filesystem::path path);
+    /// A resumable output (checkpointed runs): the temporary file has the fixed name
+    /// @p partial and is kept when the object is destroyed without commit(), so a restarted
+    /// process can continue it. Its first @p keep bytes are kept (io_error when it is shorter)
+    /// and anything after them is cut; @p keep = 0 starts it empty.
+    atomic_ofstream(std::filesystem::path path, std::filesystem::path partial, std::uint64_t keep);
     ~atomic_ofstream();
     atomic_ofstream(const atomic_ofstream&) = delete;
     atomic_ofstream& operator=(const atomic_ofstream&) = delete;
@@ -29,6 +35,12 @@ public:
     void write(std::string_view bytes);
     /// Flushes, fsyncs and renames into place. Throws io_error on failure.
     void commit();
+    /// Flushes and fsyncs what was written so far (not for "-"). Throws io_error.
+    void sync();
+    /// Bytes in the file so far (kept + written).
+    [[nodiscard]] std::uint64_t size() const noexcept { return size_; }
+    /// The temporary file's path.
+    [[nodiscard]] const std::filesystem::path& temp_path() const noexcept { return tmp_; }
     [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
 
 private:
@@ -37,6 +49,8 @@ private:
     std::FILE* f_ = nullptr;
     bool stdout_ = false;
     bool committed_ = false;
+    bool keep_on_failure_ = false;
+    std::uint64_t size_ = 0;
 };
 
 /// Reads a whole file; throws io_error naming the path.

@@ -6,8 +6,9 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
+#include <memory>
 #include <polyglot/core/record.hpp>
+#include <polyglot/io/input.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,17 +38,19 @@ struct line_chunk {
     std::uint32_t file = 0;             ///< index of the input file
     std::string bytes;                  ///< the lines' bytes (+ at least 64 bytes of capacity)
     std::vector<line> lines;            ///< in file order
-    std::uint64_t input_bytes_end = 0;  ///< bytes of the file read so far (progress)
+    std::uint64_t input_bytes_end = 0;  ///< bytes of the file read so far (progress; compressed
+                                        ///< bytes for archives)
 
     [[nodiscard]] std::string_view text(const line& l) const {
         return std::string_view(bytes).substr(l.offset, l.size);
     }
 };
 
-/// Reads one file ("-" = standard input) in blocks of read_block_bytes and yields chunks of
-/// up to chunk_lines whole lines. Strips a UTF-8 BOM at the start of the file and a '\r'
-/// before each '\n'. A line longer than max_line_bytes is streamed past (never held in memory
-/// beyond max_line_bytes + one block) and reported with too_long set.
+/// Reads one file ("-" = standard input; plain, gzip or zstd, see io/input.hpp) in blocks of
+/// read_block_bytes and yields chunks of up to chunk_lines whole lines. Line numbers count
+/// lines of the decoded text, so messages name the line inside an archive. Strips a UTF-8 BOM at
+/// the start of the file and a '\r' before each '\n'. A line longer than max_line_bytes is streamed
+/// past (never held in memory beyond max_line_bytes + one block) and reported with too_long set.
 /// Not thread-safe (one reader per file, used from one serial stage).
 class line_reader {
   public:
@@ -57,10 +60,17 @@ class line_reader {
     line_reader(const line_reader&) = delete;
     line_reader& operator=(const line_reader&) = delete;
 
-    /// Fills @p out with the next chunk; false at the end of the file. Throws io_error on a
-    /// read error.
-    bool next(line_chunk& out);
+    /// Fills @p out with the next chunk of at most min(chunk_lines, @p max_lines) lines; false
+    /// at the end of the file. Throws io_error on a read error or corrupt compressed data,
+    /// naming the file and the line where the data went bad.
+    bool next(line_chunk& out, std::uint64_t max_lines = UINT64_MAX);
 
+    /// Passes over up to @p n lines without keeping them (lines as next() counts them);
+    /// returns how many there were (fewer at the end of the file). Constant memory.
+    std::uint64_t skip_lines(std::uint64_t n);
+
+    /// Lines returned or skipped so far.
+    [[nodiscard]] std::uint64_t lines_done() const noexcept { return line_no_; }
     /// Size of the file in bytes if known (regular files), else 0.
     [[nodiscard]] std::uint64_t size_hint() const noexcept { return size_hint_; }
     [[nodiscard]] const std::string& path() const noexcept { return path_; }
@@ -73,8 +83,7 @@ class line_reader {
     std::string path_;
     std::uint32_t file_;
     jsonl_options opts_;
-    std::FILE* f_ = nullptr;
-    bool owns_ = false;
+    std::unique_ptr<byte_source> src_;
     bool eof_ = false;
     bool started_ = false;
     std::string buf_;       ///< unconsumed input; [0, cur_) already in the current chunk

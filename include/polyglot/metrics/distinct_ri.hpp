@@ -18,6 +18,7 @@
 #include <limits>
 #include <polyglot/core/error.hpp>
 #include <polyglot/core/record.hpp>
+#include <polyglot/io/binary.hpp>
 #include <polyglot/io/json_writer.hpp>
 #include <string>
 #include <string_view>
@@ -163,6 +164,25 @@ struct distinct_ri_accumulator {
     /// distinct-RI = 1 − mean pairwise cosine; NaN when N < 2.
     [[nodiscard]] double value() const noexcept { return 1.0 - mean_pairwise_cosine(); }
 
+    /// dim, N, n₊, non-finite count and the fixed-point sum (zigzag varints).
+    void save(io::binary_writer& w) const {
+        w.varint(dim);
+        w.varint(n);
+        w.varint(nonzero);
+        w.varint(nonfinite);
+        for (std::int64_t v : sum) w.svarint(v);
+    }
+    void load(io::binary_reader& r) {
+        const std::uint64_t d = r.count(1, "distinct_ri dimension");
+        n = r.varint("distinct_ri count");
+        nonzero = r.varint("distinct_ri count");
+        nonfinite = r.varint("distinct_ri count");
+        if (nonzero + nonfinite > n || n > max_vectors) r.fail("distinct_ri counts");
+        dim = static_cast<std::size_t>(d);
+        sum.assign(dim, 0);
+        for (auto& v : sum) v = r.svarint("distinct_ri sum");
+    }
+
     /// Σ u_i as doubles.
     [[nodiscard]] std::vector<double> unit_sum() const {
         std::vector<double> out(dim);
@@ -255,6 +275,20 @@ class distinct_ri_metric {
         w.kv("nonfinite_response_vectors", s.responses.nonfinite);
         w.kv("records_without_prompt_embedding", s.records_without_prompt_embedding);
         w.kv("records_without_response_embedding", s.records_without_response_embedding);
+    }
+
+    void save(const state& s, io::binary_writer& w) const {
+        s.prompts.save(w);
+        s.responses.save(w);
+        w.varint(s.records_without_prompt_embedding);
+        w.varint(s.records_without_response_embedding);
+    }
+
+    void load(state& s, io::binary_reader& r) const {
+        s.prompts.load(r);
+        s.responses.load(r);
+        s.records_without_prompt_embedding = r.varint("distinct_ri counter");
+        s.records_without_response_embedding = r.varint("distinct_ri counter");
     }
 
   private:

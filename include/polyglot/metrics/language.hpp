@@ -33,8 +33,10 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <polyglot/core/assert.hpp>
 #include <polyglot/core/error.hpp>
 #include <polyglot/core/record.hpp>
+#include <polyglot/io/binary.hpp>
 #include <polyglot/io/json_writer.hpp>
 #include <polyglot/text/langid.hpp>
 #include <set>
@@ -86,11 +88,20 @@ class language_metric {
           labels_(model_ ? model_->labels().begin() : empty_labels().begin(),
                   model_ ? model_->labels().end() : empty_labels().end()) {
         if (!model_) throw argument_error("language metric: no language-ID model");
+        model_name_ = model_->name();
+    }
+    /// Merge/load/finalize only (polyglot merge): the model known by name; accumulate() must
+    /// not be called.
+    static language_metric named(std::string model_name) {
+        language_metric m;
+        m.model_name_ = std::move(model_name);
+        return m;
     }
 
     [[nodiscard]] state make_state() const { return {}; }
 
     void accumulate(state& s, const record& r, instance_values& values) const {
+        POLYGLOT_ASSERT(model_);
         ++s.records;
         const text::langid::prediction p = model_->top1(r.prompt);
         const text::langid::prediction q = model_->top1(r.response);
@@ -146,12 +157,40 @@ class language_metric {
         w.key("target_languages").begin_object();
         for (const auto& [code, count] : s.target_languages) w.kv(code, count);
         w.end_object();
-        w.kv("model", model_->name());
+        w.kv("model", model_name_);
+    }
+
+    void save(const state& s, io::binary_writer& w) const {
+        for (std::uint64_t v :
+             {s.records, s.with_target, s.target_not_in_model, s.agreement_records, s.agreements})
+            w.varint(v);
+        for (const side_state* sd : {&s.prompts, &s.responses}) {
+            for (std::uint64_t v :
+                 {sd->labelled, sd->empty, sd->target_matches, sd->prob_sum_fixed})
+                w.varint(v);
+            save_counts(w, sd->label_counts);
+        }
+        save_counts(w, s.target_languages);
+    }
+
+    void load(state& s, io::binary_reader& r) const {
+        for (std::uint64_t* v : {&s.records, &s.with_target, &s.target_not_in_model,
+                                 &s.agreement_records, &s.agreements})
+            *v = r.varint("language counter");
+        for (side_state* sd : {&s.prompts, &s.responses}) {
+            for (std::uint64_t* v :
+                 {&sd->labelled, &sd->empty, &sd->target_matches, &sd->prob_sum_fixed})
+                *v = r.varint("language counter");
+            load_counts(r, sd->label_counts);
+        }
+        load_counts(r, s.target_languages);
     }
 
     [[nodiscard]] const text::langid& model() const noexcept { return *model_; }
 
   private:
+    language_metric() = default;
+
     static const std::vector<std::string>& empty_labels() {
         static const std::vector<std::string> none;
         return none;
@@ -164,6 +203,24 @@ class language_metric {
         } else {
             m.emplace(std::string(key), 1);
         }
+    }
+
+    using count_map = std::map<std::string, std::uint64_t, std::less<>>;
+    static void save_counts(io::binary_writer& w, const count_map& m) {
+        w.varint(m.size());
+        for (const auto& [k, v] : m) {
+            w.str(k);
+            w.varint(v);
+        }
+    }
+    static void load_counts(io::binary_reader& r, count_map& m) {
+        m.clear();
+        const std::uint64_t n = r.count(2, "language table size");
+        for (std::uint64_t i = 0; i < n; ++i) {
+            std::string k(r.str("language label"));
+            m[std::move(k)] = r.varint("language count");
+        }
+        if (m.size() != n) r.fail("language table (duplicate label)");
     }
 
     static void add_side(side_state& side, const text::langid::prediction& p) {
@@ -210,6 +267,7 @@ class language_metric {
 
     std::shared_ptr<const text::langid> model_;
     std::set<std::string, std::less<>> labels_;
+    std::string model_name_;
 };
 
 }  // namespace metrics

@@ -10,7 +10,9 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <polyglot/core/assert.hpp>
 #include <polyglot/core/record.hpp>
+#include <polyglot/io/binary.hpp>
 #include <polyglot/io/json_writer.hpp>
 #include <polyglot/metrics/metric.hpp>
 #include <polyglot/metrics/token_memo.hpp>
@@ -63,6 +65,32 @@ class count_histogram {
     }
     friend bool operator==(const count_histogram&, const count_histogram&) = default;
 
+    /// (value delta, count) pairs in value order, as varints.
+    void save(io::binary_writer& w) const {
+        w.varint(counts_.size());
+        std::uint64_t prev = 0;
+        for (const auto& [v, c] : counts_) {
+            w.varint(v - prev);
+            w.varint(c);
+            prev = v;
+        }
+    }
+    void load(io::binary_reader& r) {
+        counts_.clear();
+        n_ = 0;
+        const std::uint64_t k = r.count(2, "histogram size");
+        std::uint64_t v = 0;
+        for (std::uint64_t i = 0; i < k; ++i) {
+            const std::uint64_t delta = r.varint("histogram value");
+            if (i > 0 && delta == 0) r.fail("histogram value");
+            v += delta;
+            const std::uint64_t c = r.varint("histogram count");
+            if (c == 0) r.fail("histogram count");
+            counts_.emplace_hint(counts_.end(), v, c);
+            n_ += c;
+        }
+    }
+
   private:
     std::map<std::uint64_t, std::uint64_t> counts_;
     std::uint64_t n_ = 0;
@@ -89,7 +117,15 @@ class length_metric {
     /// @param tok the tokenizer (shared, immutable); @param words also count ICU words (the
     /// most expensive part after tokenizing).
     explicit length_metric(std::shared_ptr<const text::tokenizer> tok, bool words = true)
-        : tok_(std::move(tok)), words_(words) {}
+        : tok_(std::move(tok)), tokenizer_name_(tok_ ? tok_->name() : std::string()),
+          words_(words) {}
+    /// A metric that can merge, load and finalize states (polyglot merge) but not accumulate:
+    /// it knows the tokenizer by name only.
+    static length_metric named(std::string tokenizer_name, bool words = true) {
+        length_metric m(nullptr, words);
+        m.tokenizer_name_ = std::move(tokenizer_name);
+        return m;
+    }
 
     [[nodiscard]] state make_state() const { return {}; }
 
@@ -108,13 +144,32 @@ class length_metric {
         w.kv("responses_average_length", mean(s.responses.token_sum, s.responses.n));
         write_side(w, "prompts", s.prompts);
         write_side(w, "responses", s.responses);
-        w.kv("tokenizer", tok_->name());
+        w.kv("tokenizer", tokenizer_name_);
+    }
+
+    void save(const state& s, io::binary_writer& w) const {
+        for (const side* sd : {&s.prompts, &s.responses}) {
+            for (std::uint64_t v : {sd->n, sd->token_sum, sd->code_points, sd->bytes, sd->words})
+                w.varint(v);
+            sd->tokens.save(w);
+        }
+    }
+
+    void load(state& s, io::binary_reader& r) const {
+        for (side* sd : {&s.prompts, &s.responses}) {
+            for (std::uint64_t* v :
+                 {&sd->n, &sd->token_sum, &sd->code_points, &sd->bytes, &sd->words})
+                *v = r.varint("length counter");
+            sd->tokens.load(r);
+            if (sd->tokens.size() != sd->n) r.fail("length histogram total");
+        }
     }
 
     [[nodiscard]] const text::tokenizer& tokenizer() const noexcept { return *tok_; }
 
   private:
     std::uint64_t add(side& sd, std::string_view text) const {
+        POLYGLOT_ASSERT(tok_);
         const std::uint64_t t = encode_memo(*tok_, text).size();
         sd.tokens.add(t);
         ++sd.n;
@@ -146,6 +201,7 @@ class length_metric {
     }
 
     std::shared_ptr<const text::tokenizer> tok_;
+    std::string tokenizer_name_;
     bool words_;
 };
 

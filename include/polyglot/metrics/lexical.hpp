@@ -5,10 +5,13 @@
 /// the definition); they are compact open-addressing sets of 64-bit keys.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <polyglot/core/assert.hpp>
 #include <polyglot/core/record.hpp>
+#include <polyglot/io/binary.hpp>
 #include <polyglot/io/json_writer.hpp>
 #include <polyglot/metrics/metric.hpp>
 #include <polyglot/metrics/token_memo.hpp>
@@ -41,6 +44,43 @@ class u64_set {
         if (o.has_empty_key_) has_empty_key_ = true;
         for (std::uint64_t k : o.slots_)
             if (k != empty_) insert(k);
+    }
+    /// Makes room for @p n keys without rehashing.
+    void reserve(std::size_t n) {
+        std::size_t want = 16;
+        while (want < 2 * n + 2) want *= 2;
+        if (want <= slots_.size()) return;
+        std::vector<std::uint64_t> old(want, empty_);
+        old.swap(slots_);
+        used_ = 0;
+        for (std::uint64_t k : old)
+            if (k != empty_) insert_slot(k);
+    }
+    /// The keys in increasing order, as deltas (varints): the same set always saves to the
+    /// same bytes, whatever order the keys were inserted in.
+    void save(io::binary_writer& w) const {
+        std::vector<std::uint64_t> keys;
+        keys.reserve(size());
+        for_each([&](std::uint64_t k) { keys.push_back(k); });
+        std::sort(keys.begin(), keys.end());
+        w.varint(keys.size());
+        std::uint64_t prev = 0;
+        for (std::uint64_t k : keys) {
+            w.varint(k - prev);
+            prev = k;
+        }
+    }
+    void load(io::binary_reader& r) {
+        *this = u64_set();
+        const std::uint64_t n = r.count(1, "set size");
+        reserve(static_cast<std::size_t>(n));
+        std::uint64_t k = 0;
+        for (std::uint64_t i = 0; i < n; ++i) {
+            const std::uint64_t delta = r.varint("set key");
+            if (i > 0 && delta == 0) r.fail("set key");
+            k += delta;
+            insert(k);
+        }
     }
     template <class F>
     void for_each(F&& f) const {
@@ -94,11 +134,19 @@ class lexical_metric {
         side prompts, responses;
     };
 
-    explicit lexical_metric(std::shared_ptr<const text::tokenizer> tok) : tok_(std::move(tok)) {}
+    explicit lexical_metric(std::shared_ptr<const text::tokenizer> tok)
+        : tok_(std::move(tok)), tokenizer_name_(tok_ ? tok_->name() : std::string()) {}
+    /// Merge/load/finalize only (polyglot merge): the tokenizer known by name.
+    static lexical_metric named(std::string tokenizer_name) {
+        lexical_metric m(nullptr);
+        m.tokenizer_name_ = std::move(tokenizer_name);
+        return m;
+    }
 
     [[nodiscard]] state make_state() const { return {}; }
 
     void accumulate(state& s, const record& r, instance_values&) const {
+        POLYGLOT_ASSERT(tok_);
         add_ids(s.prompts, encode_memo(*tok_, r.prompt));
         add_ids(s.responses, encode_memo(*tok_, r.response));
     }
@@ -128,7 +176,25 @@ class lexical_metric {
         w.kv("prompts_unique_bigrams", s.prompts.bigrams.size());
         w.kv("responses_unique_unigrams", s.responses.unigrams.size());
         w.kv("responses_unique_bigrams", s.responses.bigrams.size());
-        w.kv("tokenizer", tok_->name());
+        w.kv("tokenizer", tokenizer_name_);
+    }
+
+    void save(const state& s, io::binary_writer& w) const {
+        for (const side* sd : {&s.prompts, &s.responses}) {
+            w.varint(sd->total_unigrams);
+            w.varint(sd->total_bigrams);
+            sd->unigrams.save(w);
+            sd->bigrams.save(w);
+        }
+    }
+
+    void load(state& s, io::binary_reader& r) const {
+        for (side* sd : {&s.prompts, &s.responses}) {
+            sd->total_unigrams = r.varint("lexical total");
+            sd->total_bigrams = r.varint("lexical total");
+            sd->unigrams.load(r);
+            sd->bigrams.load(r);
+        }
     }
 
     /// unique / total, NaN when total is 0.
@@ -146,6 +212,7 @@ class lexical_metric {
     }
 
     std::shared_ptr<const text::tokenizer> tok_;
+    std::string tokenizer_name_;
 };
 
 static_assert(metric<lexical_metric>);

@@ -10,10 +10,17 @@
 ///                                                 of how the input was split across threads
 ///   - `void finalize(const state&, io::json_writer&) const` : writes the members (keys and
 ///                                                 values) of the report section object
+///   - `void save(const state&, io::binary_writer&) const` and
+///     `void load(state&, io::binary_reader&) const` : the state as bytes and back, exactly
+///                                                 (shards, checkpoints; score/state.hpp frames
+///                                                 and checksums them). load() starts from
+///                                                 make_state() and throws format_error on
+///                                                 bytes that cannot be a state.
 /// Metrics are immutable after construction (shared by all threads); all mutation is in state.
 #pragma once
 
 #include <polyglot/core/record.hpp>
+#include <polyglot/io/binary.hpp>
 #include <polyglot/io/json_writer.hpp>
 
 #include <concepts>
@@ -24,12 +31,15 @@ namespace metrics {
 
 template <class M>
 concept metric = requires(const M& m, typename M::state& s, const typename M::state& cs,
-                          const record& r, instance_values& iv, io::json_writer& w) {
+                          const record& r, instance_values& iv, io::json_writer& w,
+                          io::binary_writer& bw, io::binary_reader& br) {
     { M::name } -> std::convertible_to<std::string_view>;
     { m.make_state() } -> std::same_as<typename M::state>;
     m.accumulate(s, r, iv);
     m.merge(s, cs);
     m.finalize(cs, w);
+    m.save(cs, bw);
+    m.load(s, br);
 } && std::copy_constructible<typename M::state>;
 
 /// Runs a metric serially over a range of records (reference path for tests).

@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <memory>
 #include <polyglot/core/record.hpp>
+#include <polyglot/plugin/requests.hpp>
 #include <span>
 #include <string>
 #include <string_view>
@@ -105,6 +106,11 @@ class text_batch {
     [[nodiscard]] polyglot_text_batch view() const noexcept {
         return {data_.data(), offsets_.data(), static_cast<std::uint64_t>(size())};
     }
+    /// The bounds-checkable C view (ABI 1.1); valid as view().
+    [[nodiscard]] polyglot_texts texts() const noexcept {
+        return {sizeof(polyglot_texts), data_.data(), static_cast<std::uint64_t>(data_.size()),
+                offsets_.data(), static_cast<std::uint64_t>(size())};
+    }
 
   private:
     std::string data_;
@@ -147,14 +153,42 @@ class model {
     /// Tokenizes each text; result[i] are the ids of texts[i].
     [[nodiscard]] std::vector<std::vector<std::int32_t>> tokenize(
         std::span<const std::string_view> texts, std::uint32_t flags = 0) const;
-    /// Scores responses[i] given prompts[i] into out[i] (all the same size).
+    /// Scores responses[i] given prompts[i] into out[i] (all the same size). With
+    /// hooks->item_error set, failed items are reported there and marked `failed` in out.
     void score(std::span<const std::string_view> prompts,
-               std::span<const std::string_view> responses, std::span<lm_score> out);
+               std::span<const std::string_view> responses, std::span<lm_score> out,
+               const call_hooks* hooks = nullptr);
+
+    // ---- ABI 1.1 (each throws unsupported_error when the plugin lacks the member) ----------
+    /// Embeds with per-call hooks (failed rows are NaN when hooks->item_error is set).
+    void embed(std::span<const std::string_view> texts, float* out, const call_hooks* hooks) const;
+    /// Log-probs of caller-given token ids: for sequence i (ids[offsets[i], offsets[i+1])) and
+    /// positions p >= max(score_from[i], 1), logprobs[offsets[i] + p] (NaN elsewhere); greedy
+    /// (optional, same layout) = 1 where the id is the argmax. Failed items stay NaN.
+    void score_ids(std::span<const std::int32_t> ids, std::span<const std::uint64_t> offsets,
+                   std::span<const std::uint64_t> score_from, std::span<float> logprobs,
+                   std::span<std::uint8_t> greedy, const call_hooks* hooks = nullptr);
+    /// The text of each id sequence (flags: POLYGLOT_DETOKENIZE_*).
+    [[nodiscard]] std::vector<std::string> detokenize(
+        std::span<const std::vector<std::int32_t>> seqs, std::uint32_t flags = 0) const;
+    /// Generates one continuation per prompt into out[i] (prompts.size() == out.size()): text
+    /// or message prompts in @p prompts (kind text / messages) or id prompts in @p prompt_ids
+    /// (kind ids). @p first_index: the job-wide index of prompt 0 (seeds per sequence). Per-item
+    /// failures land in out[i].status / error; a failure of the whole call throws.
+    void generate(prompt_kind kind, std::span<const std::string_view> prompts,
+                  std::span<const std::vector<std::int32_t>> prompt_ids, std::uint64_t first_index,
+                  const generate_params& params, std::span<generation> out,
+                  const call_hooks* hooks = nullptr);
 
   private:
     friend class loaded_plugin;
     model(plugin_ptr p, polyglot_model_t h) noexcept : plugin_(std::move(p)), handle_(h) {}
     [[noreturn]] void fail(polyglot_status st, std::string_view what) const;
+    void generate_impl(prompt_kind kind, std::span<const std::string_view> prompts,
+                       std::span<const std::vector<std::int32_t>> prompt_ids,
+                       std::uint64_t first_index, const generate_params& params,
+                       std::span<generation> out, const call_hooks* hooks,
+                       std::uint64_t text_cap);
 
     plugin_ptr plugin_;
     polyglot_model_t handle_ = nullptr;
@@ -166,6 +200,9 @@ struct search_options {
     bool use_env = true;                             ///< $POLYGLOT_PLUGIN_PATH
     bool use_install_dir = true;                     ///< the install directory
     bool use_exe_dir = true;                         ///< next to the executable
+    /// Plugins `--backend auto` never picks on its own: the remote backend serves URL specs
+    /// only, and the services select it by name for those (a local path never selects it).
+    std::vector<std::string> auto_skip = {"remote"};
 };
 
 /// The directories searched, in order, deduplicated; non-existent ones are kept (so messages
@@ -198,7 +235,7 @@ std::vector<scan_entry> scan(const search_options& opts);
 
 /// Selects the plugins able to serve @p backend, best first:
 ///  - "auto": every usable plugin whose caps include @p required_caps, by score (ties: search
-///    order);
+///    order), except those named in search_options::auto_skip;
 ///  - a name ("cpu", "cuda", "metal", ...): the usable plugins with that name, by score;
 ///  - a path (contains '/' or ends in .so/.dylib/.dll): that file.
 /// Throws plugin_error saying what was searched when nothing fits (a named plugin that is

@@ -24,8 +24,10 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <limits>
 #include <memory>
 #include <new>
+#include <span>
 #include <polyglot/core/error.hpp>
 #include <stdexcept>
 #include <string>
@@ -46,19 +48,83 @@ class status_error : public std::runtime_error {
     polyglot_status status_;
 };
 
-/// Non-owning view of a polyglot_text_batch.
+/// Non-owning view of a batch of texts (a polyglot_text_batch or a polyglot_texts), already
+/// validated by the generated glue.
 class text_batch_view {
   public:
-    explicit text_batch_view(const polyglot_text_batch& b) noexcept : b_(&b) {}
-    [[nodiscard]] std::size_t size() const noexcept { return static_cast<std::size_t>(b_->n); }
+    text_batch_view() = default;
+    explicit text_batch_view(const polyglot_text_batch& b) noexcept
+        : data_(b.data), offsets_(b.offsets), n_(static_cast<std::size_t>(b.n)) {}
+    explicit text_batch_view(const polyglot_texts& b) noexcept
+        : data_(b.data), offsets_(b.offsets), n_(static_cast<std::size_t>(b.n)) {}
+    [[nodiscard]] std::size_t size() const noexcept { return n_; }
     [[nodiscard]] std::string_view operator[](std::size_t i) const noexcept {
-        return {b_->data + b_->offsets[i],
-                static_cast<std::size_t>(b_->offsets[i + 1] - b_->offsets[i])};
+        return {data_ + offsets_[i], static_cast<std::size_t>(offsets_[i + 1] - offsets_[i])};
     }
-    [[nodiscard]] const polyglot_text_batch& raw() const noexcept { return *b_; }
 
   private:
-    const polyglot_text_batch* b_;
+    const char* data_ = nullptr;
+    const std::uint64_t* offsets_ = nullptr;
+    std::size_t n_ = 0;
+};
+
+/// Non-owning view of a polyglot_id_batch, already validated by the generated glue.
+class id_batch_view {
+  public:
+    id_batch_view() = default;
+    explicit id_batch_view(const polyglot_id_batch& b) noexcept
+        : ids_(b.ids), offsets_(b.offsets), n_(static_cast<std::size_t>(b.n)) {}
+    [[nodiscard]] std::size_t size() const noexcept { return n_; }
+    [[nodiscard]] std::span<const std::int32_t> operator[](std::size_t i) const noexcept {
+        return {ids_ + offsets_[i], static_cast<std::size_t>(offsets_[i + 1] - offsets_[i])};
+    }
+    /// Offset of sequence i's first id in the flat id array (for outputs laid out like it).
+    [[nodiscard]] std::uint64_t offset(std::size_t i) const noexcept { return offsets_[i]; }
+
+  private:
+    const std::int32_t* ids_ = nullptr;
+    const std::uint64_t* offsets_ = nullptr;
+    std::size_t n_ = 0;
+};
+
+/// The caller's per-call hooks (polyglot_call_context), safe to use when absent.
+class call_context {
+  public:
+    call_context() = default;
+    explicit call_context(const polyglot_call_context* c) noexcept
+        : c_(c && c->struct_size >= sizeof(polyglot_call_context) ? c : nullptr) {}
+    /// True when the caller asked to stop.
+    [[nodiscard]] bool cancelled() const noexcept { return c_ && c_->cancel && *c_->cancel != 0; }
+    /// Reports progress (no-op without a callback). Not thread-safe: call from one thread, or
+    /// serialise.
+    void progress(std::uint64_t done, std::uint64_t total, std::uint64_t tokens) const noexcept {
+        if (c_ && c_->progress) c_->progress(c_->user, done, total, tokens);
+    }
+    /// Whether per-item failures can be reported (else the first one fails the call).
+    [[nodiscard]] bool reports_items() const noexcept { return c_ && c_->item_error; }
+    /// Reports item @p index as failed when the caller takes per-item failures; otherwise
+    /// throws status_error naming the item, failing the call.
+    void item_failed(std::uint64_t index, polyglot_status status, const std::string& message) const;
+
+  private:
+    const polyglot_call_context* c_ = nullptr;
+};
+
+/// A validated GENERATE request (the raw C struct plus views of its arrays).
+struct generate_call {
+    explicit generate_call(const polyglot_generate_request& r) noexcept
+        : raw(r), prompt_kind(r.prompt_kind) {}
+    const polyglot_generate_request& raw;
+    int prompt_kind = POLYGLOT_PROMPT_TEXT;
+    text_batch_view prompts;    ///< TEXT / MESSAGES (empty for IDS)
+    id_batch_view prompt_ids;   ///< IDS (empty otherwise)
+    std::vector<std::string_view> stop;
+    std::span<const std::int32_t> stop_ids;
+    std::string_view json_schema;  ///< "" = unconstrained
+    std::string_view extra_json;   ///< "" = none
+    [[nodiscard]] std::size_t size() const noexcept {
+        return prompt_kind == POLYGLOT_PROMPT_IDS ? prompt_ids.size() : prompts.size();
+    }
 };
 
 /// What a plugin implements per loaded model. Unimplemented operations report UNSUPPORTED.
@@ -96,12 +162,57 @@ class model {
         throw unsupported("score");
     }
 
+
+    // ---- ABI 1.1 --------------------------------------------------------------------------
+    /// EMBED with per-call hooks (per-item failures: ctx.item_failed, rows then unspecified).
+    /// Default: embed(texts, out).
+    virtual void embed_batch(const text_batch_view& texts, float* out,
+                             const call_context& ctx) const {
+        (void)ctx;
+        embed(texts, out);
+    }
+    /// SCORE with per-call hooks. Default: score(prompts, responses, out).
+    virtual void score_batch(const text_batch_view& prompts, const text_batch_view& responses,
+                             polyglot_score_result* out, const call_context& ctx) {
+        (void)ctx;
+        score(prompts, responses, out);
+    }
+    /// SCORE_IDS: see polyglot_score_ids_request. @p logprobs (and @p greedy when not null) are
+    /// laid out like the ids of @p seqs (seqs.offset(i) + p), already filled with NaN / 0.
+    virtual void score_ids(const id_batch_view& seqs, const std::uint64_t* score_from,
+                           float* logprobs, std::uint8_t* greedy, const call_context& ctx) {
+        (void)seqs, (void)score_from, (void)logprobs, (void)greedy, (void)ctx;
+        throw unsupported("score_ids");
+    }
+    /// DETOKENIZE: appends the text of @p ids to @p out (flags: POLYGLOT_DETOKENIZE_*).
+    virtual void detokenize(std::span<const std::int32_t> ids, std::uint32_t flags,
+                            std::string& out) const {
+        (void)ids, (void)flags, (void)out;
+        throw unsupported("detokenize");
+    }
+    /// GENERATE: fills items[0, call.size()) (buffers validated: ids_cap >= max_new_tokens).
+    /// Per-item outcomes in items[i].status; ctx.item_failed for reporting.
+    virtual void generate(const generate_call& call, polyglot_generation* items,
+                          const call_context& ctx) {
+        (void)call, (void)items, (void)ctx;
+        throw unsupported("generate");
+    }
+
   protected:
     static status_error unsupported(const char* op) {
         return status_error(POLYGLOT_STATUS_UNSUPPORTED,
                             std::string("this model does not support ") + op);
     }
 };
+
+inline void call_context::item_failed(std::uint64_t index, polyglot_status status,
+                                      const std::string& message) const {
+    if (reports_items()) {
+        c_->item_error(c_->user, index, status, message.c_str());
+        return;
+    }
+    throw status_error(status, "item " + std::to_string(index) + ": " + message);
+}
 
 /// Static description of a plugin, returned by the function passed to POLYGLOT_PLUGIN.
 struct plugin_description {
@@ -279,7 +390,7 @@ struct table_for {
                                        " (n * dim)");
             if (texts->n == 0) return POLYGLOT_STATUS_OK;
             check_ptr(out, "out");
-            m->impl->embed(text_batch_view(*texts), out);
+            m->impl->embed_batch(text_batch_view(*texts), out, call_context());
             return POLYGLOT_STATUS_OK;
         });
     }
@@ -319,10 +430,203 @@ struct table_for {
                                    "score: prompts and responses differ in size");
             if (prompts->n == 0) return POLYGLOT_STATUS_OK;
             check_ptr(out, "out");
-            m->impl->score(text_batch_view(*prompts), text_batch_view(*responses), out);
+            m->impl->score_batch(text_batch_view(*prompts), text_batch_view(*responses), out,
+                                 call_context());
             return POLYGLOT_STATUS_OK;
         });
     }
+    // ---- ABI 1.1 members ---------------------------------------------------------------
+    static polyglot_status embed_texts(polyglot_model_t m, const polyglot_texts* texts, float* out,
+                                       std::uint64_t out_cap,
+                                       const polyglot_call_context* ctx) noexcept {
+        return guard([&] {
+            check(m);
+            check_texts(texts, "texts");
+            const std::uint64_t dim = m->impl->dim();
+            std::uint64_t need = 0;
+            if (__builtin_mul_overflow(texts->n, dim, &need))
+                throw status_error(POLYGLOT_STATUS_INVALID_ARGUMENT,
+                                   "embed: n * dim overflows 64 bits");
+            if (out_cap < need)
+                throw status_error(POLYGLOT_STATUS_INVALID_ARGUMENT,
+                                   "embed: out has " + std::to_string(out_cap) +
+                                       " floats, need " + std::to_string(need) + " (n * dim)");
+            if (texts->n == 0) return POLYGLOT_STATUS_OK;
+            check_ptr(out, "out");
+            const call_context c(ctx);
+            m->impl->embed_batch(text_batch_view(*texts), out, c);
+            return c.cancelled() ? POLYGLOT_STATUS_CANCELLED : POLYGLOT_STATUS_OK;
+        });
+    }
+    static polyglot_status tokenize_texts(polyglot_model_t m, const polyglot_texts* texts,
+                                          std::uint32_t flags, std::int32_t* ids,
+                                          std::uint64_t ids_cap, std::uint64_t* offsets,
+                                          std::uint64_t offsets_cap,
+                                          std::uint64_t* needed) noexcept {
+        return guard([&] {
+            check(m);
+            check_texts(texts, "texts");
+            check_ptr(offsets, "offsets");
+            if (offsets_cap < texts->n + 1)
+                throw status_error(POLYGLOT_STATUS_INVALID_ARGUMENT,
+                                   "tokenize: offsets_cap must be at least n + 1");
+            const text_batch_view view(*texts);
+            std::vector<std::int32_t> buf;
+            std::uint64_t total = 0;
+            offsets[0] = 0;
+            for (std::size_t i = 0; i < view.size(); ++i) {
+                buf.clear();
+                m->impl->tokenize(view[i], flags, buf);
+                if (ids && total + buf.size() <= ids_cap)
+                    std::copy(buf.begin(), buf.end(), ids + total);
+                total += buf.size();
+                offsets[i + 1] = total;
+            }
+            if (needed) *needed = total;
+            if (total > ids_cap || (total > 0 && !ids)) return POLYGLOT_STATUS_BUFFER_TOO_SMALL;
+            return POLYGLOT_STATUS_OK;
+        });
+    }
+    static polyglot_status score_texts(polyglot_model_t m, const polyglot_texts* prompts,
+                                       const polyglot_texts* responses, polyglot_score_result* out,
+                                       std::uint64_t out_cap,
+                                       const polyglot_call_context* ctx) noexcept {
+        return guard([&] {
+            check(m);
+            check_texts(prompts, "prompts");
+            check_texts(responses, "responses");
+            if (prompts->n != responses->n)
+                throw status_error(POLYGLOT_STATUS_INVALID_ARGUMENT,
+                                   "score: prompts and responses differ in size");
+            if (out_cap < prompts->n)
+                throw status_error(POLYGLOT_STATUS_INVALID_ARGUMENT,
+                                   "score: out has " + std::to_string(out_cap) +
+                                       " entries, need " + std::to_string(prompts->n));
+            if (prompts->n == 0) return POLYGLOT_STATUS_OK;
+            check_ptr(out, "out");
+            const call_context c(ctx);
+            m->impl->score_batch(text_batch_view(*prompts), text_batch_view(*responses), out, c);
+            return c.cancelled() ? POLYGLOT_STATUS_CANCELLED : POLYGLOT_STATUS_OK;
+        });
+    }
+    static polyglot_status score_ids(polyglot_model_t m,
+                                     const polyglot_score_ids_request* r) noexcept {
+        return guard([&] {
+            check(m);
+            check_ptr(r, "request");
+            check_size(r->struct_size, sizeof(polyglot_score_ids_request), "score_ids request");
+            check_ids(r->seqs, "seqs");
+            if (r->seqs->n == 0) return POLYGLOT_STATUS_OK;
+            check_ptr(r->score_from, "score_from");
+            check_ptr(r->logprobs, "logprobs");
+            if (r->out_cap < r->seqs->ids_size)
+                throw status_error(POLYGLOT_STATUS_INVALID_ARGUMENT,
+                                   "score_ids: out_cap " + std::to_string(r->out_cap) +
+                                       " < ids_size " + std::to_string(r->seqs->ids_size));
+            std::fill_n(r->logprobs, r->seqs->ids_size,
+                        std::numeric_limits<float>::quiet_NaN());
+            if (r->greedy) std::fill_n(r->greedy, r->seqs->ids_size, std::uint8_t{0});
+            const call_context c(r->ctx);
+            m->impl->score_ids(id_batch_view(*r->seqs), r->score_from, r->logprobs, r->greedy, c);
+            return c.cancelled() ? POLYGLOT_STATUS_CANCELLED : POLYGLOT_STATUS_OK;
+        });
+    }
+    static polyglot_status detokenize(polyglot_model_t m, const polyglot_id_batch* seqs,
+                                      std::uint32_t flags, char* text, std::uint64_t text_cap,
+                                      std::uint64_t* offsets, std::uint64_t offsets_cap,
+                                      std::uint64_t* needed) noexcept {
+        return guard([&] {
+            check(m);
+            check_ids(seqs, "seqs");
+            check_ptr(offsets, "offsets");
+            if (offsets_cap < seqs->n + 1)
+                throw status_error(POLYGLOT_STATUS_INVALID_ARGUMENT,
+                                   "detokenize: offsets_cap must be at least n + 1");
+            const id_batch_view view(*seqs);
+            std::string buf;
+            std::uint64_t total = 0;
+            offsets[0] = 0;
+            for (std::size_t i = 0; i < view.size(); ++i) {
+                buf.clear();
+                m->impl->detokenize(view[i], flags, buf);
+                if (text && total + buf.size() <= text_cap)
+                    std::memcpy(text + total, buf.data(), buf.size());
+                total += buf.size();
+                offsets[i + 1] = total;
+            }
+            if (needed) *needed = total;
+            if (total > text_cap || (total > 0 && !text)) return POLYGLOT_STATUS_BUFFER_TOO_SMALL;
+            return POLYGLOT_STATUS_OK;
+        });
+    }
+    static polyglot_status generate(polyglot_model_t m, const polyglot_generate_request* r,
+                                    polyglot_generate_result* res) noexcept {
+        return guard([&] {
+            check(m);
+            check_ptr(r, "request");
+            check_ptr(res, "result");
+            check_size(r->struct_size, sizeof(polyglot_generate_request), "generate request");
+            check_size(res->struct_size, sizeof(polyglot_generate_result), "generate result");
+            generate_call call(*r);
+            switch (r->prompt_kind) {
+                case POLYGLOT_PROMPT_TEXT:
+                case POLYGLOT_PROMPT_MESSAGES:
+                    check_texts(r->prompts, "prompts");
+                    call.prompts = text_batch_view(*r->prompts);
+                    break;
+                case POLYGLOT_PROMPT_IDS:
+                    check_ids(r->prompt_ids, "prompt_ids");
+                    call.prompt_ids = id_batch_view(*r->prompt_ids);
+                    break;
+                default:
+                    throw status_error(POLYGLOT_STATUS_INVALID_ARGUMENT,
+                                       "generate: unknown prompt_kind " +
+                                           std::to_string(r->prompt_kind));
+            }
+            if (r->max_new_tokens == 0)
+                throw status_error(POLYGLOT_STATUS_INVALID_ARGUMENT,
+                                   "generate: max_new_tokens must be at least 1");
+            if (res->n_items != call.size())
+                throw status_error(POLYGLOT_STATUS_INVALID_ARGUMENT,
+                                   "generate: " + std::to_string(res->n_items) +
+                                       " result items for " + std::to_string(call.size()) +
+                                       " prompts");
+            if (call.size() == 0) return POLYGLOT_STATUS_OK;
+            check_ptr(res->items, "result items");
+            for (std::uint64_t i = 0; i < res->n_items; ++i) {
+                auto& it = res->items[i];
+                check_size(it.struct_size, sizeof(polyglot_generation), "generation item");
+                if (it.ids_cap < r->max_new_tokens || (!it.ids && it.ids_cap > 0))
+                    throw status_error(POLYGLOT_STATUS_INVALID_ARGUMENT,
+                                       "generate: item " + std::to_string(i) +
+                                           ": ids_cap must be at least max_new_tokens");
+                if (!it.text && it.text_cap > 0)
+                    throw status_error(POLYGLOT_STATUS_INVALID_ARGUMENT,
+                                       "generate: item " + std::to_string(i) + ": text is NULL");
+                it.text_len = 0;
+                it.n_ids = 0;
+                it.finish_reason = POLYGLOT_FINISH_NONE;
+                it.prompt_tokens = 0;
+                it.status = POLYGLOT_STATUS_OK;
+            }
+            if (r->stop) {
+                check_texts(r->stop, "stop");
+                const text_batch_view sv(*r->stop);
+                call.stop.reserve(sv.size());
+                for (std::size_t i = 0; i < sv.size(); ++i) call.stop.push_back(sv[i]);
+            }
+            if (r->n_stop_ids > 0) {
+                check_ptr(r->stop_ids, "stop_ids");
+                call.stop_ids = {r->stop_ids, static_cast<std::size_t>(r->n_stop_ids)};
+            }
+            if (r->json_schema) call.json_schema = r->json_schema;
+            if (r->extra_json) call.extra_json = r->extra_json;
+            const call_context c(r->ctx);
+            m->impl->generate(call, res->items, c);
+            return c.cancelled() ? POLYGLOT_STATUS_CANCELLED : POLYGLOT_STATUS_OK;
+        });
+    }
+
     static std::uint32_t device_count() noexcept {
         try {
             const auto& d = Describe();
@@ -416,11 +720,16 @@ struct table_for {
         t.embed = &embed;
         t.tokenize = &tokenize;
         t.score = &score;
-        t.generate = nullptr;  // reserved for the GENERATE ABI revision
+        t.generate = (d.caps & POLYGLOT_CAP_GENERATE) ? &generate : nullptr;
         t.device_count = &device_count;
         t.device_info = &device_info;
         t.get_proc_address = &get_proc_address;
         t.unusable_reason = &unusable_reason;
+        t.embed_texts = &embed_texts;
+        t.tokenize_texts = &tokenize_texts;
+        t.score_texts = &score_texts;
+        t.score_ids = &score_ids;
+        t.detokenize = &detokenize;
         return t;
     }
     static void check(polyglot_model_t m) {
@@ -429,6 +738,43 @@ struct table_for {
     static void check_ptr(const void* p, const char* what) {
         if (!p)
             throw status_error(POLYGLOT_STATUS_INVALID_ARGUMENT, std::string(what) + " is NULL");
+    }
+    static void check_size(std::uint32_t got, std::size_t want, const char* what) {
+        // Structs may grow at their end: a caller built against an older header passes a
+        // smaller struct_size. None has grown yet, so anything smaller is malformed.
+        if (got < want)
+            throw status_error(POLYGLOT_STATUS_INVALID_ARGUMENT,
+                               std::string(what) + ": struct_size " + std::to_string(got) +
+                                   " is smaller than " + std::to_string(want));
+    }
+    /// offsets[0] == 0, non-decreasing, offsets[n] <= size.
+    static void check_offsets(const std::uint64_t* offsets, std::uint64_t n, std::uint64_t size,
+                              const char* what) {
+        if (offsets[0] != 0)
+            throw status_error(POLYGLOT_STATUS_INVALID_ARGUMENT,
+                               std::string(what) + ": offsets[0] must be 0");
+        for (std::uint64_t i = 0; i < n; ++i)
+            if (offsets[i + 1] < offsets[i])
+                throw status_error(POLYGLOT_STATUS_INVALID_ARGUMENT,
+                                   std::string(what) + ": offsets must not decrease");
+        if (offsets[n] > size)
+            throw status_error(POLYGLOT_STATUS_INVALID_ARGUMENT,
+                               std::string(what) + ": offsets[n] = " + std::to_string(offsets[n]) +
+                                   " is beyond the buffer's " + std::to_string(size) + " entries");
+    }
+    static void check_texts(const polyglot_texts* b, const char* what) {
+        check_ptr(b, what);
+        check_size(b->struct_size, sizeof(polyglot_texts), what);
+        check_ptr(b->offsets, what);
+        if (b->data_size > 0) check_ptr(b->data, what);
+        check_offsets(b->offsets, b->n, b->data_size, what);
+    }
+    static void check_ids(const polyglot_id_batch* b, const char* what) {
+        check_ptr(b, what);
+        check_size(b->struct_size, sizeof(polyglot_id_batch), what);
+        check_ptr(b->offsets, what);
+        if (b->ids_size > 0) check_ptr(b->ids, what);
+        check_offsets(b->offsets, b->n, b->ids_size, what);
     }
     static void check_batch(const polyglot_text_batch* b, const char* what) {
         check_ptr(b, what);

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <polyglot/core/record.hpp>
+#include <polyglot/io/binary.hpp>
 #include <polyglot/io/json_writer.hpp>
 #include <polyglot/metrics/metric.hpp>
 #include <string_view>
@@ -31,6 +32,11 @@ class any_metric {
     virtual void merge(state& a, const state& b) const = 0;
     /// Writes the members of the metric's report section.
     virtual void finalize(const state& s, io::json_writer& w) const = 0;
+    /// Appends the state's bytes (metrics/metric.hpp `save`).
+    virtual void save(const state& s, io::binary_writer& w) const = 0;
+    /// Replaces @p s (a make_state() of this metric) with the state in @p r; throws
+    /// format_error on bytes that cannot be one.
+    virtual void load(state& s, io::binary_reader& r) const = 0;
 };
 
 namespace detail {
@@ -54,6 +60,12 @@ class metric_model final : public any_metric {
     }
     void finalize(const state& s, io::json_writer& w) const override {
         m_.finalize(static_cast<const typed_state&>(s).s, w);
+    }
+    void save(const state& s, io::binary_writer& w) const override {
+        m_.save(static_cast<const typed_state&>(s).s, w);
+    }
+    void load(state& s, io::binary_reader& r) const override {
+        m_.load(static_cast<typed_state&>(s).s, r);
     }
 
   private:

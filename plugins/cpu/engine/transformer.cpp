@@ -4,14 +4,15 @@
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/blocked_range2d.h>
 #include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/task_arena.h>
 
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <numbers>
 #include <polyglot/core/error.hpp>
 
+#include "common/runtime/weights.hpp"
 #include "common/safetensors.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
@@ -25,9 +26,10 @@ using cmap = Eigen::Map<cmat, 0, Eigen::OuterStride<>>;
 using ccmap = Eigen::Map<const cmat, 0, Eigen::OuterStride<>>;
 using crmap = Eigen::Map<const rmat>;
 
-constexpr std::ptrdiff_t token_block = 64;   // token columns per GEMM tile (multiple of 4)
-constexpr std::ptrdiff_t row_block = 256;    // weight rows per GEMM tile (multiple of 8)
-constexpr std::ptrdiff_t query_block = 256;  // queries per attention tile
+constexpr std::ptrdiff_t token_block = 64;         // token columns per GEMM tile (multiple of 4)
+constexpr std::ptrdiff_t row_block = 256;          // weight rows per GEMM tile (multiple of 8)
+constexpr std::ptrdiff_t query_block = 256;        // queries per attention tile (uncached)
+constexpr std::ptrdiff_t cached_query_block = 32;  // queries per attention task (cached)
 
 std::ptrdiff_t round_up4(std::ptrdiff_t n) { return (n + 3) / 4 * 4; }
 
@@ -100,32 +102,17 @@ inline float gelu_tanh(float x) {
 }
 inline float gelu_erf(float x) { return 0.5f * x * (1.0f + std::erf(x * 0.7071067811865476f)); }
 
-/// RoPE inverse frequencies as transformers computes them (f32).
-std::vector<float> inv_freq(const model::rope_params& rp, std::int64_t dim) {
-    std::vector<float> f(std::size_t(dim / 2));
-    const float theta = float(rp.theta);
-    for (std::int64_t i = 0; i < dim / 2; ++i) {
-        const float e = float(2 * i) / float(dim);
-        f[std::size_t(i)] = 1.0f / float(std::pow(double(theta), double(e)));
-    }
-    if (rp.type == "linear") {
-        for (auto& v : f) v = v / float(rp.factor);
-    } else if (rp.type == "llama3") {
-        const double old_ctx = rp.original_max_position;
-        const double low_wl = old_ctx / rp.low_freq_factor;
-        const double high_wl = old_ctx / rp.high_freq_factor;
-        const float factor = float(rp.factor);
-        for (auto& v : f) {
-            const float wavelen = (1.0f / v) * float(2 * std::numbers::pi);
-            float inv = wavelen > low_wl ? v / factor : v;
-            const float smooth = float((old_ctx / wavelen - rp.low_freq_factor) /
-                                       (rp.high_freq_factor - rp.low_freq_factor));
-            const float smoothed = (1.0f - smooth) * inv / factor + smooth * inv;
-            const bool medium = !(wavelen < high_wl) && !(wavelen > low_wl);
-            v = medium ? smoothed : inv;
-        }
-    }
-    return f;
+/// Dot product with a fixed accumulation order (8 independent lanes, then a fixed tree): the
+/// same rounding whatever the call site, so cached attention is reproducible.
+inline float dot(const float* a, const float* b, std::ptrdiff_t n) {
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    std::ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; ++l) acc[l] += a[i + l] * b[i + l];
+    float tail = 0;
+    for (; i < n; ++i) tail += a[i] * b[i];
+    return (((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))) +
+           tail;
 }
 
 }  // namespace
@@ -150,11 +137,29 @@ struct transformer::weights {
     const float* head_w() const { return lm_head.w.empty() ? embed.data() : lm_head.w.data(); }
 };
 
+/// Threads and the KV cache.
+struct transformer::state {
+    std::unique_ptr<oneapi::tbb::task_arena> arena;
+    std::size_t pass_tokens = 4096;
+    std::size_t blocks = 0;
+    // K and V of every layer: [layer][block][kv head][token in block][head_dim]. Allocated
+    // without initialisation, so pages are only committed when blocks are used.
+    std::unique_ptr<float[]> k, v;
+    std::size_t layer_stride = 0, block_stride = 0;
+
+    template <class F>
+    void in_arena(F&& f) const {
+        if (arena)
+            arena->execute(f);
+        else
+            f();
+    }
+};
+
 namespace {
 
 struct loader {
     const model::weight_set& ws;
-    std::string prefix;  // e.g. "model."
     std::size_t& params;
 
     std::vector<float> tensor(const std::string& name, std::initializer_list<std::int64_t> shape) {
@@ -164,39 +169,59 @@ struct loader {
         params += v.size();
         return v;
     }
-    /// Norm weight, pre-transformed to (1 + w) for Gemma.
-    std::vector<float> norm(const std::string& name, std::int64_t n, bool plus_one) {
-        auto v = tensor(name, {n});
-        if (plus_one)
-            for (auto& x : v) x = 1.0f + x;
+    std::vector<float> norm(const model::norm_tensor& n) {
+        auto v = model::norm_weights(ws, n);
+        params += v.size();
         return v;
     }
+    std::vector<float> norm(const std::optional<model::norm_tensor>& n) {
+        return n ? norm(*n) : std::vector<float>{};
+    }
     /// Several projections stacked row-wise into one GEMM.
-    linear stacked(const std::vector<std::string>& names, const std::vector<std::int64_t>& outs,
-                   std::int64_t in, bool bias) {
+    linear stacked(const model::linear_tensors& spec) {
         linear l;
-        l.in = in;
-        for (std::size_t i = 0; i < names.size(); ++i) {
-            auto w = tensor(names[i] + ".weight", {outs[i], in});
+        l.in = spec.in;
+        for (std::size_t i = 0; i < spec.names.size(); ++i) {
+            auto w = tensor(spec.names[i] + ".weight", {spec.outs[i], spec.in});
             l.w.insert(l.w.end(), w.begin(), w.end());
-            if (bias) {
-                auto b = tensor(names[i] + ".bias", {outs[i]});
+            if (spec.bias) {
+                auto b = tensor(spec.names[i] + ".bias", {spec.outs[i]});
                 l.b.insert(l.b.end(), b.begin(), b.end());
             }
-            l.out += outs[i];
+            l.out += spec.outs[i];
         }
         return l;
     }
 };
 
+std::string json_escape(std::string_view s) {
+    std::string o;
+    for (char ch : s) {
+        if (ch == '"' || ch == '\\')
+            o += '\\', o += ch;
+        else if (static_cast<unsigned char>(ch) < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", ch);
+            o += buf;
+        } else
+            o += ch;
+    }
+    return o;
+}
+
 }  // namespace
 
-transformer::transformer(std::unique_ptr<weights> w) : w_(std::move(w)) {}
+transformer::transformer(std::unique_ptr<weights> w, const options& o)
+    : w_(std::move(w)), s_(std::make_unique<state>()) {
+    if (o.threads > 0) s_->arena = std::make_unique<oneapi::tbb::task_arena>(int(o.threads));
+    s_->pass_tokens = o.pass_tokens ? o.pass_tokens : 4096;
+}
 transformer::~transformer() = default;
 
 const model::model_config& transformer::config() const noexcept { return w_->cfg; }
 bool transformer::has_lm_head() const noexcept { return w_->has_head; }
 std::size_t transformer::parameter_count() const noexcept { return w_->params; }
+std::size_t transformer::pass_tokens() const noexcept { return s_->pass_tokens; }
 std::string transformer::weight_dtype() const {
     switch (w_->stored) {
         case model::dtype::bf16:
@@ -210,140 +235,142 @@ std::string transformer::weight_dtype() const {
     }
 }
 
-std::unique_ptr<transformer> transformer::load(const std::filesystem::path& dir,
-                                               bool need_lm_head) {
+std::string transformer::describe_json() const {
+    const int threads =
+        s_->arena ? s_->arena->max_concurrency() : oneapi::tbb::this_task_arena::max_concurrency();
+    return "\"backend\": \"cpu\", \"device\": \"cpu\", \"threads\": " + std::to_string(threads) +
+           ", \"dtype\": \"" + weight_dtype() +
+           "\", \"compute\": \"f32\", \"parameters\": " + std::to_string(w_->params) +
+           ", \"config\": \"" + json_escape(w_->cfg.file.string()) + "\"";
+}
+
+std::size_t transformer::kv_bytes_per_token() const noexcept {
+    const auto& c = w_->cfg;
+    return std::size_t(2 * c.num_layers * c.num_kv_heads * c.head_dim) * sizeof(float);
+}
+
+void transformer::kv_reserve(std::size_t blocks) {
+    const auto& c = w_->cfg;
+    s_->blocks = blocks;
+    s_->block_stride = std::size_t(c.num_kv_heads * c.head_dim) * block_tokens;
+    s_->layer_stride = s_->block_stride * blocks;
+    const std::size_t n = s_->layer_stride * std::size_t(c.num_layers);
+    s_->k.reset(n ? new float[n] : nullptr);
+    s_->v.reset(n ? new float[n] : nullptr);
+}
+
+void transformer::parallel_for(std::size_t n, const std::function<void(std::size_t)>& f) const {
+    s_->in_arena(
+        [&] { oneapi::tbb::parallel_for(std::size_t(0), n, [&](std::size_t i) { f(i); }); });
+}
+
+void transformer::forward(std::span<const runtime::forward_seq> batch) {
+    s_->in_arena([&] { run(batch); });
+}
+
+std::unique_ptr<transformer> transformer::load(const std::filesystem::path& dir, const options& o) {
     auto w = std::make_unique<weights>();
     w->cfg = model::load_model_config(dir);
     const auto& c = w->cfg;
     auto ws = model::weight_set::open(dir);
     w->stored = ws.main_dtype();
-
-    // Where the text model lives: "model." (ForCausalLM), "" (a bare text model, e.g. a
-    // sentence-transformers Transformer module), or under a multimodal wrapper.
-    std::string prefix;
-    bool found = false;
-    for (const char* p :
-         {"model.", "", "model.language_model.", "language_model.model.", "language_model."})
-        if (ws.find(std::string(p) + "embed_tokens.weight")) {
-            prefix = p;
-            found = true;
-            break;
-        }
-    if (!found)
-        throw format_error(ws.origin().string() +
-                           ": no embed_tokens.weight under a known prefix (model., "
-                           "model.language_model., language_model.model.): not a supported "
-                           "text model");
-    loader ld{ws, prefix, w->params};
-    const auto d = c.hidden_size, hd = c.head_dim, H = c.num_heads, KV = c.num_kv_heads;
-    w->embed = ld.tensor(prefix + "embed_tokens.weight", {c.vocab_size, d});
-    w->final_norm = ld.norm(prefix + "norm.weight", d, c.norm_plus_one);
-    for (std::int64_t i = 0; i < c.num_layers; ++i) {
-        const std::string p = prefix + "layers." + std::to_string(i) + ".";
+    const auto layout = model::text_model_layout(c, ws, o.need_lm_head);
+    loader ld{ws, w->params};
+    w->embed = ld.tensor(layout.embed, {c.vocab_size, c.hidden_size});
+    w->final_norm = ld.norm(layout.final_norm);
+    for (const auto& spec : layout.layers) {
         weights::layer L;
-        L.in_norm = ld.norm(p + "input_layernorm.weight", d, c.norm_plus_one);
-        if (c.sandwich_norms) {
-            L.post_attn_norm = ld.norm(p + "post_attention_layernorm.weight", d, true);
-            L.pre_ff_norm = ld.norm(p + "pre_feedforward_layernorm.weight", d, true);
-            L.post_ff_norm = ld.norm(p + "post_feedforward_layernorm.weight", d, true);
-        } else {
-            L.pre_ff_norm = ld.norm(p + "post_attention_layernorm.weight", d, c.norm_plus_one);
-        }
-        if (c.qk_norm) {
-            L.q_norm = ld.norm(p + "self_attn.q_norm.weight", hd, c.norm_plus_one);
-            L.k_norm = ld.norm(p + "self_attn.k_norm.weight", hd, c.norm_plus_one);
-        }
-        L.qkv = ld.stacked({p + "self_attn.q_proj", p + "self_attn.k_proj", p + "self_attn.v_proj"},
-                           {H * hd, KV * hd, KV * hd}, d, c.qkv_bias);
-        L.o = ld.stacked({p + "self_attn.o_proj"}, {d}, H * hd, c.o_bias);
-        L.gate_up = ld.stacked({p + "mlp.gate_proj", p + "mlp.up_proj"},
-                               {c.intermediate_size, c.intermediate_size}, d, c.mlp_bias);
-        L.down = ld.stacked({p + "mlp.down_proj"}, {d}, c.intermediate_size, c.mlp_bias);
+        L.in_norm = ld.norm(spec.in_norm);
+        L.post_attn_norm = ld.norm(spec.post_attn_norm);
+        L.pre_ff_norm = ld.norm(spec.pre_ff_norm);
+        L.post_ff_norm = ld.norm(spec.post_ff_norm);
+        L.q_norm = ld.norm(spec.q_norm);
+        L.k_norm = ld.norm(spec.k_norm);
+        L.qkv = ld.stacked(spec.qkv);
+        L.o = ld.stacked(spec.o);
+        L.gate_up = ld.stacked(spec.gate_up);
+        L.down = ld.stacked(spec.down);
         w->layers.push_back(std::move(L));
     }
-    // Output projection: lm_head next to the text model, else tied to the embeddings.
-    std::string head_name;
-    for (std::string cand :
-         {std::string("lm_head.weight"), std::string("language_model.lm_head.weight")})
-        if (ws.find(cand)) {
-            head_name = cand;
-            break;
-        }
-    if (!head_name.empty() && !c.tie_word_embeddings) {
-        w->lm_head =
-            ld.stacked({head_name.substr(0, head_name.size() - 7)}, {c.vocab_size}, d, false);
-        w->has_head = true;
-    } else if (c.tie_word_embeddings) {
-        w->has_head = true;
-    } else if (need_lm_head) {
-        throw format_error(ws.origin().string() +
-                           ": missing tensor 'lm_head.weight' (tie_word_embeddings is false)");
-    }
-    w->inv_freq_full = inv_freq(c.rope_full, hd);
-    w->inv_freq_sliding = inv_freq(c.rope_sliding, hd);
+    if (layout.lm_head) w->lm_head = ld.stacked(*layout.lm_head);
+    w->has_head = layout.has_head;
+    w->inv_freq_full = model::rope_inv_freq(c.rope_full, c.head_dim);
+    w->inv_freq_sliding = model::rope_inv_freq(c.rope_sliding, c.head_dim);
     // Eigen reads the CPU's cache sizes once, lazily: do it here, on one thread.
     {
         Eigen::MatrixXf a = Eigen::MatrixXf::Ones(8, 8), b = a * a;
         (void)b;
     }
-    return std::unique_ptr<transformer>(new transformer(std::move(w)));
+    return std::unique_ptr<transformer>(new transformer(std::move(w), o));
 }
 
 // ---- forward ----------------------------------------------------------------------------------
 
-void transformer::run(std::span<const seq_request> batch) const {
+void transformer::run(std::span<const runtime::forward_seq> batch) {
     const weights& W = *w_;
+    const state& S = *s_;
     const auto& c = W.cfg;
     const std::ptrdiff_t d = c.hidden_size, hd = c.head_dim, H = c.num_heads, KV = c.num_kv_heads;
     const std::ptrdiff_t inter = c.intermediate_size, V = c.vocab_size;
     const float eps = float(c.rms_norm_eps);
+    const std::ptrdiff_t B = std::ptrdiff_t(block_tokens);
 
     // Pack the sequences: sequence s occupies columns [start[s], start[s] + len[s]).
     std::vector<std::size_t> seqs;
     std::vector<std::ptrdiff_t> start;
-    std::ptrdiff_t T = 0, max_len = 0;
+    std::ptrdiff_t T = 0;
+    bool any_cached = false;
     for (std::size_t s = 0; s < batch.size(); ++s) {
-        if (batch[s].ids.empty()) continue;
-        for (auto id : batch[s].ids)
+        const auto& rq = batch[s];
+        if (rq.ids.empty()) continue;
+        for (auto id : rq.ids)
             if (std::int64_t(id) >= c.vocab_size)
                 throw argument_error("token id " + std::to_string(id) +
                                      " is outside the vocabulary (" + std::to_string(c.vocab_size) +
                                      ") of " + c.file.string());
+        if (rq.blocks.empty()) {
+            if (rq.pos0 != 0) throw std::logic_error("forward: pos0 > 0 needs KV blocks");
+        } else {
+            if (rq.blocks.size() * block_tokens < rq.pos0 + rq.ids.size())
+                throw std::logic_error("forward: the block table is too short");
+            for (auto b : rq.blocks)
+                if (b >= S.blocks) throw std::logic_error("forward: KV block out of range");
+            if (c.bidirectional) throw std::logic_error("forward: no KV cache for encoders");
+            any_cached = true;
+        }
         seqs.push_back(s);
         start.push_back(T);
-        T += std::ptrdiff_t(batch[s].ids.size());
-        max_len = std::max(max_len, std::ptrdiff_t(batch[s].ids.size()));
+        T += std::ptrdiff_t(rq.ids.size());
     }
     if (seqs.empty()) return;
     const std::ptrdiff_t Tp = round_up4(T);  // zero columns up to a multiple of 4
-    std::vector<std::ptrdiff_t> pos(std::size_t(Tp), 0);
-    for (std::size_t k = 0; k < seqs.size(); ++k)
-        for (std::ptrdiff_t i = 0; i < std::ptrdiff_t(batch[seqs[k]].ids.size()); ++i)
-            pos[std::size_t(start[k] + i)] = i;
+    // Column → (sequence, absolute position).
+    std::vector<std::size_t> col_seq(static_cast<std::size_t>(T));
+    std::vector<std::ptrdiff_t> pos(static_cast<std::size_t>(T));
+    for (std::size_t k = 0; k < seqs.size(); ++k) {
+        const auto& rq = batch[seqs[k]];
+        for (std::ptrdiff_t i = 0; i < std::ptrdiff_t(rq.ids.size()); ++i) {
+            col_seq[std::size_t(start[k] + i)] = k;
+            pos[std::size_t(start[k] + i)] = std::ptrdiff_t(rq.pos0) + i;
+        }
+    }
 
-    // RoPE tables per layer kind: cos/sin [max_len, hd/2].
+    // RoPE cos/sin per column and layer kind [T, hd/2].
     const std::ptrdiff_t half = hd / 2;
-    auto table = [&](const std::vector<float>& f, std::vector<float>& cs, std::vector<float>& sn) {
-        cs.resize(std::size_t(max_len * half));
-        sn.resize(std::size_t(max_len * half));
-        for (std::ptrdiff_t p = 0; p < max_len; ++p)
-            for (std::ptrdiff_t i = 0; i < half; ++i) {
-                const float a = f[std::size_t(i)] * float(p);
-                cs[std::size_t(p * half + i)] = float(std::cos(double(a)));
-                sn[std::size_t(p * half + i)] = float(std::sin(double(a)));
-            }
-    };
-    std::vector<float> cos_full, sin_full, cos_slide, sin_slide;
-    table(W.inv_freq_full, cos_full, sin_full);
-    table(W.inv_freq_sliding, cos_slide, sin_slide);
+    std::vector<float> cos_full(std::size_t(T * half)), sin_full(cos_full.size()),
+        cos_slide(cos_full.size()), sin_slide(cos_full.size());
+    for_columns(T, [&](std::ptrdiff_t j) {
+        const auto o = std::size_t(j * half);
+        model::rope_cos_sin(W.inv_freq_full, pos[std::size_t(j)], &cos_full[o], &sin_full[o]);
+        model::rope_cos_sin(W.inv_freq_sliding, pos[std::size_t(j)], &cos_slide[o], &sin_slide[o]);
+    });
 
     // Embeddings.
     act_buf x, xn, qkv, attn, tmp, gu, act;
     x.resize(d, Tp);
     const float scale = c.scale_embeddings ? float(std::sqrt(double(d))) : 1.0f;
     for_columns(T, [&](std::ptrdiff_t j) {
-        // j → (sequence, index): binary search in start
-        auto k = std::size_t(std::upper_bound(start.begin(), start.end(), j) - start.begin() - 1);
+        const auto k = col_seq[std::size_t(j)];
         const token_id id = batch[seqs[k]].ids[std::size_t(j - start[k])];
         const float* e = W.embed.data() + std::ptrdiff_t(id) * d;
         float* o = x.col(j);
@@ -356,7 +383,22 @@ void transformer::run(std::span<const seq_request> batch) const {
     gu.resize(2 * inter, Tp);
     act.resize(inter, Tp);
 
+    // Attention work: (sequence, head, query block) tasks.
+    struct task {
+        std::size_t k;
+        std::ptrdiff_t h, q0;
+    };
+    std::vector<task> tasks;
+    for (std::size_t k = 0; k < seqs.size(); ++k) {
+        const auto& rq = batch[seqs[k]];
+        const auto n = std::ptrdiff_t(rq.ids.size());
+        const std::ptrdiff_t qb = rq.blocks.empty() ? query_block : cached_query_block;
+        for (std::ptrdiff_t h = 0; h < H; ++h)
+            for (std::ptrdiff_t q0 = 0; q0 < n; q0 += qb) tasks.push_back({k, h, q0});
+    }
+
     const float attn_scale = float(c.attn_scale);
+    const float softcap = c.attn_logit_softcap ? float(*c.attn_logit_softcap) : 0.0f;
     for (std::size_t li = 0; li < W.layers.size(); ++li) {
         const auto& L = W.layers[li];
         const bool sliding = c.layer_types[li] == model::attention_kind::sliding;
@@ -365,12 +407,14 @@ void transformer::run(std::span<const seq_request> batch) const {
         for_columns(
             T, [&](std::ptrdiff_t j) { rms_norm(x.col(j), L.in_norm.data(), d, eps, xn.col(j)); });
         matmul(L.qkv, xn, qkv, Tp);
-        // q/k norms and RoPE, per token and head.
+        // q/k norms and RoPE, per token and head; keys and values of cached sequences go to
+        // their KV blocks.
+        float* const kc = S.k ? S.k.get() + li * S.layer_stride : nullptr;
+        float* const vc = S.v ? S.v.get() + li * S.layer_stride : nullptr;
         for_columns(T, [&](std::ptrdiff_t j) {
             float* col = qkv.col(j);
-            const std::ptrdiff_t p = pos[std::size_t(j)];
-            const float* cp = cs.data() + p * half;
-            const float* sp = sn.data() + p * half;
+            const float* cp = cs.data() + j * half;
+            const float* sp = sn.data() + j * half;
             for (std::ptrdiff_t h = 0; h < H + KV; ++h) {
                 float* v = col + h * hd;
                 if (c.qk_norm) rms_norm(v, h < H ? L.q_norm.data() : L.k_norm.data(), hd, eps, v);
@@ -380,34 +424,74 @@ void transformer::run(std::span<const seq_request> batch) const {
                     v[i + half] = b * cp[i] + a * sp[i];
                 }
             }
+            const auto& rq = batch[seqs[col_seq[std::size_t(j)]]];
+            if (!rq.blocks.empty()) {
+                const std::ptrdiff_t p = pos[std::size_t(j)];
+                const std::size_t off =
+                    rq.blocks[std::size_t(p / B)] * S.block_stride + std::size_t((p % B) * hd);
+                for (std::ptrdiff_t g = 0; g < KV; ++g) {
+                    const std::size_t o = off + std::size_t(g * B * hd);
+                    std::copy_n(col + (H + g) * hd, hd, kc + o);
+                    std::copy_n(col + (H + KV + g) * hd, hd, vc + o);
+                }
+            }
         });
-        // Attention per (sequence, head, query block).
-        struct task {
-            std::size_t k;
-            std::ptrdiff_t h, q0;
-        };
-        std::vector<task> tasks;
-        for (std::size_t k = 0; k < seqs.size(); ++k) {
-            const auto n = std::ptrdiff_t(batch[seqs[k]].ids.size());
-            for (std::ptrdiff_t h = 0; h < H; ++h)
-                for (std::ptrdiff_t q0 = 0; q0 < n; q0 += query_block) tasks.push_back({k, h, q0});
-        }
         const std::ptrdiff_t win = sliding ? c.sliding_window : 0;
         oneapi::tbb::parallel_for(
             oneapi::tbb::blocked_range<std::size_t>(0, tasks.size(), 1),
             [&](const oneapi::tbb::blocked_range<std::size_t>& r) {
-                std::vector<float> S;
+                std::vector<float> Sv;
                 for (auto t = r.begin(); t != r.end(); ++t) {
                     const auto [k, h, q0] = tasks[t];
-                    const auto n = std::ptrdiff_t(batch[seqs[k]].ids.size());
+                    const auto& rq = batch[seqs[k]];
+                    const auto n = std::ptrdiff_t(rq.ids.size());
+                    const std::ptrdiff_t g = h / (H / KV);
+                    const std::ptrdiff_t base = start[k];
+                    if (!rq.blocks.empty()) {
+                        // Cached: one query at a time over its keys in position order.
+                        const std::ptrdiff_t q1 = std::min(n, q0 + cached_query_block);
+                        for (std::ptrdiff_t i = q0; i < q1; ++i) {
+                            const std::ptrdiff_t P = std::ptrdiff_t(rq.pos0) + i;
+                            const std::ptrdiff_t k0 =
+                                win > 0 ? std::max<std::ptrdiff_t>(0, P - win + 1) : 0;
+                            const std::ptrdiff_t nk = P + 1 - k0;
+                            const float* q = qkv.col(base + i) + h * hd;
+                            Sv.resize(std::size_t(nk));
+                            float mx = -std::numeric_limits<float>::infinity();
+                            for (std::ptrdiff_t jk = k0; jk <= P; ++jk) {
+                                const float* kr = kc +
+                                                  rq.blocks[std::size_t(jk / B)] * S.block_stride +
+                                                  std::size_t((g * B + jk % B) * hd);
+                                float v = dot(q, kr, hd) * attn_scale;
+                                if (softcap > 0) v = std::tanh(v / softcap) * softcap;
+                                Sv[std::size_t(jk - k0)] = v;
+                                mx = std::max(mx, v);
+                            }
+                            double sum = 0;
+                            for (auto& s : Sv) {
+                                s = std::exp(s - mx);
+                                sum += s;
+                            }
+                            const float inv = float(1.0 / sum);
+                            float* o = attn.col(base + i) + h * hd;
+                            std::fill_n(o, hd, 0.0f);
+                            for (std::ptrdiff_t jk = k0; jk <= P; ++jk) {
+                                const float pw = Sv[std::size_t(jk - k0)] * inv;
+                                const float* vr = vc +
+                                                  rq.blocks[std::size_t(jk / B)] * S.block_stride +
+                                                  std::size_t((g * B + jk % B) * hd);
+                                for (std::ptrdiff_t e = 0; e < hd; ++e) o[e] += pw * vr[e];
+                            }
+                        }
+                        continue;
+                    }
+                    // Uncached: the whole sequence is in this pass; GEMMs per query block.
                     const std::ptrdiff_t q1 = std::min(n, q0 + query_block);
                     std::ptrdiff_t k0 = 0, k1 = c.bidirectional ? n : q1;
                     if (win > 0) {
                         k0 = std::max<std::ptrdiff_t>(0, q0 - win + 1);
                         if (c.bidirectional) k1 = std::min(n, q1 + win - 1);
                     }
-                    const std::ptrdiff_t g = h / (H / KV);
-                    const std::ptrdiff_t base = start[k];
                     const std::ptrdiff_t ld = qkv.rows;
                     ccmap Q(qkv.col(base + q0) + h * hd, hd, q1 - q0, Eigen::OuterStride<>(ld));
                     ccmap K(qkv.col(base + k0) + (H + g) * hd, hd, k1 - k0,
@@ -415,12 +499,12 @@ void transformer::run(std::span<const seq_request> batch) const {
                     ccmap Vv(qkv.col(base + k0) + (H + KV + g) * hd, hd, k1 - k0,
                              Eigen::OuterStride<>(ld));
                     const std::ptrdiff_t nk = k1 - k0, nq = q1 - q0;
-                    S.resize(std::size_t(nk * nq));
-                    cmap Sm(S.data(), nk, nq, Eigen::OuterStride<>(nk));
+                    Sv.resize(std::size_t(nk * nq));
+                    cmap Sm(Sv.data(), nk, nq, Eigen::OuterStride<>(nk));
                     Sm.noalias() = K.transpose() * Q;
                     for (std::ptrdiff_t jq = 0; jq < nq; ++jq) {
                         const std::ptrdiff_t i = q0 + jq;
-                        float* s = S.data() + jq * nk;
+                        float* s = Sv.data() + jq * nk;
                         float mx = -std::numeric_limits<float>::infinity();
                         for (std::ptrdiff_t r2 = 0; r2 < nk; ++r2) {
                             const std::ptrdiff_t jk = k0 + r2;
@@ -433,10 +517,7 @@ void transformer::run(std::span<const seq_request> batch) const {
                                 continue;
                             }
                             float v = s[r2] * attn_scale;
-                            if (c.attn_logit_softcap) {
-                                const float cap = float(*c.attn_logit_softcap);
-                                v = std::tanh(v / cap) * cap;
-                            }
+                            if (softcap > 0) v = std::tanh(v / softcap) * softcap;
                             s[r2] = v;
                             mx = std::max(mx, v);
                         }
@@ -497,14 +578,15 @@ void transformer::run(std::span<const seq_request> batch) const {
             for (std::ptrdiff_t i = 0; i < d; ++i) o[i] += t[i];
         });
     }
+    (void)any_cached;
     // Final norm (into xn).
     for_columns(
         T, [&](std::ptrdiff_t j) { rms_norm(x.col(j), W.final_norm.data(), d, eps, xn.col(j)); });
 
-    // Pooling.
+    // Pooling (uncached sequences: the pass holds all their tokens).
     oneapi::tbb::parallel_for(std::size_t(0), seqs.size(), [&](std::size_t k) {
         const auto& rq = batch[seqs[k]];
-        if (!rq.pooled) return;
+        if (!rq.pooled || !rq.blocks.empty()) return;
         const auto n = std::ptrdiff_t(rq.ids.size());
         const std::ptrdiff_t base = start[k];
         switch (rq.pooling) {
@@ -531,23 +613,18 @@ void transformer::run(std::span<const seq_request> batch) const {
         }
     });
 
-    // Output projection only at the positions that are needed: (column, target, destination).
+    // Output projection only at the rows asked for.
     struct head_job {
         std::ptrdiff_t col;
-        std::int64_t target;  // -1: copy all logits to dest
-        float* dest;
+        const runtime::output_request* rq;
     };
     std::vector<head_job> jobs;
     for (std::size_t k = 0; k < seqs.size(); ++k) {
         const auto& rq = batch[seqs[k]];
-        const auto n = std::ptrdiff_t(rq.ids.size());
-        if (rq.logprobs) {
-            const std::ptrdiff_t from = std::max<std::ptrdiff_t>(std::ptrdiff_t(rq.score_from), 1);
-            for (std::ptrdiff_t p = from; p < n; ++p)
-                jobs.push_back({start[k] + p - 1, std::int64_t(rq.ids[std::size_t(p)]),
-                                rq.logprobs + (p - from)});
+        for (const auto& o : rq.outputs) {
+            if (o.row >= rq.ids.size()) throw std::logic_error("forward: output row out of range");
+            jobs.push_back({start[k] + std::ptrdiff_t(o.row), &o});
         }
-        if (rq.next_logits) jobs.push_back({start[k] + n - 1, -1, rq.next_logits});
     }
     if (jobs.empty()) return;
     if (!W.has_head)
@@ -581,52 +658,25 @@ void transformer::run(std::span<const seq_request> batch) const {
                 oneapi::tbb::simple_partitioner());
         }
         for_columns(nj, [&](std::ptrdiff_t j) {
-            const head_job& job = jobs[j0 + std::size_t(j)];
+            const runtime::output_request& o = *jobs[j0 + std::size_t(j)].rq;
             float* l = logits.col(j);
             if (c.final_logit_softcap) {
                 const float cap = float(*c.final_logit_softcap);
                 for (std::ptrdiff_t i = 0; i < V; ++i) l[i] = std::tanh(l[i] / cap) * cap;
             }
-            if (job.target < 0) {
-                std::copy_n(l, V, job.dest);
+            if (o.target < 0) {
+                if (o.logits) std::copy_n(l, V, o.logits);
                 return;
             }
-            float mx = -std::numeric_limits<float>::infinity();
-            for (std::ptrdiff_t i = 0; i < V; ++i) mx = std::max(mx, l[i]);
-            double sum = 0;
-            for (std::ptrdiff_t i = 0; i < V; ++i) sum += std::exp(double(l[i]) - double(mx));
-            *job.dest = float(double(l[job.target]) - double(mx) - std::log(sum));
+            if (std::int64_t(o.target) >= V)
+                throw std::logic_error("forward: target id out of range");
+            if (o.logprob)
+                *o.logprob = runtime::log_softmax_at(l, std::size_t(V), std::size_t(o.target));
+            if (o.greedy) {
+                const float best = *std::max_element(l, l + V);
+                *o.greedy = l[o.target] >= best ? 1 : 0;
+            }
         });
-    }
-}
-
-// ---- sentence-transformers Dense --------------------------------------------------------------
-
-dense_layer::dense_layer(const model::st_dense& spec)
-    : in_(spec.in_features), out_(spec.out_features), act_(spec.act) {
-    auto ws = model::weight_set::open(spec.dir);
-    const auto& w = ws.get("linear.weight", {out_, in_});
-    w_.resize(std::size_t(out_ * in_));
-    model::to_float(w, w_.data());
-    if (spec.bias) {
-        const auto& b = ws.get("linear.bias", {out_});
-        b_.resize(std::size_t(out_));
-        model::to_float(b, b_.data());
-    }
-}
-
-void dense_layer::apply(const float* in, std::size_t n, float* out) const {
-    for (std::size_t r = 0; r < n; ++r) {
-        const float* x = in + r * std::size_t(in_);
-        float* y = out + r * std::size_t(out_);
-        for (std::int64_t o = 0; o < out_; ++o) {
-            const float* wr = w_.data() + o * in_;
-            double s = 0;
-            for (std::int64_t i = 0; i < in_; ++i) s += double(wr[i]) * double(x[i]);
-            float v = float(s) + (b_.empty() ? 0.0f : b_[std::size_t(o)]);
-            if (act_ == model::dense_activation::tanh) v = std::tanh(v);
-            y[o] = v;
-        }
     }
 }
 

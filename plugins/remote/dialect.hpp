@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: Apache-2.0
+/// @file What each serving engine expects and answers (shared/docs/generation.md §2): request
+/// bodies and reply parsers for vLLM, SGLang, TGI, llama.cpp's server, hosted OpenAI-compatible
+/// APIs, and `polyglot serve` (vLLM's shapes). Pure functions, no I/O: every parser returns ""
+/// when the reply is usable, else the reason it is not (the client then retries the request).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <polyglot/plugin/requests.hpp>
+#include <polyglot/version.hpp>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+POLYGLOT_BEGIN_NAMESPACE
+namespace remote {
+
+enum class server_kind { vllm, sglang, tgi, llamacpp, openai, polyglot };
+
+/// "vllm" → vllm, ...; nullopt for anything else (including "auto").
+std::optional<server_kind> parse_server_kind(std::string_view name);
+const char* kind_name(server_kind k) noexcept;
+
+/// Where a server's routes live. The OpenAI routes hang off `openai` (".../v1"); vLLM's
+/// /tokenize, SGLang's and TGI's /generate, llama.cpp's /props sit at `root`.
+struct endpoints {
+    std::string openai;  ///< "http://host:8000/v1"
+    std::string root;    ///< "http://host:8000"
+};
+/// From the URL of a spec: "http://h:8000/v1" and "http://h:8000" both give the above.
+endpoints endpoints_of(std::string_view url);
+
+/// What `GET /v1/models` says.
+struct model_list {
+    std::vector<std::string> ids;
+    std::string owned_by;           ///< of the first model ("vllm", "llamacpp", "polyglot", ...)
+    std::size_t max_model_len = 0;  ///< of the chosen model, 0 = not said
+};
+std::string parse_models(const std::string& body, model_list& out);
+/// max_model_len of model @p id in a /v1/models reply (0 = not said).
+std::size_t max_model_len_of(const std::string& body, std::string_view id);
+/// A kind from what the server says about itself: owned_by of /v1/models, TGI's /info
+/// (`model_id` + `router`/`version`), llama.cpp's /props (`default_generation_settings`).
+std::optional<server_kind> kind_from_owner(std::string_view owned_by);
+bool looks_like_tgi_info(const std::string& body);
+bool looks_like_llamacpp_props(const std::string& body);
+
+// ---- TOKENIZE / DETOKENIZE ------------------------------------------------------------------
+/// Whether the server has a tokenizer endpoint (vLLM, SGLang, llama.cpp, polyglot).
+bool has_tokenize(server_kind k) noexcept;
+std::string tokenize_url(server_kind k, const endpoints& ep);
+std::string tokenize_body(server_kind k, std::string_view model, std::string_view text,
+                          bool add_special, bool parse_special);
+/// `{"tokens": [ids]}` (vLLM/SGLang/polyglot) or llama.cpp's ids or `{id, piece}` objects.
+std::string parse_tokenize(const std::string& body, std::vector<std::int32_t>& out);
+std::string detokenize_url(server_kind k, const endpoints& ep);
+std::string detokenize_body(server_kind k, std::string_view model,
+                            std::span<const std::int32_t> ids, bool skip_special);
+/// vLLM's `{"prompt": text}`, llama.cpp's `{"content": text}`.
+std::string parse_detokenize(server_kind k, const std::string& body, std::string& out);
+
+// ---- SCORE ------------------------------------------------------------------------------------
+/// Why a kind cannot return prompt log-probs ("" when it can).
+std::string score_refusal(server_kind k);
+/// The request whose reply holds a log-prob for every position of @p ids: vLLM / polyglot
+/// `/v1/completions` with echo + prompt_logprobs; SGLang `/generate` with input log-probs.
+std::string score_url(server_kind k, const endpoints& ep);
+std::string score_ids_body(server_kind k, std::string_view model,
+                           std::span<const std::int32_t> ids);
+/// TGI: `/generate` over text with decoder_input_details (TGI takes no token ids).
+std::string tgi_score_body(std::string_view text);
+
+/// Log-probs of @p ids from a SCORE reply: lp[p] = log p(ids[p] | ids[<p]) for p ≥ 1 (lp[0]
+/// is NaN), looked up by the token id each position scores (vLLM's maps hold top-k extras in
+/// any order). greedy[p] = 1 when ids[p] is the most likely token among those the reply lists
+/// (vLLM's rank 1). For TGI, @p ids are the ids the text must tokenize to: a reply whose
+/// prefill ids differ fails with a reason that says so.
+std::string parse_prompt_logprobs(server_kind k, const std::string& body,
+                                  std::span<const std::int32_t> ids, std::vector<double>& lp,
+                                  std::vector<std::uint8_t>& greedy);
+
+// ---- EMBED ------------------------------------------------------------------------------------
+std::string embed_url(const endpoints& ep);
+std::string embed_body(server_kind k, std::string_view model,
+                       std::span<const std::string_view> texts);
+/// `{"data": [{"index", "embedding": [floats] | "base64"}]}` into out (n rows of dim floats,
+/// rows placed by index). @p dim 0: learn it from the reply (every row must agree).
+std::string parse_embeddings(const std::string& body, std::size_t n, std::size_t& dim,
+                             std::vector<float>& out);
+
+// ---- GENERATE -----------------------------------------------------------------------------------
+/// Sampling for one sequence (the host's GENERATE parameters, seed already per sequence).
+using sampling = generate_params;
+/// Which sampling parameters @p k cannot take ("" when it takes all of @p s).
+std::string unsupported_sampling(server_kind k, const sampling& s);
+std::string completions_url(const endpoints& ep);
+std::string chat_url(const endpoints& ep);
+/// `/v1/completions` over a text (@p text) or token ids (@p ids when @p use_ids).
+std::string completion_body(server_kind k, std::string_view model, std::string_view text,
+                            std::span<const std::int32_t> ids, bool use_ids, const sampling& s);
+/// `/v1/chat/completions` over @p messages_json (a JSON array of messages, sent verbatim).
+std::string chat_body(server_kind k, std::string_view model, std::string_view messages_json,
+                      const sampling& s);
+
+/// One generated sequence as a server reports it.
+struct generated {
+    std::string text;
+    std::vector<std::int32_t> ids;  ///< empty when the server does not return them
+    std::vector<float> logprobs;    ///< when asked and returned
+    std::int32_t finish = 0;        ///< POLYGLOT_FINISH_*
+    std::uint32_t prompt_tokens = 0;
+    std::string refusal;  ///< finish_reason the caller must treat as a failure
+};
+/// A completions (@p chat false) or chat completions reply.
+std::string parse_generation(const std::string& body, bool chat, bool want_logprobs,
+                             generated& out);
+
+/// Decodes standard base64 into bytes; false on malformed input.
+bool base64_decode(std::string_view in, std::string& out);
+/// Encodes bytes as standard base64 (padded).
+std::string base64_encode(std::string_view in);
+
+}  // namespace remote
+POLYGLOT_END_NAMESPACE
