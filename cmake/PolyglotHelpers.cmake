@@ -15,6 +15,16 @@ if(POLYGLOT_SANITIZE)
     $<$<COMPILE_LANGUAGE:CXX>:-fsanitize=${_san} -fno-omit-frame-pointer -fno-sanitize-recover=undefined>)
   target_link_options(polyglot_internal_flags INTERFACE -fsanitize=${_san})
 endif()
+if(POLYGLOT_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "POLYGLOT_FUZZ needs clang (libFuzzer): configure with "
+                        "CC=clang-14 CXX=clang++-14, as scripts/fuzz does")
+  endif()
+  # Coverage instrumentation for libFuzzer in everything of ours; the fuzz executables link the
+  # fuzzer runtime itself (tests/fuzz/CMakeLists.txt).
+  target_compile_options(polyglot_internal_flags INTERFACE
+    $<$<COMPILE_LANGUAGE:CXX>:-fsanitize=fuzzer-no-link>)
+endif()
 
 # polyglot_add_test(NAME SOURCES a.cpp ... [LIBS ...] [LABELS unit ...])
 # One Boost.Test executable registered with CTest; the working directory is the
@@ -26,6 +36,8 @@ function(polyglot_add_test name)
                         polyglot_internal_flags ${ARG_LIBS})
   target_compile_definitions(${name} PRIVATE BOOST_TEST_DYN_LINK
     POLYGLOT_SOURCE_DIR="${PROJECT_SOURCE_DIR}" POLYGLOT_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  # tests/support/: helpers every test shares (require_asset.hpp: the missing-asset policy).
+  target_include_directories(${name} PRIVATE "${PROJECT_SOURCE_DIR}/tests")
   add_test(NAME ${name} COMMAND ${name} WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   if(NOT ARG_LABELS)
     set(ARG_LABELS unit)

@@ -3,19 +3,18 @@
 /// computed with them), for every test that loads one. Tests run from the project root.
 #pragma once
 
-#include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <string>
 
+#include "support/require_asset.hpp"
+
 namespace fixture_models {
 
-/// ../shared/fixtures/models/NAME; fails the test, saying what is missing, when it is absent.
+/// ../shared/fixtures/models/NAME; fails the test, saying what is missing, when it is absent
+/// (the suite's one missing-asset policy: tests/support/require_asset.hpp).
 inline std::filesystem::path fixture(const std::string& name) {
-    std::filesystem::path p = std::filesystem::path("../shared/fixtures/models") / name;
-    if (!std::filesystem::exists(p / "expected.json"))
-        BOOST_FAIL("fixture " + p.string() +
-                   " is missing: run the tests from the project root with ../shared present");
-    return p;
+    return polyglot::testing::require_shared("fixtures/models/" + name + "/expected.json")
+        .parent_path();
 }
 
 }  // namespace fixture_models

@@ -76,3 +76,13 @@ endif()
 if(TARGET lm_ops_test)
   target_link_libraries(lm_ops_test PRIVATE simdjson::simdjson)
 endif()
+
+# fastText vectors and distinct-RI against the fastText CLI itself (Debian package fasttext):
+# tests/oracles/fasttext_vectors.py trains its models with the CLI and compares.
+if(TARGET polyglot_plugin_cpu AND TARGET polyglot_cli)
+  add_test(NAME fasttext_cli_oracle_test
+    COMMAND /usr/bin/python3 "${CMAKE_CURRENT_LIST_DIR}/oracles/fasttext_vectors.py"
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(fasttext_cli_oracle_test PROPERTIES LABELS "plugins;oracle" ENVIRONMENT
+    "POLYGLOT_PLUGIN_PATH=${PROJECT_BINARY_DIR}/plugins;POLYGLOT_CLI=$<TARGET_FILE:polyglot_cli>")
+endif()

@@ -4,18 +4,68 @@
 POLYGLOT_BEGIN_NAMESPACE
 namespace model {
 
+namespace {
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/// @p text with every integer literal of 20 or more digits (outside strings) turned into a
+/// floating-point literal. simdjson (3.0) rejects integers beyond 64 bits as NUMBER_ERROR, and
+/// Hugging Face writes such values (tokenizer_config.json's "model_max_length":
+/// 1000000000000000019884624838656 means "no limit"); read as a double they lose nothing a
+/// model loader uses.
+std::string widen_big_integers(std::string_view text) {
+    std::string out;
+    out.reserve(text.size() + 16);
+    bool in_string = false;
+    for (std::size_t i = 0; i < text.size();) {
+        const char c = text[i];
+        if (in_string) {
+            out += c;
+            if (c == '\\' && i + 1 < text.size())
+                out += text[++i];
+            else if (c == '"')
+                in_string = false;
+            ++i;
+        } else if (c == '"') {
+            in_string = true;
+            out += c;
+            ++i;
+        } else if (is_digit(c) || (c == '-' && i + 1 < text.size() && is_digit(text[i + 1]))) {
+            std::size_t j = i + (c == '-');
+            const std::size_t first = j;
+            while (j < text.size() && is_digit(text[j])) ++j;
+            out.append(text.substr(i, j - i));
+            const bool more =
+                j < text.size() && (text[j] == '.' || text[j] == 'e' || text[j] == 'E');
+            if (!more && j - first >= 20) out += ".0";
+            i = j;
+        } else {
+            out += c;
+            ++i;
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
 json_document::json_document(const std::filesystem::path& path) : path_(path) {
     simdjson::padded_string text;
     if (auto err = simdjson::padded_string::load(path.string()).get(text); err)
         throw io_error(path.string() + ": cannot read (" + simdjson::error_message(err) + ")");
-    if (auto err = parser_.parse(text).get(root_); err)
-        fail(std::string("malformed JSON: ") + simdjson::error_message(err));
+    parse(text);
 }
 
 json_document::json_document(std::string_view text, std::filesystem::path origin)
     : path_(std::move(origin)) {
-    if (auto err = parser_.parse(simdjson::padded_string(text)).get(root_); err)
-        fail(std::string("malformed JSON: ") + simdjson::error_message(err));
+    parse(simdjson::padded_string(text));
+}
+
+void json_document::parse(const simdjson::padded_string& text) {
+    auto err = parser_.parse(text).get(root_);
+    if (err == simdjson::NUMBER_ERROR)  // perhaps only a >64-bit integer: once more, widened
+        err = parser_.parse(simdjson::padded_string(widen_big_integers(text))).get(root_);
+    if (err) fail(std::string("malformed JSON: ") + simdjson::error_message(err));
 }
 
 void json_document::fail(const std::string& what) const {

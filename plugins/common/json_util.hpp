@@ -31,6 +31,8 @@ class json_document {
     [[noreturn]] void fail(const std::string& what) const;
 
   private:
+    void parse(const simdjson::padded_string& text);
+
     std::filesystem::path path_;
     simdjson::dom::parser parser_;
     simdjson::dom::element root_;

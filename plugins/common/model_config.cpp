@@ -13,6 +13,8 @@ namespace {
 
 using simdjson::dom::element;
 
+constexpr std::int64_t max_layers = 1 << 16;
+
 rope_params parse_rope(const json_document& doc, element obj, double default_theta) {
     rope_params r;
     r.theta = get_number(obj, "rope_theta").value_or(default_theta);
@@ -92,6 +94,11 @@ model_config parse_model_config(const json_document& doc) {
     if (c.hidden_size <= 0 || c.num_layers <= 0 || c.vocab_size <= 0 || c.intermediate_size <= 0)
         doc.fail(
             "hidden_size, intermediate_size, num_hidden_layers and vocab_size must be positive");
+    // Sizes are checked against the weights later, but per-layer tables are allocated from the
+    // config alone: a corrupt layer count must not ask for gigabytes first.
+    if (c.num_layers > max_layers)
+        doc.fail("num_hidden_layers " + std::to_string(c.num_layers) +
+                 " is implausible (more than " + std::to_string(max_layers) + ")");
     const std::int64_t head_default = gemma                           ? 256
                                       : c.arch == architecture::qwen3 ? 128
                                                                       : c.hidden_size / c.num_heads;

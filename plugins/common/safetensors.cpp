@@ -375,6 +375,7 @@ float half_to_float(std::uint16_t h) noexcept {
 
 void to_float(const tensor_view& t, float* out) {
     const std::size_t n = static_cast<std::size_t>(t.numel());
+    if (n == 0) return;  // (memcpy from/to null pointers is undefined even for 0 bytes)
     switch (t.type) {
         case dtype::f32:
             std::memcpy(out, t.data, n * sizeof(float));

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "common/st_modules.hpp"
 
+#include <algorithm>
 #include <polyglot/core/error.hpp>
 
 #include "common/json_util.hpp"
@@ -44,6 +45,34 @@ pooling_mode read_pooling(const std::filesystem::path& cfg_file) {
     return m;
 }
 
+/// The directory a module's "path" names, which must lie inside the model directory @p dir:
+/// relative, without "..", and (symlinks followed) still under @p dir once resolved, so that a
+/// downloaded modules.json cannot make us read files elsewhere on the machine. Only the module
+/// directories are confined: files inside them may be symlinks (the Hugging Face cache links
+/// every file of a snapshot to its shared blob store).
+std::filesystem::path module_dir(const json_document& doc, const std::filesystem::path& dir,
+                                 const std::string& rel) {
+    namespace fs = std::filesystem;
+    const fs::path p(rel);
+    if (p.empty() || p == ".") return dir;
+    if (p.is_absolute())
+        doc.fail("module path '" + rel + "' is absolute; it must lie inside the model directory");
+    for (const auto& part : p)
+        if (part == "..") doc.fail("module path '" + rel + "' leaves the model directory");
+    std::error_code ec_dir, ec_sub;
+    fs::path real_dir = fs::weakly_canonical(dir, ec_dir);
+    const fs::path real_sub = fs::weakly_canonical(dir / p, ec_sub);
+    if (ec_dir || ec_sub)
+        doc.fail("module path '" + rel + "' cannot be resolved (" +
+                 (ec_dir ? ec_dir : ec_sub).message() + ")");
+    if (real_dir.filename().empty()) real_dir = real_dir.parent_path();  // "dir/" -> "dir"
+    if (std::mismatch(real_dir.begin(), real_dir.end(), real_sub.begin(), real_sub.end()).first !=
+        real_dir.end())
+        doc.fail("module path '" + rel + "' resolves to " + real_sub.string() +
+                 ", outside the model directory " + real_dir.string());
+    return dir / p;
+}
+
 }  // namespace
 
 std::optional<st_pipeline> load_st_pipeline(const std::filesystem::path& dir) {
@@ -56,7 +85,7 @@ std::optional<st_pipeline> load_st_pipeline(const std::filesystem::path& dir) {
     bool have_transformer = false, have_pooling = false;
     for (auto m : mods) {
         auto type = get_string(m, "type").value_or("");
-        auto sub = dir / get_string(m, "path").value_or("");
+        const auto sub = module_dir(doc, dir, get_string(m, "path").value_or(""));
         if (ends_with(type, "Transformer")) {
             if (have_transformer) doc.fail("more than one Transformer module");
             have_transformer = true;

@@ -260,12 +260,17 @@ class fasttext_model final : public model {
     }
 
   private:
-    /// FastText::getSentenceVector over one text. It reads a single line, so newlines are
-    /// folded to spaces first (fastText's own Python binding refuses them instead).
+    /// FastText::getSentenceVector over one text, fed exactly as `fasttext
+    /// print-sentence-vectors` and the Python binding's get_sentence_vector feed it: one line
+    /// ending in '\n'. A supervised model reads that newline as the end-of-sentence token </s>
+    /// and averages its vector in (an unsupervised one drops it); without it our vectors, and
+    /// every distinct-RI from them, would differ from fastText's own. Newlines inside the text
+    /// are folded to spaces first (the Python binding refuses them instead).
     void sentence_vector(std::string_view text, std::string& line, fasttext::Vector& v) const {
         line.assign(text);
         for (char& c : line)
             if (c == '\n') c = ' ';
+        line += '\n';
         std::istringstream in(line);
         // getSentenceVector only reads the model; it is not declared const upstream.
         const_cast<fasttext::FastText&>(ft_).getSentenceVector(in, v);

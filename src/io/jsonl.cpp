@@ -39,25 +39,33 @@ line_reader::line_reader(std::string path, std::uint32_t file_index, const jsonl
 line_reader::~line_reader() = default;
 
 void line_reader::fill() {
+    auto read_block = [&] {
+        const std::size_t old = buf_.size();
+        buf_.resize(old + opts_.read_block_bytes);
+        std::size_t n = 0;
+        try {
+            n = src_->read(buf_.data() + old, opts_.read_block_bytes);
+        } catch (const io_error& e) {
+            // Name the line the bad data falls in: lines counted so far, plus whole lines
+            // buffered.
+            const std::uint64_t line = line_no_ + 1 +
+                                       static_cast<std::uint64_t>(std::count(
+                                           buf_.begin() + static_cast<std::ptrdiff_t>(cur_),
+                                           buf_.begin() + static_cast<std::ptrdiff_t>(old), '\n'));
+            throw io_error(path_ + ":" + std::to_string(line) + ": " + e.what());
+        }
+        buf_.resize(old + n);
+        if (n == 0) eof_ = true;
+        read_ += n;
+    };
     const std::size_t old = buf_.size();
-    buf_.resize(old + opts_.read_block_bytes);
-    std::size_t n = 0;
-    try {
-        n = src_->read(buf_.data() + old, opts_.read_block_bytes);
-    } catch (const io_error& e) {
-        // Name the line the bad data falls in: lines counted so far, plus whole lines buffered.
-        const std::uint64_t line = line_no_ + 1 +
-                                   static_cast<std::uint64_t>(std::count(
-                                       buf_.begin() + static_cast<std::ptrdiff_t>(cur_),
-                                       buf_.begin() + static_cast<std::ptrdiff_t>(old), '\n'));
-        throw io_error(path_ + ":" + std::to_string(line) + ": " + e.what());
-    }
-    buf_.resize(old + n);
-    if (n == 0) eof_ = true;
-    read_ += n;
+    read_block();
     if (!started_) {
         started_ = true;
         // A UTF-8 byte order mark at the start of the file is not part of the first record.
+        // Its bytes may come in over several reads (small blocks): read on until three are in
+        // or the input ends, so that what is stripped never depends on the block size.
+        while (!eof_ && buf_.size() - old < 3) read_block();
         if (buf_.size() - old >= 3 && std::memcmp(buf_.data() + old, "\xEF\xBB\xBF", 3) == 0)
             buf_.erase(old, 3);
     }
@@ -116,7 +124,10 @@ bool line_reader::next(line_chunk& out, std::uint64_t max_lines) {
             continue;
         }
         scan_ = buf_.size();
-        if (buf_.size() - cur_ > opts_.max_line_bytes) {
+        // Too long already? A '\r' at the end of what we hold may be the one push_line strips
+        // before the '\n': it does not count (so the verdict never depends on the block size).
+        const std::size_t held = buf_.size() - cur_;
+        if (held > opts_.max_line_bytes + (held > 0 && buf_.back() == '\r' ? 1 : 0)) {
             skip_long_line(out);
             scan_ = cur_;
             continue;
@@ -390,6 +401,7 @@ void parse_chunk(const line_chunk& chunk, const jsonl_options& opts, parsed_chun
     out.file = chunk.file;
     out.records.clear();
     out.skips.clear();
+    out.blank_lines.clear();
     out.arena.clear();
     out.arena.reserve(chunk.bytes.size());
     line_parser p(opts, out);
@@ -401,7 +413,7 @@ void parse_chunk(const line_chunk& chunk, const jsonl_options& opts, parsed_chun
         }
         std::string_view text = chunk.text(l);
         if (is_blank(text)) {
-            out.skips.push_back({l.number, "blank_line", {}});
+            out.blank_lines.push_back(l.number);
             continue;
         }
         // The line lives inside chunk.bytes, whose allocation extends >= 64 bytes past its

@@ -290,8 +290,8 @@ run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& 
         if (recs.empty()) return;
         auto fail = [&](std::size_t i, std::string_view what, std::string_view why) {
             if (!w.failures[i].empty()) return;
-            w.failures[i] = std::string(model_call_failed) + ": " + std::string(what) + ": " +
-                            std::string(why);
+            w.failures[i] =
+                std::string(model_call_failed) + ": " + std::string(what) + ": " + std::string(why);
         };
         call_hooks ch;
         if (hooks.on_model_progress) ch.progress = hooks.on_model_progress;
@@ -390,10 +390,13 @@ run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& 
             if (s.line > last_line) break;
             ++res.num_records_read;
             ++res.skipped[s.reason];
-            if (s.reason == "blank_line") continue;
             std::string msg = skip_message(fname, s);
             if (opts.strict) throw error(errc::bad_record, msg);
             if (hooks.on_skip) hooks.on_skip(msg);
+        }
+        for (const std::uint64_t line : w.parsed.blank_lines) {
+            if (line > last_line) break;
+            ++res.blank_lines;
         }
         for (std::size_t i = 0; i < keep && i < w.failures.size(); ++i) {
             if (w.failures[i].empty()) continue;

@@ -203,6 +203,7 @@ std::string encode_state(const saved_state& s) {
     p.varint(c.next_line);
     p.varint(c.num_samples);
     p.varint(c.num_records_read);
+    p.varint(c.blank_lines);
     p.varint(c.bytes_read);
     p.f64(c.elapsed_seconds);
     save_counts(p, c.skipped);
@@ -268,6 +269,7 @@ saved_state decode_state(std::string_view bytes, const std::string& what) {
     c.next_line = r.varint("position");
     c.num_samples = r.varint("counter");
     c.num_records_read = r.varint("counter");
+    c.blank_lines = r.varint("counter");
     c.bytes_read = r.varint("counter");
     c.elapsed_seconds = r.f64("elapsed");
     load_counts(r, c.skipped, "skip table");
@@ -364,6 +366,7 @@ run_result merge_states(std::vector<named_state>& states, const metric_bundle& b
         run_result part = restore(states[i].state, bundle, states[i].name);
         res.num_samples += part.num_samples;
         res.num_records_read += part.num_records_read;
+        res.blank_lines += part.blank_lines;
         res.bytes_read = std::max(res.bytes_read, part.bytes_read);
         res.elapsed_seconds += part.elapsed_seconds;
         for (const auto& [k, v] : part.skipped) res.skipped[k] += v;

@@ -32,6 +32,7 @@
 
 #include "../fixture_models.hpp"
 #include "plan.hpp"
+#include "support/require_asset.hpp"
 
 namespace fs = std::filesystem;
 namespace utf = boost::unit_test;
@@ -83,6 +84,21 @@ boost::test_tools::assertion_result gpu_available(utf::test_unit_id) {
     }
 }
 
+/// Precondition of the plugin-file checks: this build has the cuda plugin (POLYGLOT_CUDA=ON).
+/// Without it they are reported as skipped by Boost.Test, with the reason, never passed.
+boost::test_tools::assertion_result cuda_plugin_built(utf::test_unit_id) {
+    boost::test_tools::assertion_result r(!plugin_file().empty());
+    if (plugin_file().empty()) r.message() << "this build has no cuda plugin (POLYGLOT_CUDA=OFF)";
+    return r;
+}
+
+/// Precondition of the checks of the driver-less behaviour: no NVIDIA driver on this machine.
+boost::test_tools::assertion_result no_driver(utf::test_unit_id) {
+    boost::test_tools::assertion_result r(!driver_present());
+    if (driver_present()) r.message() << "an NVIDIA driver is present on this machine";
+    return r;
+}
+
 struct run_result {
     int rc = -1;
     std::string output;  // stdout + stderr
@@ -90,9 +106,7 @@ struct run_result {
 
 /// Runs the CLI ($POLYGLOT_CLI) with @p args (shell words), capturing both streams.
 run_result run_cli(const std::string& args) {
-    const char* cli = std::getenv("POLYGLOT_CLI");
-    BOOST_REQUIRE_MESSAGE(cli && *cli, "POLYGLOT_CLI is not set (run the test through ctest)");
-    const std::string cmd = std::string("'") + cli + "' " + args + " 2>&1";
+    const std::string cmd = "'" + polyglot::testing::require_cli() + "' " + args + " 2>&1";
     run_result r;
     FILE* f = ::popen(cmd.c_str(), "r");
     BOOST_REQUIRE(f);
@@ -294,11 +308,7 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(plugin_without_gpu)
 
-BOOST_AUTO_TEST_CASE(loads_and_describes_itself) {
-    if (plugin_file().empty()) {
-        BOOST_TEST_MESSAGE("skipped: this build has no cuda plugin (POLYGLOT_CUDA=OFF)");
-        return;
-    }
+BOOST_AUTO_TEST_CASE(loads_and_describes_itself, *utf::precondition(cuda_plugin_built)) {
     BOOST_REQUIRE_MESSAGE(fs::exists(plugin_file()),
                           "POLYGLOT_CUDA is ON but " << plugin_file() << " was not built");
     auto p = load_cuda();
@@ -320,17 +330,9 @@ BOOST_AUTO_TEST_CASE(loads_and_describes_itself) {
     }
 }
 
-BOOST_AUTO_TEST_CASE(unusable_without_a_driver) {
-    if (plugin_file().empty()) {
-        BOOST_TEST_MESSAGE("skipped: this build has no cuda plugin (POLYGLOT_CUDA=OFF)");
-        return;
-    }
+BOOST_AUTO_TEST_CASE(unusable_without_a_driver,
+                     *utf::precondition(cuda_plugin_built) * utf::precondition(no_driver)) {
     auto p = load_cuda();
-    if (driver_present()) {
-        BOOST_TEST_MESSAGE("an NVIDIA driver is present; usable = " << p->usable() << " "
-                                                                    << p->unusable_reason());
-        return;
-    }
     BOOST_TEST(!p->usable());
     BOOST_TEST(p->score() == 0);
     const std::string r = p->unusable_reason();
@@ -346,11 +348,8 @@ BOOST_AUTO_TEST_CASE(unusable_without_a_driver) {
     BOOST_TEST(std::string(err).find(r) != std::string::npos, "error: " << err);
 }
 
-BOOST_AUTO_TEST_CASE(cli_backends_backend_cuda_and_auto) {
-    if (plugin_file().empty() || driver_present()) {
-        BOOST_TEST_MESSAGE("skipped: no cuda plugin, or a driver is present");
-        return;
-    }
+BOOST_AUTO_TEST_CASE(cli_backends_backend_cuda_and_auto,
+                     *utf::precondition(cuda_plugin_built) * utf::precondition(no_driver)) {
     const std::string dir = fs::path(plugin_file()).parent_path().string();
     const std::string reason = load_cuda()->unusable_reason();
 

@@ -18,12 +18,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string cli() {
-    const char* c = std::getenv("POLYGLOT_CLI");
-    if (!c || !fs::exists(c))
-        BOOST_FAIL("POLYGLOT_CLI is not set to the polyglot binary (run via ctest)");
-    return c;
-}
+std::string cli() { return polyglot::testing::require_cli(); }
 
 struct tmpdir {
     fs::path dir =
@@ -170,14 +165,46 @@ BOOST_AUTO_TEST_CASE(score_perplexity_report) {
 }
 
 BOOST_AUTO_TEST_CASE(tokenize_with_hf_directory) {
-    auto dir = fixture("tiny-llama");
-    tmpdir t;
-    std::ofstream(t.dir / "in.txt") << "Iceland\n";
-    auto out = t.dir / "ids.txt";
-    BOOST_REQUIRE_EQUAL(run(cli() + " tokenize --tokenizer " + dir.string() + " " +
-                            (t.dir / "in.txt").string() + " > " + out.string()),
-                        0);
-    BOOST_TEST(slurp(out) == "[42,68,304,343]\n");  // expected.json: prompt_ids without BOS
+    // Every single-line prompt and response of expected.json, one per line; the ids transformers
+    // gave them (`tokenize` adds no special tokens: prompt_ids without the declared BOS).
+    for (std::string name : {"tiny-llama", "tiny-qwen3", "tiny-gemma3"}) {
+        BOOST_TEST_CONTEXT(name) {
+            auto dir = fixture(name);
+            const auto bos = declared_bos_id(dir);
+            tmpdir t;
+            polyglot::model::json_document doc(dir / "expected.json");
+            simdjson::dom::array cases = doc.root()["cases"].get_array();
+            std::ofstream in(t.dir / "in.txt");
+            std::string want;
+            std::size_t lines = 0;
+            auto add = [&](const std::string& text, std::vector<std::uint32_t> ids) {
+                if (text.find('\n') != std::string::npos) return;  // one text per line
+                in << text << "\n";
+                std::string row = "[";
+                for (std::size_t k = 0; k < ids.size(); ++k)
+                    row += (k ? "," : "") + std::to_string(ids[k]);
+                want += row + "]\n";
+                ++lines;
+            };
+            for (auto c : cases) {
+                auto pids = ids_of(c["prompt_ids"]);
+                if (bos) {
+                    BOOST_REQUIRE(!pids.empty());
+                    BOOST_REQUIRE(pids.front() == *bos);
+                    pids.erase(pids.begin());
+                }
+                add(str_of(c, "prompt"), pids);
+                add(str_of(c, "response"), ids_of(c["response_ids"]));
+            }
+            in.close();
+            BOOST_REQUIRE(lines >= 30u);
+            auto out = t.dir / "ids.txt";
+            BOOST_REQUIRE_EQUAL(run(cli() + " tokenize --tokenizer " + dir.string() + " " +
+                                    (t.dir / "in.txt").string() + " > " + out.string()),
+                                0);
+            BOOST_TEST(slurp(out) == want);
+        }
+    }
 }
 
 BOOST_AUTO_TEST_CASE(complete_jsonl) {

@@ -5,11 +5,13 @@
 #include <boost/test/unit_test.hpp>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "../fixture_models.hpp"
 #include "common/json_util.hpp"
+#include "support/require_asset.hpp"
 
 namespace engine_test {
 
@@ -32,6 +34,25 @@ inline std::vector<double> doubles_of(simdjson::dom::element e) {
 inline std::string str_of(simdjson::dom::element e, const char* key) {
     std::string_view v = e[key].get_string();
     return std::string(v);
+}
+
+/// The BOS id as the fixture's own files declare it (independent of our tokenizer code):
+/// tokenizer_config.json's "bos_token" looked up among tokenizer.json's "added_tokens";
+/// nullopt when the model has none (no bos_token, as Qwen3).
+inline std::optional<std::uint32_t> declared_bos_id(const std::filesystem::path& dir) {
+    polyglot::model::json_document cfg(dir / "tokenizer_config.json");
+    auto b = polyglot::model::field(cfg.root(), "bos_token");
+    if (!b) return std::nullopt;
+    if (b->is_object()) b = polyglot::model::field(*b, "content");  // {"content": ..., ...}
+    BOOST_REQUIRE(b && b->is_string());
+    const std::string bos(std::string_view(b->get_string()));
+    polyglot::model::json_document tok(dir / "tokenizer.json");
+    simdjson::dom::array added = tok.root()["added_tokens"].get_array();
+    for (auto t : added)
+        if (str_of(t, "content") == bos) return std::uint32_t(std::uint64_t(t["id"].get_uint64()));
+    BOOST_FAIL(dir.string() + ": bos_token '" + bos +
+               "' is not among tokenizer.json's added_tokens");
+    return std::nullopt;
 }
 
 }  // namespace engine_test

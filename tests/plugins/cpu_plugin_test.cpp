@@ -157,14 +157,8 @@ BOOST_FIXTURE_TEST_CASE(distinct_ri_through_the_plugin_equals_brute_force, fixtu
     BOOST_TEST(std::isfinite(brute));
 }
 
-BOOST_AUTO_TEST_CASE(supervised_ftz_model_embeds_if_present) {
-    fs::path lid;
-    try {
-        lid = polyglot::resolve_asset("lid.176.ftz");
-    } catch (const polyglot::error& e) {
-        BOOST_TEST_MESSAGE("skipped: " << e.what());
-        return;
-    }
+BOOST_AUTO_TEST_CASE(supervised_ftz_model_embeds) {
+    const fs::path lid = polyglot::testing::require_data_asset("lid.176.ftz");
     fasttext::FastText ft;
     ft.loadModel(lid.string());
     auto e = polyglot::open_embedder("fasttext:" + lid.string(), cpu_options());

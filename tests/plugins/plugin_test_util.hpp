@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "support/require_asset.hpp"
+
 namespace plugin_test {
 
 namespace fs = std::filesystem;
@@ -110,10 +112,15 @@ inline fs::path train_tiny_fasttext(const fs::path& dir, const std::string& mode
     return a.output + ".bin";
 }
 
-/// FastText::getSentenceVector of one text (newlines folded to spaces, as the plugin does).
+/// FastText::getSentenceVector of one text as `fasttext print-sentence-vectors` and the Python
+/// binding's get_sentence_vector feed it: one line ending in '\n' (a supervised model reads
+/// that as the end-of-sentence token </s> and averages it in). Newlines inside the text are
+/// folded to spaces first (the binding refuses them). tests/oracles/fasttext_vectors.py checks
+/// the plugin against the fastText CLI itself.
 inline std::vector<float> reference_vector(fasttext::FastText& ft, std::string text) {
     for (char& c : text)
         if (c == '\n') c = ' ';
+    text += '\n';
     std::istringstream in(text);
     fasttext::Vector v(ft.getDimension());
     ft.getSentenceVector(in, v);
@@ -126,11 +133,7 @@ struct cli_result {
 };
 
 /// The CLI binary ($POLYGLOT_CLI, set by CTest).
-inline std::string cli_path() {
-    const char* c = std::getenv("POLYGLOT_CLI");
-    if (!c || !*c) BOOST_FAIL("POLYGLOT_CLI is not set (run the test through ctest)");
-    return c;
-}
+inline std::string cli_path() { return polyglot::testing::require_cli(); }
 
 /// Runs `polyglot ARGS` through the shell (args are quoted by the caller).
 inline cli_result run_cli(const std::string& args, const std::string& env = {}) {

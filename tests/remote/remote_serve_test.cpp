@@ -22,10 +22,10 @@ using polyglot::analysis::json_value;
 namespace {
 
 fs::path fixture(const std::string& name) {
-    const fs::path p = source_dir() / ".." / "shared" / "fixtures" / "models" / name;
-    if (!fs::exists(p / "expected.json"))
-        BOOST_FAIL("fixture " + p.string() + " is missing (../shared must sit beside the repo)");
-    return p;
+    return polyglot::testing::require_path(
+               source_dir() / ".." / "shared" / "fixtures" / "models" / name / "expected.json",
+               "../shared must sit beside the repository")
+        .parent_path();
 }
 
 /// `polyglot serve --model DIR --port 0` for the scope.

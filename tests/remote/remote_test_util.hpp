@@ -21,6 +21,8 @@
 #include <thread>
 #include <vector>
 
+#include "support/require_asset.hpp"
+
 extern char** environ;
 
 namespace remote_test {
@@ -215,12 +217,7 @@ class fake_server {
 };
 
 /// The polyglot CLI that ctest names in POLYGLOT_CLI.
-inline std::string cli() {
-    const char* c = std::getenv("POLYGLOT_CLI");
-    if (!c || !fs::exists(c))
-        BOOST_FAIL("POLYGLOT_CLI is not set to the polyglot binary (run via ctest)");
-    return c;
-}
+inline std::string cli() { return polyglot::testing::require_cli(); }
 
 /// Runs the CLI with @p args, stdout and stderr into files; returns the exit code.
 inline int run_cli(const std::vector<std::string>& args, const fs::path& out, const fs::path& err) {

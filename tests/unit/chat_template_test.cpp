@@ -28,6 +28,8 @@
 #include <thread>
 #include <vector>
 
+#include "support/require_asset.hpp"
+
 namespace fs = std::filesystem;
 using polyglot::analysis::json_value;
 using polyglot::text::chat_render_options;
@@ -66,10 +68,7 @@ struct temp_dir {
 
 fs::path assets() { return polyglot::data_dir() / "test-assets"; }
 
-fs::path require_asset(const fs::path& p) {
-    BOOST_REQUIRE_MESSAGE(fs::exists(p), p.string() << " is missing: " << fetch_hint);
-    return p;
-}
+fs::path require_asset(const fs::path& p) { return polyglot::testing::require_path(p, fetch_hint); }
 
 /// The strftime_now time of the oracle: 2024-07-26 12:00:00 (a Friday).
 std::tm fixed_now() {
@@ -491,11 +490,7 @@ BOOST_AUTO_TEST_CASE(render_is_thread_safe) {
 // ---- the CLI ---------------------------------------------------------------------------------
 
 namespace {
-std::string cli() {
-    const char* c = std::getenv("POLYGLOT_CLI");
-    BOOST_REQUIRE_MESSAGE(c, "POLYGLOT_CLI not set (run through ctest)");
-    return c;
-}
+std::string cli() { return polyglot::testing::require_cli(); }
 int run(const std::string& cmd) {
     const int rc = std::system(cmd.c_str());
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;

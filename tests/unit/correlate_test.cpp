@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "support/require_asset.hpp"
+
 namespace tt = boost::test_tools;
 using namespace polyglot;
 using namespace polyglot::analysis;
@@ -26,10 +28,9 @@ const std::map<std::string, std::string> families{{"olmo3", "pg_scores_base_olmo
                                                   {"qwen3-8b", "pg_scores_base_qwen3-8b.jsonl"},
                                                   {"llama3-8b", "pg_scores_base_llama3-8b.jsonl"}};
 
-bool have_reference() {
-    if (std::filesystem::exists(ref_dir + "/pg_scores_base_olmo3.jsonl")) return true;
-    BOOST_TEST_MESSAGE("../shared/reference is missing: run from the project root");
-    return false;
+/// ../shared/reference (the paper repository's committed results); fails the test when absent.
+void require_reference() {
+    polyglot::testing::require_shared("reference/pg_scores_base_olmo3.jsonl");
 }
 
 std::map<std::string, double> means(const std::string& family) {
@@ -51,10 +52,8 @@ stats::spearman_result pair(const std::string& a, const std::string& b) {
 }
 
 std::string run_cli(const std::string& args, int* rc) {
-    const char* cli = std::getenv("POLYGLOT_CLI");
     *rc = -1;
-    if (!cli) return {};
-    std::string cmd = std::string(cli) + " " + args + " 2>/dev/null";
+    std::string cmd = polyglot::testing::require_cli() + " " + args + " 2>/dev/null";
     std::FILE* p = popen(cmd.c_str(), "r");
     std::string out;
     char buf[4096];
@@ -66,7 +65,7 @@ std::string run_cli(const std::string& args, int* rc) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(olmo_vs_gemma_is_087_double_star) {
-    if (!have_reference()) return;
+    require_reference();
     auto r = pair("olmo3", "gemma3-4b");
     BOOST_TEST(r.n == 10u);
     BOOST_TEST(std::round(r.rho * 100) / 100 == 0.87, tt::tolerance(1e-12));
@@ -76,7 +75,7 @@ BOOST_AUTO_TEST_CASE(olmo_vs_gemma_is_087_double_star) {
 }
 
 BOOST_AUTO_TEST_CASE(every_pair_equals_scipy) {
-    if (!have_reference()) return;
+    require_reference();
     auto g = read_json_file("tests/data/analysis/golden/spearman.json");
     std::size_t seen = 0;
     for (const auto& c : g.find("cases")->as_array()) {
@@ -95,7 +94,7 @@ BOOST_AUTO_TEST_CASE(every_pair_equals_scipy) {
 }
 
 BOOST_AUTO_TEST_CASE(alpha_robustness_matrix_matches_section_10_2) {
-    if (!have_reference()) return;
+    require_reference();
     auto rows = pg_rows_from_table(read_table(ref_dir + "/pg_scores_base_olmo3.jsonl"));
     const std::vector<double> alphas{0, 0.25, 0.5, 0.75, 1};
     std::vector<std::vector<double>> pg(5);
@@ -119,16 +118,12 @@ BOOST_AUTO_TEST_CASE(alpha_robustness_matrix_matches_section_10_2) {
 }
 
 BOOST_AUTO_TEST_CASE(cli_json_interfaces) {
-    if (!have_reference()) return;
+    require_reference();
     int rc;
     std::string args = "correlate --by teacher_model --value pg_score --languages ar,id,de";
     for (const char* f : {"olmo3", "gemma3-4b", "qwen3-8b", "llama3-8b"})
         args += " \"" + std::string(f) + "=" + ref_dir + "/" + families.at(f) + "\"";
     auto out = run_cli(args + " --json", &rc);
-    if (rc == -1) {
-        BOOST_TEST_MESSAGE("POLYGLOT_CLI not set: CLI interface tests skipped");
-        return;
-    }
     BOOST_REQUIRE(rc == 0);
     auto j = parse_json(out, "correlate --json");
     const auto& pairs = j.find("pairs")->as_array();

@@ -16,22 +16,17 @@
 #include <thread>
 #include <vector>
 
+#include "support/require_asset.hpp"
+
 namespace fs = std::filesystem;
 namespace pt = polyglot::text;
 
 namespace {
 
-/// lid.176.ftz from the data directory (scripts/bootstrap fetches it), or null with a message.
+/// lid.176.ftz from the data directory (scripts/bootstrap fetches it); fails the test when absent.
 std::shared_ptr<const pt::langid> model() {
-    static const std::shared_ptr<const pt::langid> m = []() -> std::shared_ptr<const pt::langid> {
-        const fs::path p = polyglot::data_dir() / "lid.176.ftz";
-        if (!fs::exists(p)) return nullptr;
-        return pt::langid::open(p);
-    }();
-    if (!m) {
-        BOOST_TEST_MESSAGE("SKIPPED: lid.176.ftz not in " << polyglot::data_dir().string()
-                                                          << " (run scripts/bootstrap)");
-    }
+    static const std::shared_ptr<const pt::langid> m =
+        pt::langid::open(polyglot::testing::require_data_asset("lid.176.ftz"));
     return m;
 }
 
@@ -98,7 +93,6 @@ void expect_error(const fs::path& p, const std::string& fragment) {
 
 BOOST_AUTO_TEST_CASE(known_sentences) {
     auto m = model();
-    if (!m) return;
     BOOST_TEST(m->labels().size() == 176u);
     BOOST_TEST(m->name() == "fasttext:lid.176.ftz");
     for (const sample& s : k_samples) {
@@ -124,7 +118,6 @@ BOOST_AUTO_TEST_CASE(known_sentences) {
 
 BOOST_AUTO_TEST_CASE(newlines_and_empty_text) {
     auto m = model();
-    if (!m) return;
     // Newlines are folded: the whole text is one line, as one space-separated line would be.
     const auto folded = m->top1("Das Wetter ist heute schön, deshalb gehen wir im Park spazieren.");
     const auto multi =
@@ -147,7 +140,6 @@ BOOST_AUTO_TEST_CASE(newlines_and_empty_text) {
 
 BOOST_AUTO_TEST_CASE(thread_safe_predictions) {
     auto m = model();
-    if (!m) return;
     std::vector<pt::langid::prediction> serial;
     for (const sample& s : k_samples) serial.push_back(m->top1(s.text));
     constexpr int n_threads = 4;
@@ -171,7 +163,7 @@ BOOST_AUTO_TEST_CASE(thread_safe_predictions) {
 }
 
 BOOST_AUTO_TEST_CASE(open_by_asset_name) {
-    if (!model()) return;
+    (void)model();  // fails the test when lid.176.ftz is missing
     auto m = pt::open_langid();
     BOOST_TEST(m->path() == polyglot::data_dir() / "lid.176.ftz");
     BOOST_TEST(m->top1(k_samples[1].text).label == "de");
@@ -190,8 +182,7 @@ BOOST_AUTO_TEST_CASE(missing_and_corrupt_models) {
     std::memcpy(header.data() + 4, &version, 4);
     expect_error<polyglot::format_error>(write_file("version.ftz", header), "version 99");
 
-    if (!model()) return;
-    const std::string good = read_all(polyglot::data_dir() / "lid.176.ftz");
+    const std::string good = read_all(polyglot::testing::require_data_asset("lid.176.ftz"));
     BOOST_TEST_REQUIRE(good.size() > 100000u);
     // Truncated anywhere (header, args, dictionary, matrices, the last byte) -> format_error.
     for (std::size_t cut :
@@ -237,12 +228,9 @@ BOOST_AUTO_TEST_CASE(language_codes) {
         BOOST_TEST(pt::normalize_lang_code(in) == want);
     }
     // Every normalised paper language is a lid.176 label.
-    if (auto m = model()) {
-        for (const char* code :
-             {"ar", "cs", "de", "es", "id", "ja", "tl", "sw", "he", "no", "zh"}) {
-            BOOST_TEST(std::count(m->labels().begin(), m->labels().end(), code) == 1);
-        }
-    }
+    const auto m = model();
+    for (const char* code : {"ar", "cs", "de", "es", "id", "ja", "tl", "sw", "he", "no", "zh"})
+        BOOST_TEST(std::count(m->labels().begin(), m->labels().end(), code) == 1);
 }
 
 // top1() reads its input ids through a flat pruned-dictionary index instead of fastText's
@@ -250,8 +238,7 @@ BOOST_AUTO_TEST_CASE(language_codes) {
 // the fastText 0.9.2 CLI's on real multilingual text (the system's .mo translations, with
 // punctuation, format strings and mixed scripts), thousands of lines.
 BOOST_AUTO_TEST_CASE(agrees_with_the_fasttext_cli_on_real_text) {
-    const fs::path lid = polyglot::data_dir() / "lid.176.ftz";
-    BOOST_REQUIRE_MESSAGE(fs::exists(lid), lid << " is missing (run scripts/bootstrap)");
+    const fs::path lid = polyglot::testing::require_data_asset("lid.176.ftz");
     const fs::path dir = temp_dir();  // an earlier case removes it when done
     fs::create_directories(dir);
     const fs::path lines = dir / "mo_lines.txt", out = dir / "cli_predictions.txt";

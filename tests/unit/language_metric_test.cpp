@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "support/require_asset.hpp"
+
 namespace pm = polyglot::metrics;
 namespace pt = polyglot::text;
 
@@ -16,14 +18,9 @@ static_assert(pm::metric<pm::language_metric>);
 
 namespace {
 
+/// lid.176.ftz from the data directory (scripts/bootstrap fetches it); fails the test when absent.
 std::shared_ptr<const pt::langid> model() {
-    const auto p = polyglot::data_dir() / "lid.176.ftz";
-    if (!std::filesystem::exists(p)) {
-        BOOST_TEST_MESSAGE("SKIPPED: lid.176.ftz not in " << polyglot::data_dir().string()
-                                                          << " (run scripts/bootstrap)");
-        return nullptr;
-    }
-    static const auto m = pt::langid::open(p);
+    static const auto m = pt::langid::open(polyglot::testing::require_data_asset("lid.176.ftz"));
     return m;
 }
 
@@ -64,7 +61,6 @@ std::string finalize(const pm::language_metric& m, const pm::language_metric::st
 
 BOOST_AUTO_TEST_CASE(rates_on_hand_built_records) {
     auto lid = model();
-    if (!lid) return;
     const pm::language_metric metric(lid);
     const auto records = make_records();
     const auto s = pm::run_serial(metric, records);
@@ -104,7 +100,6 @@ BOOST_AUTO_TEST_CASE(rates_on_hand_built_records) {
 
 BOOST_AUTO_TEST_CASE(per_record_values) {
     auto lid = model();
-    if (!lid) return;
     const pm::language_metric metric(lid);
     auto s = metric.make_state();
     polyglot::instance_values iv;
@@ -123,7 +118,6 @@ BOOST_AUTO_TEST_CASE(per_record_values) {
 
 BOOST_AUTO_TEST_CASE(merge_of_splits_equals_single_pass) {
     auto lid = model();
-    if (!lid) return;
     const pm::language_metric metric(lid);
     const auto records = make_records();
     const std::string single = finalize(metric, pm::run_serial(metric, records));
@@ -139,7 +133,6 @@ BOOST_AUTO_TEST_CASE(merge_of_splits_equals_single_pass) {
 
 BOOST_AUTO_TEST_CASE(no_records_and_no_targets) {
     auto lid = model();
-    if (!lid) return;
     const pm::language_metric metric(lid);
     const std::string empty = finalize(metric, metric.make_state());
     BOOST_TEST(empty.find("\"responses_target_lang_rate\":null") != std::string::npos);

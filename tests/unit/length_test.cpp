@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Length metric: exact values on hand-built records, exact quantiles, merge(split) == one pass,
-// and token counts against the tiktoken fixtures when the cl100k_base tokenizer is available.
+// and token counts against the tiktoken fixtures (cl100k_base from the data directory).
 #define BOOST_TEST_MODULE length
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "support/records.hpp"
+#include "support/require_asset.hpp"
 #include "test_tokenizers.hpp"
 
 namespace pg = polyglot;
@@ -22,16 +24,7 @@ using pg::metrics::count_histogram;
 using pg::metrics::length_metric;
 
 namespace {
-std::vector<pg::record> make(const std::vector<std::string>& prompts,
-                             const std::vector<std::string>& responses) {
-    std::vector<pg::record> v(prompts.size());
-    for (std::size_t i = 0; i < v.size(); ++i) {
-        v[i].prompt = prompts[i];
-        v[i].response = responses[i];
-        v[i].line = i + 1;
-    }
-    return v;
-}
+using pg::testing::make_records;
 
 double numpy_percentile(std::vector<std::uint64_t> v, double q) {
     std::sort(v.begin(), v.end());
@@ -77,7 +70,8 @@ BOOST_AUTO_TEST_CASE(histogram_quantiles_match_numpy_definition) {
 BOOST_AUTO_TEST_CASE(exact_values_on_hand_built_records) {
     // Byte tokenizer: tokens = bytes. "é" is 2 bytes, 1 code point.
     length_metric m(pg::testing::bytes());
-    auto recs = make({"a", "bb", "ccc", "", "dddddddddd"}, {"\xc3\xa9", "", "x y", "zz", "w"});
+    auto recs =
+        make_records({"a", "bb", "ccc", "", "dddddddddd"}, {"\xc3\xa9", "", "x y", "zz", "w"});
     auto s = pg::metrics::run_serial(m, recs);
     BOOST_TEST(s.prompts.n == 5u);
     auto js = finalize(m, s);
@@ -97,7 +91,7 @@ BOOST_AUTO_TEST_CASE(exact_values_on_hand_built_records) {
 
 BOOST_AUTO_TEST_CASE(per_instance_values) {
     length_metric m(pg::testing::bytes());
-    auto recs = make({"abc"}, {""});
+    auto recs = make_records({"abc"}, {""});
     auto s = m.make_state();
     pg::instance_values iv;
     m.accumulate(s, recs[0], iv);
@@ -123,7 +117,7 @@ BOOST_AUTO_TEST_CASE(merge_of_any_split_equals_one_pass) {
         r.emplace_back(rng() % 300, '\xd0');
         r.back() = "\xd0\x96 words and " + std::to_string(i);
     }
-    auto recs = make(p, r);
+    auto recs = make_records(p, r);
     auto whole = pg::metrics::run_serial(m, recs);
     for (std::size_t cut1 : {0u, 1u, 17u, 59u, 60u})
         for (std::size_t cut2 : {cut1, std::min<std::size_t>(cut1 + 9, 60)}) {
@@ -140,16 +134,10 @@ BOOST_AUTO_TEST_CASE(merge_of_any_split_equals_one_pass) {
 }
 
 BOOST_AUTO_TEST_CASE(cl100k_token_counts_match_tiktoken_fixtures) {
-    const char* fixture = "../shared/fixtures/tokenizers/cl100k_base.jsonl";
-    BOOST_REQUIRE_MESSAGE(std::ifstream(fixture).good(),
-                          fixture << " missing: tests need the shared fixtures next to the repo");
-    std::shared_ptr<const pg::text::tokenizer> tok;
-    try {
-        tok = pg::text::open_tokenizer("cl100k_base");
-    } catch (const pg::unsupported_error& e) {
-        BOOST_TEST_MESSAGE("skipped: " << e.what());
-        return;
-    }
+    const std::string fixture =
+        pg::testing::require_shared("fixtures/tokenizers/cl100k_base.jsonl").string();
+    pg::testing::require_data_asset("cl100k_base.json");
+    const auto tok = pg::text::open_tokenizer("cl100k_base");
     // The fixture's texts and ids (tiktoken encode_ordinary), read with our own JSONL reader.
     pg::io::jsonl_options o;
     o.prompt_field = "text";

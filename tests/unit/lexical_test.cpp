@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "support/records.hpp"
 #include "test_tokenizers.hpp"
 
 namespace pg = polyglot;
@@ -18,15 +19,7 @@ using pg::metrics::lexical_metric;
 using pg::metrics::u64_set;
 
 namespace {
-std::vector<pg::record> make(const std::vector<std::string>& prompts,
-                             const std::vector<std::string>& responses) {
-    std::vector<pg::record> v(prompts.size());
-    for (std::size_t i = 0; i < v.size(); ++i) {
-        v[i].prompt = prompts[i];
-        v[i].response = responses[i];
-    }
-    return v;
-}
+using pg::testing::make_records;
 std::string finalize(const lexical_metric& m, const lexical_metric::state& s) {
     pg::io::json_writer w;
     w.begin_object();
@@ -64,7 +57,7 @@ BOOST_AUTO_TEST_CASE(exact_distinct_n) {
     // bigrams ab,ba,ab | ab,bc → {ab, ba, bc} = 3 / 5. N-grams never cross records: responses
     // "ab", "ba" have bigrams ab | ba (no "bb"), 2 / 2, and unigrams {a, b} 2 / 4.
     lexical_metric m(pg::testing::bytes());
-    auto recs = make({"abab", "abc"}, {"ab", "ba"});
+    auto recs = make_records({"abab", "abc"}, {"ab", "ba"});
     auto js = finalize(m, pg::metrics::run_serial(m, recs));
     BOOST_TEST(key(js, "prompts_distinct_1") == 3.0 / 7, tt::tolerance(1e-15));
     BOOST_TEST(key(js, "prompts_distinct_2") == 3.0 / 5, tt::tolerance(1e-15));
@@ -76,7 +69,7 @@ BOOST_AUTO_TEST_CASE(exact_distinct_n) {
 BOOST_AUTO_TEST_CASE(edge_cases) {
     lexical_metric m(pg::testing::bytes());
     // Empty texts contribute nothing; one-token texts have no bigram; all-identical tokens.
-    auto recs = make({"", "x", "zzzz"}, {"", "", ""});
+    auto recs = make_records({"", "x", "zzzz"}, {"", "", ""});
     auto js = finalize(m, pg::metrics::run_serial(m, recs));
     BOOST_TEST(key(js, "prompts_distinct_1") == 2.0 / 5, tt::tolerance(1e-15));
     BOOST_TEST(key(js, "prompts_distinct_2") == 1.0 / 3, tt::tolerance(1e-15));
@@ -94,7 +87,7 @@ BOOST_AUTO_TEST_CASE(merge_of_split_equals_one_pass) {
         p.push_back(a);
         r.push_back(b);
     }
-    auto recs = make(p, r);
+    auto recs = make_records(p, r);
     const auto whole = finalize(m, pg::metrics::run_serial(m, recs));
     for (std::size_t cut : {0u, 1u, 33u, 79u, 80u}) {
         std::vector<pg::record> a(recs.begin(), recs.begin() + static_cast<long>(cut));

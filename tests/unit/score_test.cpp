@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <polyglot/analysis/json_value.hpp>
 #include <polyglot/core/error.hpp>
 #include <polyglot/metrics/length.hpp>
 #include <polyglot/metrics/lexical.hpp>
@@ -140,16 +141,6 @@ cli_result run_cli(const std::string& args) {
     return pg::testing::run_cli(args, fs::temp_directory_path());
 }
 
-bool cli_has_tokenizer() {
-    static const bool ok = [] {
-        auto r = run_cli("score tests/data/score/bom.jsonl --metrics length --quiet");
-        if (r.status != 0)
-            BOOST_TEST_MESSAGE("tokenizer unavailable, CLI tests skipped: " << r.err);
-        return r.status == 0;
-    }();
-    return ok;
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(in_process)
@@ -166,10 +157,12 @@ BOOST_AUTO_TEST_CASE(reports_do_not_depend_on_threads) {
 BOOST_AUTO_TEST_CASE(counts_skips_and_values) {
     auto r = run_in_process(2);
     // 5000 lines: 16 broken (311·k), 10 blank (499·k), 7 null prompts (701·k), no overlaps.
-    BOOST_TEST(r.res.num_records_read == 5000u);
+    // Blank lines are neither records nor skips.
+    BOOST_TEST(r.res.num_records_read == 4990u);
     BOOST_TEST(r.res.skipped.at("malformed_json") == 16u);
-    BOOST_TEST(r.res.skipped.at("blank_line") == 10u);
     BOOST_TEST(r.res.skipped.at("null_field:prompt") == 7u);
+    BOOST_TEST(r.res.skipped.size() == 2u);
+    BOOST_TEST(r.res.blank_lines == 10u);
     BOOST_TEST(r.res.num_samples == 5000u - 33u);
     BOOST_TEST(r.skips.size() == 23u);  // blank lines are not reported
     BOOST_TEST(r.skips[0].find(":311: malformed_json") != std::string::npos);
@@ -236,7 +229,6 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(cli)
 
 BOOST_AUTO_TEST_CASE(identical_reports_for_1_and_2_threads) {
-    if (!cli_has_tokenizer()) return;
     const auto corpus = make_corpus().string();
     const auto i1 = temp_path("i1.jsonl"), i2 = temp_path("i2.jsonl");
     // The default metrics: length, lexical, language.
@@ -250,7 +242,8 @@ BOOST_AUTO_TEST_CASE(identical_reports_for_1_and_2_threads) {
     BOOST_TEST(std::count(a.out.begin(), a.out.end(), '\n') > 20);
     BOOST_TEST(a.out.find("\"num_samples\": 4967") != std::string::npos);
     BOOST_TEST(a.out.find("\"malformed_json\": 16") != std::string::npos);
-    BOOST_TEST(a.out.find("\"num_records_read\": 5000") != std::string::npos);
+    BOOST_TEST(a.out.find("\"num_records_read\": 4990") != std::string::npos);
+    BOOST_TEST(a.out.find("\"blank_lines\": 10") != std::string::npos);
     BOOST_TEST(a.out.find("\"prompts_average_length\"") != std::string::npos);
     BOOST_TEST(a.out.find("\"responses_distinct_2\"") != std::string::npos);
     BOOST_TEST(a.out.find("\"responses_target_lang_rate\"") != std::string::npos);
@@ -262,7 +255,6 @@ BOOST_AUTO_TEST_CASE(identical_reports_for_1_and_2_threads) {
 }
 
 BOOST_AUTO_TEST_CASE(strict_mode_exit_code_and_message) {
-    if (!cli_has_tokenizer()) return;
     auto r = run_cli("score tests/data/bad/null_response.jsonl --metrics length --strict");
     BOOST_TEST(r.status == 1);
     BOOST_TEST(r.err.find("tests/data/bad/null_response.jsonl:3: null_field:response") !=
@@ -293,7 +285,6 @@ BOOST_AUTO_TEST_CASE(usage_errors) {
 }
 
 BOOST_AUTO_TEST_CASE(report_file_and_metadata) {
-    if (!cli_has_tokenizer()) return;
     const auto rep = temp_path("report.json");
     auto r = run_cli(
         "score tests/data/score/blank_lines.jsonl tests/data/score/messages.jsonl "
@@ -302,17 +293,16 @@ BOOST_AUTO_TEST_CASE(report_file_and_metadata) {
     BOOST_TEST(r.status == 0);
     BOOST_TEST(r.out.empty());
     const std::string js = slurp(rep);
-    for (const char* k : {"\"input\"", "\"num_samples\": 4", "\"num_records_read\": 8",
-                          "\"blank_line\": 4", "\"teacher\": \"T1\"", "\"target_lang\": \"de\"",
-                          "\"tokenizer\": \"tiktoken:cl100k_base\"", "\"tool_version\"",
-                          "\"elapsed_seconds\"", "\"length\": {"})
+    for (const char* k : {"\"input\"", "\"num_samples\": 4", "\"num_records_read\": 4",
+                          "\"skipped\": {}", "\"blank_lines\": 4", "\"teacher\": \"T1\"",
+                          "\"target_lang\": \"de\"", "\"tokenizer\": \"tiktoken:cl100k_base\"",
+                          "\"tool_version\"", "\"elapsed_seconds\"", "\"length\": {"})
         BOOST_TEST(js.find(k) != std::string::npos, k);
     BOOST_TEST(r.err.find("4 records scored from 2 files") != std::string::npos);
     fs::remove(rep);
 }
 
 BOOST_AUTO_TEST_CASE(stdin_multiple_files_and_limit) {
-    if (!cli_has_tokenizer()) return;
     const auto inst = temp_path("multi.jsonl");
     auto r = run_cli(
         "score - tests/data/score/crlf.jsonl --metrics length --quiet --limit 4 "
@@ -329,17 +319,56 @@ BOOST_AUTO_TEST_CASE(stdin_multiple_files_and_limit) {
 }
 
 BOOST_AUTO_TEST_CASE(bundled_example_skips) {
-    if (!cli_has_tokenizer()) return;
     auto r = run_cli("score examples/sft/gamma_de.jsonl --metrics length --quiet");
     BOOST_TEST(r.status == 0);
     for (const char* k :
-         {"\"num_samples\": 200", "\"num_records_read\": 204", "\"invalid_utf8\": 1",
-          "\"malformed_json\": 1", "\"null_field:response\": 1", "\"blank_line\": 1"})
+         {"\"num_samples\": 200", "\"num_records_read\": 203", "\"invalid_utf8\": 1",
+          "\"malformed_json\": 1", "\"null_field:response\": 1", "\"blank_lines\": 1"})
         BOOST_TEST(r.out.find(k) != std::string::npos, k);
 }
 
+BOOST_AUTO_TEST_CASE(messy_file_counts_bad_records_and_blank_lines_apart) {
+    // tests/data/score/messy.jsonl (make_messy.py): 200 valid records in de/es/ja, 6 bad ones,
+    // 2 blank lines. `skipped` sums to the bad records; blank lines are counted on their own.
+    const auto rep = temp_path("messy.json");
+    auto r =
+        run_cli("score tests/data/score/messy.jsonl --metrics length,language -o " + rep.string());
+    BOOST_TEST(r.status == 0, r.err);
+    const std::string js = slurp(rep);
+    for (const char* k :
+         {"\"num_samples\": 200", "\"num_records_read\": 206", "\"blank_lines\": 2",
+          "\"invalid_utf8\": 1", "\"malformed_json\": 2", "\"missing_field:prompt\": 1",
+          "\"not_an_object\": 1", "\"null_field:response\": 1"})
+        BOOST_TEST(js.find(k) != std::string::npos, k << " in " << js);
+    // Exactly these five reasons, summing to the 6 bad records, under "skipped".
+    const auto report = pg::analysis::parse_json(js, rep.string());
+    const auto& skipped = report.find("metadata")->find("skipped")->as_object();
+    BOOST_TEST(skipped.size() == 5u);
+    double bad = 0;
+    for (const auto& m : skipped) bad += m.value.as_number();
+    BOOST_TEST(bad == 6.0);
+    // A warning naming file and line for each of the first five bad lines, then a count of the
+    // rest; none for the blank lines 42 and 125.
+    for (const char* at : {":11: malformed_json", ":58: invalid_utf8", ":94: null_field:response",
+                           ":136: missing_field:prompt", ":167: not_an_object"})
+        BOOST_TEST(
+            r.err.find(std::string("tests/data/score/messy.jsonl") + at) != std::string::npos,
+            at << " in " << r.err);
+    BOOST_TEST(r.err.find("... and 1 more skipped lines") != std::string::npos, r.err);
+    BOOST_TEST(r.err.find(":42:") == std::string::npos);
+    BOOST_TEST(r.err.find(":125:") == std::string::npos);
+    BOOST_TEST(r.err.find("200 records scored from 1 file (6 lines skipped") != std::string::npos,
+               r.err);
+    BOOST_TEST(r.err.find("(2 blank lines)") != std::string::npos, r.err);
+    // --strict stops at the first bad record (line 11), never at a blank line.
+    auto strict = run_cli("score tests/data/score/messy.jsonl --metrics length --strict");
+    BOOST_TEST(strict.status == 1);
+    BOOST_TEST(strict.err.find("tests/data/score/messy.jsonl:11: malformed_json") !=
+               std::string::npos);
+    fs::remove(rep);
+}
+
 BOOST_AUTO_TEST_CASE(bench_json) {
-    if (!cli_has_tokenizer()) return;
     auto r = run_cli(
         "bench examples/sft/alpha_de.jsonl --metrics length,lexical --json "
         "--threads 1");

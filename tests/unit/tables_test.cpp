@@ -10,6 +10,8 @@
 #include <polyglot/core/error.hpp>
 #include <string>
 
+#include "support/require_asset.hpp"
+
 namespace tt = boost::test_tools;
 using namespace polyglot;
 using namespace polyglot::analysis;
@@ -17,12 +19,9 @@ using namespace polyglot::analysis;
 namespace {
 const std::string ref_dir = "../shared/reference";
 
-bool have_reference() {
-    if (std::filesystem::exists(ref_dir + "/pg_scores_base_olmo3.jsonl")) return true;
-    BOOST_TEST_MESSAGE(
-        "../shared/reference is missing: run the tests from the project root "
-        "with the shared checkout next to it");
-    return false;
+/// ../shared/reference (the paper repository's committed results); fails the test when absent.
+void require_reference() {
+    polyglot::testing::require_shared("reference/pg_scores_base_olmo3.jsonl");
 }
 
 // Runs @p f, expects a polyglot::error whose message contains every string in @p parts.
@@ -132,7 +131,7 @@ BOOST_AUTO_TEST_CASE(language_without_anchors) {
 }
 
 BOOST_AUTO_TEST_CASE(reference_pg_files_parse) {
-    if (!have_reference()) return;
+    require_reference();
     for (const char* f : {"pg_scores_base_olmo3.jsonl", "pg_scores_base_gemma3-4b.jsonl",
                           "pg_scores_base_qwen3-8b.jsonl", "pg_scores_base_llama3-8b.jsonl"}) {
         auto rows = pg_rows_from_table(read_table(ref_dir + "/" + f));
@@ -208,7 +207,7 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(lighteval)
 
 BOOST_AUTO_TEST_CASE(reference_files) {
-    if (!have_reference()) return;
+    require_reference();
     struct expect {
         const char* file;
         double mean, se, filbench;

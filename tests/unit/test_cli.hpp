@@ -14,14 +14,22 @@
 #include <sstream>
 #include <string>
 
+#include "support/require_asset.hpp"
+
 extern char** environ;
 
 namespace polyglot::testing {
 
+/// The CLI; fails the test when it, or the default tokenizer (cl100k_base) and language-ID
+/// model (lid.176.ftz) the score runs here need, are missing.
 inline std::string cli() {
-    const char* c = std::getenv("POLYGLOT_CLI");
-    BOOST_REQUIRE_MESSAGE(c && *c, "POLYGLOT_CLI is not set (ctest sets it to the CLI binary)");
-    return c;
+    static const bool assets = [] {
+        require_data_asset("cl100k_base.json");
+        require_data_asset("lid.176.ftz");
+        return true;
+    }();
+    (void)assets;
+    return require_cli();
 }
 
 inline std::string slurp(const std::filesystem::path& p) {

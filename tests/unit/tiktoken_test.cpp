@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
-#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -22,6 +21,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "support/require_asset.hpp"
 
 namespace fs = std::filesystem;
 using polyglot::text::tiktoken_tokenizer;
@@ -200,7 +201,9 @@ std::string fnv_hex(const std::vector<token_id>& ids) {
     return buf;
 }
 
+/// A tiktoken table from the data directory (scripts/bootstrap fetches it).
 std::shared_ptr<const polyglot::text::tokenizer> open(const std::string& name) {
+    polyglot::testing::require_data_asset(name + ".json");
     return polyglot::text::open_tokenizer(name);
 }
 
@@ -234,8 +237,8 @@ void check_text(const tiktoken_tokenizer& tok, const std::string& text,
 }
 
 void fixture_parity(const std::string& name) {
-    const fs::path path = fs::path("../shared/fixtures/tokenizers") / (name + ".jsonl");
-    BOOST_TEST_REQUIRE(fs::exists(path), "missing " << path << " (../shared must be present)");
+    const fs::path path =
+        polyglot::testing::require_shared("fixtures/tokenizers/" + name + ".jsonl");
     auto t = open(name);
     const auto& tok = as_tiktoken(*t);
     BOOST_TEST(tok.name() == "tiktoken:" + name);
@@ -293,18 +296,15 @@ BOOST_AUTO_TEST_CASE(edge_cases_parity) {
         std::string text;
         text.reserve(r.unit.size() * r.repeat);
         for (std::size_t k = 0; k < r.repeat; ++k) text += r.unit;
-        const auto t0 = std::chrono::steady_clock::now();
         std::vector<token_id> ids;
         tok.encode(text, ids);
-        const double s =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         BOOST_TEST_INFO(where << " unit='" << r.unit << "' x " << r.repeat);
         BOOST_TEST(ids.size() == r.count);
         BOOST_TEST(fnv_hex(ids) == r.fnv);
         BOOST_TEST(tok.count(text) == r.count);
         BOOST_TEST(tok.decode(ids) == text);
-        // Linear-ish: tiktoken's own merge loop is quadratic here (minutes in Node).
-        BOOST_TEST(s < 2.0, "took " << s << " s");
+        // Their speed (tiktoken's own merge loop is quadratic here: minutes in Node) is measured
+        // in benchmarks/bench_tokenizer.cpp (BM_long_piece_*), not asserted here.
     }
     BOOST_TEST(long_rows >= 20u);
 }
@@ -331,7 +331,8 @@ BOOST_AUTO_TEST_CASE(thread_safety_same_ids) {
     const auto holder = open("o200k_base");
     const auto& tok = as_tiktoken(*holder);
     const std::string text =
-        "Multilingual: Grüße, мир, 世界, مرحبا, 👍🏽 — don't stop. 12345 \r\n\t end  "
+        "Multilingual: Grüße, мир, 世界, مرحبا, 👍🏽 — don't stop. 12345 \r\n\t end "
+        " "
         " ";
     std::vector<token_id> ref;
     tok.encode(text, ref);
@@ -410,11 +411,7 @@ BOOST_AUTO_TEST_CASE(bad_tables_are_clear_errors) {
 }
 
 BOOST_AUTO_TEST_CASE(cli_tokenize_end_to_end) {
-    const char* cli = std::getenv("POLYGLOT_CLI");
-    if (!cli || !*cli || !fs::exists(cli)) {
-        BOOST_TEST_MESSAGE("POLYGLOT_CLI not set: skipping the CLI test (run through ctest)");
-        return;
-    }
+    const std::string cli = polyglot::testing::require_cli();
     const fs::path dir = temp_dir("cli");
     const fs::path in = dir / "in.txt";
     // Lines: a normal one, an empty one, one with '\r' kept, invalid UTF-8, no final newline.
@@ -436,8 +433,8 @@ BOOST_AUTO_TEST_CASE(cli_tokenize_end_to_end) {
     for (const char* threads : {"1", "2"}) {
         int rc = 0;
         const std::string out =
-            run_capture(std::string(cli) + " tokenize --tokenizer o200k_base --threads " + threads +
-                            " " + in.string() + " 2>" + (dir / "err.txt").string(),
+            run_capture(cli + " tokenize --tokenizer o200k_base --threads " + threads + " " +
+                            in.string() + " 2>" + (dir / "err.txt").string(),
                         rc);
         BOOST_TEST(rc == 0);
         BOOST_TEST(out == expected);
@@ -454,14 +451,12 @@ BOOST_AUTO_TEST_CASE(cli_tokenize_end_to_end) {
     }
     polyglot::io::write_file_atomic(dir / "many.txt", many);
     int rc = 0;
-    const std::string counts =
-        run_capture(std::string(cli) + " tokenize -t o200k_base --count --threads 2 - < " +
-                        (dir / "many.txt").string(),
-                    rc);
+    const std::string counts = run_capture(
+        cli + " tokenize -t o200k_base --count --threads 2 - < " + (dir / "many.txt").string(), rc);
     BOOST_TEST(rc == 0);
     BOOST_TEST(counts == expected_counts);
     // A bad tokenizer name is a usage error (exit 2 from the shell's view: rc >> 8).
-    run_capture(std::string(cli) + " tokenize -t nope " + in.string() + " 2>/dev/null", rc);
+    run_capture(cli + " tokenize -t nope " + in.string() + " 2>/dev/null", rc);
     BOOST_TEST((rc >> 8) == 2);
     fs::remove_all(dir);
 }

@@ -16,6 +16,7 @@
 #include <iostream>
 #include <polyglot/core/error.hpp>
 #include <polyglot/io/jsonl.hpp>
+#include <polyglot/io/npy.hpp>
 #include <polyglot/parallel/threads.hpp>
 #include <polyglot/plugin/services.hpp>
 #include <string>
@@ -30,22 +31,6 @@ namespace {
 
 using polyglot::argument_error;
 using polyglot::io_error;
-
-constexpr std::size_t npy_header_size = 128;  // magic + version + length + dict, padded
-
-/// The .npy v1.0 header of a C-order float32 [rows, cols] matrix (numpy/lib/format.py).
-std::string npy_header(std::uint64_t rows, std::uint64_t cols) {
-    std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (" +
-                       std::to_string(rows) + ", " + std::to_string(cols) + "), }";
-    std::string h = "\x93NUMPY";
-    h += '\x01';
-    h += '\x00';
-    const std::size_t len = npy_header_size - 10;
-    h += char(len & 0xff);
-    h += char(len >> 8);
-    dict.resize(len - 1, ' ');
-    return h + dict + "\n";
-}
 
 void write_all(std::FILE* f, const void* p, std::size_t n, const std::string& path) {
     if (n && std::fwrite(p, 1, n, f) != n)
@@ -97,7 +82,8 @@ int run_embed(int argc, char** argv) {
     if (!f) throw io_error(output + ": cannot create (" + std::strerror(errno) + ")");
     std::uint64_t rows = 0, skipped = 0;
     try {
-        write_all(f, npy_header(0, dim).data(), npy_header_size, output);
+        write_all(f, polyglot::io::npy_f32_header(0, dim).data(), polyglot::io::npy_f32_header_size,
+                  output);
         polyglot::io::jsonl_options jo;
         std::vector<float> out;
         for (std::size_t fi = 0; fi < inputs.size(); ++fi) {
@@ -107,7 +93,6 @@ int run_embed(int argc, char** argv) {
             while (reader.next(chunk)) {
                 polyglot::io::parse_chunk(chunk, jo, parsed);
                 for (const auto& s : parsed.skips) {
-                    if (s.reason == "blank_line") continue;
                     if (strict)
                         throw polyglot::error(polyglot::errc::bad_record,
                                               inputs[fi] + ":" + std::to_string(s.line) + ": " +
@@ -131,7 +116,8 @@ int run_embed(int argc, char** argv) {
         }
         if (std::fseek(f, 0, SEEK_SET) != 0)
             throw io_error(output + ": cannot seek (" + std::strerror(errno) + ")");
-        write_all(f, npy_header(rows, dim).data(), npy_header_size, output);
+        write_all(f, polyglot::io::npy_f32_header(rows, dim).data(),
+                  polyglot::io::npy_f32_header_size, output);
         if (std::fclose(f) != 0) {
             f = nullptr;
             throw io_error(output + ": cannot write (" + std::strerror(errno) + ")");

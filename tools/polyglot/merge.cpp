@@ -59,9 +59,10 @@ void show(const score::named_state& s) {
                 st.shard.line_end == UINT64_MAX ? "end" : std::to_string(st.shard.line_end).c_str(),
                 st.complete ? "complete" : "checkpoint",
                 static_cast<unsigned long long>(st.counters.next_line));
-    std::printf("  %llu records scored, %llu lines read\n",
+    std::printf("  %llu records scored, %llu records read, %llu blank lines\n",
                 static_cast<unsigned long long>(st.counters.num_samples),
-                static_cast<unsigned long long>(st.counters.num_records_read));
+                static_cast<unsigned long long>(st.counters.num_records_read),
+                static_cast<unsigned long long>(st.counters.blank_lines));
     for (const auto& [k, v] : st.header) std::printf("  %s = %s\n", k.c_str(), v.c_str());
     for (const auto& [name, bytes] : st.metrics)
         std::printf("  state %s: %zu bytes\n", name.c_str(), bytes.size());

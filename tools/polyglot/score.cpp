@@ -138,6 +138,8 @@ void print_summary(const score::metric_bundle& b, const score::run_result& r,
     if (skipped)
         std::fprintf(stderr, " (%llu lines skipped: %s)", static_cast<unsigned long long>(skipped),
                      reasons.c_str());
+    if (r.blank_lines)
+        std::fprintf(stderr, " (%llu blank lines)", static_cast<unsigned long long>(r.blank_lines));
     for (const auto& [k, v] : r.failed)
         std::fprintf(stderr, " (%llu records %s: counted, left out of the model's metrics)",
                      static_cast<unsigned long long>(v), k.c_str());

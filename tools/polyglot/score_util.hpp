@@ -68,6 +68,7 @@ inline std::string render_report(const report_info& info, const score::metric_bu
     w.key("skipped").begin_object();
     for (const auto& [k, v] : res.skipped) w.kv(k, v);
     w.end_object();
+    w.kv("blank_lines", res.blank_lines);  // not records, not skipped
     w.key("failed").begin_object();
     for (const auto& [k, v] : res.failed) w.kv(k, v);
     w.end_object();

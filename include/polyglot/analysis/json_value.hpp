@@ -26,12 +26,14 @@ class json_value {
     using array = std::vector<json_value>;
     using object = std::vector<json_member>;
 
+    // Defined below json_member: clang (with libstdc++ 12) instantiates the variant's
+    // constructors where they are written, and needs json_member complete by then.
     json_value() = default;
-    explicit json_value(bool b) : v_(b) {}
-    explicit json_value(double d) : v_(d) {}
-    explicit json_value(std::string s) : v_(std::move(s)) {}
-    explicit json_value(array a) : v_(std::move(a)) {}
-    explicit json_value(object o) : v_(std::move(o)) {}
+    explicit json_value(bool b);
+    explicit json_value(double d);
+    explicit json_value(std::string s);
+    explicit json_value(array a);
+    explicit json_value(object o);
 
     [[nodiscard]] bool is_null() const noexcept { return v_.index() == 0; }
     [[nodiscard]] bool is_bool() const noexcept { return v_.index() == 1; }
@@ -54,13 +56,19 @@ class json_value {
     [[nodiscard]] const char* type_name() const noexcept;
 
   private:
-    std::variant<std::nullptr_t, bool, double, std::string, array, object> v_{nullptr};
+    std::variant<std::nullptr_t, bool, double, std::string, array, object> v_;  // null
 };
 
 struct json_member {
     std::string key;
     json_value value;
 };
+
+inline json_value::json_value(bool b) : v_(b) {}
+inline json_value::json_value(double d) : v_(d) {}
+inline json_value::json_value(std::string s) : v_(std::move(s)) {}
+inline json_value::json_value(array a) : v_(std::move(a)) {}
+inline json_value::json_value(object o) : v_(std::move(o)) {}
 
 inline const json_value* json_value::find(std::string_view key) const {
     if (!is_object()) return nullptr;

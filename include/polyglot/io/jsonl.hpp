@@ -94,10 +94,10 @@ class line_reader {
     std::uint64_t size_hint_ = 0;
 };
 
-/// Why a line did not become a record. `reason` is a stable code: `blank_line`,
-/// `line_too_long`, `malformed_json`, `invalid_utf8`, `not_an_object`, `missing_field:F`,
-/// `null_field:F`, `non_string_field:F`, `non_array_field:messages`, `bad_message`,
-/// `no_user_turn`, `no_assistant_turn`. `detail` is a human explanation (may be empty).
+/// Why a line did not become a record. `reason` is a stable code: `line_too_long`,
+/// `malformed_json`, `invalid_utf8`, `not_an_object`, `missing_field:F`, `null_field:F`,
+/// `non_string_field:F`, `non_array_field:messages`, `bad_message`, `no_user_turn`,
+/// `no_assistant_turn`. `detail` is a human explanation (may be empty).
 struct skip_info {
     std::uint64_t line = 0;
     std::string reason;
@@ -109,7 +109,10 @@ struct skip_info {
 struct parsed_chunk {
     std::uint32_t file = 0;
     std::vector<record> records;   ///< in line order; `index` is not set here
-    std::vector<skip_info> skips;  ///< in line order (blank lines included)
+    std::vector<skip_info> skips;  ///< bad lines, in line order
+    /// Line numbers of blank (empty or white-space-only) lines: neither records nor bad
+    /// records; reports count them apart from `skipped`.
+    std::vector<std::uint64_t> blank_lines;
     std::string arena;
 };
 

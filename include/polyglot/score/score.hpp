@@ -93,7 +93,7 @@ struct run_result;
 
 /// Callbacks, all called from one thread at a time, in input order.
 struct run_hooks {
-    /// Each skipped line except blank ones: "FILE:LINE: reason[: detail]".
+    /// Each skipped (bad) line: "FILE:LINE: reason[: detail]". Blank lines are not skips.
     std::function<void(const std::string& message)> on_skip;
     /// After each chunk.
     std::function<void(const progress&)> on_progress;
@@ -116,7 +116,8 @@ struct run_hooks {
 /// (state.hpp) serialize every member; a new member needs a line there too.
 struct run_counters {
     std::uint64_t num_samples = 0;                 ///< records scored
-    std::uint64_t num_records_read = 0;            ///< lines read (= num_samples + Σ skipped)
+    std::uint64_t num_records_read = 0;            ///< records read (= num_samples + Σ skipped)
+    std::uint64_t blank_lines = 0;                 ///< blank lines: not records, not skipped
     std::uint64_t bytes_read = 0;                  ///< input bytes consumed
     std::map<std::string, std::uint64_t> skipped;  ///< reason → count
     /// Records scored whose model or server call failed, by reason ("model_call_failed"): the

@@ -31,7 +31,7 @@ POLYGLOT_BEGIN_NAMESPACE
 namespace score {
 
 /// Bump on any change of the layout above or of any metric's save().
-inline constexpr std::uint32_t state_format_version = 3;  // 3: backend identities
+inline constexpr std::uint32_t state_format_version = 4;  // 2: failed calls, 3: blank lines, 4: backends
 
 /// Ordered (key, value) pairs.
 using state_header = std::vector<std::pair<std::string, std::string>>;
