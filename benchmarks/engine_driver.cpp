@@ -16,6 +16,14 @@
 // sequence is prefilled into the KV cache, then N tokens are generated one pass at a time
 // (greedy: argmax of the logits). Prints "decode_tokens N seconds S decode_tokens_per_s X
 // cpu_seconds C" (best of R runs; C per run).
+//
+// Decode through the shared runtime as the plugin runs it (benchmarks/decode_vs_torch.py:
+// continuous batching over the KV cache, greedy sampling, detokenization):
+//   polyglot_engine_driver MODEL_DIR PROMPTS.txt OUT.txt --generate N [--threads T] [--repeat R]
+// PROMPTS.txt: one prompt per line, "id id id ..." (all generated together, EOS ignored).
+// OUT.txt: the generated ids, one line per prompt. Prints "prompts P new N seconds S
+// first_token_seconds F decode_tokens_per_s X" (best of R runs of N tokens and of 1 token; the
+// decode rate is P·(N − 1) / (S − F)).
 #include <oneapi/tbb/task_arena.h>
 #include <sys/resource.h>
 
@@ -28,7 +36,56 @@
 #include <string>
 #include <vector>
 
+#include "common/runtime/lm_runtime.hpp"
 #include "engine/transformer.hpp"
+
+namespace {
+
+int run_generate(const char* model, const char* prompts_file, const char* out_file, int threads,
+                 int repeat, std::uint32_t n) {
+    namespace rt = polyglot::runtime;
+    auto r = rt::lm_runtime::open(model, {}, [&](const std::filesystem::path& d) {
+        return polyglot::engine::transformer::load(
+            d, {.need_lm_head = true, .threads = std::size_t(threads), .pass_tokens = 0});
+    });
+    std::ifstream in(prompts_file);
+    std::vector<std::vector<std::uint32_t>> prompts;
+    for (std::string line; std::getline(in, line);) {
+        std::istringstream ss(line);
+        std::vector<std::uint32_t> ids;
+        for (std::uint32_t id; ss >> id;) ids.push_back(id);
+        if (!ids.empty()) prompts.push_back(std::move(ids));
+    }
+    auto timed = [&](std::uint32_t new_tokens, std::vector<rt::generated>* out) {
+        rt::generate_options o;
+        o.max_new_tokens = new_tokens;
+        o.ignore_eos = true;
+        double best = 1e300;
+        for (int k = 0; k < repeat; ++k) {
+            const auto t0 = std::chrono::steady_clock::now();
+            auto g = r->generate(prompts, o);
+            best = std::min(
+                best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+            if (out) *out = std::move(g);
+        }
+        return best;
+    };
+    const double first = timed(1, nullptr);
+    std::vector<rt::generated> g;
+    const double total = timed(n, &g);
+    std::ofstream out(out_file);
+    for (const auto& x : g) {
+        for (std::size_t i = 0; i < x.ids.size(); ++i) out << (i ? " " : "") << x.ids[i];
+        out << "\n";
+    }
+    const double rate = double(prompts.size()) * double(n - 1) / (total - first);
+    std::printf(
+        "prompts %zu new %u seconds %.4f first_token_seconds %.4f decode_tokens_per_s %.2f\n",
+        prompts.size(), n, total, first, rate);
+    return 0;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) try {
     namespace pe = polyglot::engine;
@@ -41,6 +98,7 @@ int main(int argc, char** argv) try {
     std::size_t batch_tokens = 4096;
     bool last_only = false;
     std::size_t decode = 0;
+    std::uint32_t generate = 0;
     for (int i = 4; i + 1 < argc; i += 2) {
         std::string k = argv[i];
         if (k == "--threads")
@@ -53,9 +111,12 @@ int main(int argc, char** argv) try {
             last_only = std::string(argv[i + 1]) == "last";
         else if (k == "--decode")
             decode = std::stoul(argv[i + 1]);
+        else if (k == "--generate")
+            generate = std::uint32_t(std::stoul(argv[i + 1]));
         else
             throw std::runtime_error("unknown option " + k);
     }
+    if (generate > 0) return run_generate(argv[1], argv[2], argv[3], threads, repeat, generate);
     auto net =
         pe::transformer::load(argv[1], {.need_lm_head = true, .threads = std::size_t(threads)});
     std::ifstream in(argv[2]);

@@ -26,6 +26,8 @@
 #include <string>
 #include <vector>
 
+#include "support/files.hpp"
+
 namespace pg = polyglot;
 namespace an = polyglot::analysis;
 namespace fs = std::filesystem;
@@ -33,17 +35,10 @@ using pg::judge::judge_format;
 
 namespace {
 
-std::string read_file(const fs::path& p) {
-    std::ifstream f(p, std::ios::binary);
-    BOOST_REQUIRE_MESSAGE(f, "cannot read " + p.string());
-    std::ostringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
+using polyglot::testing::read_file;
 
 fs::path temp_path(const std::string& name) {
-    return fs::temp_directory_path() /
-           ("polyglot_judge_test_" + std::to_string(::getpid()) + "_" + name);
+    return polyglot::testing::temp_path("judge_test", name);
 }
 
 /// A generator whose output is a function of (prompt, seed of the call, record index).

@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "support/files.hpp"
+
 namespace pg = polyglot;
 namespace an = polyglot::analysis;
 namespace sy = polyglot::synth;
@@ -27,17 +29,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_file(const fs::path& p) {
-    std::ifstream f(p, std::ios::binary);
-    BOOST_REQUIRE_MESSAGE(f, "cannot read " + p.string());
-    std::ostringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
+using polyglot::testing::read_file;
 
 fs::path temp_path(const std::string& name) {
-    return fs::temp_directory_path() /
-           ("polyglot_synth_test_" + std::to_string(::getpid()) + "_" + name);
+    return polyglot::testing::temp_path("synth_test", name);
 }
 
 std::uint64_t fnv(std::string_view s) {
