@@ -81,6 +81,7 @@ state_header make_header(const metric_config& cfg, const metric_bundle& bundle,
         add("base_model_fingerprint", io::fingerprint(cfg.lm));
         add("max_tokens", std::to_string(cfg.backend.max_tokens));
     }
+    if (bundle.lm || bundle.emb) add("parse_special", cfg.backend.parse_special ? "true" : "false");
     if (bundle.judge) {
         const auto& o = bundle.judge_options;
         add("judge_model", bundle.judge_model);

@@ -300,3 +300,38 @@ BOOST_AUTO_TEST_CASE(complete_jsonl) {
         0);
     BOOST_TEST(slurp(mo).find("\"token_ids\":" + want[0]) != std::string::npos, slurp(mo));
 }
+
+BOOST_AUTO_TEST_CASE(score_parse_special_is_a_choice_the_report_names) {
+    // A literal special token written in a response is text by default (SFT data may quote
+    // "<|end_of_text|>"); --parse-special reads it as the control token. Oracle: the response's
+    // ids from transformers (expected.json) — recognised, the literal adds exactly one token
+    // (Hugging Face splits on added tokens before the model runs); as text, several.
+    auto dir = fixture("tiny-llama");
+    tmpdir t;
+    polyglot::model::json_document doc(dir / "expected.json");
+    simdjson::dom::element c0 = doc.root()["cases"].at(0);
+    const std::string response = str_of(c0, "response");
+    const std::size_t n_response = ids_of(c0["response_ids"]).size();
+    {
+        std::ofstream jl(t.dir / "special.jsonl");
+        jl << "{\"prompt\": " << quote(str_of(c0, "prompt"))
+           << ", \"response\": " << quote(response + "<|end_of_text|>") << "}\n";
+    }
+    double tokens[2] = {0, 0};
+    for (int parse : {0, 1}) {
+        const auto out = t.dir / ("special" + std::to_string(parse) + ".json");
+        BOOST_REQUIRE_EQUAL(
+            run(cli() + " score " + (t.dir / "special.jsonl").string() +
+                " --metrics perplexity --lm " + dir.string() + (parse ? " --parse-special" : "") +
+                " -o " + out.string() + " 2>/dev/null"),
+            0);
+        polyglot::model::json_document rep(out);
+        tokens[parse] =
+            polyglot::model::as_number(rep.root()["perplexity"]["scored_tokens"]).value();
+        bool said = false;
+        BOOST_REQUIRE(!rep.root()["metadata"]["parse_special"].get(said));
+        BOOST_TEST(said == bool(parse));
+    }
+    BOOST_TEST(tokens[1] == double(n_response + 1));
+    BOOST_TEST(tokens[0] > double(n_response + 2));
+}

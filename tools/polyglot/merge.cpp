@@ -123,6 +123,7 @@ int run_merge(int argc, char** argv) {
         info.inputs.push_back(score::header_value(h, "input." + std::to_string(i)));
     info.teacher = score::header_value(h, "teacher");
     info.lang = score::header_value(h, "lang");
+    info.parse_special = score::header_value(h, "parse_special");
     info.tool_version = version;
     for (const auto& s : states) {
         info.threads = std::max<std::size_t>(info.threads, s.state.threads);

@@ -376,6 +376,9 @@ int score_main(int argc, char** argv, world& wd) {
             "template file for the judge (default: the model's own)")
         ("max-tokens", po::value(&cfg.backend.max_tokens)->default_value(cfg.backend.max_tokens),
             "perplexity: truncate longer prompt+response inputs (from the prompt's left)")
+        ("parse-special", po::bool_switch(&cfg.backend.parse_special), "perplexity and "
+            "embeddings: read special tokens written in the records (e.g. a literal "
+            "<end_of_turn>) as control tokens; default: they are text (the report says which)")
         ("threads", po::value(&threads)->default_value(0), "worker threads (0 = all cores)")
         ("limit", po::value(&limit)->default_value(0), "score at most N records (0 = all)")
         ("output,o", po::value(&report_path)->default_value("-"), "report JSON path ('-' = stdout)")
@@ -659,6 +662,7 @@ int score_main(int argc, char** argv, world& wd) {
     info.tool_version = POLYGLOT_VERSION_STRING;
     info.threads = nthreads;
     info.backends = backends;
+    if (bundle.lm || bundle.emb) info.parse_special = cfg.backend.parse_special ? "true" : "false";
     if (shard.set && !wd.distributed())
         info.shard = std::to_string(shard.index + 1) + "/" + std::to_string(shard.count);
 

@@ -41,6 +41,9 @@ struct report_info {
     std::string shard;  ///< "K/N" for one shard's own report ("" = the whole input)
     /// Who computed the model values: backend_identity::json() objects (see add_backends).
     std::vector<std::string> backends;
+    /// "true" / "false": whether special tokens written in the records were read as control
+    /// tokens by the models (--parse-special); "" when no model read the texts.
+    std::string parse_special;
 };
 
 /// Adds the identities in @p more to @p into, keeping it sorted with each object once (shards
@@ -89,6 +92,7 @@ inline std::string render_report(const report_info& info, const score::metric_bu
     str_or_null("embedding_model", bundle.embedding_model);
     str_or_null("base_model", bundle.base_model);
     str_or_null("judge_model", bundle.judge_model);
+    if (!info.parse_special.empty()) w.kv("parse_special", info.parse_special == "true");
     w.key("backends").begin_array();
     for (const auto& b : info.backends) w.raw(b);
     w.end_array();
