@@ -83,10 +83,59 @@ class device_buffer {
     std::size_t size_ = 0;
 };
 
+/// An owning, growable page-locked host allocation (cudaMallocHost): the only host memory the
+/// plugin copies to or from the device asynchronously (pageable memory would make every
+/// cudaMemcpyAsync a staged, host-synchronous copy). Move-only, like device_buffer.
+class pinned_buffer {
+  public:
+    pinned_buffer() = default;
+    ~pinned_buffer() { release(); }
+    pinned_buffer(pinned_buffer&& o) noexcept
+        : ptr_(std::exchange(o.ptr_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+    pinned_buffer& operator=(pinned_buffer&& o) noexcept {
+        if (this != &o) {
+            release();
+            ptr_ = std::exchange(o.ptr_, nullptr);
+            size_ = std::exchange(o.size_, 0);
+        }
+        return *this;
+    }
+    pinned_buffer(const pinned_buffer&) = delete;
+    pinned_buffer& operator=(const pinned_buffer&) = delete;
+
+    /// Makes the buffer at least @p bytes large; the contents are lost when it grows. The
+    /// caller makes sure no copy in flight still uses it (it grows between passes only).
+    void reserve(std::size_t bytes) {
+        if (bytes <= size_) return;
+        release();
+        void* p = nullptr;
+        POLYGLOT_CUDA_CALL(cudaMallocHost(&p, bytes));
+        ptr_ = p;
+        size_ = bytes;
+    }
+    void release() noexcept {
+        if (ptr_) (void)cudaFreeHost(ptr_);
+        ptr_ = nullptr;
+        size_ = 0;
+    }
+    [[nodiscard]] char* data() const noexcept { return static_cast<char*>(ptr_); }
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+
+  private:
+    void* ptr_ = nullptr;
+    std::size_t size_ = 0;
+};
+
+/// Why CUDA device @p index cannot run the plugin ("" when it can): compute capability below
+/// 8.0 (bf16 arithmetic and the kernels' warp intrinsics need Ampere or newer; CUDA 13 builds
+/// no older code), or a device that cannot be queried. The probe and `create` both ask this.
+std::string device_refusal(int index);
+
 /// What the plugin found when it probed the machine (cached, probed once per process).
 struct probe_result {
     int device_count = 0;    ///< devices the runtime reports
     int usable_devices = 0;  ///< devices of compute capability ≥ 8.0
+    int first_usable = -1;   ///< the first of them (the self-test's device)
     std::string reason;      ///< why unusable ("" when usable)
 };
 const probe_result& probe();

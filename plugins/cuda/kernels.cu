@@ -395,22 +395,74 @@ __device__ __forceinline__ float cap_logit(float v, float cap) {
     return cap > 0.0f ? tanhf(v / cap) * cap : v;
 }
 
+/// Merges the running log-sum-exp state (m, s) = (max, Σ exp(x - max)) with (m2, s2).
+__device__ __forceinline__ void lse_merge(float& m, float& s, float m2, float s2) {
+    const float mx = fmaxf(m, m2);
+    if (mx == -INFINITY) return;  // both empty
+    s = s * expf(m - mx) + s2 * expf(m2 - mx);
+    m = mx;
+}
+
+/// One block per row: soft-capping (written back, so that rows downloaded as full logits are the
+/// capped ones), then one online log-sum-exp pass in f32 — every thread keeps its own running
+/// (max, sum) over a strided slice of the row, warps merge theirs by shuffles — and the 32 warp
+/// partials are summed in double by warp 0 (the cpu engine sums its exp terms in double lanes:
+/// runtime::log_softmax_at). Rows with a target get log p(target) and the greedy flag
+/// (target's logit equals the row's max); rows without one (full logits) only the capping.
 __global__ void __launch_bounds__(logprob_threads)
-    logprob_kernel(const float* logits, int vocab, const std::int32_t* targets, float softcap,
-                   double* out) {
+    log_softmax_rows_kernel(float* logits, int vocab, const std::int32_t* targets, float softcap,
+                            float* out_lp, std::uint8_t* out_greedy) {
+    __shared__ float part_m[32], part_s[32];
+    __shared__ float row_max;
+    __shared__ double row_lse;
     const std::size_t r = blockIdx.x;
-    const float* row = logits + r * std::size_t(vocab);
-    float mx = -INFINITY;
-    for (int i = threadIdx.x; i < vocab; i += blockDim.x)
-        mx = fmaxf(mx, cap_logit(row[i], softcap));
-    mx = block_max(mx);
-    double sum = 0;
-    for (int i = threadIdx.x; i < vocab; i += blockDim.x)
-        sum += exp(double(cap_logit(row[i], softcap)) - double(mx));
-    sum = block_sum_d(sum);
-    if (threadIdx.x == 0) {
-        const double t = cap_logit(row[targets[r]], softcap);
-        out[r] = t - double(mx) - log(sum);
+    float* row = logits + r * std::size_t(vocab);
+    float m = -INFINITY, s = 0.0f;
+    for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
+        float v = row[i];
+        if (softcap > 0.0f) {
+            v = cap_logit(v, softcap);
+            row[i] = v;
+        }
+        if (v > m) {
+            s = s * expf(m - v) + 1.0f;  // expf(-inf) = 0 on the first element
+            m = v;
+        } else {
+            s += expf(v - m);
+        }
+    }
+    for (int o = 16; o > 0; o >>= 1) {
+        const float m2 = __shfl_xor_sync(0xffffffffu, m, o);
+        const float s2 = __shfl_xor_sync(0xffffffffu, s, o);
+        lse_merge(m, s, m2, s2);
+    }
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    if (lane == 0) {
+        part_m[warp] = m;
+        part_s[warp] = s;
+    }
+    __syncthreads();
+    if (warp == 0) {
+        const int nw = int(blockDim.x >> 5);
+        float wm = lane < nw ? part_m[lane] : -INFINITY;
+        const float mx = warp_max(wm);
+        const double term = lane < nw && wm != -INFINITY
+                                ? double(part_s[lane]) * exp(double(wm) - double(mx))
+                                : 0.0;
+        const double total = warp_sum_d(term);
+        if (lane == 0) {
+            row_max = mx;
+            row_lse = double(mx) + log(total);
+        }
+    }
+    __syncthreads();  // also orders the capped writes before the target's read below
+    if (threadIdx.x == 0 && targets) {
+        const std::int32_t t = targets[r];
+        if (t >= 0) {
+            const float tv = row[t];
+            out_lp[r] = float(double(tv) - row_lse);
+            if (out_greedy) out_greedy[r] = tv >= row_max ? 1 : 0;
+        }
     }
 }
 
@@ -573,10 +625,12 @@ cudaError_t launch_gather_rows(const void* src, elem_type t, int d, const std::i
     return cudaGetLastError();
 }
 
-cudaError_t launch_logprob(const float* logits, int n, int vocab, const std::int32_t* targets,
-                           float softcap, double* out, cudaStream_t stream) {
+cudaError_t launch_log_softmax_rows(float* logits, int n, int vocab, const std::int32_t* targets,
+                                    float softcap, float* out_lp, std::uint8_t* out_greedy,
+                                    cudaStream_t stream) {
     if (n == 0) return cudaSuccess;
-    logprob_kernel<<<n, logprob_threads, 0, stream>>>(logits, vocab, targets, softcap, out);
+    log_softmax_rows_kernel<<<n, logprob_threads, 0, stream>>>(logits, vocab, targets, softcap,
+                                                               out_lp, out_greedy);
     return cudaGetLastError();
 }
 
