@@ -415,7 +415,8 @@ std::string transformer::describe_json() const {
            "\", \"device_name\": \"" + name + "\", \"dtype\": \"" + elem_name(impl_->type) +
            "\", \"parameters\": " + std::to_string(impl_->params) +
            ", \"token_budget\": " + std::to_string(impl_->budget) +
-           ", \"tf32\": " + (impl_->tf32 ? "true" : "false") +
+           // A report's backend identity reads "compute" first: TF32 GEMMs are not f32 ones.
+           (impl_->tf32 ? ", \"tf32\": true, \"compute\": \"f32+tf32\"" : ", \"tf32\": false") +
            (impl_->self_test.empty() ? std::string()
                                      : ", \"self_test\": " + json_string(impl_->self_test));
 }
