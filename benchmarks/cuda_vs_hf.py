@@ -63,18 +63,24 @@ def make_config(shape):
     raise SystemExit(f"unknown shape {shape}")
 
 
+def save_random_model(auto_cls, cfg, path):
+    """Random bf16 weights (seed 0) for @cfg, saved at @path unless already there."""
+    if os.path.exists(os.path.join(path, "config.json")):
+        return False
+    torch.manual_seed(0)
+    with torch.device("cuda"):
+        model = auto_cls.from_config(cfg, torch_dtype=torch.bfloat16)
+    model.to(torch.bfloat16).save_pretrained(path, safe_serialization=True)
+    del model
+    gc.collect()
+    torch.cuda.empty_cache()
+    return True
+
+
 def create_model(shape, out_dir):
     import transformers as tf
-    cfg = make_config(shape)
     path = os.path.join(out_dir, shape)
-    if not os.path.exists(os.path.join(path, "config.json")):
-        torch.manual_seed(0)
-        with torch.device("cuda"):
-            model = tf.AutoModelForCausalLM.from_config(cfg, torch_dtype=torch.bfloat16)
-        model.to(torch.bfloat16).save_pretrained(path, safe_serialization=True)
-        del model
-        gc.collect()
-        torch.cuda.empty_cache()
+    save_random_model(tf.AutoModelForCausalLM, make_config(shape), path)
     return path
 
 
@@ -270,19 +276,12 @@ def create_encoder(out_dir):
     import transformers as tf
     from tokenizers import Tokenizer, models, pre_tokenizers
     path = os.path.join(out_dir, "embeddinggemma-300m")
-    if not os.path.exists(os.path.join(path, "config.json")):
-        cfg = tf.Gemma3TextConfig(
-            vocab_size=EMBED_VOCAB, hidden_size=768, intermediate_size=1152, num_hidden_layers=24,
-            num_attention_heads=3, num_key_value_heads=1, head_dim=256,
-            query_pre_attn_scalar=256, sliding_window=512, max_position_embeddings=2048,
-            use_bidirectional_attention=True, bos_token_id=2, eos_token_id=1, pad_token_id=0)
-        torch.manual_seed(0)
-        with torch.device("cuda"):
-            model = tf.AutoModel.from_config(cfg, torch_dtype=torch.bfloat16)
-        model.to(torch.bfloat16).save_pretrained(path, safe_serialization=True)
-        del model
-        gc.collect()
-        torch.cuda.empty_cache()
+    cfg = tf.Gemma3TextConfig(
+        vocab_size=EMBED_VOCAB, hidden_size=768, intermediate_size=1152, num_hidden_layers=24,
+        num_attention_heads=3, num_key_value_heads=1, head_dim=256,
+        query_pre_attn_scalar=256, sliding_window=512, max_position_embeddings=2048,
+        use_bidirectional_attention=True, bos_token_id=2, eos_token_id=1, pad_token_id=0)
+    if save_random_model(tf.AutoModel, cfg, path):
         tok = Tokenizer(models.WordLevel({f"w{i}": i for i in range(EMBED_VOCAB)}, unk_token="w3"))
         tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
         tok.save(os.path.join(path, "tokenizer.json"))
@@ -321,7 +320,7 @@ def time_hf_embed(model, texts, batches):
 
 
 def time_plugin_embed(plugin, path, texts):
-    h = plugin.open({"model": path, "pooling": "mean", "normalize": False})
+    h = plugin.open({"model": path, "pooling": "mean"})  # no modules.json: no normalisation
     strs = [" ".join(f"w{int(t)}" for t in ids).encode() for ids in texts]
     dim = ctypes.c_uint32()
     plugin.get_dim(h, ctypes.byref(dim))
