@@ -315,7 +315,13 @@ BOOST_AUTO_TEST_CASE(report_counts_through_the_pipeline) {
     const std::uint64_t seed = 5;
     auto script = [&](std::string_view prompt, std::uint64_t s, std::uint64_t idx) {
         BOOST_TEST(prompt.find("in German,") != std::string_view::npos);
-        const auto& o = outputs.at(idx);
+        // Which record this is, from its text; its index is its place in the input (file 0,
+        // 1-based line), which seeds the call.
+        const auto at = prompt.find("Frage ");
+        BOOST_REQUIRE(at != std::string_view::npos);
+        const std::size_t rec = std::size_t(prompt[at + 6] - '0');
+        BOOST_TEST(idx == rec + 1);
+        const auto& o = outputs.at(rec);
         const auto k = attempt_of(s, seed);
         return text_gen(k < o.size() ? o[k] : o.back());
     };

@@ -614,6 +614,7 @@ int score_main(int argc, char** argv, world& wd) {
     std::vector<std::string> backends;
     if (bundle.emb) backends.push_back(bundle.emb->identity("embedding_model").json());
     if (bundle.lm) backends.push_back(bundle.lm->identity("base_model").json());
+    if (bundle.judge) backends.push_back(bundle.judge->identity("judge_model").json());
     add_backends(backends, have_ck ? ck.backends : std::vector<std::string>());
 
     // A saved state of the run so far.
