@@ -88,6 +88,7 @@ struct transformer::impl {
     elem_type type = elem_type::f32;
     cublasComputeType_t compute = CUBLAS_COMPUTE_32F;
     bool tf32 = false;
+    bool tensor_cores = true;  // attention kernel for bf16 / f16
     int device = 0;
     std::size_t threads = 0;
     std::size_t params = 0;
@@ -292,6 +293,7 @@ std::unique_ptr<transformer> transformer::create(const model::model_config& conf
     // accumulation). 16-bit models use tensor cores with f32 accumulation either way.
     POLYGLOT_CUBLAS_CALL(cublasSetMathMode(w.blas, CUBLAS_DEFAULT_MATH));
     w.tf32 = opts.tf32 && w.type == elem_type::f32;
+    w.tensor_cores = opts.tensor_cores && w.type != elem_type::f32 && c.head_dim % 16 == 0;
     w.compute = w.tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
 
     const auto layout = model::text_model_layout(c, ws, opts.need_lm_head);
@@ -417,6 +419,7 @@ std::string transformer::describe_json() const {
            ", \"token_budget\": " + std::to_string(impl_->budget) +
            // A report's backend identity reads "compute" first: TF32 GEMMs are not f32 ones.
            (impl_->tf32 ? ", \"tf32\": true, \"compute\": \"f32+tf32\"" : ", \"tf32\": false") +
+           ", \"attention\": \"" + (impl_->tensor_cores ? "tensor_cores" : "cuda_cores") + "\"" +
            (impl_->self_test.empty() ? std::string()
                                      : ", \"self_test\": " + json_string(impl_->self_test));
 }
@@ -546,6 +549,7 @@ void transformer::impl::run(std::span<const runtime::forward_seq> batch) {
     aa.scale = float(c.attn_scale);
     aa.softcap = c.attn_logit_softcap ? float(*c.attn_logit_softcap) : 0.0f;
     aa.bidirectional = c.bidirectional;
+    aa.tensor_cores = tensor_cores;
 
     const act_kind ak = c.act == model::activation::silu        ? act_kind::silu
                         : c.act == model::activation::gelu_tanh ? act_kind::gelu_tanh

@@ -37,6 +37,9 @@ struct load_options {
     std::size_t threads = 0;       ///< host threads for the runtime's work; 0 = all cores
     /// f32 models: cuBLAS TF32 tensor-core GEMMs (config "tf32": true); off = the parity path.
     bool tf32 = false;
+    /// bf16 / f16 models: attention on tensor cores (config "attention": "tensor_cores", the
+    /// default) or on CUDA cores ("cuda_cores"; f32 models always use CUDA cores).
+    bool tensor_cores = true;
 };
 
 /// The cuda backend's device part (runtime/device.hpp). No KV cache yet: every pass holds

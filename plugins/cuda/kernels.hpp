@@ -83,6 +83,9 @@ struct attention_args {
     float softcap = 0.0f;  ///< 0 = none, else cap * tanh(s / cap)
     int window = 0;        ///< 0 = none
     bool bidirectional = false;
+    /// bf16 / f16 with head_dim a multiple of 16: the tensor-core (WMMA) kernel, GQA-aware;
+    /// false, f32, or other head sizes: the CUDA-core kernel.
+    bool tensor_cores = true;
 };
 /// Queries per attention tile (plan::attention_tiles must be built with this).
 inline constexpr int attention_tile_queries = 16;

@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <limits>
 #include <polyglot/core/error.hpp>
@@ -95,7 +96,24 @@ struct request {
     std::size_t threads = 0;
     int device = 0;
     bool tf32 = false;
+    bool tensor_cores = true;
 };
+
+/// "tensor_cores" | "cuda_cores" (@p what names the source in errors).
+bool parse_attention(std::string_view v, const char* what) {
+    if (v == "tensor_cores") return true;
+    if (v == "cuda_cores") return false;
+    throw argument_error(std::string(what) + " must be \"tensor_cores\" or \"cuda_cores\", not '" +
+                         std::string(v) + "'");
+}
+
+/// The attention kernel when the config does not say: $POLYGLOT_CUDA_ATTENTION, else tensor
+/// cores. The environment also decides for the process's self-test (a way to run on a GPU
+/// where the tensor-core kernel fails its self-test: docs/cuda.md).
+bool default_tensor_cores() {
+    const char* e = std::getenv("POLYGLOT_CUDA_ATTENTION");
+    return e && *e ? parse_attention(e, "POLYGLOT_CUDA_ATTENTION") : true;
+}
 
 request parse_request(std::string_view config_json) {
     simdjson::dom::parser parser;
@@ -108,6 +126,9 @@ request parse_request(std::string_view config_json) {
     r.threads = ::polyglot::model::config_size(obj, "threads", 0);
     r.device = static_cast<int>(::polyglot::model::config_size(obj, "device", 0));
     r.tf32 = ::polyglot::model::config_bool(obj, "tf32", false);
+    const std::string att = ::polyglot::model::config_string(obj, "attention");
+    r.tensor_cores =
+        att.empty() ? default_tensor_cores() : parse_attention(att, "config: 'attention'");
     return r;
 }
 
@@ -122,13 +143,14 @@ model::dtype model_dtype(elem_type t) {
 }
 
 /// Builds this plugin's device for a known-answer model, in @p compute on @p device.
-st::device_factory factory(elem_type compute, int device, bool tf32) {
+st::device_factory factory(elem_type compute, int device, bool tf32, bool tensor_cores) {
     return [=](const st::known_model& m) -> std::unique_ptr<runtime::device_model> {
         load_options lo;
         lo.dtype = elem_name(compute);
         lo.device = device;
         lo.batch_tokens = 4096;
         lo.tf32 = tf32;
+        lo.tensor_cores = tensor_cores;
         return transformer::create(m.config, m.weights, lo);
     };
 }
@@ -145,9 +167,11 @@ st::tolerance tolerance_for(elem_type compute, bool tf32) {
 const st::plugin_verdict& verdict() {
     static const st::plugin_verdict v([] {
         const int dev = probe().first_usable;
-        st::result r = st::run_all(64, model::dtype::f32, factory(elem_type::f32, dev, false),
+        st::result r = st::run_all(64, model::dtype::f32,
+                                   factory(elem_type::f32, dev, false, default_tensor_cores()),
                                    tolerance_for(elem_type::f32, false));
-        r.append(st::run_all(128, model::dtype::bf16, factory(elem_type::bf16, dev, false),
+        r.append(st::run_all(128, model::dtype::bf16,
+                             factory(elem_type::bf16, dev, false, default_tensor_cores()),
                              tolerance_for(elem_type::bf16, false)));
         return r;
     });
@@ -204,6 +228,7 @@ std::unique_ptr<plugin_sdk::model> create(std::string_view config_json) {
     lo.batch_tokens = r.batch_tokens;
     lo.threads = r.threads;
     lo.tf32 = r.tf32;
+    lo.tensor_cores = r.tensor_cores;
     auto rt = runtime::lm_runtime::open(r.path, o, [&](const std::filesystem::path& dir) {
         auto dev = transformer::load(dir, lo);
         // At load: the known-answer model closest to this one (its architecture path and head
@@ -212,8 +237,9 @@ std::unique_ptr<plugin_sdk::model> create(std::string_view config_json) {
         const auto& c = dev->config();
         const elem_type ct = dev->compute_type();
         const std::int64_t hd = std::max<std::int64_t>(8, c.head_dim + c.head_dim % 2);
-        const auto res = st::run(st::make_model(st::closest_path(c), hd, model_dtype(ct)),
-                                 factory(ct, r.device, lo.tf32), tolerance_for(ct, lo.tf32));
+        const auto res =
+            st::run(st::make_model(st::closest_path(c), hd, model_dtype(ct)),
+                    factory(ct, r.device, lo.tf32, lo.tensor_cores), tolerance_for(ct, lo.tf32));
         if (!res.passed())
             throw plugin_sdk::status_error(
                 POLYGLOT_STATUS_DEVICE_ERROR,
