@@ -366,6 +366,24 @@ __host__ __device__ inline std::size_t tc_smem(int hd, int warps, std::size_t es
     return 2 * std::size_t(tc_keys) * hd * es + std::size_t(warps) * tc_warp_bytes(hd, es);
 }
 
+/// dst (16×16 f32, row-major, leading dimension ldd) = A·B over k in [0, kdim): A is 16×kdim
+/// row-major at @p a; B is kdim×16 in layout L at @p b, its row k starting at b + k·b_kstride.
+/// One warp; tensor-core WMMA 16×16×16 products with f32 accumulation.
+template <class T, class L>
+__device__ __forceinline__ void mma_16x16(float* dst, unsigned ldd, const T* a, unsigned lda,
+                                          const T* b, unsigned ldb, int b_kstride, int kdim) {
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+    wmma::fill_fragment(acc, 0.0f);
+    for (int k = 0; k < kdim; k += 16) {
+        wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> fa;
+        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, L> fb;
+        wmma::load_matrix_sync(fa, a + k, lda);
+        wmma::load_matrix_sync(fb, b + std::ptrdiff_t(k) * b_kstride, ldb);
+        wmma::mma_sync(acc, fa, fb, acc);
+    }
+    wmma::store_matrix_sync(dst, acc, ldd, wmma::mem_row_major);
+}
+
 template <class T>
 __global__ void __launch_bounds__(tc_max_warps * 32)
     attention_tc_kernel(const T* __restrict__ qkv, T* __restrict__ out,
@@ -430,19 +448,10 @@ __global__ void __launch_bounds__(tc_max_warps * 32)
         __syncthreads();
         if (!active) continue;
 
-        // S = Q·Kᵀ: two 16×16 tiles of keys.
-        for (int n0 = 0; n0 < tc_keys; n0 += 16) {
-            wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-            wmma::fill_fragment(acc, 0.0f);
-            for (int k = 0; k < hd; k += 16) {
-                wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
-                wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> b;
-                wmma::load_matrix_sync(a, Qw + k, unsigned(hd));
-                wmma::load_matrix_sync(b, Ks + n0 * hd + k, unsigned(hd));
-                wmma::mma_sync(acc, a, b, acc);
-            }
-            wmma::store_matrix_sync(Sw + n0, acc, tc_keys, wmma::mem_row_major);
-        }
+        // S = Q·Kᵀ: two 16×16 tiles of keys (Kᵀ is K read column-major).
+        for (int n0 = 0; n0 < tc_keys; n0 += 16)
+            mma_16x16<T, wmma::col_major>(Sw + n0, tc_keys, Qw, unsigned(hd), Ks + n0 * hd,
+                                          unsigned(hd), 1, hd);
         __syncwarp();
 
         // Online softmax, one lane per query row.
@@ -476,18 +485,9 @@ __global__ void __launch_bounds__(tc_max_warps * 32)
         __syncwarp();
 
         // P·V into PVw, then O = O·alpha + P·V per row.
-        for (int c0 = 0; c0 < hd; c0 += 16) {
-            wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-            wmma::fill_fragment(acc, 0.0f);
-            for (int k0 = 0; k0 < tc_keys; k0 += 16) {
-                wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
-                wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> b;
-                wmma::load_matrix_sync(a, Pw + k0, unsigned(tc_keys));
-                wmma::load_matrix_sync(b, Vs + k0 * hd + c0, unsigned(hd));
-                wmma::mma_sync(acc, a, b, acc);
-            }
-            wmma::store_matrix_sync(PVw + c0, acc, unsigned(hd), wmma::mem_row_major);
-        }
+        for (int c0 = 0; c0 < hd; c0 += 16)
+            mma_16x16<T, wmma::row_major>(PVw + c0, unsigned(hd), Pw, tc_keys, Vs + c0,
+                                          unsigned(hd), hd, tc_keys);
         __syncwarp();
         for (int idx = lane; idx < tc_rows * hd; idx += 32)
             Ow[idx] = Ow[idx] * aw[idx / hd] + PVw[idx];
