@@ -220,6 +220,18 @@ __global__ void qk_norm_rope_kernel(T* qkv, int rows, int heads, int kv_heads, i
 
 // ---- attention --------------------------------------------------------------------------------
 
+/// Where a query tile lies: its sequence's first packed row, its queries [q0, q1) (within the
+/// sequence) and the keys they may see (both attention kernels).
+struct tile_span {
+    int s0, q0, q1;
+    plan::key_range keys;
+    __device__ tile_span(const std::int32_t* cu, plan::attention_tile t, bool bidirectional,
+                         int window)
+        : s0(cu[t.seq]), q0(t.q0), q1(min(cu[t.seq + 1] - s0, t.q0 + attention_tile_queries)) {
+        keys = plan::keys_for(q0, q1, cu[t.seq + 1] - s0, bidirectional, window);
+    }
+};
+
 constexpr int attn_warps = 4;                                         // warps per block
 constexpr int attn_q_per_warp = attention_tile_queries / attn_warps;  // queries per warp
 constexpr int attn_keys = 32;                                         // keys per smem tile (1/lane)
@@ -250,11 +262,9 @@ __global__ void __launch_bounds__(attn_warps * 32)
     const plan::attention_tile tile = tiles[blockIdx.x];
     const int h = blockIdx.y;
     const int g = h / (heads / kv_heads);
-    const int s0 = cu[tile.seq];
-    const int n = cu[tile.seq + 1] - s0;
-    const int q0 = tile.q0;
-    const int q1 = min(n, q0 + attention_tile_queries);
-    const plan::key_range kr = plan::keys_for(q0, q1, n, bidirectional, window);
+    const tile_span sp(cu, tile, bidirectional, window);
+    const int s0 = sp.s0, q0 = sp.q0, q1 = sp.q1;
+    const plan::key_range kr = sp.keys;
     const std::size_t ld = std::size_t(heads + 2 * kv_heads) * hd;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
 
@@ -398,11 +408,9 @@ __global__ void __launch_bounds__(tc_max_warps * 32)
     const int warp = int(threadIdx.x) >> 5, lane = int(threadIdx.x) & 31;
     const int h = kvh * group + (int(blockIdx.y) % chunks) * warps + warp;
     const bool active = h < (kvh + 1) * group;  // warp-uniform
-    const int s0 = cu[tile.seq];
-    const int n = cu[tile.seq + 1] - s0;
-    const int q0 = tile.q0;
-    const int q1 = min(n, q0 + tc_rows);
-    const plan::key_range kr = plan::keys_for(q0, q1, n, bidirectional, window);
+    const tile_span sp(cu, tile, bidirectional, window);
+    const int s0 = sp.s0, q0 = sp.q0, q1 = sp.q1;
+    const plan::key_range kr = sp.keys;
     const std::size_t ld = std::size_t(heads + 2 * kv_heads) * hd;
     const std::size_t es = sizeof(T);
 
