@@ -10,6 +10,12 @@ For each model shape (random weights; speed does not depend on weight values):
   4. times the cuda plugin on the same ids through its C ABI (ctypes: polyglot_plugin_entry,
      create, get_proc_address("polyglot_cuda_score_ids_v1"));
   5. prints tokens/s, MFU and max |delta| of per-record mean NLL against each HF run.
+Embeddings (--embed-texts > 0): an EmbeddingGemma-300m-shaped encoder (24 layers, d=768,
+bidirectional attention, vocab 262144), bf16, random weights, with a WordLevel tokenizer whose
+word "w<i>" is token i (so both sides see identical token ids); N texts of 32-512 tokens; HF
+(mean pooling over the attention mask) in batches of 32 in file order and in length-sorted
+batches of 64, against the plugin's EMBED (C ABI, texts) with "pooling": "mean"; tokens/s and
+the max |delta| of the pooled vectors.
 
 Needs: torch with CUDA, transformers (>= 4.50; 5.x tested by the team's host), and the plugin
 (`scripts/bundle` output or a build tree). See ../shared/docs/gpu-host.md and
@@ -57,18 +63,24 @@ def make_config(shape):
     raise SystemExit(f"unknown shape {shape}")
 
 
+def save_random_model(auto_cls, cfg, path):
+    """Random bf16 weights (seed 0) for @cfg, saved at @path unless already there."""
+    if os.path.exists(os.path.join(path, "config.json")):
+        return False
+    torch.manual_seed(0)
+    with torch.device("cuda"):
+        model = auto_cls.from_config(cfg, torch_dtype=torch.bfloat16)
+    model.to(torch.bfloat16).save_pretrained(path, safe_serialization=True)
+    del model
+    gc.collect()
+    torch.cuda.empty_cache()
+    return True
+
+
 def create_model(shape, out_dir):
     import transformers as tf
-    cfg = make_config(shape)
     path = os.path.join(out_dir, shape)
-    if not os.path.exists(os.path.join(path, "config.json")):
-        torch.manual_seed(0)
-        with torch.device("cuda"):
-            model = tf.AutoModelForCausalLM.from_config(cfg, torch_dtype=torch.bfloat16)
-        model.to(torch.bfloat16).save_pretrained(path, safe_serialization=True)
-        del model
-        gc.collect()
-        torch.cuda.empty_cache()
+    save_random_model(tf.AutoModelForCausalLM, make_config(shape), path)
     return path
 
 
@@ -168,6 +180,11 @@ class PluginTable(ctypes.Structure):
             "unusable_reason")]
 
 
+class TextBatch(ctypes.Structure):
+    _fields_ = [("data", ctypes.c_char_p), ("offsets", ctypes.POINTER(ctypes.c_uint64)),
+                ("n", ctypes.c_uint64)]
+
+
 class Plugin:
     CREATE = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p),
                               ctypes.c_char_p, ctypes.c_size_t)
@@ -176,6 +193,10 @@ class Plugin:
     GET_INFO = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
                                 ctypes.POINTER(ctypes.c_size_t))
     PROC = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_char_p)
+    GET_DIM = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32))
+    EMBED = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.POINTER(TextBatch),
+                             ctypes.POINTER(ctypes.c_float), ctypes.c_uint64)
+    SELF_TEST = ctypes.CFUNCTYPE(ctypes.c_char_p)
     REASON = ctypes.CFUNCTYPE(ctypes.c_char_p)
     SCORE_IDS = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.POINTER(ctypes.c_int32),
                                  ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_uint64),
@@ -193,6 +214,10 @@ class Plugin:
         self.destroy_fn = self.DESTROY(self.t.destroy)
         self.last_error = self.LAST_ERROR(self.t.last_error)
         self.get_info = self.GET_INFO(self.t.get_info)
+        self.get_dim = self.GET_DIM(self.t.get_dim)
+        self.embed = self.EMBED(self.t.embed)
+        st = self.PROC(self.t.get_proc_address)(b"polyglot_self_test_v1")
+        self.self_test = json.loads(self.SELF_TEST(st)().decode()) if st else None
         addr = self.PROC(self.t.get_proc_address)(b"polyglot_cuda_score_ids_v1")
         if not addr:
             raise SystemExit("the plugin has no polyglot_cuda_score_ids_v1 extension")
@@ -241,6 +266,115 @@ def time_plugin(plugin, path, recs, batch_tokens):
     return dt, nll, info
 
 
+# ---- embeddings -------------------------------------------------------------------------------------
+
+EMBED_VOCAB = 262144
+
+
+def create_encoder(out_dir):
+    """An EmbeddingGemma-300m-shaped encoder with a WordLevel tokenizer ("w<i>" = token i)."""
+    import transformers as tf
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    path = os.path.join(out_dir, "embeddinggemma-300m")
+    cfg = tf.Gemma3TextConfig(
+        vocab_size=EMBED_VOCAB, hidden_size=768, intermediate_size=1152, num_hidden_layers=24,
+        num_attention_heads=3, num_key_value_heads=1, head_dim=256,
+        query_pre_attn_scalar=256, sliding_window=512, max_position_embeddings=2048,
+        use_bidirectional_attention=True, bos_token_id=2, eos_token_id=1, pad_token_id=0)
+    if save_random_model(tf.AutoModel, cfg, path):
+        tok = Tokenizer(models.WordLevel({f"w{i}": i for i in range(EMBED_VOCAB)}, unk_token="w3"))
+        tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+        tok.save(os.path.join(path, "tokenizer.json"))
+    return path
+
+
+def make_texts(n, seed):
+    rng = np.random.default_rng(seed + 7)
+    return [rng.integers(3, EMBED_VOCAB, size=int(rng.integers(32, 513))) for _ in range(n)]
+
+
+@torch.inference_mode()
+def hf_embed(model, batch):
+    L = max(len(ids) for ids in batch)
+    x = torch.zeros((len(batch), L), dtype=torch.long)
+    mask = torch.zeros((len(batch), L), dtype=torch.long)
+    for i, ids in enumerate(batch):
+        x[i, :len(ids)] = torch.from_numpy(ids)
+        mask[i, :len(ids)] = 1
+    x, mask = x.cuda(), mask.cuda()
+    h = model(input_ids=x, attention_mask=mask).last_hidden_state.float()
+    m = mask[..., None].float()
+    return ((h * m).sum(1) / m.sum(1)).cpu().numpy()
+
+
+def time_hf_embed(model, texts, batches):
+    hf_embed(model, [texts[0]])  # warm-up
+    torch.cuda.synchronize()
+    out = [None] * len(texts)
+    t0 = time.perf_counter()
+    for b in batches:
+        for i, v in zip(b, hf_embed(model, [texts[i] for i in b])):
+            out[i] = v
+    torch.cuda.synchronize()
+    return time.perf_counter() - t0, np.stack(out)
+
+
+def time_plugin_embed(plugin, path, texts):
+    h = plugin.open({"model": path, "pooling": "mean"})  # no modules.json: no normalisation
+    strs = [" ".join(f"w{int(t)}" for t in ids).encode() for ids in texts]
+    dim = ctypes.c_uint32()
+    plugin.get_dim(h, ctypes.byref(dim))
+    data = b"".join(strs)
+    offsets = np.zeros(len(strs) + 1, dtype=np.uint64)
+    offsets[1:] = np.cumsum([len(x) for x in strs])
+    out = np.zeros((len(strs), dim.value), dtype=np.float32)
+    batch = TextBatch(data, offsets.ctypes.data_as(ctypes.POINTER(ctypes.c_uint64)), len(strs))
+
+    def run(b, o):
+        st = plugin.embed(h, ctypes.byref(b), o.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
+                          o.size)
+        if st != 0:
+            raise SystemExit(f"embed failed ({st}): {plugin.last_error(h).decode()}")
+
+    warm = np.zeros((1, dim.value), dtype=np.float32)
+    first = np.array([0, len(strs[0])], dtype=np.uint64)
+    run(TextBatch(strs[0], first.ctypes.data_as(ctypes.POINTER(ctypes.c_uint64)), 1), warm)
+    t0 = time.perf_counter()
+    run(batch, out)
+    dt = time.perf_counter() - t0
+    plugin.destroy_fn(h)
+    return dt, out
+
+
+def bench_embeddings(plugin, args):
+    import transformers as tf
+    path = create_encoder(args.work_dir)
+    texts = make_texts(args.embed_texts, args.seed)
+    tokens = sum(len(t) for t in texts)
+    model = tf.AutoModel.from_pretrained(path, torch_dtype=torch.bfloat16).cuda().eval()
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    runs = {
+        "hf file order (batches of 32)": time_hf_embed(model, texts, paper_batches(len(texts), 32)),
+        "hf length-sorted (batches of 64)": time_hf_embed(
+            model, texts, [order[i:i + 64] for i in range(0, len(order), 64)]),
+    }
+    del model
+    gc.collect()
+    torch.cuda.empty_cache()
+    dt, ours = time_plugin_embed(plugin, path, texts)
+    runs["polyglot cuda (EMBED, mean pooling)"] = (dt, ours)
+    print(f"\nembeddinggemma-300m shape: {len(texts)} texts, {tokens} tokens")
+    print(f"  {'run':<52} {'seconds':>8} {'tokens/s':>10} {'max|d| vs ours':>15}")
+    results = []
+    for name, (sec, vecs) in runs.items():
+        d = float(np.max(np.abs(vecs - ours)))
+        print(f"  {name:<52} {sec:8.2f} {tokens / sec:10.0f} {d:15.2e}")
+        results.append({"shape": "embeddinggemma-300m", "run": name, "seconds": sec,
+                        "tokens": tokens, "tokens_per_s": tokens / sec,
+                        "max_abs_delta_vs_cuda_plugin": d})
+    return results
+
+
 # ---- main -------------------------------------------------------------------------------------------
 
 def main():
@@ -254,6 +388,8 @@ def main():
     ap.add_argument("--batch-tokens", type=int, default=0, help="plugin token budget (0 = auto)")
     ap.add_argument("--peak-tflops", type=float, default=0.0)
     ap.add_argument("--skip-paper-loop", action="store_true")
+    ap.add_argument("--embed-texts", type=int, default=4096,
+                    help="texts for the embedding comparison (0 = skip it)")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
 
@@ -263,8 +399,10 @@ def main():
     peak = peak_flops(args)
     print(f"device: {torch.cuda.get_device_name(0)}; torch {torch.__version__}, "
           f"transformers {tf.__version__}; peak {peak / 1e12:.0f} TFLOP/s (bf16 dense)")
+    if plugin.self_test:
+        print(f"cuda plugin self-test: {plugin.self_test.get('summary')}")
     results = []
-    for shape in args.shapes.split(","):
+    for shape in filter(None, args.shapes.split(",")):
         path = create_model(shape, args.work_dir)
         cfg = make_config(shape)
         recs = make_records(args.records, cfg.vocab_size, cfg.bos_token_id, args.seed)
@@ -297,9 +435,16 @@ def main():
             results.append({"shape": shape, "run": name, "seconds": sec, "tokens": tokens,
                             "tokens_per_s": tokens / sec, "mfu": flops / sec / peak,
                             "max_abs_delta_mean_nll_vs_cuda_plugin": d})
+    if args.embed_texts > 0:
+        try:
+            results += bench_embeddings(plugin, args)
+        except (Exception, SystemExit) as e:  # the LM figures above still count
+            print(f"embedding comparison failed: {type(e).__name__}: {e}", file=sys.stderr)
+            results.append({"shape": "embeddinggemma-300m", "error": f"{type(e).__name__}: {e}"})
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"device": torch.cuda.get_device_name(0), "results": results}, f, indent=2)
+            json.dump({"device": torch.cuda.get_device_name(0),
+                       "self_test": plugin.self_test, "results": results}, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -8,10 +8,12 @@
 set(_cuda_test_src "${CMAKE_CURRENT_LIST_DIR}/cuda/cuda_plugin_test.cpp")
 if(EXISTS "${_cuda_test_src}")
   add_executable(cuda_plugin_test "${_cuda_test_src}")
+  # polyglot_model_runtime: the reference forward pass and the known-answer models (the
+  # oracle of the attention-mask checks).
   target_link_libraries(cuda_plugin_test PRIVATE polyglot::polyglot Boost::unit_test_framework
-                        simdjson::simdjson polyglot_internal_flags)
+                        simdjson::simdjson polyglot_model_runtime polyglot_internal_flags)
   target_include_directories(cuda_plugin_test PRIVATE "${PROJECT_SOURCE_DIR}/plugins/cuda"
-                             "${PROJECT_SOURCE_DIR}/tests")
+                             "${PROJECT_SOURCE_DIR}/plugins" "${PROJECT_SOURCE_DIR}/tests")
   target_compile_definitions(cuda_plugin_test PRIVATE BOOST_TEST_DYN_LINK
     BOOST_TEST_MODULE=cuda_plugin POLYGLOT_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   if(TARGET polyglot_plugin_cuda)

@@ -12,7 +12,7 @@ function(polyglot_add_test_plugin name subdir)
     C_STANDARD 99 C_STANDARD_REQUIRED ON C_EXTENSIONS OFF
     C_VISIBILITY_PRESET hidden CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
   target_link_libraries(${target} PRIVATE polyglot::plugin_api)
-  if(name MATCHES "^(failing|throwing|unusable|picky)$")
+  if(name MATCHES "^(failing|throwing|unusable|picky|selftest_bad|selftest_good)$")
     target_link_libraries(${target} PRIVATE polyglot_internal_flags)
   else()
     target_compile_options(${target} PRIVATE -Wall -Wextra -pedantic)
@@ -29,6 +29,16 @@ polyglot_add_test_plugin(failing bad "${_bad}/failing.cpp")
 polyglot_add_test_plugin(throwing bad "${_bad}/throwing.cpp")
 polyglot_add_test_plugin(unusable bad "${_bad}/unusable.cpp")
 polyglot_add_test_plugin(picky auto "${_bad}/picky.cpp")
+# The known-answer self-test wiring (plugins/common/runtime/self_test.hpp) in a plugin preferred
+# over cpu: one that fails its self-test (auto must pass it over) and one that passes it.
+if(TARGET polyglot_model_runtime)
+  polyglot_add_test_plugin(selftest_bad selftest "${_bad}/self_test.cpp")
+  polyglot_add_test_plugin(selftest_good selftest_good "${_bad}/self_test.cpp")
+  foreach(_t selftest_bad selftest_good)
+    target_link_libraries(polyglot_test_plugin_${_t} PRIVATE polyglot_model_runtime)
+  endforeach()
+  target_compile_definitions(polyglot_test_plugin_selftest_bad PRIVATE POLYGLOT_TEST_SPOIL)
+endif()
 # Not a shared library at all, but named like a plugin.
 file(MAKE_DIRECTORY "${PROJECT_BINARY_DIR}/test-plugins/bad")
 file(WRITE "${PROJECT_BINARY_DIR}/test-plugins/bad/libpolyglot-garbage.so"

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <polyglot/core/error.hpp>
+#include <polyglot/io/json_writer.hpp>
 #include <thread>
 
 #include "common/runtime/weights.hpp"
@@ -58,6 +59,13 @@ cudaDataType_t cuda_type(elem_type t) {
     }
 }
 
+/// @p s as a JSON string literal (quotes and escapes).
+std::string json_string(std::string_view s) {
+    io::json_writer w;
+    w.value(s);
+    return w.take();
+}
+
 bool same_type(model::dtype d, elem_type t) {
     return (d == model::dtype::f32 && t == elem_type::f32) ||
            (d == model::dtype::f16 && t == elem_type::f16) ||
@@ -78,11 +86,15 @@ struct dev_linear {
 struct transformer::impl {
     model::model_config cfg;
     elem_type type = elem_type::f32;
+    cublasComputeType_t compute = CUBLAS_COMPUTE_32F;
+    bool tf32 = false;
+    bool tensor_cores = true;  // attention kernel for bf16 / f16
     int device = 0;
     std::size_t threads = 0;
     std::size_t params = 0;
     std::size_t budget = 0;
     std::size_t logit_budget = 0;
+    std::string self_test;  // the verdict of the self-test run at load ("" = not run)
     cudaStream_t stream = nullptr;
     cublasHandle_t blas = nullptr;
 
@@ -96,27 +108,58 @@ struct transformer::impl {
     };
     std::vector<layer> layers;
     device_buffer inv_freq_full, inv_freq_sliding;
+    // RoPE cos/sin tables [rope_len, head_dim / 2], built at load and grown only when a pass
+    // holds a longer sequence.
+    device_buffer cos_full, sin_full, cos_slide, sin_slide;
+    std::size_t rope_len = 0;
 
     // Workspace (grown on demand, kept between calls).
     device_buffer x, xn, qkv, attn, tmp, gu, act;
-    device_buffer ids, pos, cu, tiles, cos_full, sin_full, cos_slide, sin_slide;
-    device_buffer jobs_rows, jobs_targets, hs, logits, lp;
-    device_buffer pooled;
-    device_buffer staging;  // f32 upload staging
+    device_buffer in;  // the pass's index arrays (one upload): ids, pos, cu, tiles, jobs
+    device_buffer hs, logits, lp, greedy, pooled;
+    pinned_buffer host_in, host_out;  // page-locked mirrors of the per-pass uploads / downloads
+
+    // Load-time upload staging: two page-locked chunks used in turn (an event says when the
+    // copy from one is done), and a device chunk for dtype conversion.
+    static constexpr std::size_t stage_bytes = std::size_t(32) << 20;
+    pinned_buffer stage[2];
+    cudaEvent_t stage_done[2] = {nullptr, nullptr};
+    int stage_next = 0;
+    device_buffer convert;
 
     ~impl() {
+        for (auto e : stage_done)
+            if (e) (void)cudaEventDestroy(e);
         if (blas) (void)cublasDestroy(blas);
         if (stream) (void)cudaStreamDestroy(stream);
     }
 
     const void* head_w() const { return head.w.empty() ? embed.get() : head.w.get(); }
 
-    // -- uploads --
+    // -- uploads: everything on the compute stream (stream-ordered with the kernels), through
+    //    page-locked chunks; load() synchronises once at the end --
+    /// Copies @p n bytes from pageable host memory to the device, asynchronously.
+    void stage_copy(void* dst, const void* src, std::size_t n) {
+        for (std::size_t off = 0; off < n; off += stage_bytes) {
+            const std::size_t m = std::min(stage_bytes, n - off);
+            const int i = stage_next;
+            stage_next ^= 1;
+            if (!stage_done[i])
+                POLYGLOT_CUDA_CALL(
+                    cudaEventCreateWithFlags(&stage_done[i], cudaEventDisableTiming));
+            POLYGLOT_CUDA_CALL(cudaEventSynchronize(stage_done[i]));  // chunk i is free again
+            stage[i].reserve(stage_bytes);
+            std::memcpy(stage[i].data(), static_cast<const char*>(src) + off, m);
+            POLYGLOT_CUDA_CALL(cudaMemcpyAsync(static_cast<char*>(dst) + off, stage[i].data(), m,
+                                               cudaMemcpyHostToDevice, stream));
+            POLYGLOT_CUDA_CALL(cudaEventRecord(stage_done[i], stream));
+        }
+    }
     /// Uploads @p t into @p dst (t.numel() elements of type @p to).
     void upload(const model::tensor_view& t, elem_type to, void* dst) {
         const std::size_t n = std::size_t(t.numel());
         if (same_type(t.type, to)) {
-            POLYGLOT_CUDA_CALL(cudaMemcpy(dst, t.data, t.nbytes, cudaMemcpyHostToDevice));
+            stage_copy(dst, t.data, t.nbytes);
             return;
         }
         std::vector<float> host(n);
@@ -125,20 +168,37 @@ struct transformer::impl {
     }
     void upload_f32(const float* host, std::size_t n, elem_type to, void* dst) {
         if (to == elem_type::f32) {
-            POLYGLOT_CUDA_CALL(cudaMemcpy(dst, host, n * sizeof(float), cudaMemcpyHostToDevice));
+            stage_copy(dst, host, n * sizeof(float));
             return;
         }
-        staging.reserve(n * sizeof(float));
-        POLYGLOT_CUDA_CALL(
-            cudaMemcpy(staging.get(), host, n * sizeof(float), cudaMemcpyHostToDevice));
-        POLYGLOT_CUDA_CALL(launch_convert(staging.as<float>(), dst, to, n, stream));
-        POLYGLOT_CUDA_CALL(cudaStreamSynchronize(stream));
+        // Chunk by chunk through the device conversion buffer (stream order keeps a chunk's
+        // conversion ahead of the next chunk's copy into the same buffer).
+        const std::size_t per = stage_bytes / sizeof(float);
+        convert.reserve(stage_bytes);
+        for (std::size_t off = 0; off < n; off += per) {
+            const std::size_t m = std::min(per, n - off);
+            stage_copy(convert.get(), host + off, m * sizeof(float));
+            POLYGLOT_CUDA_CALL(launch_convert(
+                convert.as<float>(), static_cast<char*>(dst) + off * elem_size(to), to, m, stream));
+        }
     }
     device_buffer f32_vector(const std::vector<float>& v) {
         device_buffer b(std::max<std::size_t>(v.size(), 1) * sizeof(float));
-        POLYGLOT_CUDA_CALL(
-            cudaMemcpy(b.get(), v.data(), v.size() * sizeof(float), cudaMemcpyHostToDevice));
+        stage_copy(b.get(), v.data(), v.size() * sizeof(float));
         return b;
+    }
+
+    /// Makes the RoPE tables cover positions [0, len).
+    void ensure_rope(std::size_t len) {
+        if (len <= rope_len) return;
+        const std::size_t n = std::max({len, 2 * rope_len, std::size_t(4096)});
+        const std::size_t half = std::size_t(cfg.head_dim / 2);
+        for (auto* b : {&cos_full, &sin_full, &cos_slide, &sin_slide}) b->reserve(n * half * 4);
+        POLYGLOT_CUDA_CALL(launch_rope_table(inv_freq_full.as<float>(), int(n), int(half),
+                                             cos_full.as<float>(), sin_full.as<float>(), stream));
+        POLYGLOT_CUDA_CALL(launch_rope_table(inv_freq_sliding.as<float>(), int(n), int(half),
+                                             cos_slide.as<float>(), sin_slide.as<float>(), stream));
+        rope_len = n;
     }
 
     // -- GEMM: Y[rows, out] = X[rows, in] · W[out, in]ᵀ (row-major), f32 accumulation --
@@ -149,7 +209,7 @@ struct transformer::impl {
         POLYGLOT_CUBLAS_CALL(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, int(out), int(rows),
                                           int(in), &alpha, w, cuda_type(wt), int(in), xin,
                                           cuda_type(xt), int(in), &beta, y, cuda_type(yt), int(out),
-                                          CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+                                          compute, CUBLAS_GEMM_DEFAULT));
     }
     void linear(const dev_linear& l, const device_buffer& xin, device_buffer& y,
                 std::int64_t rows) {
@@ -172,8 +232,6 @@ struct transformer::impl {
         tmp.reserve(T * d * es);
         gu.reserve(T * 2 * inter * es);
         act.reserve(T * inter * es);
-        ids.reserve(T * 4);
-        pos.reserve(T * 4);
     }
 
     void run(std::span<const runtime::forward_seq> batch);
@@ -188,14 +246,21 @@ bool transformer::has_lm_head() const noexcept { return impl_->has_head; }
 std::size_t transformer::parameter_count() const noexcept { return impl_->params; }
 std::size_t transformer::token_budget() const noexcept { return impl_->budget; }
 int transformer::device() const noexcept { return impl_->device; }
+void transformer::set_self_test(std::string verdict) { impl_->self_test = std::move(verdict); }
 
 std::unique_ptr<transformer> transformer::load(const std::filesystem::path& dir,
                                                const load_options& opts) {
+    auto ws = model::weight_set::open(dir);
+    return create(model::load_model_config(dir), ws, opts);
+}
+
+std::unique_ptr<transformer> transformer::create(const model::model_config& config,
+                                                 const model::weight_set& ws,
+                                                 const load_options& opts) {
     auto p = std::make_unique<impl>();
     impl& w = *p;
-    w.cfg = model::load_model_config(dir);
+    w.cfg = config;
     const auto& c = w.cfg;
-    auto ws = model::weight_set::open(dir);
 
     if (c.head_dim > attention_max_head_dim)
         throw unsupported_error(c.file.string() + ": head_dim " + std::to_string(c.head_dim) +
@@ -223,8 +288,13 @@ std::unique_ptr<transformer> transformer::load(const std::filesystem::path& dir,
     POLYGLOT_CUDA_CALL(cudaStreamCreateWithFlags(&w.stream, cudaStreamNonBlocking));
     POLYGLOT_CUBLAS_CALL(cublasCreate(&w.blas));
     POLYGLOT_CUBLAS_CALL(cublasSetStream(w.blas, w.stream));
-    // f32 models: CUBLAS_COMPUTE_32F with the default math mode never uses TF32 (parity path).
+    // f32 models: CUBLAS_COMPUTE_32F with the default math mode never uses TF32 (the parity
+    // path); "tf32": true opts in to TF32 tensor cores (10-bit mantissa inputs, f32
+    // accumulation). 16-bit models use tensor cores with f32 accumulation either way.
     POLYGLOT_CUBLAS_CALL(cublasSetMathMode(w.blas, CUBLAS_DEFAULT_MATH));
+    w.tf32 = opts.tf32 && w.type == elem_type::f32;
+    w.tensor_cores = opts.tensor_cores && w.type != elem_type::f32 && c.head_dim % 16 == 0;
+    w.compute = w.tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
 
     const auto layout = model::text_model_layout(c, ws, opts.need_lm_head);
     const std::int64_t d = c.hidden_size, hd = c.head_dim, H = c.num_heads, KV = c.num_kv_heads;
@@ -287,8 +357,11 @@ std::unique_ptr<transformer> transformer::load(const std::filesystem::path& dir,
     w.has_head = layout.has_head;
     w.inv_freq_full = w.f32_vector(model::rope_inv_freq(c.rope_full, hd));
     w.inv_freq_sliding = w.f32_vector(model::rope_inv_freq(c.rope_sliding, hd));
-    w.staging.release();
+    w.ensure_rope(std::size_t(std::clamp<std::int64_t>(c.max_position_embeddings, 1, 8192)));
+    // The one synchronisation of the load: every upload and conversion is done.
     POLYGLOT_CUDA_CALL(cudaStreamSynchronize(w.stream));
+    w.convert.release();
+    for (auto& b : w.stage) b.release();
 
     // Batch sizing from the memory left after the weights.
     std::size_t free_b = 0, total_b = 0;
@@ -343,10 +416,30 @@ std::string transformer::describe_json() const {
     return "\"backend\": \"cuda\", \"device\": \"cuda:" + std::to_string(impl_->device) +
            "\", \"device_name\": \"" + name + "\", \"dtype\": \"" + elem_name(impl_->type) +
            "\", \"parameters\": " + std::to_string(impl_->params) +
-           ", \"token_budget\": " + std::to_string(impl_->budget);
+           ", \"token_budget\": " + std::to_string(impl_->budget) +
+           // A report's backend identity reads "compute" first: TF32 GEMMs are not f32 ones.
+           (impl_->tf32 ? ", \"tf32\": true, \"compute\": \"f32+tf32\"" : ", \"tf32\": false") +
+           ", \"attention\": \"" + (impl_->tensor_cores ? "tensor_cores" : "cuda_cores") + "\"" +
+           (impl_->self_test.empty() ? std::string()
+                                     : ", \"self_test\": " + json_string(impl_->self_test));
 }
 
 // ---- forward ------------------------------------------------------------------------------------
+
+namespace {
+
+/// Byte layout of one pass's index arrays in a single host/device buffer (one upload).
+struct in_layout {
+    std::size_t ids = 0, pos = 0, cu = 0, tiles = 0, rows = 0, targets = 0, total = 0;
+};
+std::size_t align16(std::size_t n) { return (n + 15) & ~std::size_t(15); }
+
+/// Byte layout of one pass's results in one page-locked buffer (one synchronisation).
+struct out_layout {
+    std::size_t pooled = 0, lp = 0, greedy = 0, full = 0, total = 0;
+};
+
+}  // namespace
 
 void transformer::impl::run(std::span<const runtime::forward_seq> batch) {
     const auto& c = cfg;
@@ -357,8 +450,9 @@ void transformer::impl::run(std::span<const runtime::forward_seq> batch) {
 
     // Pack: the non-empty sequences back to back.
     std::vector<std::size_t> seqs, lens;
-    std::vector<std::int32_t> host_ids;
-    std::size_t max_len = 0;
+    std::size_t T = 0, max_len = 0, n_jobs = 0, n_full = 0;
+    bool any_pool = false;
+    model::pooling_mode pooling = model::pooling_mode::mean;
     for (std::size_t s = 0; s < batch.size(); ++s) {
         const auto& ids_s = batch[s].ids;
         if (batch[s].pooled) std::fill_n(batch[s].pooled, std::size_t(c.hidden_size), 0.0f);
@@ -366,52 +460,79 @@ void transformer::impl::run(std::span<const runtime::forward_seq> batch) {
         // No KV cache on this device yet (the runtime only sends whole sequences).
         if (!batch[s].blocks.empty() || batch[s].pos0 != 0)
             throw std::logic_error("cuda forward: this device has no KV cache");
-        for (const auto& o : batch[s].outputs)
-            if (o.target < 0 || o.greedy)
-                throw plugin_sdk::status_error(
-                    POLYGLOT_STATUS_UNSUPPORTED,
-                    "the cuda backend computes log-probs of given tokens only (no logits, no "
-                    "greedy flags yet)");
-        for (auto id : ids_s) {
+        for (auto id : ids_s)
             if (std::int64_t(id) >= V)
                 throw argument_error("token id " + std::to_string(id) +
                                      " is outside the vocabulary (" + std::to_string(V) + ") of " +
                                      c.file.string());
-            host_ids.push_back(std::int32_t(id));
+        for (const auto& o : batch[s].outputs) (o.target >= 0 ? n_jobs : n_full) += 1;
+        if (batch[s].pooled) {
+            any_pool = true;  // one pooling mode per pass
+            pooling = batch[s].pooling;
         }
         seqs.push_back(s);
         lens.push_back(ids_s.size());
+        T += ids_s.size();
         max_len = std::max(max_len, ids_s.size());
     }
     if (seqs.empty()) return;
     const auto cu_host = plan::cu_seqlens(lens);
-    const auto pos_host = plan::positions(cu_host);
     const auto tiles_host = plan::attention_tiles(cu_host, attention_tile_queries);
-    const std::size_t T = host_ids.size();
-    const std::size_t half = std::size_t(hd / 2);
+    const std::size_t nj = n_jobs + n_full;
+    if (nj > 0 && !has_head)
+        throw unsupported_error(c.file.string() + ": the model has no output projection (lm_head)");
+
+    // The index arrays, written straight into the page-locked buffer and uploaded at once.
+    in_layout L;
+    L.ids = 0;
+    L.pos = align16(L.ids + T * 4);
+    L.cu = align16(L.pos + T * 4);
+    L.tiles = align16(L.cu + cu_host.size() * 4);
+    L.rows = align16(L.tiles + tiles_host.size() * sizeof(plan::attention_tile));
+    L.targets = align16(L.rows + nj * 4);
+    L.total = align16(L.targets + nj * 4);
+    host_in.reserve(L.total);
+    in.reserve(L.total);
+    {
+        char* h = host_in.data();
+        auto* ids_h = reinterpret_cast<std::int32_t*>(h + L.ids);
+        auto* pos_h = reinterpret_cast<std::int32_t*>(h + L.pos);
+        auto* rows_h = reinterpret_cast<std::int32_t*>(h + L.rows);
+        auto* targets_h = reinterpret_cast<std::int32_t*>(h + L.targets);
+        std::size_t at = 0, j = 0;
+        for (std::size_t k = 0; k < seqs.size(); ++k) {
+            const auto& sq = batch[seqs[k]];
+            for (std::size_t i = 0; i < sq.ids.size(); ++i, ++at) {
+                ids_h[at] = std::int32_t(sq.ids[i]);
+                pos_h[at] = std::int32_t(i);
+            }
+            for (const auto& o : sq.outputs) {
+                rows_h[j] = cu_host[k] + std::int32_t(o.row);
+                targets_h[j] = o.target;
+                ++j;
+            }
+        }
+        std::memcpy(h + L.cu, cu_host.data(), cu_host.size() * 4);
+        std::memcpy(h + L.tiles, tiles_host.data(),
+                    tiles_host.size() * sizeof(plan::attention_tile));
+    }
+    POLYGLOT_CUDA_CALL(
+        cudaMemcpyAsync(in.get(), host_in.data(), L.total, cudaMemcpyHostToDevice, stream));
+    const char* dev_in = static_cast<const char*>(in.get());
+    const auto* ids_d = reinterpret_cast<const std::int32_t*>(dev_in + L.ids);
+    const auto* pos_d = reinterpret_cast<const std::int32_t*>(dev_in + L.pos);
+    const auto* cu_d = reinterpret_cast<const std::int32_t*>(dev_in + L.cu);
+    const auto* tiles_d = reinterpret_cast<const plan::attention_tile*>(dev_in + L.tiles);
+    const auto* rows_d = reinterpret_cast<const std::int32_t*>(dev_in + L.rows);
+    const auto* targets_d = reinterpret_cast<const std::int32_t*>(dev_in + L.targets);
 
     reserve_workspace(T);
-    cu.reserve(cu_host.size() * 4);
-    tiles.reserve(tiles_host.size() * sizeof(plan::attention_tile));
-    for (auto* b : {&cos_full, &sin_full, &cos_slide, &sin_slide}) b->reserve(max_len * half * 4);
-    POLYGLOT_CUDA_CALL(
-        cudaMemcpyAsync(ids.get(), host_ids.data(), T * 4, cudaMemcpyHostToDevice, stream));
-    POLYGLOT_CUDA_CALL(
-        cudaMemcpyAsync(pos.get(), pos_host.data(), T * 4, cudaMemcpyHostToDevice, stream));
-    POLYGLOT_CUDA_CALL(cudaMemcpyAsync(cu.get(), cu_host.data(), cu_host.size() * 4,
-                                       cudaMemcpyHostToDevice, stream));
-    POLYGLOT_CUDA_CALL(cudaMemcpyAsync(tiles.get(), tiles_host.data(),
-                                       tiles_host.size() * sizeof(plan::attention_tile),
-                                       cudaMemcpyHostToDevice, stream));
-    POLYGLOT_CUDA_CALL(launch_rope_table(inv_freq_full.as<float>(), int(max_len), int(half),
-                                         cos_full.as<float>(), sin_full.as<float>(), stream));
-    POLYGLOT_CUDA_CALL(launch_rope_table(inv_freq_sliding.as<float>(), int(max_len), int(half),
-                                         cos_slide.as<float>(), sin_slide.as<float>(), stream));
+    ensure_rope(max_len);
 
     const int rows = int(T);
     const float emb_scale = c.scale_embeddings ? float(std::sqrt(double(d))) : 1.0f;
-    POLYGLOT_CUDA_CALL(launch_embed(ids.as<std::int32_t>(), rows, embed.get(), type, int(d),
-                                    emb_scale, x.as<float>(), stream));
+    POLYGLOT_CUDA_CALL(
+        launch_embed(ids_d, rows, embed.get(), type, int(d), emb_scale, x.as<float>(), stream));
     POLYGLOT_CUDA_CALL(launch_rms_norm(x.as<float>(), rows, int(d), layers[0].in_norm.as<float>(),
                                        eps, xn.get(), type, stream));
 
@@ -419,8 +540,8 @@ void transformer::impl::run(std::span<const runtime::forward_seq> batch) {
     aa.qkv = qkv.get();
     aa.out = attn.get();
     aa.type = type;
-    aa.cu_seqlens = cu.as<std::int32_t>();
-    aa.tiles = tiles.as<plan::attention_tile>();
+    aa.cu_seqlens = cu_d;
+    aa.tiles = tiles_d;
     aa.n_tiles = int(tiles_host.size());
     aa.heads = int(H);
     aa.kv_heads = int(KV);
@@ -428,112 +549,126 @@ void transformer::impl::run(std::span<const runtime::forward_seq> batch) {
     aa.scale = float(c.attn_scale);
     aa.softcap = c.attn_logit_softcap ? float(*c.attn_logit_softcap) : 0.0f;
     aa.bidirectional = c.bidirectional;
+    aa.tensor_cores = tensor_cores;
 
     const act_kind ak = c.act == model::activation::silu        ? act_kind::silu
                         : c.act == model::activation::gelu_tanh ? act_kind::gelu_tanh
                                                                 : act_kind::gelu_erf;
     for (std::size_t li = 0; li < layers.size(); ++li) {
-        const auto& L = layers[li];
+        const auto& Ly = layers[li];
         const bool sliding = c.layer_types[li] == model::attention_kind::sliding;
-        linear(L.qkv, xn, qkv, rows);
-        POLYGLOT_CUDA_CALL(launch_qk_norm_rope(
-            qkv.get(), type, rows, int(H), int(KV), int(hd), pos.as<std::int32_t>(),
-            (sliding ? cos_slide : cos_full).as<float>(),
-            (sliding ? sin_slide : sin_full).as<float>(),
-            c.qk_norm ? L.q_norm.as<float>() : nullptr, c.qk_norm ? L.k_norm.as<float>() : nullptr,
-            eps, stream));
+        linear(Ly.qkv, xn, qkv, rows);
+        POLYGLOT_CUDA_CALL(launch_qk_norm_rope(qkv.get(), type, rows, int(H), int(KV), int(hd),
+                                               pos_d, (sliding ? cos_slide : cos_full).as<float>(),
+                                               (sliding ? sin_slide : sin_full).as<float>(),
+                                               c.qk_norm ? Ly.q_norm.as<float>() : nullptr,
+                                               c.qk_norm ? Ly.k_norm.as<float>() : nullptr, eps,
+                                               stream));
         aa.window = sliding ? int(c.sliding_window) : 0;
         POLYGLOT_CUDA_CALL(launch_attention(aa, stream));
-        linear(L.o, attn, tmp, rows);
+        linear(Ly.o, attn, tmp, rows);
         POLYGLOT_CUDA_CALL(
             launch_add_norm(x.as<float>(), tmp.get(), type, rows, int(d),
-                            c.sandwich_norms ? L.post_attn_norm.as<float>() : nullptr,
-                            L.pre_ff_norm.as<float>(), eps, xn.get(), stream));
-        linear(L.gate_up, xn, gu, rows);
+                            c.sandwich_norms ? Ly.post_attn_norm.as<float>() : nullptr,
+                            Ly.pre_ff_norm.as<float>(), eps, xn.get(), stream));
+        linear(Ly.gate_up, xn, gu, rows);
         POLYGLOT_CUDA_CALL(launch_act_mul(gu.get(), type, rows, int(inter), ak, act.get(), stream));
-        linear(L.down, act, tmp, rows);
+        linear(Ly.down, act, tmp, rows);
         const float* next =
             li + 1 < layers.size() ? layers[li + 1].in_norm.as<float>() : final_norm.as<float>();
         POLYGLOT_CUDA_CALL(launch_add_norm(x.as<float>(), tmp.get(), type, rows, int(d),
-                                           c.sandwich_norms ? L.post_ff_norm.as<float>() : nullptr,
+                                           c.sandwich_norms ? Ly.post_ff_norm.as<float>() : nullptr,
                                            next, eps, xn.get(), stream));
     }
     // xn now holds the final-normed hidden states.
 
-    // Pooling for the sequences that want it (one pooling mode per pass).
-    bool any_pool = false;
-    model::pooling_mode pooling = model::pooling_mode::mean;
-    for (auto s : seqs)
-        if (batch[s].pooled) {
-            any_pool = true;
-            pooling = batch[s].pooling;
-        }
+    // Results land in one page-locked buffer: pooled states, log-probs, greedy flags, full
+    // logits rows; one stream synchronisation at the end.
+    const int ns = int(seqs.size());
+    out_layout O;
+    O.pooled = 0;
+    O.lp = align16(O.pooled + (any_pool ? std::size_t(ns) * std::size_t(d) * 4 : 0));
+    O.greedy = align16(O.lp + nj * 4);
+    O.full = align16(O.greedy + nj);
+    O.total = O.full + n_full * std::size_t(V) * 4;
+    host_out.reserve(std::max<std::size_t>(O.total, 16));
+    char* hout = host_out.data();
+
     if (any_pool) {
-        const int ns = int(seqs.size());
         pooled.reserve(std::size_t(ns) * std::size_t(d) * 4);
         const pool_kind pk = pooling == model::pooling_mode::mean   ? pool_kind::mean
                              : pooling == model::pooling_mode::last ? pool_kind::last
                              : pooling == model::pooling_mode::cls  ? pool_kind::cls
                                                                     : pool_kind::max;
-        POLYGLOT_CUDA_CALL(launch_pool(xn.get(), type, int(d), cu.as<std::int32_t>(), ns, pk,
-                                       pooled.as<float>(), stream));
-        std::vector<float> host(std::size_t(ns) * std::size_t(d));
-        POLYGLOT_CUDA_CALL(cudaMemcpyAsync(host.data(), pooled.get(), host.size() * 4,
+        POLYGLOT_CUDA_CALL(
+            launch_pool(xn.get(), type, int(d), cu_d, ns, pk, pooled.as<float>(), stream));
+        POLYGLOT_CUDA_CALL(cudaMemcpyAsync(hout + O.pooled, pooled.get(),
+                                           std::size_t(ns) * std::size_t(d) * 4,
                                            cudaMemcpyDeviceToHost, stream));
-        POLYGLOT_CUDA_CALL(cudaStreamSynchronize(stream));
-        for (std::size_t k = 0; k < seqs.size(); ++k)
-            if (float* dst = batch[seqs[k]].pooled)
-                std::copy_n(host.data() + k * std::size_t(d), std::size_t(d), dst);
     }
 
-    // Log-probs at the requested positions only, in chunks of positions.
-    std::vector<std::int32_t> job_rows, job_targets;
-    for (std::size_t k = 0; k < seqs.size(); ++k) {
-        for (const auto& o : batch[seqs[k]].outputs) {
-            job_rows.push_back(cu_host[k] + std::int32_t(o.row));
-            job_targets.push_back(o.target);
-        }
-    }
-    if (!job_rows.empty()) {
-        if (!has_head)
-            throw unsupported_error(c.file.string() +
-                                    ": the model has no output projection (lm_head)");
-        const std::size_t nj = job_rows.size();
+    // Logits at the requested rows only, in chunks of rows; full-logits rows are copied out
+    // chunk by chunk (the chunk buffer is reused, stream order keeps the copy first).
+    if (nj > 0) {
         const std::size_t chunk = plan::logit_rows_per_chunk(std::size_t(V), logit_budget, 8192);
         const std::size_t rows_c = std::min(chunk, nj);
-        jobs_rows.reserve(nj * 4);
-        jobs_targets.reserve(nj * 4);
-        lp.reserve(nj * sizeof(double));
+        lp.reserve(nj * 4);
+        greedy.reserve(nj);
         hs.reserve(rows_c * std::size_t(d) * elem_size(type));
         logits.reserve(rows_c * std::size_t(V) * 4);
-        POLYGLOT_CUDA_CALL(cudaMemcpyAsync(jobs_rows.get(), job_rows.data(), nj * 4,
-                                           cudaMemcpyHostToDevice, stream));
-        POLYGLOT_CUDA_CALL(cudaMemcpyAsync(jobs_targets.get(), job_targets.data(), nj * 4,
-                                           cudaMemcpyHostToDevice, stream));
         const float cap = c.final_logit_softcap ? float(*c.final_logit_softcap) : 0.0f;
+        // Host-side: which jobs want full logits, in order.
+        std::vector<std::size_t> full_jobs;
+        {
+            std::size_t j = 0;
+            for (auto s : seqs)
+                for (const auto& o : batch[s].outputs) {
+                    if (o.target < 0) full_jobs.push_back(j);
+                    ++j;
+                }
+        }
+        std::size_t next_full = 0;
         for (std::size_t j0 = 0; j0 < nj; j0 += rows_c) {
             const std::size_t m = std::min(rows_c, nj - j0);
-            POLYGLOT_CUDA_CALL(launch_gather_rows(xn.get(), type, int(d),
-                                                  jobs_rows.as<std::int32_t>() + j0, int(m),
-                                                  hs.get(), stream));
+            POLYGLOT_CUDA_CALL(
+                launch_gather_rows(xn.get(), type, int(d), rows_d + j0, int(m), hs.get(), stream));
             gemm(head_w(), type, hs.get(), type, logits.get(), elem_type::f32, std::int64_t(m), V,
                  d);
-            POLYGLOT_CUDA_CALL(launch_logprob(logits.as<float>(), int(m), int(V),
-                                              jobs_targets.as<std::int32_t>() + j0, cap,
-                                              lp.as<double>() + j0, stream));
+            POLYGLOT_CUDA_CALL(launch_log_softmax_rows(logits.as<float>(), int(m), int(V),
+                                                       targets_d + j0, cap, lp.as<float>() + j0,
+                                                       greedy.as<std::uint8_t>() + j0, stream));
+            for (; next_full < full_jobs.size() && full_jobs[next_full] < j0 + m; ++next_full)
+                POLYGLOT_CUDA_CALL(cudaMemcpyAsync(
+                    hout + O.full + next_full * std::size_t(V) * 4,
+                    logits.as<float>() + (full_jobs[next_full] - j0) * std::size_t(V),
+                    std::size_t(V) * 4, cudaMemcpyDeviceToHost, stream));
         }
-        std::vector<double> host(nj);
-        POLYGLOT_CUDA_CALL(cudaMemcpyAsync(host.data(), lp.get(), nj * sizeof(double),
-                                           cudaMemcpyDeviceToHost, stream));
-        POLYGLOT_CUDA_CALL(cudaStreamSynchronize(stream));
-        std::size_t at = 0;
-        for (std::size_t k = 0; k < seqs.size(); ++k)
-            for (const auto& o : batch[seqs[k]].outputs) {
-                const double v = host[at++];
-                if (o.logprob) *o.logprob = float(v);
-            }
+        POLYGLOT_CUDA_CALL(
+            cudaMemcpyAsync(hout + O.lp, lp.get(), nj * 4, cudaMemcpyDeviceToHost, stream));
+        POLYGLOT_CUDA_CALL(
+            cudaMemcpyAsync(hout + O.greedy, greedy.get(), nj, cudaMemcpyDeviceToHost, stream));
     }
+    // The one synchronisation of the pass (the stream's, never the device's).
     POLYGLOT_CUDA_CALL(cudaStreamSynchronize(stream));
+
+    if (any_pool)
+        for (std::size_t k = 0; k < seqs.size(); ++k)
+            if (float* dst = batch[seqs[k]].pooled)
+                std::memcpy(dst, hout + O.pooled + k * std::size_t(d) * 4, std::size_t(d) * 4);
+    std::size_t j = 0, f = 0;
+    for (auto s : seqs)
+        for (const auto& o : batch[s].outputs) {
+            if (o.target >= 0) {
+                if (o.logprob) std::memcpy(o.logprob, hout + O.lp + j * 4, 4);
+                if (o.greedy) *o.greedy = static_cast<std::uint8_t>(hout[O.greedy + j]);
+            } else {
+                if (o.logits)
+                    std::memcpy(o.logits, hout + O.full + f * std::size_t(V) * 4,
+                                std::size_t(V) * 4);
+                ++f;
+            }
+            ++j;
+        }
 }
 
 }  // namespace cuda

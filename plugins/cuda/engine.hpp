@@ -23,6 +23,7 @@
 
 #include "common/model_config.hpp"
 #include "common/runtime/device.hpp"
+#include "common/safetensors.hpp"
 #include "kernels.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
@@ -34,14 +35,25 @@ struct load_options {
     std::size_t batch_tokens = 0;  ///< token budget per batch; 0 = from free device memory
     bool need_lm_head = false;     ///< fail when the model has no output projection
     std::size_t threads = 0;       ///< host threads for the runtime's work; 0 = all cores
+    /// f32 models: cuBLAS TF32 tensor-core GEMMs (config "tf32": true); off = the parity path.
+    bool tf32 = false;
+    /// bf16 / f16 models: attention on tensor cores (config "attention": "tensor_cores", the
+    /// default) or on CUDA cores ("cuda_cores"; f32 models always use CUDA cores).
+    bool tensor_cores = true;
 };
 
 /// The cuda backend's device part (runtime/device.hpp). No KV cache yet: every pass holds
-/// whole sequences; outputs are log-probs of given targets (no full logits, no greedy flags).
+/// whole sequences; outputs are log-probs (with greedy flags) of given targets, full logits
+/// rows and pooled states.
 class transformer final : public runtime::device_model {
   public:
     static std::unique_ptr<transformer> load(const std::filesystem::path& dir,
                                              const load_options& opts);
+    /// The transformer described by @p config with the weights in @p ws (the self-test's
+    /// in-memory models).
+    static std::unique_ptr<transformer> create(const model::model_config& config,
+                                               const model::weight_set& ws,
+                                               const load_options& opts);
     ~transformer() override;
     transformer(const transformer&) = delete;
     transformer& operator=(const transformer&) = delete;
@@ -63,6 +75,8 @@ class transformer final : public runtime::device_model {
     /// Tokens per packed batch (from batch_tokens or the free memory after loading).
     [[nodiscard]] std::size_t token_budget() const noexcept;
     [[nodiscard]] int device() const noexcept;
+    /// Records the verdict of the self-test run for this model (describe_json's "self_test").
+    void set_self_test(std::string verdict);
 
     struct impl;
 

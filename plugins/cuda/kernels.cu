@@ -5,6 +5,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
+#include <mma.h>
 
 #include <cfloat>
 #include <cmath>
@@ -95,24 +96,6 @@ __device__ double block_sum_d(double v) {
     __syncthreads();
     const double r = total;
     __syncthreads();  // part/total may be reused by the next call
-    return r;
-}
-
-__device__ float block_max(float v) {
-    __shared__ float part[32];
-    __shared__ float total;
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    v = warp_max(v);
-    if (lane == 0) part[warp] = v;
-    __syncthreads();
-    if (warp == 0) {
-        float s = lane < int(blockDim.x >> 5) ? part[lane] : -INFINITY;
-        s = warp_max(s);
-        if (lane == 0) total = s;
-    }
-    __syncthreads();
-    const float r = total;
-    __syncthreads();
     return r;
 }
 
@@ -237,6 +220,18 @@ __global__ void qk_norm_rope_kernel(T* qkv, int rows, int heads, int kv_heads, i
 
 // ---- attention --------------------------------------------------------------------------------
 
+/// Where a query tile lies: its sequence's first packed row, its queries [q0, q1) (within the
+/// sequence) and the keys they may see (both attention kernels).
+struct tile_span {
+    int s0, q0, q1;
+    plan::key_range keys;
+    __device__ tile_span(const std::int32_t* cu, plan::attention_tile t, bool bidirectional,
+                         int window)
+        : s0(cu[t.seq]), q0(t.q0), q1(min(cu[t.seq + 1] - s0, t.q0 + attention_tile_queries)) {
+        keys = plan::keys_for(q0, q1, cu[t.seq + 1] - s0, bidirectional, window);
+    }
+};
+
 constexpr int attn_warps = 4;                                         // warps per block
 constexpr int attn_q_per_warp = attention_tile_queries / attn_warps;  // queries per warp
 constexpr int attn_keys = 32;                                         // keys per smem tile (1/lane)
@@ -267,11 +262,9 @@ __global__ void __launch_bounds__(attn_warps * 32)
     const plan::attention_tile tile = tiles[blockIdx.x];
     const int h = blockIdx.y;
     const int g = h / (heads / kv_heads);
-    const int s0 = cu[tile.seq];
-    const int n = cu[tile.seq + 1] - s0;
-    const int q0 = tile.q0;
-    const int q1 = min(n, q0 + attention_tile_queries);
-    const plan::key_range kr = plan::keys_for(q0, q1, n, bidirectional, window);
+    const tile_span sp(cu, tile, bidirectional, window);
+    const int s0 = sp.s0, q0 = sp.q0, q1 = sp.q1;
+    const plan::key_range kr = sp.keys;
     const std::size_t ld = std::size_t(heads + 2 * kv_heads) * hd;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
 
@@ -355,6 +348,197 @@ __global__ void __launch_bounds__(attn_warps * 32)
     }
 }
 
+// ---- attention on tensor cores (16-bit compute types) ---------------------------------------
+
+// FlashAttention-2-style, GQA-aware: a block takes one query tile (16 queries of one sequence)
+// and up to tc_max_warps query heads that share one KV head; the block loads each tile of 32
+// keys and values once (not once per query head) into shared memory, and each warp (one query
+// head) computes S = Q·Kᵀ and P·V with WMMA 16×16×16 tensor-core products (f32 accumulation),
+// keeps its running max / sum per query row in f32 and its output rows in f32 shared memory
+// (rescaled per row by the online-softmax factor between key tiles). Masks, key ranges,
+// scaling and soft-capping are the CUDA-core kernel's (plan::attends, plan::keys_for).
+namespace wmma = nvcuda::wmma;
+constexpr int tc_keys = 32;
+constexpr int tc_rows = 16;  // queries per tile (attention_tile_queries)
+constexpr int tc_max_warps = 4;
+static_assert(attention_tile_queries == tc_rows, "the tensor-core kernel takes 16-query tiles");
+
+/// Shared memory of one warp: Q [16][hd] (T), S [16][32] f32, P [16][32] (T), O and P·V
+/// [16][hd] f32, and the per-row max, sum and rescaling factor (f32). Every part is a multiple
+/// of 32 bytes long when hd is a multiple of 16 (WMMA needs 256-bit aligned tiles).
+__host__ __device__ inline std::size_t tc_warp_bytes(int hd, std::size_t es) {
+    return std::size_t(tc_rows) * hd * es + std::size_t(tc_rows) * tc_keys * 4 +
+           std::size_t(tc_rows) * tc_keys * es + 2 * std::size_t(tc_rows) * hd * 4 +
+           3 * std::size_t(tc_rows) * 4;
+}
+/// The block's: K and V tiles [32][hd] (T), then each warp's part.
+__host__ __device__ inline std::size_t tc_smem(int hd, int warps, std::size_t es) {
+    return 2 * std::size_t(tc_keys) * hd * es + std::size_t(warps) * tc_warp_bytes(hd, es);
+}
+
+/// dst (16×16 f32, row-major, leading dimension ldd) = A·B over k in [0, kdim): A is 16×kdim
+/// row-major at @p a; B is kdim×16 in layout L at @p b, its row k starting at b + k·b_kstride.
+/// One warp; tensor-core WMMA 16×16×16 products with f32 accumulation.
+template <class T, class L>
+__device__ __forceinline__ void mma_16x16(float* dst, unsigned ldd, const T* a, unsigned lda,
+                                          const T* b, unsigned ldb, int b_kstride, int kdim) {
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+    wmma::fill_fragment(acc, 0.0f);
+    for (int k = 0; k < kdim; k += 16) {
+        wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> fa;
+        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, L> fb;
+        wmma::load_matrix_sync(fa, a + k, lda);
+        wmma::load_matrix_sync(fb, b + std::ptrdiff_t(k) * b_kstride, ldb);
+        wmma::mma_sync(acc, fa, fb, acc);
+    }
+    wmma::store_matrix_sync(dst, acc, ldd, wmma::mem_row_major);
+}
+
+template <class T>
+__global__ void __launch_bounds__(tc_max_warps * 32)
+    attention_tc_kernel(const T* __restrict__ qkv, T* __restrict__ out,
+                        const std::int32_t* __restrict__ cu, const plan::attention_tile* tiles,
+                        int heads, int kv_heads, int hd, float scale, float softcap, int window,
+                        bool bidirectional, int warps) {
+    extern __shared__ __align__(128) unsigned char tc_smem_raw[];
+    const plan::attention_tile tile = tiles[blockIdx.x];
+    const int group = heads / kv_heads;
+    const int chunks = (group + warps - 1) / warps;
+    const int kvh = int(blockIdx.y) / chunks;
+    const int warp = int(threadIdx.x) >> 5, lane = int(threadIdx.x) & 31;
+    const int h = kvh * group + (int(blockIdx.y) % chunks) * warps + warp;
+    const bool active = h < (kvh + 1) * group;  // warp-uniform
+    const tile_span sp(cu, tile, bidirectional, window);
+    const int s0 = sp.s0, q0 = sp.q0, q1 = sp.q1;
+    const plan::key_range kr = sp.keys;
+    const std::size_t ld = std::size_t(heads + 2 * kv_heads) * hd;
+    const std::size_t es = sizeof(T);
+
+    T* Ks = reinterpret_cast<T*>(tc_smem_raw);
+    T* Vs = Ks + tc_keys * hd;
+    unsigned char* wb = reinterpret_cast<unsigned char*>(Vs + tc_keys * hd) +
+                        std::size_t(warp) * tc_warp_bytes(hd, es);
+    T* Qw = reinterpret_cast<T*>(wb);
+    float* Sw = reinterpret_cast<float*>(Qw + tc_rows * hd);
+    T* Pw = reinterpret_cast<T*>(Sw + tc_rows * tc_keys);
+    float* Ow = reinterpret_cast<float*>(Pw + tc_rows * tc_keys);
+    float* PVw = Ow + tc_rows * hd;
+    float* mw = PVw + tc_rows * hd;
+    float* lw = mw + tc_rows;
+    float* aw = lw + tc_rows;
+
+    if (active) {
+        for (int idx = lane; idx < tc_rows * hd; idx += 32) {
+            const int r = idx / hd, c = idx % hd, q = q0 + r;
+            Qw[idx] =
+                q < q1 ? qkv[std::size_t(s0 + q) * ld + std::size_t(h) * hd + c] : from_f<T>(0.0f);
+            Ow[idx] = 0.0f;
+        }
+        if (lane < tc_rows) {
+            mw[lane] = -INFINITY;
+            lw[lane] = 0.0f;
+        }
+    }
+
+    for (int kb = kr.lo; kb < kr.hi; kb += tc_keys) {
+        __syncthreads();  // the previous K/V tile is consumed
+        for (int idx = int(threadIdx.x); idx < tc_keys * hd; idx += int(blockDim.x)) {
+            const int r = idx / hd, c = idx % hd, j = kb + r;
+            T kv = from_f<T>(0.0f), vv = from_f<T>(0.0f);  // zeros past the range: P·V stays finite
+            if (j < kr.hi) {
+                const std::size_t row = std::size_t(s0 + j) * ld;
+                kv = qkv[row + std::size_t(heads + kvh) * hd + c];
+                vv = qkv[row + std::size_t(heads + kv_heads + kvh) * hd + c];
+            }
+            Ks[idx] = kv;
+            Vs[idx] = vv;
+        }
+        __syncthreads();
+        if (!active) continue;
+
+        // S = Q·Kᵀ: two 16×16 tiles of keys (Kᵀ is K read column-major).
+        for (int n0 = 0; n0 < tc_keys; n0 += 16)
+            mma_16x16<T, wmma::col_major>(Sw + n0, tc_keys, Qw, unsigned(hd), Ks + n0 * hd,
+                                          unsigned(hd), 1, hd);
+        __syncwarp();
+
+        // Online softmax, one lane per query row.
+        if (lane < tc_rows) {
+            const int r = lane, qi = q0 + r;
+            float* srow = Sw + r * tc_keys;
+            float tmax = -INFINITY;
+            for (int c = 0; c < tc_keys; ++c) {
+                const int j = kb + c;
+                float v = -INFINITY;
+                if (qi < q1 && j < kr.hi && plan::attends(qi, j, bidirectional, window)) {
+                    v = srow[c] * scale;
+                    if (softcap > 0.0f) v = tanhf(v / softcap) * softcap;
+                }
+                srow[c] = v;
+                tmax = fmaxf(tmax, v);
+            }
+            const float m_old = mw[r];
+            const float m_new = fmaxf(m_old, tmax);
+            float alpha = 1.0f, sum = 0.0f;
+            if (m_new != -INFINITY) alpha = m_old == -INFINITY ? 0.0f : expf(m_old - m_new);
+            for (int c = 0; c < tc_keys; ++c) {
+                const float p = srow[c] == -INFINITY ? 0.0f : expf(srow[c] - m_new);
+                Pw[r * tc_keys + c] = from_f<T>(p);
+                sum += p;
+            }
+            lw[r] = lw[r] * alpha + sum;
+            mw[r] = m_new;
+            aw[r] = alpha;
+        }
+        __syncwarp();
+
+        // P·V into PVw, then O = O·alpha + P·V per row.
+        for (int c0 = 0; c0 < hd; c0 += 16)
+            mma_16x16<T, wmma::row_major>(PVw + c0, unsigned(hd), Pw, tc_keys, Vs + c0,
+                                          unsigned(hd), hd, tc_keys);
+        __syncwarp();
+        for (int idx = lane; idx < tc_rows * hd; idx += 32)
+            Ow[idx] = Ow[idx] * aw[idx / hd] + PVw[idx];
+        __syncwarp();
+    }
+    if (!active) return;
+    __syncwarp();
+    for (int idx = lane; idx < tc_rows * hd; idx += 32) {
+        const int r = idx / hd, c = idx % hd, q = q0 + r;
+        if (q >= q1) continue;
+        const float l = lw[r];
+        out[std::size_t(s0 + q) * std::size_t(heads) * hd + std::size_t(h) * hd + c] =
+            from_f<T>(l > 0.0f ? Ow[idx] / l : 0.0f);
+    }
+}
+
+/// Launches the tensor-core kernel for T (f16 / bf16).
+template <class T>
+cudaError_t launch_attention_tc(const attention_args& a, cudaStream_t stream) {
+    const int group = a.heads / a.kv_heads;
+    int warps = min(group, tc_max_warps);
+    // Fit the block's shared memory within what one block may opt in to.
+    int dev = 0, optin = 0;
+    cudaError_t err = cudaGetDevice(&dev);
+    if (err == cudaSuccess)
+        err = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
+    if (err != cudaSuccess) return err;
+    while (warps > 1 && tc_smem(a.head_dim, warps, sizeof(T)) > std::size_t(optin)) --warps;
+    const std::size_t smem = tc_smem(a.head_dim, warps, sizeof(T));
+    if (smem > std::size_t(optin)) return cudaErrorInvalidValue;
+    auto* k = &attention_tc_kernel<T>;
+    if (smem > 48 * 1024) {
+        err = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
+        if (err != cudaSuccess) return err;
+    }
+    const int chunks = (group + warps - 1) / warps;
+    const dim3 grid(static_cast<unsigned>(a.n_tiles), static_cast<unsigned>(a.kv_heads * chunks));
+    k<<<grid, unsigned(warps * 32), smem, stream>>>(
+        static_cast<const T*>(a.qkv), static_cast<T*>(a.out), a.cu_seqlens, a.tiles, a.heads,
+        a.kv_heads, a.head_dim, a.scale, a.softcap, a.window, a.bidirectional, warps);
+    return cudaGetLastError();
+}
+
 // ---- MLP activation ---------------------------------------------------------------------------
 
 __device__ __forceinline__ float act_apply(act_kind a, float x) {
@@ -395,22 +579,74 @@ __device__ __forceinline__ float cap_logit(float v, float cap) {
     return cap > 0.0f ? tanhf(v / cap) * cap : v;
 }
 
+/// Merges the running log-sum-exp state (m, s) = (max, Σ exp(x - max)) with (m2, s2).
+__device__ __forceinline__ void lse_merge(float& m, float& s, float m2, float s2) {
+    const float mx = fmaxf(m, m2);
+    if (mx == -INFINITY) return;  // both empty
+    s = s * expf(m - mx) + s2 * expf(m2 - mx);
+    m = mx;
+}
+
+/// One block per row: soft-capping (written back, so that rows downloaded as full logits are the
+/// capped ones), then one online log-sum-exp pass in f32 — every thread keeps its own running
+/// (max, sum) over a strided slice of the row, warps merge theirs by shuffles — and the 32 warp
+/// partials are summed in double by warp 0 (the cpu engine sums its exp terms in double lanes:
+/// runtime::log_softmax_at). Rows with a target get log p(target) and the greedy flag
+/// (target's logit equals the row's max); rows without one (full logits) only the capping.
 __global__ void __launch_bounds__(logprob_threads)
-    logprob_kernel(const float* logits, int vocab, const std::int32_t* targets, float softcap,
-                   double* out) {
+    log_softmax_rows_kernel(float* logits, int vocab, const std::int32_t* targets, float softcap,
+                            float* out_lp, std::uint8_t* out_greedy) {
+    __shared__ float part_m[32], part_s[32];
+    __shared__ float row_max;
+    __shared__ double row_lse;
     const std::size_t r = blockIdx.x;
-    const float* row = logits + r * std::size_t(vocab);
-    float mx = -INFINITY;
-    for (int i = threadIdx.x; i < vocab; i += blockDim.x)
-        mx = fmaxf(mx, cap_logit(row[i], softcap));
-    mx = block_max(mx);
-    double sum = 0;
-    for (int i = threadIdx.x; i < vocab; i += blockDim.x)
-        sum += exp(double(cap_logit(row[i], softcap)) - double(mx));
-    sum = block_sum_d(sum);
-    if (threadIdx.x == 0) {
-        const double t = cap_logit(row[targets[r]], softcap);
-        out[r] = t - double(mx) - log(sum);
+    float* row = logits + r * std::size_t(vocab);
+    float m = -INFINITY, s = 0.0f;
+    for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
+        float v = row[i];
+        if (softcap > 0.0f) {
+            v = cap_logit(v, softcap);
+            row[i] = v;
+        }
+        if (v > m) {
+            s = s * expf(m - v) + 1.0f;  // expf(-inf) = 0 on the first element
+            m = v;
+        } else {
+            s += expf(v - m);
+        }
+    }
+    for (int o = 16; o > 0; o >>= 1) {
+        const float m2 = __shfl_xor_sync(0xffffffffu, m, o);
+        const float s2 = __shfl_xor_sync(0xffffffffu, s, o);
+        lse_merge(m, s, m2, s2);
+    }
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    if (lane == 0) {
+        part_m[warp] = m;
+        part_s[warp] = s;
+    }
+    __syncthreads();
+    if (warp == 0) {
+        const int nw = int(blockDim.x >> 5);
+        float wm = lane < nw ? part_m[lane] : -INFINITY;
+        const float mx = warp_max(wm);
+        const double term = lane < nw && wm != -INFINITY
+                                ? double(part_s[lane]) * exp(double(wm) - double(mx))
+                                : 0.0;
+        const double total = warp_sum_d(term);
+        if (lane == 0) {
+            row_max = mx;
+            row_lse = double(mx) + log(total);
+        }
+    }
+    __syncthreads();  // also orders the capped writes before the target's read below
+    if (threadIdx.x == 0 && targets) {
+        const std::int32_t t = targets[r];
+        if (t >= 0) {
+            const float tv = row[t];
+            out_lp[r] = float(double(tv) - row_lse);
+            if (out_greedy) out_greedy[r] = tv >= row_max ? 1 : 0;
+        }
     }
 }
 
@@ -538,6 +774,10 @@ cudaError_t launch_attention(const attention_args& a, cudaStream_t stream) {
     if (a.head_dim <= 0 || a.head_dim > attention_max_head_dim || a.kv_heads <= 0 ||
         a.heads % a.kv_heads != 0)
         return cudaErrorInvalidValue;
+    if (a.tensor_cores && a.head_dim % 16 == 0) {
+        if (a.type == elem_type::bf16) return launch_attention_tc<__nv_bfloat16>(a, stream);
+        if (a.type == elem_type::f16) return launch_attention_tc<__half>(a, stream);
+    }
     const std::size_t smem = attention_smem(a.head_dim);
     const dim3 grid(static_cast<unsigned>(a.n_tiles), static_cast<unsigned>(a.heads));
     cudaError_t err = cudaSuccess;
@@ -573,10 +813,12 @@ cudaError_t launch_gather_rows(const void* src, elem_type t, int d, const std::i
     return cudaGetLastError();
 }
 
-cudaError_t launch_logprob(const float* logits, int n, int vocab, const std::int32_t* targets,
-                           float softcap, double* out, cudaStream_t stream) {
+cudaError_t launch_log_softmax_rows(float* logits, int n, int vocab, const std::int32_t* targets,
+                                    float softcap, float* out_lp, std::uint8_t* out_greedy,
+                                    cudaStream_t stream) {
     if (n == 0) return cudaSuccess;
-    logprob_kernel<<<n, logprob_threads, 0, stream>>>(logits, vocab, targets, softcap, out);
+    log_softmax_rows_kernel<<<n, logprob_threads, 0, stream>>>(logits, vocab, targets, softcap,
+                                                               out_lp, out_greedy);
     return cudaGetLastError();
 }
 

@@ -58,7 +58,8 @@ cudaError_t launch_add_norm(float* x, const void* delta, elem_type t, int rows, 
 cudaError_t launch_add_bias(void* y, elem_type t, int rows, int cols, const float* bias,
                             cudaStream_t stream);
 
-/// cos/sin tables [max_len, half]: angle = inv_freq[i] * p in f32, cos/sin in double.
+/// cos/sin tables [max_len, half]: angle = inv_freq[i] * p in f32, cos/sin in double (built
+/// at load and grown only when a pass needs longer positions).
 cudaError_t launch_rope_table(const float* inv_freq, int max_len, int half, float* cos_tab,
                               float* sin_tab, cudaStream_t stream);
 
@@ -82,6 +83,9 @@ struct attention_args {
     float softcap = 0.0f;  ///< 0 = none, else cap * tanh(s / cap)
     int window = 0;        ///< 0 = none
     bool bidirectional = false;
+    /// bf16 / f16 with head_dim a multiple of 16: the tensor-core (WMMA) kernel, GQA-aware;
+    /// false, f32, or other head sizes: the CUDA-core kernel.
+    bool tensor_cores = true;
 };
 /// Queries per attention tile (plan::attention_tiles must be built with this).
 inline constexpr int attention_tile_queries = 16;
@@ -97,10 +101,14 @@ cudaError_t launch_act_mul(const void* gu, elem_type t, int rows, int inter, act
 cudaError_t launch_gather_rows(const void* src, elem_type t, int d, const std::int32_t* rows, int n,
                                void* dst, cudaStream_t stream);
 
-/// out[r] = log_softmax(cap(logits[r, :]))[targets[r]] computed in double, for n rows of vocab
-/// f32 logits; softcap 0 = none.
-cudaError_t launch_logprob(const float* logits, int n, int vocab, const std::int32_t* targets,
-                           float softcap, double* out, cudaStream_t stream);
+/// For n rows of vocab f32 logits, in one fused pass per row: logits[r, :] = cap(logits[r, :])
+/// in place (softcap 0 = none), then, where targets[r] >= 0, out_lp[r] =
+/// log_softmax(logits[r, :])[targets[r]] (online log-sum-exp in f32, the warp partials summed
+/// in double) and out_greedy[r] (may be null) = 1 when targets[r] is an argmax of the row.
+/// Rows with targets[r] < 0 are only capped (full logits for the caller).
+cudaError_t launch_log_softmax_rows(float* logits, int n, int vocab, const std::int32_t* targets,
+                                    float softcap, float* out_lp, std::uint8_t* out_greedy,
+                                    cudaStream_t stream);
 
 /// out[s, :] (f32) = pooling over rows [cu[s], cu[s + 1]) of x, for n_seqs sequences.
 cudaError_t launch_pool(const void* x, elem_type t, int d, const std::int32_t* cu_seqlens,

@@ -320,6 +320,14 @@ std::vector<device> loaded_plugin::devices() const {
     return out;
 }
 
+std::string loaded_plugin::self_test() const {
+    if (!table_->get_proc_address) return {};
+    void* f = table_->get_proc_address(POLYGLOT_SELF_TEST_PROC);
+    if (!f) return {};
+    const char* json = reinterpret_cast<polyglot_self_test_fn>(f)();
+    return json ? std::string(json) : std::string();
+}
+
 model loaded_plugin::create(std::string_view config_json) const {
     std::string cfg(config_json);
     char err[1024] = {0};

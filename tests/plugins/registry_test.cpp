@@ -3,6 +3,8 @@
 // and fallback when the preferred plugin declines a model.
 #define BOOST_TEST_MODULE registry
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <polyglot/core/error.hpp>
 #include <polyglot/plugin/host.hpp>
 
@@ -26,6 +28,20 @@ std::string message_of(auto&& fn) {
     }
     BOOST_FAIL("expected an exception");
     return {};
+}
+
+/// Whether this host has an NVIDIA GPU the cuda plugin can use, asked of the driver's own tool
+/// (nvidia-smi), not of the plugin: a built cuda plugin must then rank first, else cpu does.
+bool usable_cuda_device_here() {
+    if (!fs::exists(build_plugin_dir() / "libpolyglot-cuda.so")) return false;
+    FILE* f = ::popen("nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null", "r");
+    if (!f) return false;
+    char line[64];
+    bool usable = false;
+    while (std::fgets(line, sizeof line, f))
+        if (std::atof(line) >= 8.0) usable = true;
+    ::pclose(f);
+    return usable;
 }
 
 pp::search_options only(std::vector<fs::path> dirs) {
@@ -102,7 +118,9 @@ BOOST_AUTO_TEST_CASE(named_auto_and_path_backends) {
     BOOST_TEST(named[0]->name() == "cpu");
     auto autos = pp::select_backends("auto", POLYGLOT_CAP_EMBED, o);
     BOOST_TEST_REQUIRE(!autos.empty());
-    BOOST_TEST(autos[0]->name() == "cpu");
+    // With a usable GPU the cuda plugin (score 100, self-test passed) ranks first; cpu last.
+    BOOST_TEST(autos[0]->name() == (usable_cuda_device_here() ? "cuda" : "cpu"));
+    BOOST_TEST(autos.back()->name() == "cpu");
     auto by_path = pp::select_backends((build_plugin_dir() / "libpolyglot-cpu.so").string(),
                                        POLYGLOT_CAP_EMBED, o);
     BOOST_TEST(by_path[0].get() == named[0].get());
@@ -182,4 +200,51 @@ BOOST_AUTO_TEST_CASE(backends_command_lists_plugins) {
     BOOST_TEST_REQUIRE(r.rc == 0, r.err);
     BOOST_TEST(contains(r.out, "* cpu "), r.out);
     BOOST_TEST(contains(r.out, "capabilities: embed, tokenize"), r.out);
+}
+
+// The known-answer self-test gate: a plugin preferred over cpu (score 100) whose device fails
+// its self-test is unusable, says why with the numbers, and auto never picks it; its twin that
+// passes is picked (so the gate, not the directory, decides).
+BOOST_AUTO_TEST_CASE(auto_never_picks_a_plugin_that_failed_its_self_test) {
+    auto bad_dir = test_plugin_dir("selftest"), good_dir = test_plugin_dir("selftest_good");
+    BOOST_TEST_REQUIRE(fs::exists(bad_dir / "libpolyglot-selftest_bad.so"),
+                       "not built: " << bad_dir << " (tests/plugins.cmake)");
+    auto bad = pp::load_plugin(bad_dir / "libpolyglot-selftest_bad.so");
+    BOOST_TEST(!bad->usable());
+    BOOST_TEST(bad->score() == 0);
+    // The reason names the failed check with its error and limit (the offset is 0.01, the f32
+    // limit 0.002).
+    BOOST_TEST(contains(bad->unusable_reason(), "self-test FAILED:"), bad->unusable_reason());
+    BOOST_TEST(
+        contains(bad->unusable_reason(), "log-probs (packed pass): error 0.01 > limit 0.002"),
+        bad->unusable_reason());
+    BOOST_TEST(contains(bad->self_test(), "\"status\":\"failed\""), bad->self_test());
+
+    auto o = only({bad_dir, build_plugin_dir()});
+    auto cands = pp::select_backends("auto", POLYGLOT_CAP_SCORE, o);
+    BOOST_TEST_REQUIRE(!cands.empty());
+    for (const auto& c : cands) BOOST_TEST(c->name() != "selftest_bad");
+    BOOST_TEST(cands[0]->name() == (usable_cuda_device_here() ? "cuda" : "cpu"));
+    auto msg = message_of<polyglot::plugin_error>(
+        [&] { (void)pp::select_backends("selftest_bad", POLYGLOT_CAP_SCORE, o); });
+    BOOST_TEST(contains(msg, "is unusable here: self-test FAILED:"), msg);
+
+    auto good = pp::load_plugin(good_dir / "libpolyglot-selftest_good.so");
+    BOOST_TEST(good->usable());
+    BOOST_TEST(good->score() == 100);
+    BOOST_TEST(contains(good->self_test(), "\"status\":\"passed\""), good->self_test());
+    cands = pp::select_backends("auto", POLYGLOT_CAP_SCORE, only({good_dir, build_plugin_dir()}));
+    BOOST_TEST_REQUIRE(!cands.empty());
+    BOOST_TEST(cands[0]->name() == "selftest_good");
+
+    // `polyglot backends` shows the verdict: the failure with its numbers, and the pass.
+    auto r = run_cli("backends --plugin-dir " + q(bad_dir) + " --plugin-dir " + q(good_dir));
+    BOOST_TEST_REQUIRE(r.rc == 0, r.err);
+    BOOST_TEST(contains(r.out, "- selftest_bad 0.0.1  [unusable: self-test FAILED:"), r.out);
+    BOOST_TEST(contains(r.out, "self-test: FAILED:"), r.out);
+    BOOST_TEST(contains(r.out, "self-test: passed: 4 models"), r.out);
+    r = run_cli("backends --json --plugin-dir " + q(bad_dir));
+    BOOST_TEST_REQUIRE(r.rc == 0, r.err);
+    BOOST_TEST(contains(r.out, "\"self_test\": {"), r.out);
+    BOOST_TEST(contains(r.out, "\"status\":\"failed\""), r.out);
 }

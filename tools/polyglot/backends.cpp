@@ -4,6 +4,8 @@
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <iostream>
+#include <polyglot/analysis/json_value.hpp>
+#include <polyglot/core/error.hpp>
 #include <polyglot/io/json_writer.hpp>
 #include <polyglot/plugin/host.hpp>
 #include <string>
@@ -45,6 +47,25 @@ std::string human_bytes(std::uint64_t b) {
     else
         std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(b) / (1ull << 20));
     return buf;
+}
+
+bool valid_json(const std::string& s) {
+    try {
+        (void)polyglot::analysis::parse_json(s, "self-test verdict");
+        return true;
+    } catch (const polyglot::error&) {
+        return false;
+    }
+}
+
+/// The "summary" of a self-test verdict (the whole text when it is not the expected JSON).
+std::string self_test_summary(const std::string& json) {
+    try {
+        const auto v = polyglot::analysis::parse_json(json, "self-test verdict");
+        if (const auto* f = v.find_path("summary"); f && f->is_string()) return f->as_string();
+    } catch (const polyglot::error&) {
+    }
+    return json;
 }
 
 int run_backends(int argc, char** argv) {
@@ -96,6 +117,9 @@ int run_backends(int argc, char** argv) {
             w.end_array();
             w.kv("score", p.score()).kv("usable", p.usable());
             if (!p.usable()) w.kv("error", p.unusable_reason());
+            // The plugin's own JSON object, checked before it is spliced in.
+            if (const auto st = p.self_test(); !st.empty() && valid_json(st))
+                w.key("self_test").raw(st);
             w.key("devices").begin_array();
             for (const auto& d : p.devices()) {
                 w.begin_object();
@@ -133,6 +157,8 @@ int run_backends(int argc, char** argv) {
         out += "  file: " + p.file().string() + "\n";
         out += "  abi " + std::to_string(p.abi_version()) + ", score " + std::to_string(p.score()) +
                ", capabilities: " + join(polyglot::plugin::capability_names(p.caps()), ", ") + "\n";
+        if (const auto st = p.self_test(); !st.empty())
+            out += "  self-test: " + self_test_summary(st) + "\n";
         for (const auto& d : p.devices()) {
             out += "  device " + d.name + " (" + device_type(d.type) + ")";
             if (!d.description.empty()) out += ": " + d.description;

@@ -352,7 +352,8 @@ typedef struct polyglot_plugin_v1 {
     /* (optional) Describes device i < device_count() into *out (see polyglot_device_info). */
     polyglot_status (*device_info)(uint32_t index, polyglot_device_info* out);
     /* (optional) Experimental extensions by name, NULL if unknown: grows the surface without an
-       ABI bump. Returns a function pointer cast to void*. */
+       ABI bump. Returns a function pointer cast to void*. Known names:
+       POLYGLOT_SELF_TEST_PROC (below). */
     void* (*get_proc_address)(const char* name);
     /* (optional) Why polyglot_plugin_score returns 0 here ("no CUDA device", "driver too old");
        NULL or "" = no reason given. Static or thread-local storage; never NULL when set. */
@@ -394,8 +395,16 @@ typedef const polyglot_plugin_v1* (*polyglot_plugin_entry_fn)(uint32_t host_abi)
 
 /** Signature of the optional export `polyglot_plugin_score`: 0 = unusable on this machine (no
     device, driver or ISA); larger = preferred by `--backend auto`. Must be cheap and must not
-    initialise devices beyond what is needed to answer. */
+    initialise devices beyond what is needed to answer (a plugin that proves its device with a
+    known-answer self-test runs it here, once per process, and answers 0 when it fails). */
 typedef int32_t (*polyglot_plugin_score_fn)(void);
+
+/* Extension "polyglot_self_test_v1" (get_proc_address): `const char* f(void)` returns the
+   plugin's known-answer self-test verdict as a JSON object {"status": "passed"|"failed",
+   "summary", "checks": [...], "failures": [...]} (storage valid for the life of the process).
+   A plugin whose self-test failed also scores 0 and gives the summary as unusable_reason. */
+#define POLYGLOT_SELF_TEST_PROC "polyglot_self_test_v1"
+typedef const char* (*polyglot_self_test_fn)(void);
 
 #ifdef __cplusplus
 }

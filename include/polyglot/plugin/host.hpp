@@ -73,6 +73,9 @@ class loaded_plugin : public std::enable_shared_from_this<loaded_plugin> {
     [[nodiscard]] bool has(std::size_t offset) const noexcept;
     /// Devices the plugin reports (one unnamed device when it has no device_count).
     [[nodiscard]] std::vector<device> devices() const;
+    /// The plugin's self-test verdict (a JSON object, abi.h POLYGLOT_SELF_TEST_PROC); "" when
+    /// the plugin runs no self-test.
+    [[nodiscard]] std::string self_test() const;
 
     /// Creates a model from a config JSON object (see abi.h `create`). Throws the polyglot
     /// error matching the plugin's status (io_error, format_error, argument_error,

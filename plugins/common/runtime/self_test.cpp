@@ -538,5 +538,34 @@ result run_all(std::int64_t head_dim, model::dtype weights, const device_factory
     return all;
 }
 
+// ---- a plugin's verdict ---------------------------------------------------------------------
+
+void plugin_verdict::compute() const {
+    std::call_once(once_, [this] {
+        try {
+            result_ = run_();
+        } catch (const std::exception& e) {
+            result_.failures.push_back(std::string("the self-test could not run: ") + e.what());
+        }
+        if (!result_.passed()) reason_ = "self-test " + result_.summary();
+        json_ = result_.json();
+    });
+}
+
+const result& plugin_verdict::get() const {
+    compute();
+    return result_;
+}
+
+const std::string& plugin_verdict::reason() const {
+    compute();
+    return reason_;
+}
+
+const char* plugin_verdict::json() const {
+    compute();
+    return json_.c_str();
+}
+
 }  // namespace runtime::self_test
 POLYGLOT_END_NAMESPACE

@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <polyglot/version.hpp>
 #include <string>
 #include <vector>
@@ -102,6 +103,35 @@ result run(const known_model& m, const device_factory& make, const tolerance& to
 /// Every architecture path with heads of @p head_dim and weights stored as @p weights.
 result run_all(std::int64_t head_dim, model::dtype weights, const device_factory& make,
                const tolerance& tol);
+
+/// The get_proc_address extension through which a plugin that runs the self-test reports its
+/// verdict (no ABI bump): `const char* f(void)`, returning result::json() of the plugin's
+/// self-test, valid for the life of the process. `polyglot backends` shows it.
+inline constexpr const char* verdict_proc_name = "polyglot_self_test_v1";
+using verdict_proc = const char* (*)();
+
+/// A plugin's own self-test, run once per process on first use (thread-safe) and kept: what
+/// the plugin's score, unusable_reason and verdict extension report. A plugin whose self-test
+/// failed scores 0, so `--backend auto` never picks it, and says why with the numbers.
+class plugin_verdict {
+  public:
+    /// @p run runs the self-test on the plugin's device; an exception it throws becomes a
+    /// failure of the result.
+    explicit plugin_verdict(std::function<result()> run) : run_(std::move(run)) {}
+    [[nodiscard]] const result& get() const;
+    [[nodiscard]] bool passed() const { return get().passed(); }
+    /// "" when the self-test passed, else "self-test FAILED: ..." with every failed check.
+    [[nodiscard]] const std::string& reason() const;
+    /// result::json() (the verdict extension's answer).
+    [[nodiscard]] const char* json() const;
+
+  private:
+    void compute() const;
+    std::function<result()> run_;
+    mutable std::once_flag once_;
+    mutable result result_;
+    mutable std::string reason_, json_;
+};
 
 }  // namespace runtime::self_test
 POLYGLOT_END_NAMESPACE
