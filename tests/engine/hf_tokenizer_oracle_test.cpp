@@ -3,10 +3,11 @@
 // oracle: tests/oracles/hf_tokenizers_oracle.mjs) on a multilingual corpus of ~4,000 lines
 // (tests/oracles/hf_tokenizer_corpus.py: .mo translations of 24 languages + edge cases), for the
 // real tokenizers of Gemma 3, Gemma 2, Llama 3, Llama 3.1, Qwen3, Qwen2.5, DeepSeek V3, gpt-oss,
-// Mistral Nemo, a WordPiece (bert-base-uncased) and a Unigram (ALBERT 30k-clean) tokenizer, and
-// the fixture models' tokenizers. Per line: ids with add_special_tokens false / true and with
-// special tokens not recognised; decode with and without skip_special_tokens; the stream
-// decoder's concatenation; decode(encode(text)).
+// Mistral Nemo, a WordPiece (bert-base-uncased) and a Unigram (ALBERT 30k-clean) tokenizer, these
+// two with a UnicodeScripts pre-tokenizer (alone, in sentencepiece's WhitespaceSplit +
+// UnicodeScripts + Metaspace, and after Whitespace), and the fixture models' tokenizers. Per line:
+// ids with add_special_tokens false / true and with special tokens not recognised; decode with and
+// without skip_special_tokens; the stream decoder's concatenation; decode(encode(text)).
 //
 // Assets come from scripts/fetch-test-assets; a missing one fails the test, naming the script.
 // The oracle's output is cached in the data dir, keyed by a hash of everything it depends on.
@@ -50,7 +51,8 @@ std::vector<tokenizer_case> cases() {
     const fs::path assets = polyglot::data_dir() / "test-assets";
     for (const char* n :
          {"gemma3", "gemma2", "llama3", "llama3_1", "qwen3", "qwen2_5", "deepseek_v3", "gptoss",
-          "mistral_nemo", "bert_base_uncased", "albert_unigram"})
+          "mistral_nemo", "bert_base_uncased", "albert_unigram", "albert_unigram_scripts",
+          "albert_unigram_scripts_spm", "bert_scripts_words"})
         out.push_back({n, assets / n / "tokenizer.json", false});
     for (const char* n :
          {"tiny-llama", "tiny-llama-bf16", "tiny-qwen3", "tiny-gemma3", "tiny-embeddinggemma"})
@@ -289,6 +291,11 @@ BOOST_AUTO_TEST_CASE(gptoss) { check("gptoss", true); }
 BOOST_AUTO_TEST_CASE(mistral_nemo) { check("mistral_nemo", true); }
 BOOST_AUTO_TEST_CASE(wordpiece_bert_base_uncased) { check("bert_base_uncased", false); }
 BOOST_AUTO_TEST_CASE(unigram_albert_precompiled_charsmap) { check("albert_unigram", false); }
+BOOST_AUTO_TEST_CASE(unigram_unicode_scripts) { check("albert_unigram_scripts", false); }
+BOOST_AUTO_TEST_CASE(unigram_whitespace_unicode_scripts_metaspace) {
+    check("albert_unigram_scripts_spm", false);
+}
+BOOST_AUTO_TEST_CASE(wordpiece_whitespace_unicode_scripts) { check("bert_scripts_words", false); }
 BOOST_AUTO_TEST_CASE(fixture_tiny_llama) { check("tiny-llama", true); }
 BOOST_AUTO_TEST_CASE(fixture_tiny_llama_bf16) { check("tiny-llama-bf16", true); }
 BOOST_AUTO_TEST_CASE(fixture_tiny_qwen3) { check("tiny-qwen3", true); }
