@@ -140,6 +140,10 @@ ${fmt(pairs.map(([a, b]) => `{${a},${b}}`), 8)}
 enum script : std::uint8_t {
 ${fmt(['script_any', ...scriptNames.map(enumName)], 4)}
 };
+/// Their Unicode names (PropertyValueAliases.txt), by value; "Unknown" for script_any.
+inline constexpr const char* script_names[${scriptNames.length + 1}] = {
+${fmt(['Unknown', ...scriptNames].map((n) => `"${n}"`), 6)}
+};
 inline constexpr std::uint16_t script_stage1[${sStage1.length}] = {
 ${fmt(sStage1, 20)}
 };

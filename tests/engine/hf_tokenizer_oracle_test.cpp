@@ -8,11 +8,14 @@
 // UnicodeScripts + Metaspace, and after Whitespace), and the fixture models' tokenizers. Per line:
 // ids with add_special_tokens false / true and with special tokens not recognised; decode with and
 // without skip_special_tokens; the stream decoder's concatenation; decode(encode(text)).
+// And the UnicodeScripts Script table against ICU's on every code point.
 //
 // Assets come from scripts/fetch-test-assets; a missing one fails the test, naming the script.
 // The oracle's output is cached in the data dir, keyed by a hash of everything it depends on.
 #define BOOST_TEST_MODULE hf_tokenizer_oracle
 #include <unicode/normalizer2.h>
+#include <unicode/uchar.h>
+#include <unicode/uscript.h>
 
 #include <boost/test/unit_test.hpp>
 #include <cstdio>
@@ -301,6 +304,30 @@ BOOST_AUTO_TEST_CASE(fixture_tiny_llama_bf16) { check("tiny-llama-bf16", true); 
 BOOST_AUTO_TEST_CASE(fixture_tiny_qwen3) { check("tiny-qwen3", true); }
 BOOST_AUTO_TEST_CASE(fixture_tiny_gemma3) { check("tiny-gemma3", true); }
 BOOST_AUTO_TEST_CASE(fixture_tiny_embeddinggemma) { check("tiny-embeddinggemma", true); }
+
+// The UnicodeScripts table (Unicode 9.0, as `tokenizers` has it) against ICU's data on every code
+// point: a code point Unicode 9.0 had has ICU's script (ICU 72: Unicode 15.0), a later one none,
+// except the four that Unicode moved to another script after 9.0 (Scripts.txt 10.0+).
+BOOST_AUTO_TEST_CASE(script_table_is_unicode_9_by_icu) {
+    int checked = 0, bad = 0;
+    for (char32_t c = 0; c < 0x110000; ++c) {
+        UVersionInfo age;
+        u_charAge(UChar32(c), age);
+        const bool in_9 = age[0] < 9 || (age[0] == 9 && age[1] == 0);
+        UErrorCode st = U_ZERO_ERROR;
+        std::string want = in_9 ? uscript_getName(uscript_getScript(UChar32(c), &st)) : "Unknown";
+        BOOST_REQUIRE(U_SUCCESS(st));
+        if (c == 0x0589 || c == 0x061C) want = "Common";      // later Armenian / Arabic
+        if (c == 0x0953 || c == 0x0954) want = "Devanagari";  // later Inherited
+        const std::string got = pm::unicode::script_names[pm::unicode::script_of(c)];
+        ++checked;
+        if (got != want && ++bad <= 5)
+            BOOST_ERROR("U+" << std::hex << std::uint32_t(c) << std::dec << ": " << got << ", ICU "
+                             << want);
+    }
+    BOOST_TEST(checked == 0x110000);
+    BOOST_TEST(bad == 0);
+}
 
 // The stream decoder with the prompt as context: its output equals decode(prompt + generated)
 // less decode(prompt) (vLLM's detokenizer), e.g. Metaspace's first-token rule does not strip the
