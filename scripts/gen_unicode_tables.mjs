@@ -62,53 +62,47 @@ try {
   await orRanges('Binary_Property/Extended_Pictographic', 1 << 11);
   const lower = await load('Simple_Case_Mapping/Lowercase/code-points.mjs');
 
-  // Two-stage table: stage1[cp >> 7] = block, stage2[block * 128 + (cp & 127)] = combo index,
-  // combos[index] = property bits.
+  // Two-stage tables: stage1[cp >> 7] = block, stage2[block * 128 + (cp & 127)] = value(cp),
+  // identical blocks stored once.
+  const twoStage = (value) => {
+    const blocks = new Map();
+    const stage2 = [];
+    const stage1 = [];
+    for (let b = 0; b < N / 128; ++b) {
+      const row = [];
+      for (let c = b * 128; c < b * 128 + 128; ++c) row.push(value(c));
+      const key = row.join(',');
+      if (!blocks.has(key)) {
+        blocks.set(key, blocks.size);
+        stage2.push(...row);
+      }
+      stage1.push(blocks.get(key));
+    }
+    if (blocks.size > 65535) throw new Error('more than 65535 blocks');
+    return { blocks, stage1, stage2 };
+  };
+  // Properties: stage2 holds an index into combos, combos[index] = property bits.
   const comboIndex = new Map();
   const combos = [];
-  const blocks = new Map();
-  const stage2 = [];
-  const stage1 = [];
-  for (let b = 0; b < N / 128; ++b) {
-    const row = [];
-    for (let c = b * 128; c < b * 128 + 128; ++c) {
-      const p = props[c];
-      if (!comboIndex.has(p)) {
-        comboIndex.set(p, combos.length);
-        combos.push(p);
-      }
-      row.push(comboIndex.get(p));
+  const { blocks, stage1, stage2 } = twoStage((c) => {
+    const p = props[c];
+    if (!comboIndex.has(p)) {
+      comboIndex.set(p, combos.length);
+      combos.push(p);
     }
-    const key = row.join(',');
-    if (!blocks.has(key)) {
-      blocks.set(key, blocks.size);
-      stage2.push(...row);
-    }
-    stage1.push(blocks.get(key));
-  }
+    return comboIndex.get(p);
+  });
   if (combos.length > 256) throw new Error('more than 256 property combinations');
 
   // Script (Unicode 9.0): value 0 is a code point Scripts.txt does not list (Unknown), the
-  // others the scripts in alphabetical order. Two-stage table as above, without combos.
+  // others the scripts in alphabetical order.
   const scriptNames = readdirSync(join(scriptPkg, 'Script')).filter((s) => s !== 'Unknown').sort();
+  if (scriptNames.length > 255) throw new Error('more than 255 scripts');
   const script = new Uint8Array(N);
   for (let i = 0; i < scriptNames.length; ++i)
     for (const r of await load('Script/' + scriptNames[i] + '/ranges.mjs', scriptPkg))
       for (let c = r.begin; c < r.end; ++c) script[c] = i + 1;
-  if (scriptNames.length > 255) throw new Error('more than 255 scripts');
-  const sBlocks = new Map();
-  const sStage2 = [];
-  const sStage1 = [];
-  for (let b = 0; b < N / 128; ++b) {
-    const row = [...script.subarray(b * 128, b * 128 + 128)];
-    const key = row.join(',');
-    if (!sBlocks.has(key)) {
-      sBlocks.set(key, sBlocks.size);
-      sStage2.push(...row);
-    }
-    sStage1.push(sBlocks.get(key));
-  }
-  if (sBlocks.size > 65535) throw new Error('too many script blocks');
+  const { blocks: sBlocks, stage1: sStage1, stage2: sStage2 } = twoStage((c) => script[c]);
   const enumName = (s) => 'script_' + s.toLowerCase();
   const pairs = [...lower.entries()].filter(([c, l]) => c !== l).sort((a, b) => a[0] - b[0]);
   const fmt = (arr, per) => {
