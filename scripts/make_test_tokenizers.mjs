@@ -11,7 +11,8 @@
 //   scripts DEST SRC VARIANT    SRC (one of the two above) with a UnicodeScripts pre-tokenizer:
 //                               VARIANT "alone" (UnicodeScripts only), "spm" (WhitespaceSplit,
 //                               UnicodeScripts, Metaspace: sentencepiece's split_by_unicode_script)
-//                               or "words" (Whitespace, UnicodeScripts)
+//                               "first" (UnicodeScripts, Metaspace prepending to the first piece
+//                               only) or "words" (Whitespace, UnicodeScripts)
 import { readFileSync, writeFileSync } from 'node:fs';
 
 const [mode, dest, src] = process.argv.slice(2);
@@ -117,6 +118,9 @@ if (mode === 'wordpiece') {
   else if (variant === 'spm')
     j.pre_tokenizer = { type: 'Sequence',
                         pretokenizers: [{ type: 'WhitespaceSplit' }, scripts, metaspace] };
+  else if (variant === 'first')
+    j.pre_tokenizer = { type: 'Sequence',
+                        pretokenizers: [scripts, { ...metaspace, prepend_scheme: 'first' }] };
   else if (variant === 'words')
     j.pre_tokenizer = { type: 'Sequence', pretokenizers: [{ type: 'Whitespace' }, scripts] };
   else throw new Error('scripts: unknown variant ' + variant);

@@ -5,10 +5,11 @@
 // real tokenizers of Gemma 3, Gemma 2, Llama 3, Llama 3.1, Qwen3, Qwen2.5, DeepSeek V3, gpt-oss,
 // Mistral Nemo, a WordPiece (bert-base-uncased) and a Unigram (ALBERT 30k-clean) tokenizer, these
 // two with a UnicodeScripts pre-tokenizer (alone, in sentencepiece's WhitespaceSplit +
-// UnicodeScripts + Metaspace, and after Whitespace), and the fixture models' tokenizers. Per line:
-// ids with add_special_tokens false / true and with special tokens not recognised; decode with and
-// without skip_special_tokens; the stream decoder's concatenation; decode(encode(text)).
-// And the UnicodeScripts Script table against ICU's on every code point.
+// UnicodeScripts + Metaspace, before Metaspace with prepend_scheme "first", after Whitespace), and
+// the fixture models' tokenizers. Per line: ids with add_special_tokens false / true and with
+// special tokens not recognised; decode with and without skip_special_tokens; the stream decoder's
+// concatenation; decode(encode(text)). And the UnicodeScripts Script table against ICU's on every
+// code point.
 //
 // Assets come from scripts/fetch-test-assets; a missing one fails the test, naming the script.
 // The oracle's output is cached in the data dir, keyed by a hash of everything it depends on.
@@ -55,7 +56,7 @@ std::vector<tokenizer_case> cases() {
     for (const char* n :
          {"gemma3", "gemma2", "llama3", "llama3_1", "qwen3", "qwen2_5", "deepseek_v3", "gptoss",
           "mistral_nemo", "bert_base_uncased", "albert_unigram", "albert_unigram_scripts",
-          "albert_unigram_scripts_spm", "bert_scripts_words"})
+          "albert_unigram_scripts_spm", "albert_unigram_scripts_first", "bert_scripts_words"})
         out.push_back({n, assets / n / "tokenizer.json", false});
     for (const char* n :
          {"tiny-llama", "tiny-llama-bf16", "tiny-qwen3", "tiny-gemma3", "tiny-embeddinggemma"})
@@ -297,6 +298,9 @@ BOOST_AUTO_TEST_CASE(unigram_albert_precompiled_charsmap) { check("albert_unigra
 BOOST_AUTO_TEST_CASE(unigram_unicode_scripts) { check("albert_unigram_scripts", false); }
 BOOST_AUTO_TEST_CASE(unigram_whitespace_unicode_scripts_metaspace) {
     check("albert_unigram_scripts_spm", false);
+}
+BOOST_AUTO_TEST_CASE(unigram_unicode_scripts_metaspace_first) {
+    check("albert_unigram_scripts_first", false);
 }
 BOOST_AUTO_TEST_CASE(wordpiece_whitespace_unicode_scripts) { check("bert_scripts_words", false); }
 BOOST_AUTO_TEST_CASE(fixture_tiny_llama) { check("tiny-llama", true); }
