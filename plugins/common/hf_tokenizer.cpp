@@ -926,6 +926,42 @@ struct metaspace_pre_tokenizer : pre_tokenizer {
     }
 };
 
+/// `tokenizers`' fixed_script: Hiragana, Katakana and U+30FC (the prolonged sound mark, Common)
+/// count as Han; ' ' has no script, like a code point that Scripts.txt 9.0 does not list.
+uc::script fixed_script(char32_t c) {
+    if (c == 0x30FC) return uc::script_han;
+    if (c == ' ') return uc::script_any;
+    const uc::script s = uc::script_of(c);
+    return s == uc::script_hiragana || s == uc::script_katakana ? uc::script_han : s;
+}
+
+/// UnicodeScripts: a piece starts at each character with a script other than that of the last
+/// character that had one; characters without a script join the piece they are in. As in
+/// `tokenizers`, what precedes the first character with a script (leading spaces) is dropped.
+struct unicode_scripts_pre_tokenizer : pre_tokenizer {
+    void apply(scratch& sc, std::vector<piece>& pieces) const override {
+        sc.pieces_tmp.clear();
+        for (const piece& p : pieces) {
+            const std::string_view s(sc.arena.data() + p.off, p.len);
+            constexpr std::size_t none = std::size_t(-1);
+            std::size_t start = none;
+            auto emit = [&](std::size_t b, std::size_t e) {
+                if (e > b) sc.pieces_tmp.push_back({p.off + b, e - b, p.at_start && b == 0});
+            };
+            uc::script last = uc::script_any;  // none yet: no character has had a script
+            for (std::size_t i = 0, len = 0; i < s.size(); i += len) {
+                const uc::script cur = fixed_script(cp_at(s, i, len));
+                if (cur == uc::script_any || cur == last) continue;
+                if (start != none) emit(start, i);
+                start = i;
+                last = cur;
+            }
+            if (start != none) emit(start, s.size());
+        }
+        pieces.swap(sc.pieces_tmp);
+    }
+};
+
 struct sequence_pre_tokenizer : pre_tokenizer {
     std::vector<std::unique_ptr<pre_tokenizer>> items;
     void apply(scratch& sc, std::vector<piece>& pieces) const override {
@@ -1001,6 +1037,7 @@ std::unique_ptr<pre_tokenizer> make_pre_tokenizer(element e, const std::filesyst
             uc::decode_utf8(reinterpret_cast<const unsigned char*>(d.data()), d.size(), len);
         return char_split([c](char32_t x) { return x == c; }, split_behavior::removed);
     }
+    if (type == "UnicodeScripts") return std::make_unique<unicode_scripts_pre_tokenizer>();
     if (type == "Sequence") {
         auto p = std::make_unique<sequence_pre_tokenizer>();
         simdjson::dom::array arr;
@@ -1014,7 +1051,7 @@ std::unique_ptr<pre_tokenizer> make_pre_tokenizer(element e, const std::filesyst
     unsupported(file, "pre-tokenizer type '" + type +
                           "' is not supported (Split, ByteLevel, Metaspace, Digits, "
                           "WhitespaceSplit, Whitespace, BertPreTokenizer, Punctuation, "
-                          "CharDelimiterSplit, Sequence)");
+                          "CharDelimiterSplit, UnicodeScripts, Sequence)");
 }
 
 /// The last step of a pre-tokenizer chain when it is ByteLevel.

@@ -339,20 +339,8 @@ std::unique_ptr<transformer> transformer::create(const model::model_config& conf
 
     tensor_into(layout.embed, {c.vocab_size, d}, w.type, w.embed);
     w.final_norm = norm(layout.final_norm);
-    for (const auto& spec : layout.layers) {
-        impl::layer L;
-        L.in_norm = norm(spec.in_norm);
-        L.post_attn_norm = norm(spec.post_attn_norm);
-        L.pre_ff_norm = norm(spec.pre_ff_norm);
-        L.post_ff_norm = norm(spec.post_ff_norm);
-        L.q_norm = norm(spec.q_norm);
-        L.k_norm = norm(spec.k_norm);
-        L.qkv = stacked(spec.qkv);
-        L.o = stacked(spec.o);
-        L.gate_up = stacked(spec.gate_up);
-        L.down = stacked(spec.down);
-        w.layers.push_back(std::move(L));
-    }
+    for (const auto& spec : layout.layers)
+        w.layers.push_back(model::make_layer<impl::layer>(spec, norm, stacked));
     if (layout.lm_head) w.head = stacked(*layout.lm_head);
     w.has_head = layout.has_head;
     w.inv_freq_full = w.f32_vector(model::rope_inv_freq(c.rope_full, hd));

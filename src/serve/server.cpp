@@ -544,9 +544,12 @@ struct server::impl {
     std::size_t max_model_len = 0;
     std::size_t dim = 0;
     bool can_score = false, can_detok = false, can_embed = false, can_tokenize = false;
-    std::unique_ptr<engine> eng;
     net::io_context ioc;
     tcp::acceptor acceptor{ioc};
+    // After ioc: destroyed (its thread joined, its queued tasks released) while the io_context
+    // still exists, because a finished task may hold the last reference to a session, whose
+    // socket closes through ioc's services.
+    std::unique_ptr<engine> eng;
     std::atomic<std::uint64_t> requests{0}, ids{0};
     std::vector<std::thread> threads;
     router route_fn = [this](http::request<http::string_body>& req, reply_fn reply) {

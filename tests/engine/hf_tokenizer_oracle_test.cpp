@@ -3,15 +3,20 @@
 // oracle: tests/oracles/hf_tokenizers_oracle.mjs) on a multilingual corpus of ~4,000 lines
 // (tests/oracles/hf_tokenizer_corpus.py: .mo translations of 24 languages + edge cases), for the
 // real tokenizers of Gemma 3, Gemma 2, Llama 3, Llama 3.1, Qwen3, Qwen2.5, DeepSeek V3, gpt-oss,
-// Mistral Nemo, a WordPiece (bert-base-uncased) and a Unigram (ALBERT 30k-clean) tokenizer, and
+// Mistral Nemo, a WordPiece (bert-base-uncased) and a Unigram (ALBERT 30k-clean) tokenizer, these
+// two with a UnicodeScripts pre-tokenizer (alone, in sentencepiece's WhitespaceSplit +
+// UnicodeScripts + Metaspace, before Metaspace with prepend_scheme "first", after Whitespace), and
 // the fixture models' tokenizers. Per line: ids with add_special_tokens false / true and with
-// special tokens not recognised; decode with and without skip_special_tokens; the stream
-// decoder's concatenation; decode(encode(text)).
+// special tokens not recognised; decode with and without skip_special_tokens; the stream decoder's
+// concatenation; decode(encode(text)). And the UnicodeScripts Script table against ICU's on every
+// code point.
 //
 // Assets come from scripts/fetch-test-assets; a missing one fails the test, naming the script.
 // The oracle's output is cached in the data dir, keyed by a hash of everything it depends on.
 #define BOOST_TEST_MODULE hf_tokenizer_oracle
 #include <unicode/normalizer2.h>
+#include <unicode/uchar.h>
+#include <unicode/uscript.h>
 
 #include <boost/test/unit_test.hpp>
 #include <cstdio>
@@ -50,7 +55,8 @@ std::vector<tokenizer_case> cases() {
     const fs::path assets = polyglot::data_dir() / "test-assets";
     for (const char* n :
          {"gemma3", "gemma2", "llama3", "llama3_1", "qwen3", "qwen2_5", "deepseek_v3", "gptoss",
-          "mistral_nemo", "bert_base_uncased", "albert_unigram"})
+          "mistral_nemo", "bert_base_uncased", "albert_unigram", "albert_unigram_scripts",
+          "albert_unigram_scripts_spm", "albert_unigram_scripts_first", "bert_scripts_words"})
         out.push_back({n, assets / n / "tokenizer.json", false});
     for (const char* n :
          {"tiny-llama", "tiny-llama-bf16", "tiny-qwen3", "tiny-gemma3", "tiny-embeddinggemma"})
@@ -289,11 +295,43 @@ BOOST_AUTO_TEST_CASE(gptoss) { check("gptoss", true); }
 BOOST_AUTO_TEST_CASE(mistral_nemo) { check("mistral_nemo", true); }
 BOOST_AUTO_TEST_CASE(wordpiece_bert_base_uncased) { check("bert_base_uncased", false); }
 BOOST_AUTO_TEST_CASE(unigram_albert_precompiled_charsmap) { check("albert_unigram", false); }
+BOOST_AUTO_TEST_CASE(unigram_unicode_scripts) { check("albert_unigram_scripts", false); }
+BOOST_AUTO_TEST_CASE(unigram_whitespace_unicode_scripts_metaspace) {
+    check("albert_unigram_scripts_spm", false);
+}
+BOOST_AUTO_TEST_CASE(unigram_unicode_scripts_metaspace_first) {
+    check("albert_unigram_scripts_first", false);
+}
+BOOST_AUTO_TEST_CASE(wordpiece_whitespace_unicode_scripts) { check("bert_scripts_words", false); }
 BOOST_AUTO_TEST_CASE(fixture_tiny_llama) { check("tiny-llama", true); }
 BOOST_AUTO_TEST_CASE(fixture_tiny_llama_bf16) { check("tiny-llama-bf16", true); }
 BOOST_AUTO_TEST_CASE(fixture_tiny_qwen3) { check("tiny-qwen3", true); }
 BOOST_AUTO_TEST_CASE(fixture_tiny_gemma3) { check("tiny-gemma3", true); }
 BOOST_AUTO_TEST_CASE(fixture_tiny_embeddinggemma) { check("tiny-embeddinggemma", true); }
+
+// The UnicodeScripts table (Unicode 9.0, as `tokenizers` has it) against ICU's data on every code
+// point: a code point Unicode 9.0 had has ICU's script (ICU 72: Unicode 15.0), a later one none,
+// except the four that Unicode moved to another script after 9.0 (Scripts.txt 10.0+).
+BOOST_AUTO_TEST_CASE(script_table_is_unicode_9_by_icu) {
+    int checked = 0, bad = 0;
+    for (char32_t c = 0; c < 0x110000; ++c) {
+        UVersionInfo age;
+        u_charAge(UChar32(c), age);
+        const bool in_9 = age[0] < 9 || (age[0] == 9 && age[1] == 0);
+        UErrorCode st = U_ZERO_ERROR;
+        std::string want = in_9 ? uscript_getName(uscript_getScript(UChar32(c), &st)) : "Unknown";
+        BOOST_REQUIRE(U_SUCCESS(st));
+        if (c == 0x0589 || c == 0x061C) want = "Common";      // later Armenian / Arabic
+        if (c == 0x0953 || c == 0x0954) want = "Devanagari";  // later Inherited
+        const std::string got = pm::unicode::script_names[pm::unicode::script_of(c)];
+        ++checked;
+        if (got != want && ++bad <= 5)
+            BOOST_ERROR("U+" << std::hex << std::uint32_t(c) << std::dec << ": " << got << ", ICU "
+                             << want);
+    }
+    BOOST_TEST(checked == 0x110000);
+    BOOST_TEST(bad == 0);
+}
 
 // The stream decoder with the prompt as context: its output equals decode(prompt + generated)
 // less decode(prompt) (vLLM's detokenizer), e.g. Metaspace's first-token rule does not strip the

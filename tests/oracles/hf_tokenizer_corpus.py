@@ -58,6 +58,16 @@ EDGE = [
     # mixed scripts, bidi controls
     "English العربية 中文 русский", "\u200fRTL mark\u200e", "\u202ereversed\u202c", "Ελληνικά!",
     "ASCII-only: !@#$%^&*()_+-={}[]|\\:;\"'<>,.?/~`",
+    # script changes (UnicodeScripts): Han/Hiragana/Katakana/U+30FC as one, leading spaces,
+    # combining marks (Inherited), digits and punctuation (Common), code points whose script
+    # changed after Unicode 9.0 (U+0589, U+061C, U+0953) or that 9.0 did not have
+    "どこで生れ。Yes", "Apples are りんご 林檎", "東京タワーは2024年にできた。Yes!",
+    "カタカナーひらがな漢字ABCабв١٢٣", "  leading spaces 漢字", "\u3000\u3000全角 Latin",
+    "abcабвαβγ日本語العربية123!?🙂😀 mixed", "Москва-2024: 東京 vs القاهرة (emoji 🎉)",
+    "Hello,世界!Привет,мир!مرحبا", "ーlong ー mark ｶﾀｶﾅ ﾊﾟﾝ Ｆｕｌｌ ＡＢＣ", "e\u0301\u0410\u0301x",
+    "x\u0589y \u061c\u0632 \u0953\u0915 ab\u0860\u0861cd a\U00030000b 한국어Korean",
+    "abc123def ١٢٣abc 42km², №5 ½", "Ελληνικά-English-עברית-हिन्दी-ไทย", " ",
+    "日本語の文章です。English words, and 中文句子。", "Emoji 👍🏽 in 日本 and Россия 🇷🇺",
     # control characters
     "a\x00b", "\x01\x02\x03", "del\x7f", "\x1b[31mred\x1b[0m",
     # very long words

@@ -127,20 +127,8 @@ std::unique_ptr<reference_device> reference_device::create(const model::model_co
     };
     w->embed = widen(ws.get(layout.embed, {cfg.vocab_size, cfg.hidden_size}));
     w->final_norm = norm(layout.final_norm);
-    for (const auto& spec : layout.layers) {
-        weights::layer L;
-        L.in_norm = norm(spec.in_norm);
-        L.post_attn_norm = norm(spec.post_attn_norm);
-        L.pre_ff_norm = norm(spec.pre_ff_norm);
-        L.post_ff_norm = norm(spec.post_ff_norm);
-        L.q_norm = norm(spec.q_norm);
-        L.k_norm = norm(spec.k_norm);
-        L.qkv = stacked(spec.qkv);
-        L.o = stacked(spec.o);
-        L.gate_up = stacked(spec.gate_up);
-        L.down = stacked(spec.down);
-        w->layers.push_back(std::move(L));
-    }
+    for (const auto& spec : layout.layers)
+        w->layers.push_back(model::make_layer<weights::layer>(spec, norm, stacked));
     if (layout.lm_head) w->head = stacked(*layout.lm_head);
     w->has_head = layout.has_head;
     w->inv_freq_full = model::rope_inv_freq(cfg.rope_full, cfg.head_dim);

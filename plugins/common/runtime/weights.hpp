@@ -63,6 +63,24 @@ struct text_model_tensors {
 text_model_tensors text_model_layout(const model_config& cfg, const weight_set& ws,
                                      bool need_lm_head);
 
+/// One backend layer from @p spec: @p norm turns each (optional) norm tensor and @p linear each
+/// stacked projection into the backend's own types, the same fields for every backend.
+template <class Layer, class Norm, class Linear>
+Layer make_layer(const layer_tensors& spec, Norm&& norm, Linear&& linear) {
+    Layer L;
+    L.in_norm = norm(spec.in_norm);
+    L.post_attn_norm = norm(spec.post_attn_norm);
+    L.pre_ff_norm = norm(spec.pre_ff_norm);
+    L.post_ff_norm = norm(spec.post_ff_norm);
+    L.q_norm = norm(spec.q_norm);
+    L.k_norm = norm(spec.k_norm);
+    L.qkv = linear(spec.qkv);
+    L.o = linear(spec.o);
+    L.gate_up = linear(spec.gate_up);
+    L.down = linear(spec.down);
+    return L;
+}
+
 /// The norm's weights as float, (1 + w) already applied for Gemma norms.
 std::vector<float> norm_weights(const weight_set& ws, const norm_tensor& n);
 

@@ -5,7 +5,9 @@
 /// Why not ICU: `tokenizers` classifies characters with Unicode 16.0 (Oniguruma 6.9.10 for the
 /// pre-tokenizer regexes, Rust's char methods for the rest), and Debian 12's ICU 72 is Unicode
 /// 15.0, so letters added in 15.1 and 16.0 (CJK Extension I, Garay, Todhri, …) would split
-/// differently. ICU stays for the normalization forms (NFC, NFKC, …).
+/// differently. ICU stays for the normalization forms (NFC, NFKC, …). The Script property alone
+/// is Unicode 9.0's, as the UnicodeScripts pre-tokenizer of `tokenizers` has it (the generator
+/// says why).
 #pragma once
 
 #include <cstddef>
@@ -106,6 +108,11 @@ inline constexpr std::uint16_t p_ext_pict = 1u << 11;
 [[nodiscard]] inline bool is_punctuation(char32_t c) noexcept {
     const gc g = category(c);
     return g >= Pc && g <= Po;
+}
+/// Script (Unicode 9.0; script_any where Scripts.txt 9.0 lists no script).
+[[nodiscard]] inline script script_of(char32_t c) noexcept {
+    if (c >= 0x110000) return script_any;
+    return script(script_stage2[std::size_t(script_stage1[c >> 7]) * 128 + (c & 127)]);
 }
 /// Simple lowercase mapping.
 [[nodiscard]] inline char32_t simple_lower(char32_t c) noexcept {

@@ -757,6 +757,17 @@ void json_dump(const value& v, const json_opts& o, int level, std::string& out, 
 class renderer {
   public:
     renderer(const program& p, const render_env& e) : prog_(p), env_(e) {}
+    renderer(const renderer&) = delete;
+    renderer& operator=(const renderer&) = delete;
+    /// A macro holds the scope it was defined in (its closure) and that scope (or one above it)
+    /// holds the macro: shared_ptr cycles that jinja2 leaves to Python's garbage collector. No
+    /// value outlives a render (it returns text), so the cycles are cut here.
+    ~renderer() {
+        for (const scope_ptr& s : closures_) {
+            s->vars.clear();
+            s->parent.reset();
+        }
+    }
 
     std::string run() {
         auto globals = std::make_shared<scope>();
@@ -791,6 +802,11 @@ class renderer {
     const scope* context_ = nullptr;  ///< render variables, over the globals
     std::uint64_t steps_ = 0;
     std::size_t depth_ = 0;
+    std::vector<scope_ptr> closures_;  ///< scopes that macros closed over (see ~renderer)
+
+    void keep_closure(const scope_ptr& sc) {
+        if (closures_.empty() || closures_.back() != sc) closures_.push_back(sc);
+    }
 
     enum class flow { normal, break_, continue_ };
 
@@ -909,6 +925,7 @@ class renderer {
                 auto m = std::make_shared<macro_obj>();
                 m->def = s.macro;
                 m->closure = sc;
+                keep_closure(sc);
                 sc->set(s.macro->symbol, value::object(std::move(m)));
                 return flow::normal;
             }
@@ -916,6 +933,7 @@ class renderer {
                 auto caller = std::make_shared<macro_obj>();
                 caller->def = s.macro;
                 caller->closure = sc;
+                keep_closure(sc);
                 const value r = eval_call(*s.call, sc, value::object(std::move(caller)));
                 emit(out, py_str(r));
                 return flow::normal;
