@@ -8,6 +8,7 @@
 #include <benchmark/benchmark.h>
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -94,31 +95,40 @@ void bm_gemm_eigen_baseline(benchmark::State& state) {
 }
 BENCHMARK(bm_gemm_eigen_baseline)->Arg(768)->Arg(2560)->Unit(benchmark::kMicrosecond);
 
-// Decode: one column through a 5120 × 768 weight (a 150M Llama's gate_up), weights from RAM.
+// Decode: range(2) columns (1: batch 1; 16: a batch of 16 sequences) through a 5120 × 768
+// weight (a 150M Llama's gate_up), weights from RAM, in the engine's row blocks
+// (gemm_row_block rows per call, as plan_gemm gives each task).
 void bm_gemv(benchmark::State& state) {
     const auto p = ck::isa(state.range(0));
     if (skip_unsupported(state, p)) return;
     const auto t = state.range(1) ? ck::wtype::bf16 : ck::wtype::f32;
+    const std::ptrdiff_t n = state.range(2);
     const std::ptrdiff_t rows = 5120, k = 768, copies = 16;  // 16 copies: 63-126 MB, past L3
     const auto wf = randn(std::size_t(rows * k * copies), 1);
     const auto wb = t == ck::wtype::bf16 ? to_bf16(wf) : std::vector<std::uint16_t>{};
-    const auto x = randn(std::size_t(k), 2);
-    std::vector<float> y(static_cast<std::size_t>(rows));
+    const auto x = randn(std::size_t(k * n), 2);
+    std::vector<float> y(std::size_t(rows * n));
     const auto& K = ck::kernels_for(p);
     const std::size_t esz = t == ck::wtype::f32 ? 4 : 2;
+    const std::ptrdiff_t rb = K.gemm_row_block(k, t);
     std::ptrdiff_t c = 0;
     for (auto _ : state) {
         const auto* base = t == ck::wtype::f32 ? static_cast<const void*>(wf.data()) : wb.data();
         const ck::weights_view w{
             static_cast<const std::byte*>(base) + std::size_t(c * rows * k) * esz, t, rows, k, k};
-        K.gemm(w, x.data(), k, 1, y.data(), rows, nullptr, false);
+        for (std::ptrdiff_t r0 = 0; r0 < rows; r0 += rb)
+            K.gemm(w.slice(r0, std::min(rb, rows - r0)), x.data(), k, n, y.data() + r0, rows,
+                   nullptr, false);
         benchmark::DoNotOptimize(y.data());
         c = (c + 1) % copies;
     }
     state.SetBytesProcessed(std::int64_t(state.iterations()) * rows * k * std::int64_t(esz));
-    state.SetLabel(std::string(ck::isa_name(p)) + (t == ck::wtype::f32 ? " f32" : " bf16"));
+    state.counters["GFLOP/s"] = benchmark::Counter(
+        double(2 * rows * k * n) * double(state.iterations()), benchmark::Counter::kIsRate);
+    state.SetLabel(std::string(ck::isa_name(p)) + (t == ck::wtype::f32 ? " f32" : " bf16") +
+                   " columns " + std::to_string(n));
 }
-BENCHMARK(bm_gemv)->ArgsProduct({{0, 1, 2}, {0, 1}})->Unit(benchmark::kMicrosecond);
+BENCHMARK(bm_gemv)->ArgsProduct({{0, 1, 2}, {0, 1}, {1, 16}})->Unit(benchmark::kMicrosecond);
 
 // log softmax at one target over a vocabulary of range(1) logits.
 void bm_log_softmax(benchmark::State& state) {

@@ -152,13 +152,14 @@ BOOST_AUTO_TEST_CASE(gemm_matches_numpy) {
     }
 }
 
-// Shapes around every tail (rows vs MR, k vs lanes, n vs NR) against double loops.
+// Shapes around every tail (rows vs MR, k vs lanes, n vs NR, n vs the decode loop order
+// for up to 4 NR columns) against double loops.
 BOOST_AUTO_TEST_CASE(gemm_matches_reference_loops) {
     for (ck::isa p : paths())
         for (ck::wtype t : all_types)
             for (std::ptrdiff_t rows : {1, 3, 4, 5, 8, 17})
                 for (std::ptrdiff_t k : {1, 4, 15, 16, 17, 33, 64})
-                    for (std::ptrdiff_t n : {1, 2, 5, 6, 7, 13}) {
+                    for (std::ptrdiff_t n : {1, 2, 5, 6, 7, 13, 16, 17}) {
                         const auto seed = std::uint64_t(rows * 1000 + k * 10 + n);
                         const auto w = wgt(seed, std::size_t(rows * k));
                         const auto x = act(seed + 1, std::size_t(n * (k + 3)));

@@ -114,16 +114,19 @@ struct ops {
     }
 
     /// An MR × NR block of Y over the full K: each element a lane-wise FMA chain over k, the K
-    /// tail as one more zero-padded vector step, then hsum (+ bias) (+ Y).
+    /// tail as one more zero-padded vector step, then hsum (+ bias) (+ Y). @p next (optional):
+    /// MR rows of K weights (stride ldw) to prefetch along the way.
     template <class T, int MR, int NR>
     static void micro(const T* w, std::ptrdiff_t ldw, std::ptrdiff_t K, const float* x,
                       std::ptrdiff_t ldx, float* y, std::ptrdiff_t ldy, const float* bias,
-                      bool accumulate) {
+                      bool accumulate, const T* next) {
         vf acc[MR][NR];
         for (int i = 0; i < MR; ++i)
             for (int j = 0; j < NR; ++j) acc[i][j] = S::zero();
         const std::ptrdiff_t kv = K / W * W;
         for (std::ptrdiff_t k = 0; k < kv; k += W) {
+            if (next)
+                for (int i = 0; i < MR; ++i) __builtin_prefetch(next + i * ldw + k, 0, 2);
             vf wv[MR];
             for (int i = 0; i < MR; ++i) wv[i] = load_w(w + i * ldw + k);
             for (int j = 0; j < NR; ++j) {
@@ -156,7 +159,7 @@ struct ops {
 
     template <class T>
     using micro_fn = void (*)(const T*, std::ptrdiff_t, std::ptrdiff_t, const float*,
-                              std::ptrdiff_t, float*, std::ptrdiff_t, const float*, bool);
+                              std::ptrdiff_t, float*, std::ptrdiff_t, const float*, bool, const T*);
 
     template <class T, int MR, int... NRs>
     static void fill_row(micro_fn<T>* row, std::integer_sequence<int, NRs...>) {
@@ -173,18 +176,35 @@ struct ops {
         micro_table() { fill<T>(f, std::make_integer_sequence<int, S::mr>{}); }
     };
 
-    /// Columns in groups of NR; inside a group, the W block's rows in groups of MR.
+    /// Columns in groups of NR; inside a group, the W block's rows in groups of MR. With a few
+    /// column groups (decoding a batch: each weight serves at most 4·NR columns, so the
+    /// weights' stream from memory sets the pace), rows outside and columns inside: each
+    /// MR-row panel of W serves every column group from L1 while the next panel is prefetched
+    /// into L2 (into L1 it would evict the current panel and X), so that the stream overlaps
+    /// the FMAs (bm_gemv, 16 columns: -25% time for f32 and bf16 weights). The loop order
+    /// changes no value (each element has its fixed sequence).
     template <class T>
     static void gemm_t(const weights_view& w, const float* x, std::ptrdiff_t ldx, std::ptrdiff_t n,
                        float* y, std::ptrdiff_t ldy, const float* bias, bool accumulate) {
         static const micro_table<T> tab;
         const T* wp = static_cast<const T*>(w.data);
+        if (n > S::nr && n <= 4 * S::nr) {
+            for (std::ptrdiff_t i0 = 0; i0 < w.rows; i0 += S::mr) {
+                const std::ptrdiff_t ni = imin(S::mr, w.rows - i0);
+                const T* next = i0 + 2 * S::mr <= w.rows ? wp + (i0 + S::mr) * w.ld : nullptr;
+                for (std::ptrdiff_t j0 = 0; j0 < n; j0 += S::nr)
+                    tab.f[ni][imin(S::nr, n - j0)](wp + i0 * w.ld, w.ld, w.cols, x + j0 * ldx, ldx,
+                                                   y + j0 * ldy + i0, ldy,
+                                                   bias ? bias + i0 : nullptr, accumulate, next);
+            }
+            return;
+        }
         for (std::ptrdiff_t j0 = 0; j0 < n; j0 += S::nr) {
             const std::ptrdiff_t nj = imin(S::nr, n - j0);
             for (std::ptrdiff_t i0 = 0; i0 < w.rows; i0 += S::mr) {
                 const std::ptrdiff_t ni = imin(S::mr, w.rows - i0);
                 tab.f[ni][nj](wp + i0 * w.ld, w.ld, w.cols, x + j0 * ldx, ldx, y + j0 * ldy + i0,
-                              ldy, bias ? bias + i0 : nullptr, accumulate);
+                              ldy, bias ? bias + i0 : nullptr, accumulate, nullptr);
             }
         }
     }
