@@ -159,7 +159,10 @@ std::string results_json(std::span<const task> tasks, std::span<const task_resul
             bool ok = true;
             for (std::size_t m : members) {
                 const auto ms = flatten(results[m]);
-                auto f = std::find_if(ms.begin(), ms.end(), [&](auto& x) { return x.first == k; });
+                // (a copy of k: clang 14, which builds the fuzz targets, cannot capture a
+                // structured binding)
+                auto f = std::find_if(ms.begin(), ms.end(),
+                                      [&key = k](auto& x) { return x.first == key; });
                 if (f == ms.end()) {
                     ok = false;
                     break;
