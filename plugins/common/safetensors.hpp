@@ -140,10 +140,37 @@ void to_float(const tensor_view& t, float* out);
     return std::uint16_t(u >> 16);
 }
 [[nodiscard]] inline std::uint16_t float_to_half(float f) noexcept {
+#if defined(__clang__) && __clang_major__ < 15
+    // clang 14 (the libFuzzer builds) has no _Float16 on x86: the same IEEE rounding by hand.
+    std::uint32_t x;
+    __builtin_memcpy(&x, &f, sizeof x);
+    const auto sign = std::uint16_t((x >> 16) & 0x8000u);
+    std::uint32_t mant = x & 0x7fffffu;
+    const int exp = int((x >> 23) & 0xffu);
+    if (exp == 0xff) return std::uint16_t(sign | 0x7c00u | (mant ? 0x200u : 0u));
+    const int e = exp - 127 + 15;
+    if (e >= 0x1f) return std::uint16_t(sign | 0x7c00u);
+    std::uint32_t half, rem, mid;
+    if (e <= 0) {  // a subnormal half (or zero)
+        if (e < -10) return sign;
+        mant |= 0x800000u;
+        const int shift = 14 - e;
+        half = mant >> shift;
+        rem = mant & ((1u << shift) - 1u);
+        mid = 1u << (shift - 1);
+    } else {
+        half = (std::uint32_t(e) << 10) | (mant >> 13);
+        rem = mant & 0x1fffu;
+        mid = 0x1000u;
+    }
+    if (rem > mid || (rem == mid && (half & 1u))) ++half;  // a carry rounds up the exponent
+    return std::uint16_t(sign | half);
+#else
     const _Float16 h = static_cast<_Float16>(f);
     std::uint16_t b;
     __builtin_memcpy(&b, &h, sizeof b);
     return b;
+#endif
 }
 
 }  // namespace model

@@ -171,12 +171,14 @@ std::string header_value(const state_header& h, std::string_view key) {
 
 std::string header_difference(const state_header& a, const state_header& b) {
     for (const auto& [k, v] : a) {
-        auto it = std::find_if(b.begin(), b.end(), [&](const auto& kv) { return kv.first == k; });
+        auto it = std::find_if(b.begin(), b.end(),
+                               [&key = k](const auto& kv) { return kv.first == key; });
         if (it == b.end()) return k + ": '" + v + "' vs (absent)";
         if (it->second != v) return k + ": '" + v + "' vs '" + it->second + "'";
     }
     for (const auto& [k, v] : b) {
-        auto it = std::find_if(a.begin(), a.end(), [&](const auto& kv) { return kv.first == k; });
+        auto it = std::find_if(a.begin(), a.end(),
+                               [&key = k](const auto& kv) { return kv.first == key; });
         if (it == a.end()) return k + ": (absent) vs '" + v + "'";
     }
     return {};

@@ -48,7 +48,10 @@ struct string_obj final : heap_obj {
 inline constexpr std::uint32_t max_nesting_depth = 500;
 [[noreturn]] void nesting_limit();
 
+// The destructors of the containers are defined after value (below): clang instantiates an
+// implicit virtual destructor where the class is defined, when value is still incomplete.
 struct list_obj final : heap_obj {
+    ~list_obj() override;
     std::vector<value> items;
     std::uint32_t depth = 1;  ///< 1 + the deepest item's depth
     list_type type = list_type::list;
@@ -56,6 +59,7 @@ struct list_obj final : heap_obj {
 };
 
 struct dict_obj final : heap_obj {
+    ~dict_obj() override;
     std::vector<std::pair<value, value>> items;  ///< insertion order, as Python dicts
     std::uint32_t depth = 1;
     [[nodiscard]] const value* find(const value& key) const;
@@ -206,6 +210,9 @@ class value {
     };
     std::shared_ptr<heap_obj> p_;
 };
+
+inline list_obj::~list_obj() = default;
+inline dict_obj::~dict_obj() = default;
 
 bool is_ascii(std::string_view s) noexcept;
 
