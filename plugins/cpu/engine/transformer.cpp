@@ -362,20 +362,10 @@ std::unique_ptr<transformer> transformer::load(const std::filesystem::path& dir,
     loader ld{ws, w->params, w->widened};
     w->embed = ld.matrix(layout.embed, c.vocab_size, c.hidden_size);
     w->final_norm = ld.norm(layout.final_norm);
-    for (const auto& spec : layout.layers) {
-        weights::layer L;
-        L.in_norm = ld.norm(spec.in_norm);
-        L.post_attn_norm = ld.norm(spec.post_attn_norm);
-        L.pre_ff_norm = ld.norm(spec.pre_ff_norm);
-        L.post_ff_norm = ld.norm(spec.post_ff_norm);
-        L.q_norm = ld.norm(spec.q_norm);
-        L.k_norm = ld.norm(spec.k_norm);
-        L.qkv = ld.stacked(spec.qkv);
-        L.o = ld.stacked(spec.o);
-        L.gate_up = ld.stacked(spec.gate_up);
-        L.down = ld.stacked(spec.down);
-        w->layers.push_back(std::move(L));
-    }
+    for (const auto& spec : layout.layers)
+        w->layers.push_back(model::make_layer<weights::layer>(
+            spec, [&](const auto& n) { return ld.norm(n); },
+            [&](const model::linear_tensors& l) { return ld.stacked(l); }));
     if (layout.lm_head) w->lm_head = ld.stacked(*layout.lm_head);
     w->has_head = layout.has_head;
     w->inv_freq_full = model::rope_inv_freq(c.rope_full, c.head_dim);
