@@ -17,6 +17,7 @@
 #include <polyglot/io/atomic_file.hpp>
 #include <polyglot/text/tiktoken.hpp>
 #include <polyglot/text/tokenizer.hpp>
+#include <polyglot/text/unicode.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -38,24 +39,6 @@ struct row {
     bool has_ids = false;
     std::size_t repeat = 0, count = 0;
 };
-
-void append_utf8(std::string& out, std::uint32_t c) {
-    if (c < 0x80) {
-        out += static_cast<char>(c);
-    } else if (c < 0x800) {
-        out += static_cast<char>(0xC0 | (c >> 6));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    } else if (c < 0x10000) {
-        out += static_cast<char>(0xE0 | (c >> 12));
-        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (c >> 18));
-        out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    }
-}
 
 struct json_reader {
     std::string_view s;
@@ -111,7 +94,7 @@ struct json_reader {
                         const std::uint32_t lo = hex4();
                         u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
                     }
-                    append_utf8(out, u);
+                    polyglot::text::append_utf8(out, u);
                     break;
                 }
                 default:

@@ -401,21 +401,7 @@ struct table_for {
             check(m);
             check_batch(texts, "texts");
             check_ptr(offsets, "offsets");
-            const text_batch_view view(*texts);
-            std::vector<std::int32_t> buf;
-            std::uint64_t total = 0;
-            offsets[0] = 0;
-            for (std::size_t i = 0; i < view.size(); ++i) {
-                buf.clear();
-                m->impl->tokenize(view[i], flags, buf);
-                if (ids && total + buf.size() <= ids_cap)
-                    std::copy(buf.begin(), buf.end(), ids + total);
-                total += buf.size();
-                offsets[i + 1] = total;
-            }
-            if (needed) *needed = total;
-            if (total > ids_cap || (total > 0 && !ids)) return POLYGLOT_STATUS_BUFFER_TOO_SMALL;
-            return POLYGLOT_STATUS_OK;
+            return tokenize_view(m, text_batch_view(*texts), flags, ids, ids_cap, offsets, needed);
         });
     }
     static polyglot_status score(polyglot_model_t m, const polyglot_text_batch* prompts,
@@ -474,21 +460,7 @@ struct table_for {
             if (offsets_cap < texts->n + 1)
                 throw status_error(POLYGLOT_STATUS_INVALID_ARGUMENT,
                                    "tokenize: offsets_cap must be at least n + 1");
-            const text_batch_view view(*texts);
-            std::vector<std::int32_t> buf;
-            std::uint64_t total = 0;
-            offsets[0] = 0;
-            for (std::size_t i = 0; i < view.size(); ++i) {
-                buf.clear();
-                m->impl->tokenize(view[i], flags, buf);
-                if (ids && total + buf.size() <= ids_cap)
-                    std::copy(buf.begin(), buf.end(), ids + total);
-                total += buf.size();
-                offsets[i + 1] = total;
-            }
-            if (needed) *needed = total;
-            if (total > ids_cap || (total > 0 && !ids)) return POLYGLOT_STATUS_BUFFER_TOO_SMALL;
-            return POLYGLOT_STATUS_OK;
+            return tokenize_view(m, text_batch_view(*texts), flags, ids, ids_cap, offsets, needed);
         });
     }
     static polyglot_status score_texts(polyglot_model_t m, const polyglot_texts* prompts,
@@ -547,20 +519,10 @@ struct table_for {
                 throw status_error(POLYGLOT_STATUS_INVALID_ARGUMENT,
                                    "detokenize: offsets_cap must be at least n + 1");
             const id_batch_view view(*seqs);
-            std::string buf;
-            std::uint64_t total = 0;
-            offsets[0] = 0;
-            for (std::size_t i = 0; i < view.size(); ++i) {
-                buf.clear();
-                m->impl->detokenize(view[i], flags, buf);
-                if (text && total + buf.size() <= text_cap)
-                    std::memcpy(text + total, buf.data(), buf.size());
-                total += buf.size();
-                offsets[i + 1] = total;
-            }
-            if (needed) *needed = total;
-            if (total > text_cap || (total > 0 && !text)) return POLYGLOT_STATUS_BUFFER_TOO_SMALL;
-            return POLYGLOT_STATUS_OK;
+            return pack<std::string>(
+                view.size(),
+                [&](std::size_t i, std::string& buf) { m->impl->detokenize(view[i], flags, buf); },
+                text, text_cap, offsets, needed);
         });
     }
     static polyglot_status generate(polyglot_model_t m, const polyglot_generate_request* r,
@@ -706,6 +668,37 @@ struct table_for {
     }
 
   private:
+    // The size protocol of every variable-length output of the ABI: item i's output (from
+    // produce(i, buf)) goes to out[offsets[i], offsets[i + 1]) while it fits in cap; offsets and
+    // *needed always get the full sizes, so a caller can retry with a large enough buffer.
+    template <class Buf, class T, class Produce>
+    static polyglot_status pack(std::size_t n, Produce&& produce, T* out, std::uint64_t cap,
+                                std::uint64_t* offsets, std::uint64_t* needed) {
+        Buf buf;
+        std::uint64_t total = 0;
+        offsets[0] = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            buf.clear();
+            produce(i, buf);
+            if (out && total + buf.size() <= cap) std::copy(buf.begin(), buf.end(), out + total);
+            total += buf.size();
+            offsets[i + 1] = total;
+        }
+        if (needed) *needed = total;
+        if (total > cap || (total > 0 && !out)) return POLYGLOT_STATUS_BUFFER_TOO_SMALL;
+        return POLYGLOT_STATUS_OK;
+    }
+    static polyglot_status tokenize_view(polyglot_model_t m, const text_batch_view& view,
+                                         std::uint32_t flags, std::int32_t* ids,
+                                         std::uint64_t ids_cap, std::uint64_t* offsets,
+                                         std::uint64_t* needed) {
+        return pack<std::vector<std::int32_t>>(
+            view.size(),
+            [&](std::size_t i, std::vector<std::int32_t>& buf) {
+                m->impl->tokenize(view[i], flags, buf);
+            },
+            ids, ids_cap, offsets, needed);
+    }
     static polyglot_plugin_v1 make() {
         const auto& d = Describe();
         polyglot_plugin_v1 t{};

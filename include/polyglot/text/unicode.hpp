@@ -39,6 +39,26 @@ namespace text {
 /// UTF-8 normaliser unchanged.
 [[nodiscard]] std::string nfc(std::string_view utf8);
 
+/// Appends code point @p c (≤ U+10FFFF; the caller has validated it) to @p out as UTF-8.
+/// Header-only so that the tokenizers in plugins/common and the Jinja renderer share it.
+inline void append_utf8(std::string& out, char32_t c) {
+    if (c < 0x80) {
+        out += static_cast<char>(c);
+    } else if (c < 0x800) {
+        out += static_cast<char>(0xC0 | (c >> 6));
+        out += static_cast<char>(0x80 | (c & 0x3F));
+    } else if (c < 0x10000) {
+        out += static_cast<char>(0xE0 | (c >> 12));
+        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (c & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | (c >> 18));
+        out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (c & 0x3F));
+    }
+}
+
 /// @p utf8 with every '\r' and '\n' replaced by ' ' (byte for byte, same length): fastText's
 /// predict reads one line.
 [[nodiscard]] std::string fold_newlines(std::string_view utf8);

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <polyglot/text/unicode.hpp>
 #include <polyglot/version.hpp>
 #include <string>
 #include <string_view>
@@ -188,23 +189,7 @@ inline constexpr char32_t invalid_cp = 0xFFFFFFFF;
     return invalid_cp;
 }
 
-inline void append_utf8(std::string& s, char32_t c) {
-    if (c < 0x80) {
-        s += char(c);
-    } else if (c < 0x800) {
-        s += char(0xC0 | (c >> 6));
-        s += char(0x80 | (c & 0x3F));
-    } else if (c < 0x10000) {
-        s += char(0xE0 | (c >> 12));
-        s += char(0x80 | ((c >> 6) & 0x3F));
-        s += char(0x80 | (c & 0x3F));
-    } else {
-        s += char(0xF0 | (c >> 18));
-        s += char(0x80 | ((c >> 12) & 0x3F));
-        s += char(0x80 | ((c >> 6) & 0x3F));
-        s += char(0x80 | (c & 0x3F));
-    }
-}
+using text::append_utf8;
 
 /// Whether @p s is well-formed UTF-8.
 [[nodiscard]] bool valid_utf8(std::string_view s) noexcept;

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <polyglot/text/unicode.hpp>
 #include <polyglot/version.hpp>
 #include <string>
 #include <string_view>
@@ -28,23 +29,7 @@ inline char32_t decode_utf8(std::string_view s, std::size_t& i) noexcept {
     return cp;
 }
 
-inline void append_utf8(std::string& out, char32_t c) {
-    if (c < 0x80) {
-        out += static_cast<char>(c);
-    } else if (c < 0x800) {
-        out += static_cast<char>(0xC0 | (c >> 6));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    } else if (c < 0x10000) {
-        out += static_cast<char>(0xE0 | (c >> 12));
-        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (c >> 18));
-        out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    }
-}
+using text::append_utf8;
 
 /// Python's str.isspace() for one code point (also what `\s` matches in a str regex).
 constexpr bool is_py_space(char32_t c) noexcept {
