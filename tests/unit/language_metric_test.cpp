@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "support/report.hpp"
 #include "support/require_asset.hpp"
 
 namespace pm = polyglot::metrics;
@@ -17,6 +18,7 @@ namespace pt = polyglot::text;
 static_assert(pm::metric<pm::language_metric>);
 
 namespace {
+using polyglot::testing::finalize_json;
 
 /// lid.176.ftz from the data directory (scripts/bootstrap fetches it); fails the test when absent.
 std::shared_ptr<const pt::langid> model() {
@@ -49,14 +51,6 @@ std::vector<polyglot::record> make_records() {
     };
 }
 
-std::string finalize(const pm::language_metric& m, const pm::language_metric::state& s) {
-    polyglot::io::json_writer w;
-    w.begin_object();
-    m.finalize(s, w);
-    w.end_object();
-    return w.take();
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(rates_on_hand_built_records) {
@@ -64,7 +58,7 @@ BOOST_AUTO_TEST_CASE(rates_on_hand_built_records) {
     const pm::language_metric metric(lid);
     const auto records = make_records();
     const auto s = pm::run_serial(metric, records);
-    const std::string json = finalize(metric, s);
+    const std::string json = finalize_json(metric, s);
     BOOST_TEST_INFO(json);
     BOOST_TEST(s.records == 6u);
     BOOST_TEST(s.with_target == 5u);
@@ -120,21 +114,21 @@ BOOST_AUTO_TEST_CASE(merge_of_splits_equals_single_pass) {
     auto lid = model();
     const pm::language_metric metric(lid);
     const auto records = make_records();
-    const std::string single = finalize(metric, pm::run_serial(metric, records));
+    const std::string single = finalize_json(metric, pm::run_serial(metric, records));
     for (std::size_t cut = 0; cut <= records.size(); ++cut) {
         auto left = pm::run_serial(
             metric, std::vector<polyglot::record>(records.begin(), records.begin() + cut));
         const auto right = pm::run_serial(
             metric, std::vector<polyglot::record>(records.begin() + cut, records.end()));
         metric.merge(left, right);
-        BOOST_TEST(finalize(metric, left) == single);
+        BOOST_TEST(finalize_json(metric, left) == single);
     }
 }
 
 BOOST_AUTO_TEST_CASE(no_records_and_no_targets) {
     auto lid = model();
     const pm::language_metric metric(lid);
-    const std::string empty = finalize(metric, metric.make_state());
+    const std::string empty = finalize_json(metric, metric.make_state());
     BOOST_TEST(empty.find("\"responses_target_lang_rate\":null") != std::string::npos);
     BOOST_TEST(empty.find("\"responses_top_languages\":[]") != std::string::npos);
     BOOST_TEST(empty.find("\"responses_mean_top1_prob\":null") != std::string::npos);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "support/records.hpp"
+#include "support/report.hpp"
 #include "support/require_asset.hpp"
 #include "test_tokenizers.hpp"
 
@@ -25,6 +26,8 @@ using pg::metrics::length_metric;
 
 namespace {
 using pg::testing::make_records;
+using polyglot::testing::finalize_json;
+using polyglot::testing::json_number;
 
 double numpy_percentile(std::vector<std::uint64_t> v, double q) {
     std::sort(v.begin(), v.end());
@@ -35,19 +38,6 @@ double numpy_percentile(std::vector<std::uint64_t> v, double q) {
            (static_cast<double>(v[hi]) - static_cast<double>(v[lo])) * (pos - std::floor(pos));
 }
 
-double key(const std::string& json, const std::string& k) {
-    auto p = json.find("\"" + k + "\":");
-    BOOST_REQUIRE_MESSAGE(p != std::string::npos, "missing key " << k);
-    return std::stod(json.substr(p + k.size() + 3));
-}
-
-std::string finalize(const length_metric& m, const length_metric::state& s) {
-    pg::io::json_writer w;
-    w.begin_object();
-    m.finalize(s, w);
-    w.end_object();
-    return w.take();
-}
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(histogram_quantiles_match_numpy_definition) {
@@ -74,17 +64,17 @@ BOOST_AUTO_TEST_CASE(exact_values_on_hand_built_records) {
         make_records({"a", "bb", "ccc", "", "dddddddddd"}, {"\xc3\xa9", "", "x y", "zz", "w"});
     auto s = pg::metrics::run_serial(m, recs);
     BOOST_TEST(s.prompts.n == 5u);
-    auto js = finalize(m, s);
-    BOOST_TEST(key(js, "prompts_average_length") == 16.0 / 5, tt::tolerance(1e-12));
-    BOOST_TEST(key(js, "prompts_median_length") == 2.0);
-    BOOST_TEST(key(js, "prompts_p90_length") == 7.2, tt::tolerance(1e-12));  // 3 + 0.6 * 7
-    BOOST_TEST(key(js, "prompts_max_length") == 10.0);
-    BOOST_TEST(key(js, "responses_average_length") == 8.0 / 5, tt::tolerance(1e-12));
-    BOOST_TEST(key(js, "responses_average_bytes") == 8.0 / 5, tt::tolerance(1e-12));
-    BOOST_TEST(key(js, "responses_average_code_points") == 7.0 / 5, tt::tolerance(1e-12));
+    auto js = finalize_json(m, s);
+    BOOST_TEST(json_number(js, "prompts_average_length") == 16.0 / 5, tt::tolerance(1e-12));
+    BOOST_TEST(json_number(js, "prompts_median_length") == 2.0);
+    BOOST_TEST(json_number(js, "prompts_p90_length") == 7.2, tt::tolerance(1e-12));  // 3 + 0.6 * 7
+    BOOST_TEST(json_number(js, "prompts_max_length") == 10.0);
+    BOOST_TEST(json_number(js, "responses_average_length") == 8.0 / 5, tt::tolerance(1e-12));
+    BOOST_TEST(json_number(js, "responses_average_bytes") == 8.0 / 5, tt::tolerance(1e-12));
+    BOOST_TEST(json_number(js, "responses_average_code_points") == 7.0 / 5, tt::tolerance(1e-12));
     double words = 0;
     for (const auto& r : recs) words += static_cast<double>(pg::text::count_words(r.response));
-    BOOST_TEST(key(js, "responses_average_words") == words / 5, tt::tolerance(1e-12));
+    BOOST_TEST(json_number(js, "responses_average_words") == words / 5, tt::tolerance(1e-12));
     BOOST_TEST(words == 5.0);  // é, x, y, zz, w
     BOOST_TEST(js.find("\"tokenizer\":\"test:bytes\"") != std::string::npos);
 }
@@ -103,7 +93,7 @@ BOOST_AUTO_TEST_CASE(per_instance_values) {
 
 BOOST_AUTO_TEST_CASE(empty_set_gives_null) {
     length_metric m(pg::testing::bytes());
-    auto js = finalize(m, m.make_state());
+    auto js = finalize_json(m, m.make_state());
     BOOST_TEST(js.find("\"prompts_average_length\":null") != std::string::npos);
     BOOST_TEST(js.find("\"responses_max_length\":null") != std::string::npos);
 }
@@ -129,7 +119,7 @@ BOOST_AUTO_TEST_CASE(merge_of_any_split_equals_one_pass) {
             m.merge(s, pg::metrics::run_serial(m, b));
             m.merge(s, pg::metrics::run_serial(m, c));
             BOOST_TEST((s == whole), "cut " << cut1 << "," << cut2);
-            BOOST_TEST(finalize(m, s) == finalize(m, whole));
+            BOOST_TEST(finalize_json(m, s) == finalize_json(m, whole));
         }
 }
 

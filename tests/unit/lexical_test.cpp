@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "support/records.hpp"
+#include "support/report.hpp"
 #include "test_tokenizers.hpp"
 
 namespace pg = polyglot;
@@ -20,20 +21,8 @@ using pg::metrics::u64_set;
 
 namespace {
 using pg::testing::make_records;
-std::string finalize(const lexical_metric& m, const lexical_metric::state& s) {
-    pg::io::json_writer w;
-    w.begin_object();
-    m.finalize(s, w);
-    w.end_object();
-    return w.take();
-}
-double key(const std::string& json, const std::string& k) {
-    auto p = json.find("\"" + k + "\":");
-    BOOST_REQUIRE_MESSAGE(p != std::string::npos, "missing key " << k);
-    if (json.compare(p + k.size() + 3, 4, "null") == 0)
-        return std::numeric_limits<double>::quiet_NaN();
-    return std::stod(json.substr(p + k.size() + 3));
-}
+using polyglot::testing::finalize_json;
+using polyglot::testing::json_number;
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(u64_set_matches_std_set) {
@@ -58,22 +47,22 @@ BOOST_AUTO_TEST_CASE(exact_distinct_n) {
     // "ab", "ba" have bigrams ab | ba (no "bb"), 2 / 2, and unigrams {a, b} 2 / 4.
     lexical_metric m(pg::testing::bytes());
     auto recs = make_records({"abab", "abc"}, {"ab", "ba"});
-    auto js = finalize(m, pg::metrics::run_serial(m, recs));
-    BOOST_TEST(key(js, "prompts_distinct_1") == 3.0 / 7, tt::tolerance(1e-15));
-    BOOST_TEST(key(js, "prompts_distinct_2") == 3.0 / 5, tt::tolerance(1e-15));
-    BOOST_TEST(key(js, "responses_distinct_1") == 0.5, tt::tolerance(1e-15));
-    BOOST_TEST(key(js, "responses_distinct_2") == 1.0, tt::tolerance(1e-15));
-    BOOST_TEST(key(js, "prompts_unique_bigrams") == 3.0);
+    auto js = finalize_json(m, pg::metrics::run_serial(m, recs));
+    BOOST_TEST(json_number(js, "prompts_distinct_1") == 3.0 / 7, tt::tolerance(1e-15));
+    BOOST_TEST(json_number(js, "prompts_distinct_2") == 3.0 / 5, tt::tolerance(1e-15));
+    BOOST_TEST(json_number(js, "responses_distinct_1") == 0.5, tt::tolerance(1e-15));
+    BOOST_TEST(json_number(js, "responses_distinct_2") == 1.0, tt::tolerance(1e-15));
+    BOOST_TEST(json_number(js, "prompts_unique_bigrams") == 3.0);
 }
 
 BOOST_AUTO_TEST_CASE(edge_cases) {
     lexical_metric m(pg::testing::bytes());
     // Empty texts contribute nothing; one-token texts have no bigram; all-identical tokens.
     auto recs = make_records({"", "x", "zzzz"}, {"", "", ""});
-    auto js = finalize(m, pg::metrics::run_serial(m, recs));
-    BOOST_TEST(key(js, "prompts_distinct_1") == 2.0 / 5, tt::tolerance(1e-15));
-    BOOST_TEST(key(js, "prompts_distinct_2") == 1.0 / 3, tt::tolerance(1e-15));
-    BOOST_TEST(std::isnan(key(js, "responses_distinct_1")));  // 0 / 0 → null
+    auto js = finalize_json(m, pg::metrics::run_serial(m, recs));
+    BOOST_TEST(json_number(js, "prompts_distinct_1") == 2.0 / 5, tt::tolerance(1e-15));
+    BOOST_TEST(json_number(js, "prompts_distinct_2") == 1.0 / 3, tt::tolerance(1e-15));
+    BOOST_TEST(std::isnan(json_number(js, "responses_distinct_1")));  // 0 / 0 → null
 }
 
 BOOST_AUTO_TEST_CASE(merge_of_split_equals_one_pass) {
@@ -88,12 +77,12 @@ BOOST_AUTO_TEST_CASE(merge_of_split_equals_one_pass) {
         r.push_back(b);
     }
     auto recs = make_records(p, r);
-    const auto whole = finalize(m, pg::metrics::run_serial(m, recs));
+    const auto whole = finalize_json(m, pg::metrics::run_serial(m, recs));
     for (std::size_t cut : {0u, 1u, 33u, 79u, 80u}) {
         std::vector<pg::record> a(recs.begin(), recs.begin() + static_cast<long>(cut));
         std::vector<pg::record> b(recs.begin() + static_cast<long>(cut), recs.end());
         auto s = pg::metrics::run_serial(m, a);
         m.merge(s, pg::metrics::run_serial(m, b));
-        BOOST_TEST(finalize(m, s) == whole);
+        BOOST_TEST(finalize_json(m, s) == whole);
     }
 }

@@ -9,25 +9,15 @@
 #include <string>
 #include <vector>
 
+#include "support/report.hpp"
+
 namespace pg = polyglot;
 namespace tt = boost::test_tools;
 using pg::metrics::perplexity_metric;
 
 namespace {
-std::string finalize(const perplexity_metric& m, const perplexity_metric::state& s) {
-    pg::io::json_writer w;
-    w.begin_object();
-    m.finalize(s, w);
-    w.end_object();
-    return w.take();
-}
-double key(const std::string& json, const std::string& k) {
-    auto p = json.find("\"" + k + "\":");
-    BOOST_REQUIRE_MESSAGE(p != std::string::npos, "missing key " << k);
-    if (json.compare(p + k.size() + 3, 4, "null") == 0)
-        return std::numeric_limits<double>::quiet_NaN();
-    return std::stod(json.substr(p + k.size() + 3));
-}
+using polyglot::testing::finalize_json;
+using polyglot::testing::json_number;
 struct fixture {
     std::vector<std::string> responses{"abcd", "\xc3\xa9t\xc3\xa9", "xy", "nan", "inf", "none",
                                        "big"};
@@ -54,18 +44,19 @@ struct fixture {
 BOOST_FIXTURE_TEST_CASE(formulas_and_exclusions, fixture) {
     perplexity_metric m("test-model");
     auto s = pg::metrics::run_serial(m, recs);
-    auto js = finalize(m, s);
+    auto js = finalize_json(m, s);
     const double avg = (std::exp(0.5) + std::exp(1.5) + 1.0) / 3;
-    BOOST_TEST(key(js, "average_perplexity") == avg, tt::tolerance(1e-14));
-    BOOST_TEST(key(js, "corpus_perplexity") == std::exp(5.0 / 7), tt::tolerance(1e-14));
+    BOOST_TEST(json_number(js, "average_perplexity") == avg, tt::tolerance(1e-14));
+    BOOST_TEST(json_number(js, "corpus_perplexity") == std::exp(5.0 / 7), tt::tolerance(1e-14));
     // bytes of valid responses: 4 + 5 + 2
-    BOOST_TEST(key(js, "bits_per_byte") == 5.0 / std::numbers::ln2 / 11, tt::tolerance(1e-14));
-    BOOST_TEST(key(js, "num_valid_samples") == 3);
-    BOOST_TEST(key(js, "num_nan_values") == 1);
-    BOOST_TEST(key(js, "num_inf_values") == 2);
-    BOOST_TEST(key(js, "num_no_scored_tokens") == 1);
-    BOOST_TEST(key(js, "num_truncated") == 1);
-    BOOST_TEST(key(js, "total_samples") == 7);
+    BOOST_TEST(json_number(js, "bits_per_byte") == 5.0 / std::numbers::ln2 / 11,
+               tt::tolerance(1e-14));
+    BOOST_TEST(json_number(js, "num_valid_samples") == 3);
+    BOOST_TEST(json_number(js, "num_nan_values") == 1);
+    BOOST_TEST(json_number(js, "num_inf_values") == 2);
+    BOOST_TEST(json_number(js, "num_no_scored_tokens") == 1);
+    BOOST_TEST(json_number(js, "num_truncated") == 1);
+    BOOST_TEST(json_number(js, "total_samples") == 7);
     BOOST_TEST(js.find("\"base_model\":\"test-model\"") != std::string::npos);
 }
 
@@ -102,7 +93,7 @@ BOOST_AUTO_TEST_CASE(empty_and_missing) {
     perplexity_metric m;
     pg::record r;  // no LM score attached
     std::vector<pg::record> recs{r};
-    auto js = finalize(m, pg::metrics::run_serial(m, recs));
-    BOOST_TEST(std::isnan(key(js, "average_perplexity")));
-    BOOST_TEST(key(js, "num_missing_scores") == 1);
+    auto js = finalize_json(m, pg::metrics::run_serial(m, recs));
+    BOOST_TEST(std::isnan(json_number(js, "average_perplexity")));
+    BOOST_TEST(json_number(js, "num_missing_scores") == 1);
 }

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "support/report.hpp"
 #include "test_cli.hpp"
 #include "test_tokenizers.hpp"
 
@@ -30,6 +31,7 @@ namespace fs = std::filesystem;
 namespace tt = boost::test_tools;
 
 namespace {
+using polyglot::testing::json_number;
 
 /// A deterministic fake LM: sum_nll = 0.01 × bytes(response) + 0.1, n_scored = bytes or 0.
 class fake_scorer final : public pg::scorer {
@@ -125,12 +127,6 @@ run_out run_in_process(std::size_t threads, std::uint64_t limit = 0, std::size_t
     return out;
 }
 
-double key(const std::string& json, const std::string& k) {
-    auto p = json.find("\"" + k + "\": ");
-    BOOST_REQUIRE_MESSAGE(p != std::string::npos, "missing key " << k);
-    return std::stod(json.substr(p + k.size() + 4));
-}
-
 // ---- CLI helpers (test_cli.hpp) ----
 
 using pg::testing::cli_result;
@@ -180,7 +176,7 @@ BOOST_AUTO_TEST_CASE(counts_skips_and_values) {
         ++n;
     }
     BOOST_TEST(n == r.res.num_samples);
-    BOOST_TEST(key(r.report, "average_perplexity") == sum_ppl / static_cast<double>(n),
+    BOOST_TEST(json_number(r.report, "average_perplexity") == sum_ppl / static_cast<double>(n),
                tt::tolerance(1e-12));
     BOOST_TEST(r.instances.rfind("{\"line\":1,\"id\":\"r1\",\"prompt_tokens\":", 0) == 0);
 }
@@ -189,10 +185,13 @@ BOOST_AUTO_TEST_CASE(chunk_size_changes_nothing_but_rounding_of_sums) {
     auto a = run_in_process(2, 0, 256);
     auto b = run_in_process(2, 0, 1000);
     BOOST_TEST(a.instances == b.instances);
-    BOOST_TEST(key(a.report, "prompts_average_length") == key(b.report, "prompts_average_length"));
-    BOOST_TEST(key(a.report, "responses_distinct_2") == key(b.report, "responses_distinct_2"));
-    BOOST_TEST(key(a.report, "average_perplexity") == key(b.report, "average_perplexity"),
-               tt::tolerance(1e-12));
+    BOOST_TEST(json_number(a.report, "prompts_average_length") ==
+               json_number(b.report, "prompts_average_length"));
+    BOOST_TEST(json_number(a.report, "responses_distinct_2") ==
+               json_number(b.report, "responses_distinct_2"));
+    BOOST_TEST(
+        json_number(a.report, "average_perplexity") == json_number(b.report, "average_perplexity"),
+        tt::tolerance(1e-12));
 }
 
 BOOST_AUTO_TEST_CASE(limit_takes_the_first_records) {
@@ -379,10 +378,10 @@ BOOST_AUTO_TEST_CASE(bench_json) {
         BOOST_TEST(r.out.find(k) != std::string::npos, k);
     // tokens = (mean prompt + mean response tokens) × records, an integer.
     auto score = run_cli("score examples/sft/alpha_de.jsonl --metrics length --quiet");
-    const double tokens =
-        (key(score.out, "prompts_average_length") + key(score.out, "responses_average_length")) *
-        200;
-    BOOST_TEST(key(r.out, "tokens") == std::round(tokens));
+    const double tokens = (json_number(score.out, "prompts_average_length") +
+                           json_number(score.out, "responses_average_length")) *
+                          200;
+    BOOST_TEST(json_number(r.out, "tokens") == std::round(tokens));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
