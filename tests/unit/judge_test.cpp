@@ -100,11 +100,9 @@ std::uint32_t attempt_of(std::uint64_t call_seed, std::uint64_t base_seed) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(prompts_equal_the_papers_code) {
-    std::istringstream lines(read_file("tests/data/judge/prompts.jsonl"));
-    std::string line;
-    int n = 0;
-    while (std::getline(lines, line)) {
-        const auto v = an::parse_json(line, "prompts.jsonl");
+    const auto rows =
+        an::parse_json_lines(read_file("tests/data/judge/prompts.jsonl"), "prompts.jsonl");
+    for (const auto& [line_no, v] : rows) {
         const auto fmt = pg::judge::parse_format(v.find("format")->as_string());
         const auto& lang = v.find("language")->as_string();
         const auto& inst = v.find("instruction")->as_string();
@@ -122,17 +120,14 @@ BOOST_AUTO_TEST_CASE(prompts_equal_the_papers_code) {
         }
         BOOST_TEST(arr.back().find("role")->as_string() == "user");
         BOOST_TEST(arr.back().find("content")->as_string() == v.find("user")->as_string());
-        ++n;
     }
-    BOOST_TEST(n == 6);
+    BOOST_TEST(rows.size() == 6u);
 }
 
 BOOST_AUTO_TEST_CASE(prometheus_parser_equals_prometheus_eval) {
-    std::istringstream lines(read_file("tests/data/judge/prometheus_cases.jsonl"));
-    std::string line;
-    int n = 0;
-    while (std::getline(lines, line)) {
-        const auto v = an::parse_json(line, "prometheus_cases.jsonl");
+    const auto rows = an::parse_json_lines(read_file("tests/data/judge/prometheus_cases.jsonl"),
+                                           "prometheus_cases.jsonl");
+    for (const auto& [line_no, v] : rows) {
         const std::string& text = v.find("text")->as_string();
         const auto* score = v.find("score");
         const auto got = pg::judge::parse_prometheus(text);
@@ -143,9 +138,8 @@ BOOST_AUTO_TEST_CASE(prometheus_parser_equals_prometheus_eval) {
             BOOST_TEST((got.why == pg::judge::failure::none));
             BOOST_TEST(got.score == static_cast<int>(score->as_number()));
         }
-        ++n;
     }
-    BOOST_TEST(n == 60);
+    BOOST_TEST(rows.size() == 60u);
     // Feedback is the text before the marker; out-of-range scores are told apart.
     auto v = pg::judge::parse_prometheus("  Sehr gut erklärt.\n[RESULT] 4 ");
     BOOST_TEST(v.feedback == "Sehr gut erklärt.");

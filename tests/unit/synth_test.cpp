@@ -115,11 +115,9 @@ fs::path make_seeds(int n) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(prompts_equal_the_papers_templates) {
-    std::istringstream lines(read_file("tests/data/synth/prompts.jsonl"));
-    std::string line;
-    int n = 0;
-    while (std::getline(lines, line)) {
-        const auto v = an::parse_json(line, "prompts.jsonl");
+    const auto rows =
+        an::parse_json_lines(read_file("tests/data/synth/prompts.jsonl"), "prompts.jsonl");
+    for (const auto& [line_no, v] : rows) {
         const auto& lang = v.find("language")->as_string();
         const auto& prompt = v.find("prompt")->as_string();
         std::vector<std::pair<std::string_view, std::string_view>> ex;
@@ -140,9 +138,8 @@ BOOST_AUTO_TEST_CASE(prompts_equal_the_papers_templates) {
         const std::string& paper = v.find("generate")->as_string();
         BOOST_TEST(drawn.substr(drawn.find("\nAdd diversity")) ==
                    paper.substr(paper.find("\nAdd diversity")));
-        ++n;
     }
-    BOOST_TEST(n == 2);
+    BOOST_TEST(rows.size() == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(plan_filters_shuffles_and_limits) {
