@@ -208,9 +208,7 @@ std::string results_json(std::span<const task> tasks, std::span<const task_resul
         w.end_array();
         w.kv("original_num_docs", t.rows_read);
         w.kv("effective_num_docs", t.items.size());
-        w.key("skipped").begin_object();
-        for (const auto& [k, v] : t.skipped) w.kv(k, v);
-        w.end_object();
+        w.kv_object("skipped", t.skipped);
         w.kv("version", t.version);
         w.end_object();
     }
@@ -303,9 +301,7 @@ std::string details_line(const task& t, std::size_t index, const item_result& re
         else
             w.value(res.prediction);
     }
-    w.key("metrics").begin_object();
-    for (const auto& [k, v] : res.metrics) w.kv(k, v);
-    w.end_object();
+    w.kv_object("metrics", res.metrics);
     w.kv("context_tokens", res.context_tokens);
     w.kv("truncated", res.truncated);
     if (res.failed) w.kv("error", res.error);

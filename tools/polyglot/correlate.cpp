@@ -247,9 +247,7 @@ int run_correlate(int argc, char** argv) {
             for (const auto& r : rk) {
                 w.begin_object();
                 w.kv("name", r.name).kv("file", r.file);
-                w.key("means").begin_object();
-                for (const auto& [g, v] : r.means) w.kv(g, v);
-                w.end_object();
+                w.kv_object("means", r.means);
                 w.end_object();
             }
             w.end_array();

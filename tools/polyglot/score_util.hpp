@@ -68,13 +68,9 @@ inline std::string render_report(const report_info& info, const score::metric_bu
     if (!info.shard.empty()) w.kv("shard", info.shard);
     w.kv("num_samples", res.num_samples);
     w.kv("num_records_read", res.num_records_read);
-    w.key("skipped").begin_object();
-    for (const auto& [k, v] : res.skipped) w.kv(k, v);
-    w.end_object();
+    w.kv_object("skipped", res.skipped);
     w.kv("blank_lines", res.blank_lines);  // not records, not skipped
-    w.key("failed").begin_object();
-    for (const auto& [k, v] : res.failed) w.kv(k, v);
-    w.end_object();
+    w.kv_object("failed", res.failed);
     auto str_or_null = [&](std::string_view k, const std::string& v) {
         w.key(k);
         if (v.empty())

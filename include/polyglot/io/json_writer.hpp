@@ -97,6 +97,14 @@ public:
         return value(v);
     }
 
+    /// `"k": {...}` from a map of names to values (the counters reports keep by reason).
+    template <class Map>
+    json_writer& kv_object(std::string_view k, const Map& m) {
+        key(k).begin_object();
+        for (const auto& [name, v] : m) kv(name, v);
+        return end_object();
+    }
+
     [[nodiscard]] const std::string& str() const noexcept { return out_; }
     std::string take() { return std::move(out_); }
     void clear() {

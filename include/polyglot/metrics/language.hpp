@@ -154,9 +154,7 @@ class language_metric {
         w.kv("empty_prompts", s.prompts.empty);
         w.kv("empty_responses", s.responses.empty);
         w.kv("agreement_records", s.agreement_records);
-        w.key("target_languages").begin_object();
-        for (const auto& [code, count] : s.target_languages) w.kv(code, count);
-        w.end_object();
+        w.kv_object("target_languages", s.target_languages);
         w.kv("model", model_name_);
     }
 
