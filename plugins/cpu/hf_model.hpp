@@ -15,5 +15,9 @@ namespace cpu {
 /// unsupported_error naming the file.
 std::unique_ptr<model> make_hf_model(const model_request& request);
 
+/// The plugin's get_proc_address extensions that come with the engine (POLYGLOT_SELF_TEST_PROC:
+/// the engine's known-answer self-test verdict, run on first request); NULL for other names.
+void* hf_model_proc(const char* name);
+
 }  // namespace cpu
 POLYGLOT_END_NAMESPACE

@@ -12,5 +12,7 @@ std::unique_ptr<model> make_hf_model(const model_request& request) {
                             "': unsupported: native transformer engine not built");
 }
 
+void* hf_model_proc(const char*) { return nullptr; }
+
 }  // namespace cpu
 POLYGLOT_END_NAMESPACE

@@ -112,7 +112,7 @@ const plugin_sdk::plugin_description& describe() {
         .create = &create,
         .score = [] { return std::int32_t{1}; },  // always usable, lowest preference
         .devices = &devices,
-        .get_proc_address = nullptr,
+        .get_proc_address = &hf_model_proc,
     };
     return d;
 }

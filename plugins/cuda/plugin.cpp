@@ -234,12 +234,10 @@ std::unique_ptr<plugin_sdk::model> create(std::string_view config_json) {
         // At load: the known-answer model closest to this one (its architecture path and head
         // size), in its compute type, on its device; a mismatch refuses the model with the
         // numbers (and `--backend auto` falls back to the next plugin).
-        const auto& c = dev->config();
         const elem_type ct = dev->compute_type();
-        const std::int64_t hd = std::max<std::int64_t>(8, c.head_dim + c.head_dim % 2);
-        const auto res =
-            st::run(st::make_model(st::closest_path(c), hd, model_dtype(ct)),
-                    factory(ct, r.device, lo.tf32, lo.tensor_cores), tolerance_for(ct, lo.tf32));
+        const auto res = st::run_for(dev->config(), model_dtype(ct),
+                                     factory(ct, r.device, lo.tf32, lo.tensor_cores),
+                                     tolerance_for(ct, lo.tf32));
         if (!res.passed())
             throw plugin_sdk::status_error(
                 POLYGLOT_STATUS_DEVICE_ERROR,

@@ -125,6 +125,21 @@ BOOST_AUTO_TEST_CASE(the_cpu_engine_passes_every_path) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(the_check_at_load_uses_the_closest_model_at_the_models_head_size) {
+    // What the cpu and cuda plugins run when they load a model: the known model of the
+    // model's architecture path, with its head size (made even) and its weight dtype.
+    auto cfg = st::make_model(st::arch_path::gemma3_sliding_softcap, 32, dtype::f32).config;
+    cfg.head_dim = 41;
+    const auto r = st::run_for(cfg, dtype::bf16, cpu_engine, st::tolerance_for(dtype::f32));
+    BOOST_TEST(r.passed(), r.summary());
+    BOOST_TEST(r.checks.size() == 8u);  // packed (3), cached (2) and pooled (3) checks
+    for (const auto& c : r.checks) BOOST_TEST(c.model == "gemma3-sliding-softcap/bf16/head_dim=42");
+    const auto q = st::make_model(st::arch_path::qwen3_qk_norm, 16, dtype::f32).config;
+    for (const auto& c :
+         st::run_for(q, dtype::f32, cpu_engine, st::tolerance_for(dtype::f32)).checks)
+        BOOST_TEST(c.model == "qwen3-qk-norm/f32/head_dim=16");
+}
+
 BOOST_AUTO_TEST_CASE(a_16_bit_engine_passes_at_the_16_bit_tolerances) {
     // The reference with every stored activation rounded to bf16 / f16 models a correct 16-bit
     // backend: it must pass at the stated 16-bit limits (and fail at the f32 ones, or those

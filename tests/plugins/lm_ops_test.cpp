@@ -223,6 +223,8 @@ BOOST_AUTO_TEST_CASE(info_json_describes_generation) {
             BOOST_TEST(std::int64_t(e["max_token_bytes"]) >= 4);
             BOOST_TEST(std::string_view(e["backend"]) == "cpu");
             BOOST_TEST(std::string_view(e["device"]) == "cpu");
+            // The engine's known-answer self-test for this architecture ran at load and passed.
+            BOOST_TEST(std::string_view(e["self_test"]).starts_with("passed: 1 models, 8 checks"));
         }
     }
 }

@@ -531,6 +531,12 @@ result run(const known_model& m, const device_factory& make, const tolerance& to
     return res;
 }
 
+result run_for(const model::model_config& c, model::dtype weights, const device_factory& make,
+               const tolerance& tol) {
+    const std::int64_t hd = std::max<std::int64_t>(8, c.head_dim + c.head_dim % 2);
+    return run(make_model(closest_path(c), hd, weights), make, tol);
+}
+
 result run_all(std::int64_t head_dim, model::dtype weights, const device_factory& make,
                const tolerance& tol) {
     result all;

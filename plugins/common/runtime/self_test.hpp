@@ -100,6 +100,12 @@ using device_factory = std::function<std::unique_ptr<device_model>(const known_m
 /// Never throws for a device failure: it becomes one of result::failures.
 result run(const known_model& m, const device_factory& make, const tolerance& tol);
 
+/// The check a backend runs when it loads a model of config @p c: the known-answer model of
+/// the closest path (closest_path) with the model's head size (made even, at least 8) and
+/// weights stored as @p weights, on the device @p make builds.
+result run_for(const model::model_config& c, model::dtype weights, const device_factory& make,
+               const tolerance& tol);
+
 /// Every architecture path with heads of @p head_dim and weights stored as @p weights.
 result run_all(std::int64_t head_dim, model::dtype weights, const device_factory& make,
                const tolerance& tol);

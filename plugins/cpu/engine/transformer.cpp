@@ -305,6 +305,7 @@ const model::model_config& transformer::config() const noexcept { return w_->cfg
 bool transformer::has_lm_head() const noexcept { return w_->has_head; }
 std::size_t transformer::parameter_count() const noexcept { return w_->params; }
 std::size_t transformer::pass_tokens() const noexcept { return s_->pass_tokens; }
+model::dtype transformer::stored_dtype() const noexcept { return w_->stored; }
 std::string transformer::weight_dtype() const {
     switch (w_->stored) {
         case model::dtype::bf16:
@@ -325,8 +326,12 @@ std::string transformer::describe_json() const {
            ", \"dtype\": \"" + weight_dtype() + "\", \"compute\": \"f32\", \"isa\": \"" +
            std::string(ck::isa_name(ck::kernels().level)) +
            "\", \"parameters\": " + std::to_string(w_->params) + ", \"config\": \"" +
-           json_escape(w_->cfg.file.string()) + "\"";
+           json_escape(w_->cfg.file.string()) + "\"" +
+           (self_test_.empty() ? std::string()
+                               : ", \"self_test\": \"" + json_escape(self_test_) + "\"");
 }
+
+void transformer::set_self_test(std::string verdict) { self_test_ = std::move(verdict); }
 
 std::size_t transformer::kv_bytes_per_token() const noexcept {
     const auto& c = w_->cfg;
@@ -352,10 +357,15 @@ void transformer::forward(std::span<const runtime::forward_seq> batch) {
 }
 
 std::unique_ptr<transformer> transformer::load(const std::filesystem::path& dir, const options& o) {
+    return create(model::load_model_config(dir), model::weight_set::open(dir), o);
+}
+
+std::unique_ptr<transformer> transformer::create(const model::model_config& config,
+                                                 const model::weight_set& set, const options& o) {
     auto w = std::make_unique<weights>();
-    w->cfg = model::load_model_config(dir);
+    w->cfg = config;
     const auto& c = w->cfg;
-    w->file = model::weight_set::open(dir);
+    w->file = set;
     const auto& ws = w->file;
     w->stored = ws.main_dtype();
     const auto layout = model::text_model_layout(c, ws, o.need_lm_head);

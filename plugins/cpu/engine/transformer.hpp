@@ -26,6 +26,7 @@
 
 #include "common/model_config.hpp"
 #include "common/runtime/device.hpp"
+#include "common/safetensors.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace engine {
@@ -42,6 +43,10 @@ class transformer final : public runtime::device_model {
     /// Loads config.json and the safetensors weights of @p dir (bf16 / f16 weights are widened
     /// to f32 at load).
     static std::unique_ptr<transformer> load(const std::filesystem::path& dir, const options& o);
+    /// The model of @p config over weights already open (@p ws is shared, not copied: the
+    /// engine keeps it alive and reads the weights in place).
+    static std::unique_ptr<transformer> create(const model::model_config& config,
+                                               const model::weight_set& ws, const options& o);
     ~transformer() override;
 
     [[nodiscard]] const model::model_config& config() const noexcept override;
@@ -54,9 +59,14 @@ class transformer final : public runtime::device_model {
     void forward(std::span<const runtime::forward_seq> batch) override;
     void parallel_for(std::size_t n, const std::function<void(std::size_t)>& f) const override;
 
+    /// The verdict of the known-answer self-test run at load (runtime/self_test.hpp), carried
+    /// in describe_json() as "self_test" and from there into reports.
+    void set_self_test(std::string verdict);
+
     [[nodiscard]] std::size_t parameter_count() const noexcept;
     /// Stored dtype of most weights ("f32", "bf16", "f16").
     [[nodiscard]] std::string weight_dtype() const;
+    [[nodiscard]] model::dtype stored_dtype() const noexcept;
 
     static constexpr std::size_t block_tokens = 16;  ///< tokens per KV-cache block
 
@@ -68,6 +78,7 @@ class transformer final : public runtime::device_model {
     void run(std::span<const runtime::forward_seq> batch);
     std::unique_ptr<weights> w_;
     std::unique_ptr<state> s_;
+    std::string self_test_;
 };
 
 }  // namespace engine
