@@ -16,12 +16,14 @@
 #include <vector>
 
 #include "support/require_asset.hpp"
+#include "test_cli.hpp"
 
 namespace tt = boost::test_tools;
 using namespace polyglot;
 using namespace polyglot::analysis;
 
 namespace {
+using polyglot::testing::cli_stdout;
 const std::string ref_dir = "../shared/reference";
 const std::map<std::string, std::string> families{{"olmo3", "pg_scores_base_olmo3.jsonl"},
                                                   {"gemma3-4b", "pg_scores_base_gemma3-4b.jsonl"},
@@ -51,17 +53,6 @@ stats::spearman_result pair(const std::string& a, const std::string& b) {
     return stats::spearman(x, y);
 }
 
-std::string run_cli(const std::string& args, int* rc) {
-    *rc = -1;
-    std::string cmd = polyglot::testing::require_cli() + " " + args + " 2>/dev/null";
-    std::FILE* p = popen(cmd.c_str(), "r");
-    std::string out;
-    char buf[4096];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    *rc = WEXITSTATUS(pclose(p));
-    return out;
-}
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(olmo_vs_gemma_is_087_double_star) {
@@ -123,7 +114,7 @@ BOOST_AUTO_TEST_CASE(cli_json_interfaces) {
     std::string args = "correlate --by teacher_model --value pg_score --languages ar,id,de";
     for (const char* f : {"olmo3", "gemma3-4b", "qwen3-8b", "llama3-8b"})
         args += " \"" + std::string(f) + "=" + ref_dir + "/" + families.at(f) + "\"";
-    auto out = run_cli(args + " --json", &rc);
+    auto out = cli_stdout(args + " --json", &rc);
     BOOST_REQUIRE(rc == 0);
     auto j = parse_json(out, "correlate --json");
     const auto& pairs = j.find("pairs")->as_array();
@@ -136,8 +127,8 @@ BOOST_AUTO_TEST_CASE(cli_json_interfaces) {
                tt::tolerance(1e-12));
     BOOST_TEST(pairs[0].find("p_exact")->is_number());
 
-    out = run_cli("correlate --alpha-robustness " + ref_dir + "/pg_scores_base_olmo3.jsonl --json",
-                  &rc);
+    out = cli_stdout(
+        "correlate --alpha-robustness " + ref_dir + "/pg_scores_base_olmo3.jsonl --json", &rc);
     BOOST_REQUIRE(rc == 0);
     auto r = parse_json(out, "correlate --alpha-robustness --json");
     BOOST_TEST(r.find("alphas")->as_array().size() == 5u);
@@ -149,8 +140,8 @@ BOOST_AUTO_TEST_CASE(cli_json_interfaces) {
     BOOST_TEST(r.find("p")->as_array().size() == 5u);
 
     // a missing value column is one clear error
-    run_cli("correlate --value nope a=" + ref_dir + "/pg_scores_base_olmo3.jsonl b=" + ref_dir +
-                "/pg_scores_base_gemma3-4b.jsonl",
-            &rc);
+    cli_stdout("correlate --value nope a=" + ref_dir + "/pg_scores_base_olmo3.jsonl b=" + ref_dir +
+                   "/pg_scores_base_gemma3-4b.jsonl",
+               &rc);
     BOOST_TEST(rc == 1);
 }

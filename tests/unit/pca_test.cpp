@@ -15,11 +15,13 @@
 #include <vector>
 
 #include "support/require_asset.hpp"
+#include "test_cli.hpp"
 
 namespace tt = boost::test_tools;
 using namespace polyglot;
 
 namespace {
+using polyglot::testing::cli_stdout;
 const std::string data = "tests/data/analysis/";
 constexpr double tol = 1e-8;
 const std::vector<std::string> features{"prompts_distinct_ri",    "responses_distinct_ri",
@@ -83,17 +85,6 @@ void check_case(const std::string& golden, const std::string& csv) {
     }
 }
 
-std::string run_cli(const std::string& args, int* rc = nullptr) {
-    std::string cmd = polyglot::testing::require_cli() + " " + args + " 2>/dev/null";
-    std::FILE* p = popen(cmd.c_str(), "r");
-    std::string out;
-    char buf[4096];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    int status = pclose(p);
-    if (rc) *rc = WEXITSTATUS(status);
-    return out;
-}
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(full_rank_result_target) { check_case("pca_full.json", "pca_full.csv"); }
@@ -127,11 +118,12 @@ BOOST_AUTO_TEST_CASE(bad_input) {
 
 BOOST_AUTO_TEST_CASE(cli_json_interface) {
     int rc = -1;
-    auto out = run_cli("pca " + data + "pca_full.csv --features " +
-                           "prompts_distinct_ri,responses_distinct_ri,average_perplexity,"
-                           "average_rubric_score,prompts_average_length,responses_average_length "
-                           "--target pg_like --json --z-score",
-                       &rc);
+    auto out =
+        cli_stdout("pca " + data + "pca_full.csv --features " +
+                       "prompts_distinct_ri,responses_distinct_ri,average_perplexity,"
+                       "average_rubric_score,prompts_average_length,responses_average_length "
+                       "--target pg_like --json --z-score",
+                   &rc);
     BOOST_REQUIRE(rc == 0);
     auto j = analysis::parse_json(out, "pca --json");
     for (const char* k : {"explained_variance_ratio", "cumulative_variance", "pca_components",
@@ -151,6 +143,6 @@ BOOST_AUTO_TEST_CASE(cli_json_interface) {
     BOOST_TEST(j.find("z_score")->as_object().size() == 60u);
     BOOST_TEST(j.find("z_score")->find("gemma-3-27b-it|ar") != nullptr);
     // a feature that is not a column: one clear error naming the file and the column
-    auto bad = run_cli("pca " + data + "pca_full.csv --features nope --target pg_like", &rc);
+    auto bad = cli_stdout("pca " + data + "pca_full.csv --features nope --target pg_like", &rc);
     BOOST_TEST(rc == 1);
 }

@@ -16,12 +16,14 @@
 #include <vector>
 
 #include "support/require_asset.hpp"
+#include "test_cli.hpp"
 
 namespace tt = boost::test_tools;
 using namespace polyglot;
 using namespace polyglot::analysis;
 
 namespace {
+using polyglot::testing::cli_stdout;
 const std::string ref_dir = "../shared/reference";
 const std::string data = "tests/data/analysis/";
 
@@ -34,18 +36,6 @@ std::vector<double> numbers(const json_value* v) {
     BOOST_REQUIRE(v && v->is_array());
     std::vector<double> out;
     for (const auto& x : v->as_array()) out.push_back(x.as_number());
-    return out;
-}
-
-std::string run_cli(const std::string& args, int* rc) {
-    *rc = -1;
-    std::string cmd = polyglot::testing::require_cli() + " " + args + " 2>/dev/null";
-    std::FILE* p = popen(cmd.c_str(), "r");
-    std::string out;
-    char buf[4096];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    *rc = WEXITSTATUS(pclose(p));
     return out;
 }
 
@@ -253,7 +243,7 @@ BOOST_AUTO_TEST_CASE(bootstrap_is_seeded) {
 BOOST_AUTO_TEST_CASE(cli_rows_json_interface) {
     require_reference();
     int rc;
-    auto out = run_cli("pgscore --rows " + ref_dir + "/pg_scores_base_olmo3.jsonl --json", &rc);
+    auto out = cli_stdout("pgscore --rows " + ref_dir + "/pg_scores_base_olmo3.jsonl --json", &rc);
     BOOST_REQUIRE(rc == 0);
     auto j = parse_json(out, "pgscore --json");
     BOOST_TEST(j.find("rows")->as_array().size() == 60u);
@@ -269,7 +259,7 @@ BOOST_AUTO_TEST_CASE(cli_rows_json_interface) {
     auto g = read_json_file(data + "golden/zscore.json");
     for (const auto& r : g.find("reports")->as_array())
         reps += " " + data + "reports/" + r.find("file")->as_string();
-    out = run_cli("pgscore --reports" + reps + " --json", &rc);
+    out = cli_stdout("pgscore --reports" + reps + " --json", &rc);
     BOOST_REQUIRE(rc == 0);
     auto jz = parse_json(out, "pgscore --reports --json");
     auto want = numbers(g.find("z_global"));
@@ -278,8 +268,8 @@ BOOST_AUTO_TEST_CASE(cli_rows_json_interface) {
     for (std::size_t i = 0; i < 6; ++i)
         BOOST_TEST(rows[i].find("z_score")->as_number() == want[i], tt::tolerance(1e-8));
     // a language with no anchors is one clear error (exit 1)
-    run_cli("pgscore --rows " + ref_dir + "/pg_scores_base_olmo3.jsonl --anchors " + data +
-                "anchors_ar_only.csv",
-            &rc);
+    cli_stdout("pgscore --rows " + ref_dir + "/pg_scores_base_olmo3.jsonl --anchors " + data +
+                   "anchors_ar_only.csv",
+               &rc);
     BOOST_TEST(rc == 1);
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -60,6 +61,21 @@ inline cli_result run_cli(const std::string& args, const std::filesystem::path& 
     std::filesystem::remove(o);
     std::filesystem::remove(e);
     return r;
+}
+
+/// The stdout of `polyglot ARGS` (stderr discarded), and its exit status in *@p rc (-1 when it
+/// did not exit normally), for the commands that need no scoring assets (the analysis ones).
+inline std::string cli_stdout(const std::string& args, int* rc = nullptr) {
+    const std::string cmd = require_cli() + " " + args + " 2>/dev/null";
+    std::FILE* p = ::popen(cmd.c_str(), "r");
+    BOOST_TEST_REQUIRE(p != nullptr, "cannot run " << cmd);
+    std::string out;
+    char buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    const int st = ::pclose(p);
+    if (rc) *rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return out;
 }
 
 /// Starts `polyglot ARGS` (stdout and stderr to /dev/null) and returns its pid.
