@@ -3,7 +3,7 @@
 //  - the known-answer models are the same bytes on every build and have the features they are
 //    meant to test (grouped-query attention, q/k norms, sliding windows, soft-capping,
 //    bidirectional attention);
-//  - an independent correct device, the cpu engine (Eigen, float32, paged KV cache), passes
+//  - an independent correct device, the cpu engine (float32, paged KV cache), passes
 //    every check of every architecture path, packed and cached, with f32 and bf16 weights, at
 //    the head sizes of real models — so the stated tolerances do not reject a correct backend;
 //  - devices with realistic defects fail, and the result names the check and its numbers: a
@@ -12,10 +12,7 @@
 #define BOOST_TEST_MODULE engine_self_test
 #include "common/runtime/self_test.hpp"
 
-#include <unistd.h>
-
 #include <cmath>
-#include <filesystem>
 
 #include "common/runtime/reference_device.hpp"
 #include "engine/transformer.hpp"
@@ -23,31 +20,15 @@
 
 namespace rt = polyglot::runtime;
 namespace st = polyglot::runtime::self_test;
-namespace fs = std::filesystem;
 using polyglot::model::dtype;
 
 namespace {
 
-struct temp_dir {
-    fs::path path =
-        fs::temp_directory_path() /
-        ("polyglot-self-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++));
-    temp_dir() { fs::create_directories(path); }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    static int& counter() {
-        static int n = 0;
-        return n;
-    }
-};
-
-/// The cpu engine loads directories: the known model is written to a temporary one.
+/// The cpu engine over the known model's in-memory weights, as the cpu plugin builds it for
+/// its self-test (plugins/cpu/engine/hf_model.cpp).
 std::unique_ptr<rt::device_model> cpu_engine(const st::known_model& m) {
-    temp_dir t;
-    m.write(t.path);
-    return polyglot::engine::transformer::load(t.path, {.need_lm_head = false, .threads = 2});
+    return polyglot::engine::transformer::create(m.config, m.weights,
+                                                 {.need_lm_head = false, .threads = 2});
 }
 
 /// A device that forwards to another and then spoils something.

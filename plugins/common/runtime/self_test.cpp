@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <numeric>
 #include <polyglot/core/error.hpp>
 #include <polyglot/io/json_writer.hpp>
@@ -263,12 +262,6 @@ std::string fmt(double v) {
 }  // namespace
 
 // ---- known models ---------------------------------------------------------------------------
-
-void known_model::write(const std::filesystem::path& dir) const {
-    std::filesystem::create_directories(dir);
-    std::ofstream(dir / "config.json", std::ios::binary) << config_json;
-    std::ofstream(dir / "model.safetensors", std::ios::binary) << safetensors;
-}
 
 known_model make_model(arch_path path, std::int64_t head_dim, model::dtype weights) {
     if (head_dim < 8 || head_dim % 2)

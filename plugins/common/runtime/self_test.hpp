@@ -15,7 +15,6 @@
 #pragma once
 
 #include <cstdint>
-#include <filesystem>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -49,9 +48,6 @@ struct known_model {
     std::string safetensors;
     model::model_config config;  ///< parsed from config_json
     model::weight_set weights;   ///< over safetensors
-
-    /// Writes config.json and model.safetensors into @p dir (for devices that load directories).
-    void write(const std::filesystem::path& dir) const;
 };
 
 /// Builds the model of @p path with heads of @p head_dim (even, ≥ 8) and weights stored as
