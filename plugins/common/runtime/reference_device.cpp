@@ -187,10 +187,27 @@ struct forward_pass {
     void mlp_block(std::size_t li);
     void final_norm(reference_device::sequence_output& out) const;
     void head(reference_device::sequence_output& out) const;
-    // attention_block's parts
+    // the blocks' parts
     void qkv_rope(std::size_t li, bool sliding);
     void attend(std::size_t window);
+    void norm_input(const vec& norm);
+    void add_residual(const vec& post_norm);
 };
+
+/// h = RMSNorm(x) with @p norm's weights, as stored.
+void forward_pass::norm_input(const vec& norm) {
+    h = x;
+    for (std::size_t r = 0; r < n; ++r) rms_norm(h.data() + r * d, d, norm, eps);
+    W.store(h);
+}
+
+/// x += tmp (a block's output, as stored; Gemma 3: after @p post_norm).
+void forward_pass::add_residual(const vec& post_norm) {
+    W.store(tmp);
+    if (c.sandwich_norms)
+        for (std::size_t r = 0; r < n; ++r) rms_norm(tmp.data() + r * d, d, post_norm, eps);
+    for (std::size_t i = 0; i < n * d; ++i) x[i] += tmp[i];
+}
 
 /// Embeddings (Gemma: times sqrt(hidden_size), a float32 constant in transformers).
 void forward_pass::embed() {
@@ -207,9 +224,7 @@ void forward_pass::embed() {
 void forward_pass::qkv_rope(std::size_t li, bool sliding) {
     const auto& L = W.layers[li];
     const auto& inv_freq = sliding ? W.inv_freq_sliding : W.inv_freq_full;
-    h = x;
-    for (std::size_t r = 0; r < n; ++r) rms_norm(h.data() + r * d, d, L.in_norm, eps);
-    W.store(h);
+    norm_input(L.in_norm);
     L.qkv.apply(h, n, qkv);
     W.store(qkv);
     for (std::size_t r = 0; r < n; ++r) {
@@ -284,18 +299,13 @@ void forward_pass::attention_block(std::size_t li) {
     attend(sliding ? std::size_t(c.sliding_window) : 0);
     W.store(attn);
     L.o.apply(attn, n, tmp);
-    W.store(tmp);
-    if (c.sandwich_norms)
-        for (std::size_t r = 0; r < n; ++r) rms_norm(tmp.data() + r * d, d, L.post_attn_norm, eps);
-    for (std::size_t i = 0; i < n * d; ++i) x[i] += tmp[i];
+    add_residual(L.post_attn_norm);
 }
 
 /// MLP block: pre-MLP norm, the gated MLP (Gemma 3: post-MLP norm) and the residual add.
 void forward_pass::mlp_block(std::size_t li) {
     const auto& L = W.layers[li];
-    h = x;
-    for (std::size_t r = 0; r < n; ++r) rms_norm(h.data() + r * d, d, L.pre_ff_norm, eps);
-    W.store(h);
+    norm_input(L.pre_ff_norm);
     L.gate_up.apply(h, n, gu);
     W.store(gu);
     for (std::size_t r = 0; r < n; ++r)
@@ -304,10 +314,7 @@ void forward_pass::mlp_block(std::size_t li) {
                 activation(c.act, gu[r * 2 * inter + i]) * gu[r * 2 * inter + inter + i];
     W.store(mlp);
     L.down.apply(mlp, n, tmp);
-    W.store(tmp);
-    if (c.sandwich_norms)
-        for (std::size_t r = 0; r < n; ++r) rms_norm(tmp.data() + r * d, d, L.post_ff_norm, eps);
-    for (std::size_t i = 0; i < n * d; ++i) x[i] += tmp[i];
+    add_residual(L.post_ff_norm);
 }
 
 /// The final-normed hidden states.
