@@ -551,6 +551,7 @@ void lm_runtime::score_ids(std::span<const std::span<const std::int32_t>> seqs,
     plan.release_all();
     meter.update(items_done, tokens_done, true);
 }
+
 // ---- GENERATE -----------------------------------------------------------------------------------
 
 namespace {
