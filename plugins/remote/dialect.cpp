@@ -13,7 +13,7 @@
 #include <limits>
 #include <polyglot/io/json_writer.hpp>
 
-#include "common/json_util.hpp"
+#include "base/json/util.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace remote {

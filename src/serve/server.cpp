@@ -20,7 +20,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
-#include <polyglot/analysis/json_value.hpp>
+#include <polyglot/json/value.hpp>
 #include <polyglot/core/error.hpp>
 #include <polyglot/io/json_writer.hpp>
 #include <polyglot/plugin/host.hpp>

@@ -4,7 +4,7 @@
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <iostream>
-#include <polyglot/analysis/json_value.hpp>
+#include <polyglot/json/value.hpp>
 #include <polyglot/core/error.hpp>
 #include <polyglot/io/json_writer.hpp>
 #include <polyglot/plugin/host.hpp>
