@@ -3,14 +3,8 @@
 // allows them), jinja2's loop.cycle / loop.changed, and Python's str.format and printf-style
 // `%` formatting.
 #include <algorithm>
-#include <cctype>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
-#include <cstring>
-#include <ctime>
-#include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -136,198 +130,295 @@ value renderer::str_result(std::string s, const value& self) {
     return value::string(std::move(s), self.is_markup());
 }
 
-value renderer::str_method(const value& self, const std::string& name, arglist& a) {
+namespace {
+
+// ---- str methods -----------------------------------------------------------------------------
+
+/// str.strip(), str.lstrip(), str.rstrip()
+value str_strip_chars(renderer& rd, const value& self, const std::string& name, arglist& a) {
     const std::string& s = self.str();
-    if (name == "strip" || name == "lstrip" || name == "rstrip") {
-        auto b = bind(name.c_str(), a, {{"chars", false}});
-        const value* chars = nullptr;
-        if (b[0].first && !b[0].second.is_none()) {
-            str_arg(b[0].second, "strip arg");
-            chars = &b[0].second;
+    auto b = rd.bind(name.c_str(), a, {{"chars", false}});
+    const value* chars = nullptr;
+    if (b[0].first && !b[0].second.is_none()) {
+        rd.str_arg(b[0].second, "strip arg");
+        chars = &b[0].second;
+    }
+    return rd.str_result(py_strip(s, chars, name != "rstrip", name != "lstrip"), self);
+}
+
+/// str.split(), str.rsplit()
+value str_split_sep(renderer& rd, const value& self, const std::string& name, arglist& a) {
+    const std::string& s = self.str();
+    auto b = rd.bind(name.c_str(), a, {{"sep", false}, {"maxsplit", false}});
+    const std::int64_t maxsplit = b[1].first ? rd.int_arg(b[1].second, "maxsplit") : -1;
+    if (!b[0].first || b[0].second.is_none())
+        return value::list(name == "split" ? py_split_ws(s, maxsplit) : py_rsplit_ws(s, maxsplit));
+    const std::string& sep = rd.str_arg(b[0].second, "sep");
+    if (sep.empty()) runtime_fail("ValueError: empty separator");
+    std::vector<value> out;
+    if (name == "split") {
+        std::size_t i = 0;
+        for (;;) {
+            if (maxsplit >= 0 && static_cast<std::int64_t>(out.size()) == maxsplit) break;
+            const std::size_t f = s.find(sep, i);
+            if (f == std::string::npos) break;
+            out.push_back(str_value(s.substr(i, f - i)));
+            i = f + sep.size();
         }
-        return str_result(py_strip(s, chars, name != "rstrip", name != "lstrip"), self);
-    }
-    if (name == "split" || name == "rsplit") {
-        auto b = bind(name.c_str(), a, {{"sep", false}, {"maxsplit", false}});
-        const std::int64_t maxsplit = b[1].first ? int_arg(b[1].second, "maxsplit") : -1;
-        if (!b[0].first || b[0].second.is_none())
-            return value::list(name == "split" ? py_split_ws(s, maxsplit)
-                                               : py_rsplit_ws(s, maxsplit));
-        const std::string& sep = str_arg(b[0].second, "sep");
-        if (sep.empty()) runtime_fail("ValueError: empty separator");
-        std::vector<value> out;
-        if (name == "split") {
-            std::size_t i = 0;
-            for (;;) {
-                if (maxsplit >= 0 && static_cast<std::int64_t>(out.size()) == maxsplit) break;
-                const std::size_t f = s.find(sep, i);
-                if (f == std::string::npos) break;
-                out.push_back(str_value(s.substr(i, f - i)));
-                i = f + sep.size();
-            }
-            out.push_back(str_value(s.substr(i)));
-        } else {
-            std::size_t e = s.size();
-            for (;;) {
-                if (maxsplit >= 0 && static_cast<std::int64_t>(out.size()) == maxsplit) break;
-                if (e < sep.size()) break;
-                const std::size_t f = s.rfind(sep, e - sep.size());
-                if (f == std::string::npos) break;
-                out.push_back(str_value(s.substr(f + sep.size(), e - f - sep.size())));
-                e = f;
-            }
-            out.push_back(str_value(s.substr(0, e)));
-            std::reverse(out.begin(), out.end());
+        out.push_back(str_value(s.substr(i)));
+    } else {
+        std::size_t e = s.size();
+        for (;;) {
+            if (maxsplit >= 0 && static_cast<std::int64_t>(out.size()) == maxsplit) break;
+            if (e < sep.size()) break;
+            const std::size_t f = s.rfind(sep, e - sep.size());
+            if (f == std::string::npos) break;
+            out.push_back(str_value(s.substr(f + sep.size(), e - f - sep.size())));
+            e = f;
         }
-        return value::list(std::move(out));
+        out.push_back(str_value(s.substr(0, e)));
+        std::reverse(out.begin(), out.end());
     }
-    if (name == "startswith" || name == "endswith") {
-        if (a.pos.size() != 1 || !a.kw.empty())
-            unsupported(name + "() with start/end arguments is not supported");
-        std::vector<value> cands;
-        if (a.pos[0].is_string()) {
-            cands.push_back(a.pos[0]);
-        } else if (a.pos[0].kind() == vk::list && a.pos[0].list().type == list_type::tuple) {
-            cands = a.pos[0].list().items;
-        } else {
-            runtime_fail("TypeError: " + name + " first arg must be str or a tuple of str, not " +
-                         type_name(a.pos[0]));
-        }
-        for (const auto& c : cands) {
-            const std::string& p = str_arg(c, "tuple for startswith must only contain str");
-            if (p.size() > s.size()) continue;
-            if (name == "startswith" ? s.compare(0, p.size(), p) == 0
-                                     : s.compare(s.size() - p.size(), p.size(), p) == 0)
-                return value::boolean(true);
-        }
-        return value::boolean(false);
+    return value::list(std::move(out));
+}
+
+/// str.startswith(), str.endswith()
+value str_starts_ends(renderer& rd, const value& self, const std::string& name, arglist& a) {
+    const std::string& s = self.str();
+    if (a.pos.size() != 1 || !a.kw.empty())
+        unsupported(name + "() with start/end arguments is not supported");
+    std::vector<value> cands;
+    if (a.pos[0].is_string()) {
+        cands.push_back(a.pos[0]);
+    } else if (a.pos[0].kind() == vk::list && a.pos[0].list().type == list_type::tuple) {
+        cands = a.pos[0].list().items;
+    } else {
+        runtime_fail("TypeError: " + name + " first arg must be str or a tuple of str, not " +
+                     type_name(a.pos[0]));
     }
-    if (name == "lower" || name == "upper" || name == "title" || name == "capitalize" ||
-        name == "swapcase" || name == "casefold") {
-        bind(name.c_str(), a, {});
-        if (name == "lower") return str_result(py_lower(s), self);
-        if (name == "upper") return str_result(py_upper(s), self);
-        if (name == "title") return str_result(py_title(s), self);
-        if (name == "capitalize") return str_result(py_capitalize(s), self);
-        if (name == "swapcase") return str_result(py_swapcase(s), self);
-        if (self.str_ascii()) return str_result(py_lower(s), self);
-        unsupported("casefold() of non-ASCII text is not supported");
+    for (const auto& c : cands) {
+        const std::string& p = rd.str_arg(c, "tuple for startswith must only contain str");
+        if (p.size() > s.size()) continue;
+        if (name == "startswith" ? s.compare(0, p.size(), p) == 0
+                                 : s.compare(s.size() - p.size(), p.size(), p) == 0)
+            return value::boolean(true);
     }
-    if (name == "replace") {
-        auto b = bind("replace", a, {{"old", true}, {"new", true}, {"count", false}});
-        const std::int64_t count = b[2].first ? int_arg(b[2].second, "count") : -1;
-        std::string r = py_replace(s, str_arg(b[0].second, "replace() argument 1"),
-                                   str_arg(b[1].second, "replace() argument 2"), count);
-        return str_result(std::move(r), self);
+    return value::boolean(false);
+}
+
+/// str.lower(), str.upper(), str.title(), str.capitalize(), str.swapcase(), str.casefold()
+value str_case(renderer& rd, const value& self, const std::string& name, arglist& a) {
+    const std::string& s = self.str();
+    rd.bind(name.c_str(), a, {});
+    if (name == "lower") return rd.str_result(py_lower(s), self);
+    if (name == "upper") return rd.str_result(py_upper(s), self);
+    if (name == "title") return rd.str_result(py_title(s), self);
+    if (name == "capitalize") return rd.str_result(py_capitalize(s), self);
+    if (name == "swapcase") return rd.str_result(py_swapcase(s), self);
+    if (self.str_ascii()) return rd.str_result(py_lower(s), self);
+    unsupported("casefold() of non-ASCII text is not supported");
+}
+
+/// str.replace()
+value str_replace(renderer& rd, const value& self, const std::string& /*name*/, arglist& a) {
+    const std::string& s = self.str();
+    auto b = rd.bind("replace", a, {{"old", true}, {"new", true}, {"count", false}});
+    const std::int64_t count = b[2].first ? rd.int_arg(b[2].second, "count") : -1;
+    std::string r = py_replace(s, rd.str_arg(b[0].second, "replace() argument 1"),
+                               rd.str_arg(b[1].second, "replace() argument 2"), count);
+    return rd.str_result(std::move(r), self);
+}
+
+/// str.find(), str.rfind(), str.index(), str.rindex(), str.count()
+value str_find_count(renderer& rd, const value& self, const std::string& name, arglist& a) {
+    const std::string& s = self.str();
+    if (a.pos.size() != 1 || !a.kw.empty())
+        unsupported(name + "() with start/end arguments is not supported");
+    const std::string& sub = rd.str_arg(a.pos[0], "must be str");
+    if (name == "count") {
+        if (sub.empty()) return value::integer(static_cast<std::int64_t>(str_len(self)) + 1);
+        std::int64_t n = 0;
+        for (std::size_t i = s.find(sub); i != std::string::npos; i = s.find(sub, i + sub.size()))
+            ++n;
+        return value::integer(n);
     }
-    if (name == "find" || name == "rfind" || name == "index" || name == "rindex" ||
-        name == "count") {
-        if (a.pos.size() != 1 || !a.kw.empty())
-            unsupported(name + "() with start/end arguments is not supported");
-        const std::string& sub = str_arg(a.pos[0], "must be str");
-        if (name == "count") {
-            if (sub.empty()) return value::integer(static_cast<std::int64_t>(str_len(self)) + 1);
-            std::int64_t n = 0;
-            for (std::size_t i = s.find(sub); i != std::string::npos;
-                 i = s.find(sub, i + sub.size()))
-                ++n;
-            return value::integer(n);
-        }
-        const std::size_t f = name[0] == 'r' ? s.rfind(sub) : s.find(sub);
-        if (f == std::string::npos) {
-            if (name == "index" || name == "rindex")
-                runtime_fail("ValueError: substring not found");
-            return value::integer(-1);
-        }
-        return value::integer(static_cast<std::int64_t>(count_code_points(s.substr(0, f))));
+    const std::size_t f = name[0] == 'r' ? s.rfind(sub) : s.find(sub);
+    if (f == std::string::npos) {
+        if (name == "index" || name == "rindex") runtime_fail("ValueError: substring not found");
+        return value::integer(-1);
     }
-    if (name == "join") {
-        auto b = bind("join", a, {{"iterable", true}});
-        std::string r;
-        bool first = true;
-        for (const auto& x : materialize(b[0].second)) {
-            if (!x.is_string())
-                runtime_fail("TypeError: sequence item: expected str instance, " + type_name(x) +
-                             " found");
-            if (!first) r += s;
-            first = false;
-            r += x.str();
-            check_size(r.size());
-        }
-        return str_result(std::move(r), self);
+    return value::integer(static_cast<std::int64_t>(count_code_points(s.substr(0, f))));
+}
+
+/// str.join()
+value str_join(renderer& rd, const value& self, const std::string& /*name*/, arglist& a) {
+    const std::string& s = self.str();
+    auto b = rd.bind("join", a, {{"iterable", true}});
+    std::string r;
+    bool first = true;
+    for (const auto& x : rd.materialize(b[0].second)) {
+        if (!x.is_string())
+            runtime_fail("TypeError: sequence item: expected str instance, " + type_name(x) +
+                         " found");
+        if (!first) r += s;
+        first = false;
+        r += x.str();
+        rd.check_size(r.size());
     }
-    if (name == "splitlines") {
-        auto b = bind("splitlines", a, {{"keepends", false}});
-        const bool keep = b[0].first && truthy(b[0].second);
-        std::vector<value> out;
-        std::size_t i = 0, start = 0;
-        while (i < s.size()) {
-            const std::size_t at = i;
-            const char32_t c = decode_utf8(s, i);
-            if (!is_py_linebreak(c)) continue;
-            std::size_t end = i;
-            if (c == '\r' && i < s.size() && s[i] == '\n') end = ++i;
-            out.push_back(str_value(s.substr(start, (keep ? end : at) - start)));
-            start = i;
-        }
-        if (start < s.size()) out.push_back(str_value(s.substr(start)));
-        return value::list(std::move(out));
+    return rd.str_result(std::move(r), self);
+}
+
+/// str.splitlines()
+value str_splitlines(renderer& rd, const value& self, const std::string& /*name*/, arglist& a) {
+    const std::string& s = self.str();
+    auto b = rd.bind("splitlines", a, {{"keepends", false}});
+    const bool keep = b[0].first && truthy(b[0].second);
+    std::vector<value> out;
+    std::size_t i = 0, start = 0;
+    while (i < s.size()) {
+        const std::size_t at = i;
+        const char32_t c = decode_utf8(s, i);
+        if (!is_py_linebreak(c)) continue;
+        std::size_t end = i;
+        if (c == '\r' && i < s.size() && s[i] == '\n') end = ++i;
+        out.push_back(str_value(s.substr(start, (keep ? end : at) - start)));
+        start = i;
     }
-    if (name == "isspace" || name == "isalpha" || name == "isdigit" || name == "isalnum" ||
-        name == "isdecimal" || name == "isnumeric" || name == "islower" || name == "isupper" ||
-        name == "istitle" || name == "isascii") {
-        bind(name.c_str(), a, {});
-        if (name == "isspace")
-            return value::boolean(!s.empty() && leading_space_bytes(s) == s.size());
-        if (name == "isascii") return value::boolean(self.str_ascii());
-        if (name == "isalpha") return value::boolean(py_isalpha(s));
-        if (name == "isdigit") return value::boolean(py_isdigit(s));
-        if (name == "isalnum") return value::boolean(py_isalnum(s));
-        if (name == "isdecimal") return value::boolean(py_isdecimal(s));
-        if (name == "isnumeric") return value::boolean(py_isnumeric(s));
-        if (name == "islower") return value::boolean(py_islower(s));
-        if (name == "isupper") return value::boolean(py_isupper(s));
-        return value::boolean(py_istitle(s));
+    if (start < s.size()) out.push_back(str_value(s.substr(start)));
+    return value::list(std::move(out));
+}
+
+/// str.isspace(), str.isalpha(), str.isdigit(), str.isalnum(), str.isdecimal(), str.isnumeric(),
+/// str.islower(), str.isupper(), str.istitle(), str.isascii()
+value str_char_class(renderer& rd, const value& self, const std::string& name, arglist& a) {
+    const std::string& s = self.str();
+    rd.bind(name.c_str(), a, {});
+    if (name == "isspace") return value::boolean(!s.empty() && leading_space_bytes(s) == s.size());
+    if (name == "isascii") return value::boolean(self.str_ascii());
+    if (name == "isalpha") return value::boolean(py_isalpha(s));
+    if (name == "isdigit") return value::boolean(py_isdigit(s));
+    if (name == "isalnum") return value::boolean(py_isalnum(s));
+    if (name == "isdecimal") return value::boolean(py_isdecimal(s));
+    if (name == "isnumeric") return value::boolean(py_isnumeric(s));
+    if (name == "islower") return value::boolean(py_islower(s));
+    if (name == "isupper") return value::boolean(py_isupper(s));
+    return value::boolean(py_istitle(s));
+}
+
+/// str.removeprefix(), str.removesuffix()
+value str_remove_affix(renderer& rd, const value& self, const std::string& name, arglist& a) {
+    const std::string& s = self.str();
+    auto b = rd.bind(name.c_str(), a, {{"affix", true}});
+    const std::string& p = rd.str_arg(b[0].second, name.c_str());
+    if (name == "removeprefix" && s.compare(0, p.size(), p) == 0 && p.size() <= s.size())
+        return rd.str_result(s.substr(p.size()), self);
+    if (name == "removesuffix" && !p.empty() && p.size() <= s.size() &&
+        s.compare(s.size() - p.size(), p.size(), p) == 0)
+        return rd.str_result(s.substr(0, s.size() - p.size()), self);
+    return self;
+}
+
+/// str.partition(), str.rpartition()
+value str_partition(renderer& rd, const value& self, const std::string& name, arglist& a) {
+    const std::string& s = self.str();
+    auto b = rd.bind(name.c_str(), a, {{"sep", true}});
+    const std::string& sep = rd.str_arg(b[0].second, "sep");
+    if (sep.empty()) runtime_fail("ValueError: empty separator");
+    const std::size_t f = name == "partition" ? s.find(sep) : s.rfind(sep);
+    if (f == std::string::npos) {
+        if (name == "partition") return tuple_of({self, str_value(""), str_value("")});
+        return tuple_of({str_value(""), str_value(""), self});
     }
-    if (name == "removeprefix" || name == "removesuffix") {
-        auto b = bind(name.c_str(), a, {{"affix", true}});
-        const std::string& p = str_arg(b[0].second, name.c_str());
-        if (name == "removeprefix" && s.compare(0, p.size(), p) == 0 && p.size() <= s.size())
-            return str_result(s.substr(p.size()), self);
-        if (name == "removesuffix" && !p.empty() && p.size() <= s.size() &&
-            s.compare(s.size() - p.size(), p.size(), p) == 0)
-            return str_result(s.substr(0, s.size() - p.size()), self);
-        return self;
-    }
-    if (name == "partition" || name == "rpartition") {
-        auto b = bind(name.c_str(), a, {{"sep", true}});
-        const std::string& sep = str_arg(b[0].second, "sep");
-        if (sep.empty()) runtime_fail("ValueError: empty separator");
-        const std::size_t f = name == "partition" ? s.find(sep) : s.rfind(sep);
-        if (f == std::string::npos) {
-            if (name == "partition") return tuple_of({self, str_value(""), str_value("")});
-            return tuple_of({str_value(""), str_value(""), self});
-        }
-        return tuple_of(
-            {str_value(s.substr(0, f)), str_value(sep), str_value(s.substr(f + sep.size()))});
-    }
-    if (name == "center" || name == "ljust" || name == "rjust") {
-        if (a.pos.size() != 1 || !a.kw.empty())
-            unsupported(name + "() with a fill character is not supported");
-        return str_result(pad(s, str_len(self), int_arg(a.pos[0], "width"), name), self);
-    }
-    if (name == "zfill") {
-        auto b = bind("zfill", a, {{"width", true}});
-        const std::int64_t width = int_arg(b[0].second, "width");
-        const auto n = static_cast<std::int64_t>(str_len(self));
-        if (width <= n) return self;
-        std::string fill(static_cast<std::size_t>(width - n), '0');
-        if (!s.empty() && (s[0] == '+' || s[0] == '-'))
-            return str_result(s.substr(0, 1) + fill + s.substr(1), self);
-        return str_result(fill + s, self);
-    }
-    if (name == "format") return str_result(str_format(s, a), self);
-    unsupported("str." + name + "() is not supported");
+    return tuple_of(
+        {str_value(s.substr(0, f)), str_value(sep), str_value(s.substr(f + sep.size()))});
+}
+
+/// str.center(), str.ljust(), str.rjust()
+value str_justify(renderer& rd, const value& self, const std::string& name, arglist& a) {
+    const std::string& s = self.str();
+    if (a.pos.size() != 1 || !a.kw.empty())
+        unsupported(name + "() with a fill character is not supported");
+    return rd.str_result(rd.pad(s, str_len(self), rd.int_arg(a.pos[0], "width"), name), self);
+}
+
+/// str.zfill()
+value str_zfill(renderer& rd, const value& self, const std::string& /*name*/, arglist& a) {
+    const std::string& s = self.str();
+    auto b = rd.bind("zfill", a, {{"width", true}});
+    const std::int64_t width = rd.int_arg(b[0].second, "width");
+    const auto n = static_cast<std::int64_t>(str_len(self));
+    if (width <= n) return self;
+    std::string fill(static_cast<std::size_t>(width - n), '0');
+    if (!s.empty() && (s[0] == '+' || s[0] == '-'))
+        return rd.str_result(s.substr(0, 1) + fill + s.substr(1), self);
+    return rd.str_result(fill + s, self);
+}
+
+/// str.format()
+value str_format_method(renderer& rd, const value& self, const std::string& /*name*/, arglist& a) {
+    const std::string& s = self.str();
+    return rd.str_result(rd.str_format(s, a), self);
+}
+
+using str_method_fn = value (*)(renderer& rd, const value& self, const std::string& name,
+                                arglist& a);
+
+struct str_method_entry {
+    std::string_view name;
+    str_method_fn fn;
+};
+
+/// The str methods this interpreter implements, by name (the sandbox's list of str methods is
+/// renderer::is_str_method; calling one that is not here is an error).
+constexpr str_method_entry str_methods[] = {
+    {"strip", str_strip_chars},
+    {"lstrip", str_strip_chars},
+    {"rstrip", str_strip_chars},
+    {"split", str_split_sep},
+    {"rsplit", str_split_sep},
+    {"startswith", str_starts_ends},
+    {"endswith", str_starts_ends},
+    {"lower", str_case},
+    {"upper", str_case},
+    {"title", str_case},
+    {"capitalize", str_case},
+    {"swapcase", str_case},
+    {"casefold", str_case},
+    {"replace", str_replace},
+    {"find", str_find_count},
+    {"rfind", str_find_count},
+    {"index", str_find_count},
+    {"rindex", str_find_count},
+    {"count", str_find_count},
+    {"join", str_join},
+    {"splitlines", str_splitlines},
+    {"isspace", str_char_class},
+    {"isalpha", str_char_class},
+    {"isdigit", str_char_class},
+    {"isalnum", str_char_class},
+    {"isdecimal", str_char_class},
+    {"isnumeric", str_char_class},
+    {"islower", str_char_class},
+    {"isupper", str_char_class},
+    {"istitle", str_char_class},
+    {"isascii", str_char_class},
+    {"removeprefix", str_remove_affix},
+    {"removesuffix", str_remove_affix},
+    {"partition", str_partition},
+    {"rpartition", str_partition},
+    {"center", str_justify},
+    {"ljust", str_justify},
+    {"rjust", str_justify},
+    {"zfill", str_zfill},
+    {"format", str_format_method},
+};
+
+}  // namespace
+
+value renderer::str_method(const value& self, const std::string& name, arglist& a) {
+    const int k = registry_find(str_methods, name);
+    if (k < 0) unsupported("str." + name + "() is not supported");
+    return str_methods[k].fn(*this, self, name, a);
 }
 
 std::string renderer::pad(const std::string& s, std::size_t len, std::int64_t width,

@@ -17,7 +17,6 @@
 #include <vector>
 
 #include "text/jinja/ast.hpp"
-#include "text/jinja/builtins.hpp"
 #include "text/jinja/jinja.hpp"
 #include "text/jinja/objects.hpp"
 #include "text/jinja/pyobject.hpp"
@@ -146,20 +145,14 @@ class renderer {
 
     // -- filters (filters.cpp)
 
-    static value ignore_case(value v);
     value call_filter_node(const expr& e, value input, const scope_ptr& sc);
     value call_filter_by_name(const value& name, value input, arglist args);
-    std::size_t py_len(const value& v);
-    value call_filter(filter_kind f, const std::string& name, value in, arglist a);
-    static double py_round(double x, std::int64_t n);
-    std::string jinja_title(const std::string& s);
-    value filter_map(value in, arglist a);
-    value filter_select(value in, arglist a, bool select, bool lookup_attr);
+    value call_filter(int id, const std::string& name, value in, arglist a);
 
     // -- tests (tests.cpp)
 
     bool call_test_node(const expr& e, const scope_ptr& sc);
-    bool call_test(test_kind t, const value& v, const arglist& args_in);
+    bool call_test(int id, const value& v, const arglist& args_in);
 
   private:
     const program& prog_;
