@@ -3,7 +3,6 @@
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <cstring>
-#include <iostream>
 #include <map>
 #include <polyglot/analysis/format.hpp>
 #include <polyglot/analysis/inputs.hpp>
@@ -145,15 +144,8 @@ int run_pgscore(int argc, char** argv) {
         ("output,o", po::value(&output)->default_value("-"), "output file (- = stdout)")
         ("plot", po::value(&plot), "write a teacher × language PG-Score heatmap (SVG)");
     // clang-format on
-    po::positional_options_description pos;
-    pos.add("rows", -1);
     po::variables_map vm;
-    po::store(po::command_line_parser(argc, argv).options(desc).positional(pos).run(), vm);
-    if (vm.count("help")) {
-        std::cout << desc << "\n";
-        return 0;
-    }
-    po::notify(vm);
+    if (!parse_command_line(argc, argv, desc, {}, "rows", -1, vm)) return 0;
     if (json && csv) throw argument_error("--json and --csv exclude each other");
     if (pool != "global" && pool != "per-language")
         throw argument_error("--pool must be global or per-language");
