@@ -220,9 +220,12 @@ remote_config parse_config(std::string_view config_json) {
             "model '" + c.spec +
             "': the remote backend takes a server URL (http://host:port/v1#MODEL)");
     if (auto k = ::polyglot::model::config_string(obj, "server_kind"); !k.empty()) c.kind = k;
-    if (c.kind != "auto" && !parse_server_kind(c.kind))
-        throw argument_error("--server-kind '" + c.kind +
-                             "': expected vllm, sglang, tgi, llamacpp, openai, polyglot or auto");
+    if (c.kind != "auto" && !parse_server_kind(c.kind)) {
+        std::string names;
+        for (const auto& d : server_kinds()) names += std::string(d.name) + ", ";
+        names.resize(names.size() - 2);
+        throw argument_error("--server-kind '" + c.kind + "': expected " + names + " or auto");
+    }
     if (auto k = ::polyglot::model::config_string(obj, "api_key_env"); !k.empty())
         c.api_key_env = k;
     c.client.concurrency = ::polyglot::model::config_size(obj, "concurrency", 32);
@@ -320,8 +323,9 @@ void remote_model::resolve() {
     } else if (auto k = kind_from_owner(list.owned_by)) {
         kind_ = *k;
     } else {
-        // Not vLLM, SGLang, llama.cpp or polyglot by its model list: TGI answers /info,
-        // llama.cpp /props; anything else is a hosted OpenAI-compatible API.
+        // Not vLLM, SGLang, llama.cpp or polyglot by its model list: a kind with a route of its
+        // own answers it (TGI /info, llama.cpp /props); anything else is a hosted
+        // OpenAI-compatible API.
         kind_ = server_kind::openai;
         auto probe = [&](const std::string& url, bool (*looks)(const std::string&)) {
             try {
@@ -330,12 +334,13 @@ void remote_model::resolve() {
                 return false;
             }
         };
-        if (probe(ep_.root + "/info", &looks_like_tgi_info))
-            kind_ = server_kind::tgi;
-        else if (probe(ep_.root + "/props", &looks_like_llamacpp_props))
-            kind_ = server_kind::llamacpp;
+        for (const auto& d : server_kinds())
+            if (*d.probe_path && probe(ep_.root + d.probe_path, d.probe_looks)) {
+                kind_ = d.kind;
+                break;
+            }
     }
-    if (!models_body.empty() && kind_ != server_kind::tgi && !list.ids.empty() &&
+    if (!models_body.empty() && describe(kind_).lists_model_ids && !list.ids.empty() &&
         std::find(list.ids.begin(), list.ids.end(), model_) == list.ids.end()) {
         std::string all;
         for (const auto& id : list.ids) all += (all.empty() ? "" : ", ") + id;
@@ -346,33 +351,28 @@ void remote_model::resolve() {
 }
 
 std::string remote_model::refusal(polyglot_op op) const {
+    const server_description& d = describe(kind_);
     switch (op) {
         case POLYGLOT_OP_SCORE:
-            if (auto r = score_refusal(kind_); !r.empty()) return r;
-            if (kind_ == server_kind::tgi && !tok_)
-                return "TGI's /generate takes text, so scoring needs the model's tokenizer on this "
-                       "side to check TGI's tokenization: give a local tokenizer directory "
-                       "(--remote-tokenizer DIR)";
-            if (!tok_ && !has_tokenize(kind_))
+            if (*d.score_refusal) return d.score_refusal;
+            if (d.score_text_body && !tok_) return d.score_text_refusal;
+            if (!tok_ && !d.has_tokenize)
                 return "the server has no tokenizer endpoint: give --remote-tokenizer DIR";
             return {};
         case POLYGLOT_OP_SCORE_IDS:
-            if (auto r = score_refusal(kind_); !r.empty()) return r;
-            if (kind_ == server_kind::tgi)
-                return "TGI's /generate takes text, not token ids, so it cannot score given ids";
-            return {};
+            if (*d.score_refusal) return d.score_refusal;
+            return d.score_ids_refusal;
         case POLYGLOT_OP_TOKENIZE:
-            if (!tok_ && !has_tokenize(kind_))
-                return std::string("a ") + kind_name(kind_) +
+            if (!tok_ && !d.has_tokenize)
+                return std::string("a ") + d.name +
                        " server has no tokenizer endpoint: give --remote-tokenizer DIR";
             return {};
         case POLYGLOT_OP_DETOKENIZE:
-            if (!has_tokenize(kind_))
-                return std::string("a ") + kind_name(kind_) + " server has no detokenize endpoint";
+            if (!d.has_tokenize)
+                return std::string("a ") + d.name + " server has no detokenize endpoint";
             return {};
         case POLYGLOT_OP_EMBED:
-            if (kind_ == server_kind::tgi) return "TGI serves no embeddings (use TEI or vLLM)";
-            return {};
+            return d.embed_refusal;
         case POLYGLOT_OP_GENERATE:
         case POLYGLOT_OP_CHAT:
         case POLYGLOT_OP_JSON_SCHEMA:
@@ -433,7 +433,7 @@ std::size_t remote_model::score_limit() const noexcept {
     std::size_t limit = cfg_.max_tokens;
     if (max_model_len_ > 0) {
         // vLLM, SGLang and TGI generate one token after the prompt; polyglot serve none.
-        const std::size_t room = kind_ == server_kind::polyglot ? 0 : 1;
+        const std::size_t room = describe(kind_).score_room;
         if (max_model_len_ > room) limit = std::min(limit, max_model_len_ - room);
     }
     return limit;
@@ -536,8 +536,8 @@ void remote_model::fetch_logprobs(
     std::size_t done = done_before;
     batch_hooks h;
     h.make = [&](std::size_t i) {
-        if (kind_ == server_kind::tgi)
-            return http_request{score_url(kind_, ep_), tgi_score_body(jobs[i].text)};
+        if (const auto text_body = describe(kind_).score_text_body)
+            return http_request{score_url(kind_, ep_), text_body(jobs[i].text)};
         return http_request{score_url(kind_, ep_), score_ids_body(kind_, model_, jobs[i].ids)};
     };
     h.accept = [&](std::size_t i, const std::string& b) {
@@ -644,13 +644,13 @@ void remote_model::score_batch(const plugin_sdk::text_batch_view& prompts,
             ++done;
             continue;
         }
-        if (kind_ == server_kind::tgi) {
+        if (describe(kind_).score_text_body) {
             if (cut) {
                 ++done;
                 ctx.item_failed(i, POLYGLOT_STATUS_UNSUPPORTED,
                                 std::to_string(full) + " tokens exceed the limit of " +
-                                    std::to_string(limit) +
-                                    ": TGI takes text, so the truncated ids cannot be sent");
+                                    std::to_string(limit) + ": " + describe(kind_).display +
+                                    " takes text, so the truncated ids cannot be sent");
                 continue;
             }
             job.text = std::string(prompts[i]) + std::string(responses[i]);
@@ -683,7 +683,7 @@ void remote_model::score_ids(const plugin_sdk::id_batch_view& seqs, const std::u
     if (auto r = refusal(POLYGLOT_OP_SCORE_IDS); !r.empty())
         throw status_error(POLYGLOT_STATUS_UNSUPPORTED, r);
     const std::size_t n = seqs.size();
-    const std::size_t room = kind_ == server_kind::polyglot ? 0 : 1;
+    const std::size_t room = describe(kind_).score_room;
     std::vector<request_key> keys(n);
     std::vector<logprob_job> jobs;
     std::vector<std::size_t> job_seq;
