@@ -864,12 +864,11 @@ void remote_model::embed_batch(const plugin_sdk::text_batch_view& texts, float* 
 
 // ---- GENERATE -----------------------------------------------------------------------------------
 
-void remote_model::generate(const plugin_sdk::generate_call& call, polyglot_generation* items,
-                            const plugin_sdk::call_context& ctx) {
+namespace {
+
+/// The sampling and stopping of a GENERATE call (the seed is set per sequence).
+sampling sampling_of_call(const plugin_sdk::generate_call& call) {
     const auto& rq = call.raw;
-    const std::size_t n = call.size();
-    const bool chat = call.prompt_kind == POLYGLOT_PROMPT_MESSAGES;
-    const bool use_ids = call.prompt_kind == POLYGLOT_PROMPT_IDS;
     sampling base;
     base.max_new_tokens = rq.max_new_tokens;
     base.temperature = rq.temperature;
@@ -885,6 +884,85 @@ void remote_model::generate(const plugin_sdk::generate_call& call, polyglot_gene
     base.add_special = rq.flags & POLYGLOT_GENERATE_ADD_SPECIAL;
     base.add_generation_prompt = rq.flags & POLYGLOT_GENERATE_ADD_GENERATION_PROMPT;
     base.json_schema = std::string(call.json_schema);
+    return base;
+}
+
+/// The members of extra_json, merged into every request body ("" = none).
+std::string extra_members(std::string_view extra_json) {
+    std::string extra;
+    if (!extra_json.empty()) {
+        simdjson::dom::parser p;
+        simdjson::dom::element e;
+        if (p.parse(std::string(extra_json)).get(e) || !e.is_object())
+            throw status_error(POLYGLOT_STATUS_INVALID_ARGUMENT, "extra_json is not a JSON object");
+        std::string m = simdjson::minify(e);
+        if (m.size() > 2) extra = m.substr(1, m.size() - 2);
+    }
+    return extra;
+}
+
+/// The canonical GENERATE request of sequence @p i (its journal key): the prompt and every
+/// parameter, independent of the server kind.
+std::string generate_canonical(std::string_view model, const plugin_sdk::generate_call& call,
+                               std::size_t i, const sampling& s, std::string_view extra) {
+    const bool chat = call.prompt_kind == POLYGLOT_PROMPT_MESSAGES;
+    io::json_writer w;
+    w.begin_object();
+    w.kv("op", "generate");
+    w.kv("endpoint", chat ? "chat" : "completions");
+    w.kv("model", model);
+    if (call.prompt_kind == POLYGLOT_PROMPT_IDS) {
+        w.key("ids");
+        ids_json(w, call.prompt_ids[i]);
+    } else {
+        w.kv(chat ? "messages" : "prompt", call.prompts[i]);
+    }
+    w.kv("max_new_tokens", s.max_new_tokens);
+    w.kv("temperature", double(s.temperature));
+    w.kv("top_k", s.top_k);
+    w.kv("top_p", double(s.top_p));
+    w.kv("min_p", double(s.min_p));
+    w.kv("repetition_penalty", double(s.repetition_penalty));
+    w.kv("seed", s.seed);
+    w.key("stop").begin_array();
+    for (const auto& x : s.stop) w.value(x);
+    w.end_array();
+    w.key("stop_ids");
+    ids_json(w, s.stop_ids);
+    w.kv("flags", call.raw.flags);
+    w.kv("schema", s.json_schema);
+    w.kv("extra", extra);
+    w.end_object();
+    return w.take();
+}
+
+/// A generated sequence into the caller's item (text, ids and log-probs up to its capacities).
+void copy_generated(const generated& g, bool want_logprobs, polyglot_generation& it) {
+    it.text_len = g.text.size();
+    if (g.text.size() > it.text_cap) {
+        it.status = POLYGLOT_STATUS_BUFFER_TOO_SMALL;
+    } else if (!g.text.empty()) {
+        std::memcpy(it.text, g.text.data(), g.text.size());
+    }
+    const std::size_t k = std::min<std::size_t>(g.ids.size(), it.ids_cap);
+    std::copy_n(g.ids.begin(), k, it.ids);
+    it.n_ids = std::uint32_t(k);
+    if (it.logprobs && want_logprobs)
+        for (std::size_t j = 0; j < std::min(g.logprobs.size(), std::size_t(it.ids_cap)); ++j)
+            it.logprobs[j] = g.logprobs[j];
+    it.finish_reason = g.finish;
+    it.prompt_tokens = g.prompt_tokens;
+}
+
+}  // namespace
+
+void remote_model::generate(const plugin_sdk::generate_call& call, polyglot_generation* items,
+                            const plugin_sdk::call_context& ctx) {
+    const auto& rq = call.raw;
+    const std::size_t n = call.size();
+    const bool chat = call.prompt_kind == POLYGLOT_PROMPT_MESSAGES;
+    const bool use_ids = call.prompt_kind == POLYGLOT_PROMPT_IDS;
+    const sampling base = sampling_of_call(call);
     if (auto bad = unsupported_sampling(kind_, base); !bad.empty())
         throw status_error(POLYGLOT_STATUS_UNSUPPORTED,
                            std::string("a ") + kind_name(kind_) + " server does not take " + bad);
@@ -895,15 +973,7 @@ void remote_model::generate(const plugin_sdk::generate_call& call, polyglot_gene
             throw status_error(POLYGLOT_STATUS_INVALID_ARGUMENT,
                                "the JSON schema is not a JSON object");
     }
-    std::string extra;  // members of extra_json, merged into every request body
-    if (!call.extra_json.empty()) {
-        simdjson::dom::parser p;
-        simdjson::dom::element e;
-        if (p.parse(std::string(call.extra_json)).get(e) || !e.is_object())
-            throw status_error(POLYGLOT_STATUS_INVALID_ARGUMENT, "extra_json is not a JSON object");
-        std::string m = simdjson::minify(e);
-        if (m.size() > 2) extra = m.substr(1, m.size() - 2);
-    }
+    const std::string extra = extra_members(call.extra_json);
 
     std::vector<sampling> per(n, base);
     std::vector<request_key> keys(n);
@@ -929,20 +999,7 @@ void remote_model::generate(const plugin_sdk::generate_call& call, polyglot_gene
                 return;
             }
         }
-        it.text_len = g.text.size();
-        if (g.text.size() > it.text_cap) {
-            it.status = POLYGLOT_STATUS_BUFFER_TOO_SMALL;
-        } else if (!g.text.empty()) {
-            std::memcpy(it.text, g.text.data(), g.text.size());
-        }
-        const std::size_t k = std::min<std::size_t>(g.ids.size(), it.ids_cap);
-        std::copy_n(g.ids.begin(), k, it.ids);
-        it.n_ids = std::uint32_t(k);
-        if (it.logprobs && base.logprobs)
-            for (std::size_t j = 0; j < std::min(g.logprobs.size(), std::size_t(it.ids_cap)); ++j)
-                it.logprobs[j] = g.logprobs[j];
-        it.finish_reason = g.finish;
-        it.prompt_tokens = g.prompt_tokens;
+        copy_generated(g, base.logprobs, it);
     };
 
     for (std::size_t i = 0; i < n; ++i) {
@@ -957,35 +1014,7 @@ void remote_model::generate(const plugin_sdk::generate_call& call, polyglot_gene
                 continue;
             }
         }
-        io::json_writer w;
-        w.begin_object();
-        w.kv("op", "generate");
-        w.kv("endpoint", chat ? "chat" : "completions");
-        w.kv("model", model_);
-        if (use_ids) {
-            w.key("ids");
-            ids_json(w, call.prompt_ids[i]);
-        } else {
-            w.kv(chat ? "messages" : "prompt", call.prompts[i]);
-        }
-        const auto& s = per[i];
-        w.kv("max_new_tokens", s.max_new_tokens);
-        w.kv("temperature", double(s.temperature));
-        w.kv("top_k", s.top_k);
-        w.kv("top_p", double(s.top_p));
-        w.kv("min_p", double(s.min_p));
-        w.kv("repetition_penalty", double(s.repetition_penalty));
-        w.kv("seed", s.seed);
-        w.key("stop").begin_array();
-        for (const auto& x : s.stop) w.value(x);
-        w.end_array();
-        w.key("stop_ids");
-        ids_json(w, s.stop_ids);
-        w.kv("flags", rq.flags);
-        w.kv("schema", s.json_schema);
-        w.kv("extra", extra);
-        w.end_object();
-        keys[i] = hash_request(w.str());
+        keys[i] = hash_request(generate_canonical(model_, call, i, per[i], extra));
         if (journal_)
             if (auto v = journal_->find(keys[i]); v && read_generated_value(*v, outs[i])) {
                 ++cached_;
