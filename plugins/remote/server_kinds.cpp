@@ -9,21 +9,22 @@
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace remote {
-namespace {
+
+// ---- vLLM's shapes (vLLM, SGLang's OpenAI routes, polyglot serve): the defaults ----------------
+
+namespace vllm_shape {
 
 using namespace reply;
 
-// ---- vLLM's shapes (vLLM, SGLang's OpenAI routes, polyglot serve) -----------------------------
-
-void vllm_tokenize_fields(io::json_writer& w, std::string_view model, std::string_view text,
-                          bool add_special, bool) {
+void tokenize_fields(io::json_writer& w, std::string_view model, std::string_view text,
+                     bool add_special, bool) {
     w.kv("model", model);
     w.kv("prompt", text);
     w.kv("add_special_tokens", add_special);  // vLLM's default is true: always say it
 }
 
-void vllm_detokenize_fields(io::json_writer& w, std::string_view model,
-                            std::span<const std::int32_t> ids, bool) {
+void detokenize_fields(io::json_writer& w, std::string_view model,
+                       std::span<const std::int32_t> ids, bool) {
     w.kv("model", model);
     w.key("tokens");
     ids_value(w, ids);
@@ -47,13 +48,13 @@ std::string completions_score_body(std::string_view model, std::span<const std::
     return w.take();
 }
 
-std::string vllm_score_ids_body(std::string_view model, std::span<const std::int32_t> ids) {
+std::string score_ids_body(std::string_view model, std::span<const std::int32_t> ids) {
     return completions_score_body(model, ids, 1);
 }
 
 /// vLLM / polyglot: choices[0].prompt_logprobs = [null, {"<id>": {logprob, rank, ...}}, ...]
-std::string parse_vllm_prompt_logprobs(const std::string& body, std::span<const std::int32_t> ids,
-                                       std::vector<double>& lp, std::vector<std::uint8_t>& greedy) {
+std::string parse_prompt_logprobs(const std::string& body, std::span<const std::int32_t> ids,
+                                  std::vector<double>& lp, std::vector<std::uint8_t>& greedy) {
     simdjson::dom::parser p;
     element doc;
     if (auto why = parse_body(p, body, doc); !why.empty()) return why;
@@ -102,6 +103,12 @@ std::string parse_vllm_prompt_logprobs(const std::string& body, std::span<const 
     return {};
 }
 
+}  // namespace vllm_shape
+
+namespace {
+
+using namespace reply;
+
 /// vLLM's SamplingParams names (SGLang and polyglot serve take the same).
 void vllm_sampling_fields(io::json_writer& w, const generate_params& s) {
     if (s.top_k > 0) w.kv("top_k", s.top_k);
@@ -119,18 +126,18 @@ void vllm_sampling_fields(io::json_writer& w, const generate_params& s) {
 
 void polyglot_tokenize_fields(io::json_writer& w, std::string_view model, std::string_view text,
                               bool add_special, bool parse_special) {
-    vllm_tokenize_fields(w, model, text, add_special, parse_special);
+    vllm_shape::tokenize_fields(w, model, text, add_special, parse_special);
     w.kv("parse_special", parse_special);
 }
 
 void polyglot_detokenize_fields(io::json_writer& w, std::string_view model,
                                 std::span<const std::int32_t> ids, bool skip_special) {
-    vllm_detokenize_fields(w, model, ids, skip_special);
+    vllm_shape::detokenize_fields(w, model, ids, skip_special);
     w.kv("skip_special_tokens", skip_special);
 }
 
 std::string polyglot_score_ids_body(std::string_view model, std::span<const std::int32_t> ids) {
-    return completions_score_body(model, ids, 0);
+    return vllm_shape::completions_score_body(model, ids, 0);
 }
 
 // ---- SGLang: /generate with input log-probs -----------------------------------------------------
@@ -289,92 +296,40 @@ const server_description kinds[] = {
     {.kind = server_kind::vllm,
      .name = "vllm",
      .display = "vLLM",
-     .alias = "",
      .owned_by = "vllm",
-     .probe_path = "",
-     .probe_looks = nullptr,
-     .lists_model_ids = true,
-     .has_tokenize = true,
-     .tokenize_fields = vllm_tokenize_fields,
-     .detokenize_fields = vllm_detokenize_fields,
-     .detokenize_text = "prompt",
-     .score_refusal = "",
-     .score_ids_refusal = "",
-     .score_at_root = false,
-     .score_path = "/completions",
-     .score_ids_body = vllm_score_ids_body,
-     .score_text_body = nullptr,
-     .score_text_refusal = "",
-     .parse_prompt_logprobs = parse_vllm_prompt_logprobs,
-     .score_room = 1,
-     .embed_refusal = "",
      .embed_base64 = true,
-     .unsupported_sampling = nullptr,
      .sampling_fields = vllm_sampling_fields,
-     .max_completion_tokens = false,
      .return_token_ids = true,
      .add_special_tokens = true,
      .add_generation_prompt = true},
     {.kind = server_kind::sglang,
      .name = "sglang",
      .display = "SGLang",
-     .alias = "",
      .owned_by = "sglang",
-     .probe_path = "",
-     .probe_looks = nullptr,
-     .lists_model_ids = true,
-     .has_tokenize = true,
-     .tokenize_fields = vllm_tokenize_fields,
-     .detokenize_fields = vllm_detokenize_fields,
-     .detokenize_text = "prompt",
-     .score_refusal = "",
-     .score_ids_refusal = "",
      .score_at_root = true,
      .score_path = "/generate",
      .score_ids_body = sglang_score_ids_body,
-     .score_text_body = nullptr,
-     .score_text_refusal = "",
      .parse_prompt_logprobs = parse_sglang_prompt_logprobs,
-     .score_room = 1,
-     .embed_refusal = "",
      .embed_base64 = false,  // asked for floats
-     .unsupported_sampling = nullptr,
      .sampling_fields = vllm_sampling_fields,
-     .max_completion_tokens = false,
-     .return_token_ids = false,
-     .add_special_tokens = true,
-     .add_generation_prompt = false},
+     .add_special_tokens = true},
     {.kind = server_kind::tgi,
      .name = "tgi",
      .display = "TGI",
-     .alias = "",
-     .owned_by = "",
      .probe_path = "/info",
      .probe_looks = looks_like_tgi_info,
      .lists_model_ids = false,
      .has_tokenize = false,
-     .tokenize_fields = vllm_tokenize_fields,
-     .detokenize_fields = vllm_detokenize_fields,
-     .detokenize_text = "prompt",
-     .score_refusal = "",
      .score_ids_refusal = "TGI's /generate takes text, not token ids, so it cannot score given ids",
      .score_at_root = true,
      .score_path = "/generate",
-     .score_ids_body = vllm_score_ids_body,
      .score_text_body = tgi_score_body,
      .score_text_refusal =
          "TGI's /generate takes text, so scoring needs the model's tokenizer on this side to "
          "check TGI's tokenization: give a local tokenizer directory (--remote-tokenizer DIR)",
      .parse_prompt_logprobs = parse_tgi_prompt_logprobs,
-     .score_room = 1,
      .embed_refusal = "TGI serves no embeddings (use TEI or vLLM)",
-     .embed_base64 = false,
-     .unsupported_sampling = openai_unsupported_sampling,
-     .sampling_fields = nullptr,
-     .max_completion_tokens = false,
-     .return_token_ids = false,
-     .add_special_tokens = false,
-     .add_generation_prompt = false},
+     .unsupported_sampling = openai_unsupported_sampling},
     {.kind = server_kind::llamacpp,
      .name = "llamacpp",
      .display = "llama.cpp",
@@ -382,8 +337,6 @@ const server_description kinds[] = {
      .owned_by = "llamacpp",
      .probe_path = "/props",
      .probe_looks = looks_like_llamacpp_props,
-     .lists_model_ids = true,
-     .has_tokenize = true,
      .tokenize_fields = llamacpp_tokenize_fields,
      .detokenize_fields = llamacpp_detokenize_fields,
      .detokenize_text = "content",
@@ -392,78 +345,27 @@ const server_description kinds[] = {
          "prompt tokens (ggml-org/llama.cpp issue #27174), so it cannot score: perplexity from "
          "generated-token log-probs would be wrong. Serve the model with vLLM, SGLang, TGI or "
          "`polyglot serve` to score",
-     .score_ids_refusal = "",
-     .score_at_root = false,
-     .score_path = "/completions",
-     .score_ids_body = vllm_score_ids_body,
-     .score_text_body = nullptr,
-     .score_text_refusal = "",
-     .parse_prompt_logprobs = parse_vllm_prompt_logprobs,
-     .score_room = 1,
-     .embed_refusal = "",
      .embed_base64 = false,  // asked for floats
-     .unsupported_sampling = nullptr,
-     .sampling_fields = llamacpp_sampling_fields,
-     .max_completion_tokens = false,
-     .return_token_ids = false,
-     .add_special_tokens = false,
-     .add_generation_prompt = false},
+     .sampling_fields = llamacpp_sampling_fields},
     {.kind = server_kind::openai,
      .name = "openai",
      .display = "OpenAI-compatible API",
-     .alias = "",
-     .owned_by = "",
-     .probe_path = "",
-     .probe_looks = nullptr,
-     .lists_model_ids = true,
      .has_tokenize = false,
-     .tokenize_fields = vllm_tokenize_fields,
-     .detokenize_fields = vllm_detokenize_fields,
-     .detokenize_text = "prompt",
      .score_refusal = "hosted OpenAI-compatible APIs return no log-probabilities of prompt "
                       "tokens, so they cannot score",
-     .score_ids_refusal = "",
-     .score_at_root = false,
-     .score_path = "/completions",
-     .score_ids_body = vllm_score_ids_body,
-     .score_text_body = nullptr,
-     .score_text_refusal = "",
-     .parse_prompt_logprobs = parse_vllm_prompt_logprobs,
-     .score_room = 1,
-     .embed_refusal = "",
      .embed_base64 = true,
      .unsupported_sampling = openai_unsupported_sampling,
-     .sampling_fields = nullptr,
-     .max_completion_tokens = true,
-     .return_token_ids = false,  // hosted APIs refuse extras
-     .add_special_tokens = false,
-     .add_generation_prompt = false},
+     .max_completion_tokens = true},  // no return_token_ids: hosted APIs refuse extras
     {.kind = server_kind::polyglot,
      .name = "polyglot",
      .display = "polyglot serve",
-     .alias = "",
      .owned_by = "polyglot",
-     .probe_path = "",
-     .probe_looks = nullptr,
-     .lists_model_ids = true,
-     .has_tokenize = true,
      .tokenize_fields = polyglot_tokenize_fields,
      .detokenize_fields = polyglot_detokenize_fields,
-     .detokenize_text = "prompt",
-     .score_refusal = "",
-     .score_ids_refusal = "",
-     .score_at_root = false,
-     .score_path = "/completions",
      .score_ids_body = polyglot_score_ids_body,
-     .score_text_body = nullptr,
-     .score_text_refusal = "",
-     .parse_prompt_logprobs = parse_vllm_prompt_logprobs,
      .score_room = 0,  // scores without generating
-     .embed_refusal = "",
      .embed_base64 = true,
-     .unsupported_sampling = nullptr,
      .sampling_fields = vllm_sampling_fields,
-     .max_completion_tokens = false,
      .return_token_ids = true,
      .add_special_tokens = true,
      .add_generation_prompt = true},
