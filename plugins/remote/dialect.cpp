@@ -155,7 +155,12 @@ std::string score_ids_body(server_kind k, std::string_view model,
 std::string parse_prompt_logprobs(server_kind k, const std::string& body,
                                   std::span<const std::int32_t> ids, std::vector<double>& lp,
                                   std::vector<std::uint8_t>& greedy) {
-    return describe(k).parse_prompt_logprobs(body, ids, lp, greedy);
+    simdjson::dom::parser p;
+    element doc;
+    if (auto why = parse_body(p, body, doc); !why.empty()) return why;
+    lp.assign(ids.size(), nan);
+    greedy.assign(ids.size(), 0);
+    return describe(k).parse_prompt_logprobs(doc, ids, lp, greedy);
 }
 
 // ---- EMBED --------------------------------------------------------------------------------------

@@ -7,6 +7,8 @@
 /// in server_kinds.cpp); the functions below read it, none switches on the kind.
 #pragma once
 
+#include <simdjson.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -140,7 +142,7 @@ void detokenize_fields(io::json_writer& w, std::string_view model,
 /// /v1/completions over the ids with echo + prompt_logprobs, max_tokens 1.
 std::string score_ids_body(std::string_view model, std::span<const std::int32_t> ids);
 /// choices[0].prompt_logprobs = [null, {"<id>": {logprob, rank, ...}}, ...]
-std::string parse_prompt_logprobs(const std::string& body, std::span<const std::int32_t> ids,
+std::string parse_prompt_logprobs(simdjson::dom::element doc, std::span<const std::int32_t> ids,
                                   std::vector<double>& lp, std::vector<std::uint8_t>& greedy);
 }  // namespace vllm_shape
 
@@ -185,7 +187,7 @@ struct server_description {
     /// Why scoring text needs a local tokenizer (score_text_body kinds only).
     const char* score_text_refusal = "";
     std::string (*parse_prompt_logprobs)(
-        const std::string& body, std::span<const std::int32_t> ids, std::vector<double>& lp,
+        simdjson::dom::element doc, std::span<const std::int32_t> ids, std::vector<double>& lp,
         std::vector<std::uint8_t>& greedy) = vllm_shape::parse_prompt_logprobs;
     /// Tokens it generates after a scored prompt, which count against its context.
     std::size_t score_room = 1;

@@ -53,14 +53,9 @@ std::string score_ids_body(std::string_view model, std::span<const std::int32_t>
 }
 
 /// vLLM / polyglot: choices[0].prompt_logprobs = [null, {"<id>": {logprob, rank, ...}}, ...]
-std::string parse_prompt_logprobs(const std::string& body, std::span<const std::int32_t> ids,
+std::string parse_prompt_logprobs(element doc, std::span<const std::int32_t> ids,
                                   std::vector<double>& lp, std::vector<std::uint8_t>& greedy) {
-    simdjson::dom::parser p;
-    element doc;
-    if (auto why = parse_body(p, body, doc); !why.empty()) return why;
     const std::size_t n = ids.size();
-    lp.assign(n, nan);
-    greedy.assign(n, 0);
     object choice;
     if (auto why = first_choice(doc, choice); !why.empty()) return why;
     array plp;
@@ -172,15 +167,10 @@ bool sglang_is_best(element top, double x) {
     return best;
 }
 
-std::string parse_sglang_prompt_logprobs(const std::string& body, std::span<const std::int32_t> ids,
+std::string parse_sglang_prompt_logprobs(element doc, std::span<const std::int32_t> ids,
                                          std::vector<double>& lp,
                                          std::vector<std::uint8_t>& greedy) {
-    simdjson::dom::parser p;
-    element doc;
-    if (auto why = parse_body(p, body, doc); !why.empty()) return why;
     const std::size_t n = ids.size();
-    lp.assign(n, nan);
-    greedy.assign(n, 0);
     array lps;
     if (doc["meta_info"]["input_token_logprobs"].get(lps))
         return "no meta_info.input_token_logprobs";
@@ -215,14 +205,10 @@ std::string parse_sglang_prompt_logprobs(const std::string& body, std::span<cons
 
 // ---- TGI: /generate over text with decoder_input_details ----------------------------------------
 
-std::string parse_tgi_prompt_logprobs(const std::string& body, std::span<const std::int32_t> ids,
-                                      std::vector<double>& lp, std::vector<std::uint8_t>& greedy) {
-    simdjson::dom::parser p;
-    element doc;
-    if (auto why = parse_body(p, body, doc); !why.empty()) return why;
+std::string parse_tgi_prompt_logprobs(element doc, std::span<const std::int32_t> ids,
+                                      std::vector<double>& lp,
+                                      std::vector<std::uint8_t>& /*greedy: no ranks*/) {
     const std::size_t n = ids.size();
-    lp.assign(n, nan);
-    greedy.assign(n, 0);
     element d = doc;
     array top;
     if (!doc.get(top)) {  // some deployments wrap the reply in a list
