@@ -30,7 +30,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/hf_tokenizer.hpp"
+#include "base/tokenizers/hf/hf_tokenizer.hpp"
 #include "common/runtime/device.hpp"
 #include "common/runtime/sampler.hpp"
 #include "common/runtime/special_tokens.hpp"
@@ -80,7 +80,7 @@ struct generate_options {
     bool ignore_eos = false;
     bool keep_special = false;  ///< keep special tokens in the text
     /// JSON schema the output must follow ("" = free): tokens are masked before sampling
-    /// (plugins/common/json_schema), so the text is a complete document whenever
+    /// (src/base/json/schema), so the text is a complete document whenever
     /// max_new_tokens allows one.
     std::string json_schema;
 };
