@@ -27,13 +27,10 @@ RUNS="${RUNS:-3}"
 DATA="${POLYGLOT_DATA_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/polyglot}"
 NODE_MODULES="$DATA/test-assets/node/node_modules"
 CACHE="${BENCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/polyglot/bench}"
-[[ -x "$POLYGLOT" ]] || { echo "no polyglot binary at $POLYGLOT (build it, or pass BUILD_DIR)" >&2; exit 2; }
-[[ -f "$NODE_MODULES/tokenizers/index.js" ]] || { echo "run scripts/fetch-test-assets first" >&2; exit 2; }
-mkdir -p "$CACHE"
-
 source "$ROOT/benchmarks/bench_common.sh"
-corpus=$(mo_corpus_file "$CACHE" "$CORPUS_MB")
-bytes=$(stat -c %s "$corpus")
+require_polyglot
+[[ -f "$NODE_MODULES/tokenizers/index.js" ]] || { echo "run scripts/fetch-test-assets first" >&2; exit 2; }
+bench_corpus "$CACHE" "$CORPUS_MB"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 jsonl() { node -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1]));console.log(r[process.argv[2]].join("\n"))' "$1" "$2"; }
@@ -55,15 +52,9 @@ for name in $TOKENIZERS; do
       "${ws[rust$threads]}" "${cs[rust$threads]}" "$(awk -v b="$bytes" -v s="${ws[rust$threads]}" 'BEGIN{print b/1e6/s}')" \
       "$(awk -v b="$bytes" -v s="${cs[rust$threads]}" 'BEGIN{print b/1e6/s}')" "$load"
     load=$(cut -d' ' -f1-3 /proc/loadavg)
-    : > "$tmp/w.txt"; : > "$tmp/c.txt"
-    for ((r = 0; r < RUNS; ++r)); do
-      "$POLYGLOT" tokenize --tokenizer "$dir" --count --timing --threads "$threads" "$corpus" \
-        > "$tmp/pg_counts.txt" 2> "$tmp/err.txt"
-      awk '/^tokenize_seconds/ {print $2}' "$tmp/err.txt" >> "$tmp/w.txt"
-      awk '/^tokenize_cpu_seconds/ {print $2}' "$tmp/err.txt" >> "$tmp/c.txt"
-    done
-    ws[pg$threads]=$(median < "$tmp/w.txt")
-    cs[pg$threads]=$(median < "$tmp/c.txt")
+    read -r w c < <(polyglot_tokenize_medians "$tmp" "$dir" "$threads")
+    ws[pg$threads]=$w
+    cs[pg$threads]=$c
     printf "%-12s %-30s %9.3f %9.3f %10.2f %10.2f  %s\n" "$name" "polyglot tokenize ($threads thr)" \
       "${ws[pg$threads]}" "${cs[pg$threads]}" "$(awk -v b="$bytes" -v s="${ws[pg$threads]}" 'BEGIN{print b/1e6/s}')" \
       "$(awk -v b="$bytes" -v s="${cs[pg$threads]}" 'BEGIN{print b/1e6/s}')" "$load"

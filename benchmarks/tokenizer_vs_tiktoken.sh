@@ -25,13 +25,10 @@ TOKENIZER="${TOKENIZER:-cl100k_base}"
 CORPUS_MB="${CORPUS_MB:-18}"
 RUNS="${RUNS:-3}"
 CACHE="${BENCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/polyglot/bench}"
-[[ -x "$POLYGLOT" ]] || { echo "no polyglot binary at $POLYGLOT (build it, or pass BUILD_DIR)" >&2; exit 2; }
-command -v node >/dev/null || { echo "node not found" >&2; exit 2; }
-mkdir -p "$CACHE"
-
 source "$ROOT/benchmarks/bench_common.sh"
-corpus=$(mo_corpus_file "$CACHE" "$CORPUS_MB")
-bytes=$(stat -c %s "$corpus")
+require_polyglot
+command -v node >/dev/null || { echo "node not found" >&2; exit 2; }
+bench_corpus "$CACHE" "$CORPUS_MB"
 
 nodedir="$CACHE/node"
 if [[ ! -f "$nodedir/node_modules/tiktoken/package.json" ]] ||
@@ -52,15 +49,9 @@ node_tokens=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process
 
 declare -A pg_s pg_cpu
 for threads in 1 2; do
-  : > "$tmp/t$threads.txt"; : > "$tmp/c$threads.txt"
-  for ((r = 0; r < RUNS; ++r)); do
-    "$POLYGLOT" tokenize --tokenizer "$TOKENIZER" --count --timing --threads "$threads" "$corpus" \
-      > "$tmp/pg_counts.txt" 2> "$tmp/err.txt"
-    awk '/^tokenize_seconds/ {print $2}' "$tmp/err.txt" >> "$tmp/t$threads.txt"
-    awk '/^tokenize_cpu_seconds/ {print $2}' "$tmp/err.txt" >> "$tmp/c$threads.txt"
-  done
-  pg_s[$threads]=$(median < "$tmp/t$threads.txt")
-  pg_cpu[$threads]=$(median < "$tmp/c$threads.txt")
+  read -r w c < <(polyglot_tokenize_medians "$tmp" "$TOKENIZER" "$threads")
+  pg_s[$threads]=$w
+  pg_cpu[$threads]=$c
 done
 pg_tokens=$(awk '{s += $1} END {print s}' "$tmp/pg_counts.txt")
 

@@ -45,21 +45,24 @@ model_config parse_model_config(std::string_view json, const std::filesystem::pa
     return parse_model_config(doc);
 }
 
-model_config parse_model_config(const json_document& doc) {
-    const auto& file = doc.path();
-    model_config c;
-    c.file = file;
-    element root = doc.root();
-    if (!root.is_object()) doc.fail("not a JSON object");
-    auto top_type = get_string(root, "model_type").value_or("");
-    element cfg = root;
-    if (auto text = field(root, "text_config")) {  // Gemma3ForConditionalGeneration and kin
-        if (!text->is_object()) doc.fail("\"text_config\" is not an object");
-        cfg = *text;
-        c.multimodal_wrapper = true;
+namespace {
+
+/// Reads the (text) config of a model: non-negative integers with a default.
+struct config_reader {
+    const json_document& doc;
+    element root;  ///< the file's object
+    element cfg;   ///< its text_config where there is one, else root
+    [[nodiscard]] std::int64_t i64(std::string_view key, std::int64_t def) const {
+        auto v = get_int(cfg, key);
+        if (v && *v < 0) doc.fail(std::string(key) + " must not be negative");
+        return v.value_or(def);
     }
+};
+
+/// model_type and the architecture it names.
+void parse_architecture(const config_reader& r, const std::string& top_type, model_config& c) {
     c.model_type =
-        get_string(cfg, "model_type").value_or(top_type == "gemma3" ? "gemma3_text" : top_type);
+        get_string(r.cfg, "model_type").value_or(top_type == "gemma3" ? "gemma3_text" : top_type);
     if (c.model_type == "llama")
         c.arch = architecture::llama;
     else if (c.model_type == "qwen2")
@@ -70,25 +73,24 @@ model_config parse_model_config(const json_document& doc) {
         c.arch = architecture::gemma3;
         c.model_type = "gemma3_text";
     } else
-        throw unsupported_error(file.string() + ": model_type '" + c.model_type +
+        throw unsupported_error(r.doc.path().string() + ": model_type '" + c.model_type +
                                 "' is not supported (supported: llama, qwen2, qwen3, gemma3_text, "
                                 "gemma3)");
+}
+
+/// The sizes, checked to be consistent and plausible.
+void parse_sizes(const config_reader& r, model_config& c) {
     const bool gemma = c.arch == architecture::gemma3;
     const bool qwen = c.arch == architecture::qwen2 || c.arch == architecture::qwen3;
-
+    const auto& doc = r.doc;
     // Defaults of transformers' LlamaConfig / Qwen2Config / Qwen3Config / Gemma3TextConfig.
-    auto i64 = [&](std::string_view key, std::int64_t def) {
-        auto v = get_int(cfg, key);
-        if (v && *v < 0) doc.fail(std::string(key) + " must not be negative");
-        return v.value_or(def);
-    };
-    c.vocab_size = i64("vocab_size", gemma ? 262208 : qwen ? 151936 : 32000);
-    c.hidden_size = i64("hidden_size", gemma ? 2304 : 4096);
-    c.intermediate_size = i64("intermediate_size", gemma ? 9216 : qwen ? 22016 : 11008);
-    c.num_layers = i64("num_hidden_layers", gemma ? 26 : 32);
-    c.num_heads = i64("num_attention_heads", gemma ? 8 : 32);
-    c.num_kv_heads = i64("num_key_value_heads", gemma ? 4 : c.num_heads);
-    c.max_position_embeddings = i64("max_position_embeddings", gemma ? 131072 : 2048);
+    c.vocab_size = r.i64("vocab_size", gemma ? 262208 : qwen ? 151936 : 32000);
+    c.hidden_size = r.i64("hidden_size", gemma ? 2304 : 4096);
+    c.intermediate_size = r.i64("intermediate_size", gemma ? 9216 : qwen ? 22016 : 11008);
+    c.num_layers = r.i64("num_hidden_layers", gemma ? 26 : 32);
+    c.num_heads = r.i64("num_attention_heads", gemma ? 8 : 32);
+    c.num_kv_heads = r.i64("num_key_value_heads", gemma ? 4 : c.num_heads);
+    c.max_position_embeddings = r.i64("max_position_embeddings", gemma ? 131072 : 2048);
     if (c.num_heads <= 0 || c.num_kv_heads <= 0 || c.num_heads % c.num_kv_heads != 0)
         doc.fail("num_attention_heads must be a positive multiple of num_key_value_heads");
     if (c.hidden_size <= 0 || c.num_layers <= 0 || c.vocab_size <= 0 || c.intermediate_size <= 0)
@@ -102,15 +104,15 @@ model_config parse_model_config(const json_document& doc) {
     const std::int64_t head_default = gemma                           ? 256
                                       : c.arch == architecture::qwen3 ? 128
                                                                       : c.hidden_size / c.num_heads;
-    c.head_dim = i64("head_dim", head_default);
+    c.head_dim = r.i64("head_dim", head_default);
     if (c.head_dim <= 0 || c.head_dim % 2) doc.fail("head_dim must be positive and even");
-    c.rms_norm_eps = get_number(cfg, "rms_norm_eps").value_or(1e-6);
-    c.tie_word_embeddings = get_bool(cfg, "tie_word_embeddings")
-                                .value_or(get_bool(root, "tie_word_embeddings").value_or(gemma));
-    c.bidirectional = get_bool(cfg, "use_bidirectional_attention").value_or(false);
+}
 
-    auto act = get_string(cfg, gemma ? "hidden_activation" : "hidden_act");
-    if (!act) act = get_string(cfg, gemma ? "hidden_act" : "hidden_activation");
+/// The MLP's activation.
+void parse_activation(const config_reader& r, model_config& c) {
+    const bool gemma = c.arch == architecture::gemma3;
+    auto act = get_string(r.cfg, gemma ? "hidden_activation" : "hidden_act");
+    if (!act) act = get_string(r.cfg, gemma ? "hidden_act" : "hidden_activation");
     std::string a = act.value_or(gemma ? "gelu_pytorch_tanh" : "silu");
     if (a == "silu" || a == "swish")
         c.act = activation::silu;
@@ -119,9 +121,14 @@ model_config parse_model_config(const json_document& doc) {
     else if (a == "gelu")
         c.act = activation::gelu_erf;
     else
-        throw unsupported_error(file.string() + ": activation '" + a +
+        throw unsupported_error(r.doc.path().string() + ": activation '" + a +
                                 "' is not supported (silu, gelu, gelu_pytorch_tanh)");
+}
 
+/// Biases, norms, the attention scale and soft-caps, and the special tokens.
+void parse_layer_options(const config_reader& r, model_config& c) {
+    const bool gemma = c.arch == architecture::gemma3;
+    const auto cfg = r.cfg;
     const bool attention_bias = get_bool(cfg, "attention_bias").value_or(false);
     c.qkv_bias = c.arch == architecture::qwen2 ? true : attention_bias;
     c.o_bias = c.arch == architecture::qwen2 ? false : attention_bias;
@@ -132,7 +139,7 @@ model_config parse_model_config(const json_document& doc) {
     c.scale_embeddings = gemma;
     if (gemma) {
         const double q = get_number(cfg, "query_pre_attn_scalar").value_or(256);
-        if (q <= 0) doc.fail("query_pre_attn_scalar must be positive");
+        if (q <= 0) r.doc.fail("query_pre_attn_scalar must be positive");
         c.attn_scale = std::pow(q, -0.5);
         c.attn_logit_softcap = get_number(cfg, "attn_logit_softcapping");
         c.final_logit_softcap = get_number(cfg, "final_logit_softcapping");
@@ -140,12 +147,17 @@ model_config parse_model_config(const json_document& doc) {
         c.attn_scale = std::pow(double(c.head_dim), -0.5);
     }
     c.bos_token_id = get_int(cfg, "bos_token_id");
-    if (!c.bos_token_id) c.bos_token_id = get_int(root, "bos_token_id");
+    if (!c.bos_token_id) c.bos_token_id = get_int(r.root, "bos_token_id");
     c.eos_token_id = get_int(cfg, "eos_token_id");
+}
 
-    // Layer types: explicit `layer_types`, else each architecture's rule.
+/// Layer types: explicit `layer_types`, else each architecture's rule; and the sliding window.
+void parse_layer_types(const config_reader& r, model_config& c) {
+    const bool gemma = c.arch == architecture::gemma3;
+    const bool qwen = c.arch == architecture::qwen2 || c.arch == architecture::qwen3;
+    const auto& doc = r.doc;
     const auto n = static_cast<std::size_t>(c.num_layers);
-    if (auto lt = field(cfg, "layer_types")) {
+    if (auto lt = field(r.cfg, "layer_types")) {
         simdjson::dom::array arr;
         if (lt->get_array().get(arr) || arr.size() != n)
             doc.fail("layer_types must list one type per layer (" + std::to_string(n) + ")");
@@ -157,17 +169,17 @@ model_config parse_model_config(const json_document& doc) {
             else if (s == "sliding_attention")
                 c.layer_types.push_back(attention_kind::sliding);
             else
-                throw unsupported_error(file.string() + ": layer type '" + std::string(s) +
+                throw unsupported_error(doc.path().string() + ": layer type '" + std::string(s) +
                                         "' is not supported");
         }
     } else if (gemma) {
-        const auto pattern = i64("sliding_window_pattern", i64("_sliding_window_pattern", 6));
+        const auto pattern = r.i64("sliding_window_pattern", r.i64("_sliding_window_pattern", 6));
         for (std::size_t i = 0; i < n; ++i)
             c.layer_types.push_back(pattern > 0 && (i + 1) % std::size_t(pattern)
                                         ? attention_kind::sliding
                                         : attention_kind::full);
-    } else if (qwen && get_bool(cfg, "use_sliding_window").value_or(false)) {
-        const auto max_window_layers = std::size_t(i64("max_window_layers", 28));
+    } else if (qwen && get_bool(r.cfg, "use_sliding_window").value_or(false)) {
+        const auto max_window_layers = std::size_t(r.i64("max_window_layers", 28));
         for (std::size_t i = 0; i < n; ++i)
             c.layer_types.push_back(i >= max_window_layers ? attention_kind::sliding
                                                            : attention_kind::full);
@@ -177,16 +189,21 @@ model_config parse_model_config(const json_document& doc) {
     bool any_sliding = false;
     for (auto k : c.layer_types) any_sliding |= k == attention_kind::sliding;
     if (any_sliding) {
-        c.sliding_window = i64("sliding_window", gemma ? 4096 : 0);
+        c.sliding_window = r.i64("sliding_window", gemma ? 4096 : 0);
         if (c.sliding_window <= 0) doc.fail("sliding layers need a positive sliding_window");
         // transformers' Gemma3TextConfig turns the window into an exclusive half-width when
         // attention is bidirectional (sliding_window // 2 + 1, applied on every load; tokens
         // i, j attend when |i - j| < that); the fixture's expected values confirm it.
         if (c.bidirectional) c.sliding_window = c.sliding_window / 2 + 1;
     }
+}
 
-    // RoPE: `rope_parameters` (transformers ≥ 5; per layer type for Gemma 3) or the older
-    // `rope_theta` + `rope_scaling` (+ Gemma 3's `rope_local_base_freq` for sliding layers).
+/// RoPE: `rope_parameters` (transformers ≥ 5; per layer type for Gemma 3) or the older
+/// `rope_theta` + `rope_scaling` (+ Gemma 3's `rope_local_base_freq` for sliding layers).
+void parse_rope_config(const config_reader& r, model_config& c) {
+    const bool gemma = c.arch == architecture::gemma3;
+    const auto& doc = r.doc;
+    const auto cfg = r.cfg;
     const double theta = get_number(cfg, "rope_theta").value_or(gemma ? 1e6 : 10000.0);
     if (auto rp = field(cfg, "rope_parameters")) {
         if (!rp->is_object()) doc.fail("\"rope_parameters\" is not an object");
@@ -210,6 +227,35 @@ model_config parse_model_config(const json_document& doc) {
             c.rope_sliding = c.rope_full;
         }
     }
+}
+
+}  // namespace
+
+model_config parse_model_config(const json_document& doc) {
+    model_config c;
+    c.file = doc.path();
+    element root = doc.root();
+    if (!root.is_object()) doc.fail("not a JSON object");
+    auto top_type = get_string(root, "model_type").value_or("");
+    element cfg = root;
+    if (auto text = field(root, "text_config")) {  // Gemma3ForConditionalGeneration and kin
+        if (!text->is_object()) doc.fail("\"text_config\" is not an object");
+        cfg = *text;
+        c.multimodal_wrapper = true;
+    }
+    const config_reader r{doc, root, cfg};
+    parse_architecture(r, top_type, c);
+    parse_sizes(r, c);
+    c.rms_norm_eps = get_number(cfg, "rms_norm_eps").value_or(1e-6);
+    c.tie_word_embeddings =
+        get_bool(cfg, "tie_word_embeddings")
+            .value_or(
+                get_bool(root, "tie_word_embeddings").value_or(c.arch == architecture::gemma3));
+    c.bidirectional = get_bool(cfg, "use_bidirectional_attention").value_or(false);
+    parse_activation(r, c);
+    parse_layer_options(r, c);
+    parse_layer_types(r, c);
+    parse_rope_config(r, c);
     return c;
 }
 

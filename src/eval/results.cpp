@@ -53,18 +53,8 @@ std::string prompt_name(const task& t) {
     return "task file: query and choices as given";
 }
 
-}  // namespace
-
-double unix_now() noexcept {
-    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-std::string results_json(std::span<const task> tasks, std::span<const task_result> results,
-                         const run_info& info) {
-    io::json_writer w(2);
-    w.begin_object();
-
+/// config_general: the run's settings, the model and the backend's self-description.
+void write_config_general(io::json_writer& w, const run_info& info) {
     w.key("config_general").begin_object();
     w.kv("lighteval_sha", "?");
     w.kv("num_fewshot_seeds", 1);
@@ -119,8 +109,11 @@ std::string results_json(std::span<const task> tasks, std::span<const task_resul
     w.kv("start_date", iso_utc(info.start_time));
     w.kv("end_date", iso_utc(info.end_time));
     w.end_object();
+}
 
-    // results: tasks, lighteval's per-task-family averages, then "all".
+/// results: tasks, lighteval's per-task-family averages, then "all".
+void write_results(io::json_writer& w, std::span<const task> tasks,
+                   std::span<const task_result> results) {
     w.key("results").begin_object();
     std::vector<std::pair<std::string, std::vector<std::size_t>>> groups;
     std::vector<std::pair<std::string, std::pair<double, std::size_t>>> all;
@@ -177,11 +170,10 @@ std::string results_json(std::span<const task> tasks, std::span<const task_resul
     for (const auto& [k, acc] : all) w.kv(k, acc.first / static_cast<double>(acc.second));
     w.end_object();
     w.end_object();
+}
 
-    w.key("versions").begin_object();
-    for (const auto& t : tasks) w.kv(t.key, t.version);
-    w.end_object();
-
+/// config_tasks: how each task was built (data files, shots, metrics, rows read and skipped).
+void write_config_tasks(io::json_writer& w, std::span<const task> tasks) {
     w.key("config_tasks").begin_object();
     for (std::size_t i = 0; i < tasks.size(); ++i) {
         const auto& t = tasks[i];
@@ -213,7 +205,11 @@ std::string results_json(std::span<const task> tasks, std::span<const task_resul
         w.end_object();
     }
     w.end_object();
+}
 
+/// summary_tasks and summary_general: item, truncation and failure counts.
+void write_summaries(io::json_writer& w, std::span<const task> tasks,
+                     std::span<const task_result> results) {
     w.key("summary_tasks").begin_object();
     std::uint64_t trunc = 0, items = 0, failed = 0;
     for (std::size_t i = 0; i < tasks.size(); ++i) {
@@ -244,7 +240,26 @@ std::string results_json(std::span<const task> tasks, std::span<const task_resul
     w.kv("non_padded", items);
     w.kv("failed", failed);
     w.end_object();
+}
 
+}  // namespace
+
+double unix_now() noexcept {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string results_json(std::span<const task> tasks, std::span<const task_result> results,
+                         const run_info& info) {
+    io::json_writer w(2);
+    w.begin_object();
+    write_config_general(w, info);
+    write_results(w, tasks, results);
+    w.key("versions").begin_object();
+    for (const auto& t : tasks) w.kv(t.key, t.version);
+    w.end_object();
+    write_config_tasks(w, tasks);
+    write_summaries(w, tasks, results);
     w.end_object();
     std::string out = w.take();
     out += '\n';

@@ -81,6 +81,16 @@ std::string model_id(const plugin::model& m, std::string_view spec, std::string 
     throw unsupported_error(msg);
 }
 
+/// open_for, then unsupported_error (see cannot: @p role '@p shown' cannot @p verb) where the
+/// model does not do @p op.
+plugin::model open_checked(std::string_view spec, std::string_view pooling, std::uint64_t cap,
+                           polyglot_op op, std::string_view role, std::string_view shown,
+                           std::string_view verb, const backend_options& opts) {
+    plugin::model m = open_for(spec, pooling, cap, opts);
+    if (!m.supports(op)) cannot(m, role, shown, verb);
+    return m;
+}
+
 /// The identity of a model from its info JSON: "device" (or a remote "server"), else the
 /// plugin's first device; "compute" (or "dtype"); "device_name"; "self_test".
 backend_identity identity_from(std::string_view role, std::string model, std::string backend,
@@ -354,22 +364,22 @@ embedder_spec parse_embedder_spec(std::string_view spec) {
 
 std::unique_ptr<embedder> open_embedder(std::string_view spec, const backend_options& opts) {
     if (is_url_spec(spec)) {
-        plugin::model m = open_for(spec, {}, POLYGLOT_CAP_EMBED, opts);
-        if (!m.supports(POLYGLOT_OP_EMBED)) cannot(m, "embedder", spec, "embed");
+        plugin::model m = open_checked(spec, {}, POLYGLOT_CAP_EMBED, POLYGLOT_OP_EMBED, "embedder",
+                                       spec, "embed", opts);
         std::string id = model_id(m, spec, {});
         return std::make_unique<plugin_embedder>(std::move(m), std::move(id));
     }
     auto [path, pooling, id] = parse_embedder_spec(spec);
-    plugin::model m = open_for(path, pooling, POLYGLOT_CAP_EMBED, opts);
-    if (!m.supports(POLYGLOT_OP_EMBED)) cannot(m, "embedder", spec, "embed");
+    plugin::model m = open_checked(path, pooling, POLYGLOT_CAP_EMBED, POLYGLOT_OP_EMBED, "embedder",
+                                   spec, "embed", opts);
     return std::make_unique<plugin_embedder>(std::move(m), std::move(id));
 }
 
 std::unique_ptr<scorer> open_scorer(std::string_view model_dir, const backend_options& opts) {
     std::string path(model_dir);
     if (path.empty()) throw argument_error("scorer: empty model path");
-    plugin::model m = open_for(path, {}, POLYGLOT_CAP_SCORE, opts);
-    if (!m.supports(POLYGLOT_OP_SCORE)) cannot(m, "scorer", path, "score");
+    plugin::model m = open_checked(path, {}, POLYGLOT_CAP_SCORE, POLYGLOT_OP_SCORE, "scorer", path,
+                                   "score", opts);
     std::string id = model_id(m, path, "hf:" + path);
     return std::make_unique<plugin_scorer>(std::move(m), std::move(id));
 }
@@ -377,8 +387,8 @@ std::unique_ptr<scorer> open_scorer(std::string_view model_dir, const backend_op
 std::unique_ptr<generator> open_generator(std::string_view spec, const backend_options& opts) {
     std::string path(spec);
     if (path.empty()) throw argument_error("generator: empty model path");
-    plugin::model m = open_for(path, {}, POLYGLOT_CAP_GENERATE, opts);
-    if (!m.supports(POLYGLOT_OP_GENERATE)) cannot(m, "generator", path, "generate");
+    plugin::model m = open_checked(path, {}, POLYGLOT_CAP_GENERATE, POLYGLOT_OP_GENERATE,
+                                   "generator", path, "generate", opts);
     std::string id = model_id(m, path, "hf:" + path);
     return std::make_unique<plugin_generator>(std::make_shared<plugin::model>(std::move(m)),
                                               std::move(id), template_dir(path, opts),

@@ -7,12 +7,14 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <polyglot/core/assert.hpp>
 #include <polyglot/core/error.hpp>
 #include <polyglot/io/json_writer.hpp>
 #include <polyglot/synth/synthesize.hpp>
 #include <polyglot/text/language_names.hpp>
 #include <polyglot/text/tokenizer.hpp>
+#include <polyglot/version.hpp>
 #include <set>
 #include <unordered_set>
 
@@ -345,158 +347,242 @@ std::string record_json(const seed_row& r, const options& o, std::string_view sy
     return w.take();
 }
 
-}  // namespace
-
-stats run(generator& g, const plan& p, const options& o, const std::filesystem::path& out,
-          const run_hooks& hooks) {
-    const auto t0 = std::chrono::steady_clock::now();
-    stats st;
-    st.rows = p.rows.size();
-    const auto done = read_done(out, st.dropped_partial_lines);
-    append_file file(out);
-    const std::string lang = language_name_of(o);
-    const std::string system = system_prompt(lang);
-    std::shared_ptr<const text::tokenizer> len_tok;
+/// What a run keeps across its rounds.
+struct job {
+    const plan& p;
+    const options& o;
+    const run_hooks& hooks;
+    std::string system;
+    std::shared_ptr<const text::tokenizer> len_tok;  ///< for the prompt-length filter
     std::size_t system_tokens = 0;
-    if (o.max_model_len) {
-        len_tok = text::open_tokenizer(o.length_tokenizer);
-        system_tokens = len_tok->count(system);
-    }
-    const std::string_view schema = output_schema(o.strat);
-    generate_params params;
-    params.temperature = o.temperature;
-    params.top_p = o.top_p;
-    params.max_new_tokens = o.max_new_tokens;
-    params.seed = o.seed;
-    params.json_schema = std::string(schema);
-    const std::size_t batch = std::max<std::size_t>(1, o.batch);
-    auto fail = [&](std::size_t i, const std::string& reason, const std::string& detail) {
+    std::string_view schema;
+    stats st;
+
+    [[nodiscard]] bool cancel_requested() const { return hooks.cancel && *hooks.cancel; }
+    void fail(std::size_t i, const std::string& reason, const std::string& detail) {
         ++st.failed[reason];
         if (hooks.on_failure)
             hooks.on_failure("row " + std::to_string(i) + " (id " + p.rows[i].id + ", line " +
                              std::to_string(p.rows[i].line) + "): " + reason +
                              (detail.empty() ? "" : ": " + detail));
+    }
+};
+
+/// One round of rows [start, end): those to ask, their prompts, and what came back.
+struct job_round {
+    std::size_t start = 0, end = 0;
+    std::vector<std::size_t> todo;
+    std::vector<std::string> synth, msgs;
+    std::vector<generation> gens;
+    std::vector<std::uint8_t> call_failed;
+    std::vector<polyglot_status> call_status;
+
+    job_round(std::size_t s, std::size_t e)
+        : start(s),
+          end(e),
+          synth(e - s),
+          msgs(e - s),
+          gens(e - s),
+          call_failed(e - s, 0),
+          call_status(e - s, POLYGLOT_STATUS_OK) {}
+};
+
+/// Picks the round's rows to ask: not in the output already and not over the length filter.
+void select_rows(job& j, const std::unordered_set<std::string>& done, job_round& r) {
+    for (std::size_t i = r.start; i < r.end; ++i) {
+        if (done.count(j.p.rows[i].id)) {
+            ++j.st.already_done;
+            continue;
+        }
+        r.synth[i - r.start] = synth_prompt(j.p, i, j.o);
+        if (j.len_tok &&
+            j.len_tok->count(r.synth[i - r.start]) + j.system_tokens + 500 > j.o.max_model_len) {
+            ++j.st.too_long;
+            continue;
+        }
+        r.msgs[i - r.start] = messages_json(j.system, r.synth[i - r.start]);
+        r.todo.push_back(i);
+    }
+}
+
+/// Asks the generator for the round's rows; false where the run was cancelled.
+bool generate_round(generator& g, const generate_params& params, job& j, job_round& r) {
+    // Consecutive rows share a call: each row's sampling seed is (seed, row index).
+    for (std::size_t a = 0; a < r.todo.size();) {
+        std::size_t b = a + 1;
+        while (b < r.todo.size() && r.todo[b] == r.todo[b - 1] + 1) ++b;
+        std::vector<std::string_view> views;
+        for (std::size_t k = a; k < b; ++k) views.push_back(r.msgs[r.todo[k] - r.start]);
+        call_hooks h;
+        h.cancel = j.hooks.cancel;
+        const std::size_t base = r.todo[a] - r.start;
+        h.item_error = [&](std::uint64_t idx, polyglot_status status, std::string_view msg) {
+            if (base + idx < r.call_failed.size()) {
+                r.call_failed[base + idx] = 1;
+                r.call_status[base + idx] = status;
+                r.gens[base + idx].error = std::string(msg);
+            }
+        };
+        try {
+            g.generate(prompt_kind::messages, views, {}, r.todo[a], params,
+                       std::span(r.gens).subspan(base, b - a), &h);
+        } catch (const error&) {
+            if (!j.cancel_requested()) throw;
+        }
+        if (j.cancel_requested()) return false;
+        a = b;
+    }
+    return true;
+}
+
+/// The prompt and response of row @p i from its generation, or nullopt after counting why not.
+std::optional<std::pair<std::string, std::string>> prompt_and_response(job& j, std::size_t i,
+                                                                       const generation& gen) {
+    std::string prompt, response;
+    if (j.o.strat == strategy::respond) {
+        prompt = j.p.rows[i].prompt;
+        response = gen.text;
+    } else {
+        if (const auto why = model::validate_json_schema(j.schema, gen.text); !why.empty()) {
+            j.fail(i, "invalid_json", why);
+            return std::nullopt;
+        }
+        simdjson::dom::parser parser;
+        simdjson::dom::element e;
+        std::string_view a, b;
+        if (parser.parse(gen.text).get(e) || e["prompt"].get_string().get(a) ||
+            e["response"].get_string().get(b)) {
+            j.fail(i, "invalid_json", "no prompt/response strings");
+            return std::nullopt;
+        }
+        prompt = std::string(a);
+        response = std::string(b);
+        if (prompt.find_first_not_of(" \t\r\n") == std::string::npos) {
+            j.fail(i, "empty_prompt", {});
+            return std::nullopt;
+        }
+    }
+    if (response.find_first_not_of(" \t\r\n") == std::string::npos) {
+        j.fail(i, "empty_response", {});
+        return std::nullopt;
+    }
+    return std::pair{std::move(prompt), std::move(response)};
+}
+
+/// The round's records (JSONL lines), counting tokens, failures and truncations.
+std::string records_of(job& j, const job_round& r) {
+    std::string lines;
+    for (std::size_t i : r.todo) {
+        const generation& gen = r.gens[i - r.start];
+        // Cancelled before it finished: not a failure, the next run asks again.
+        if (j.st.cancelled && gen.finish_reason == POLYGLOT_FINISH_NONE &&
+            (gen.ok() || gen.status == POLYGLOT_STATUS_CANCELLED))
+            continue;
+        j.st.tokens_in += gen.prompt_tokens;
+        j.st.tokens_out += gen.ids.size();
+        if (r.call_failed[i - r.start] || !gen.ok()) {
+            // A server's reply that broke the schema (the remote backend checks it).
+            const auto status =
+                r.call_failed[i - r.start] ? r.call_status[i - r.start] : gen.status;
+            j.fail(i, status == POLYGLOT_STATUS_FORMAT_ERROR ? "invalid_json" : "call_failed",
+                   gen.error);
+            continue;
+        }
+        const bool cut = gen.finish_reason == POLYGLOT_FINISH_LENGTH;
+        if (cut && !(j.o.keep_truncated && j.o.strat == strategy::respond)) {
+            j.fail(i, "truncated", "reached --max-new-tokens");
+            continue;
+        }
+        const auto pr = prompt_and_response(j, i, gen);
+        if (!pr) continue;
+        lines += record_json(j.p.rows[i], j.o, r.synth[i - r.start], pr->first, pr->second);
+        lines += '\n';
+        ++j.st.written;
+        if (cut) ++j.st.truncated_kept;
+    }
+    return lines;
+}
+
+}  // namespace
+
+stats run(generator& g, const plan& p, const options& o, const std::filesystem::path& out,
+          const run_hooks& hooks) {
+    const auto t0 = std::chrono::steady_clock::now();
+    job j{p, o, hooks, system_prompt(language_name_of(o)), {}, 0, output_schema(o.strat), {}};
+    j.st.rows = p.rows.size();
+    const auto done = read_done(out, j.st.dropped_partial_lines);
+    append_file file(out);
+    if (o.max_model_len) {
+        j.len_tok = text::open_tokenizer(o.length_tokenizer);
+        j.system_tokens = j.len_tok->count(j.system);
+    }
+    generate_params params;
+    params.temperature = o.temperature;
+    params.top_p = o.top_p;
+    params.max_new_tokens = o.max_new_tokens;
+    params.seed = o.seed;
+    params.json_schema = std::string(j.schema);
+    const std::size_t batch = std::max<std::size_t>(1, o.batch);
+    const auto elapsed = [&] {
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     };
 
     for (std::size_t start = 0; start < p.rows.size(); start += batch) {
-        if (hooks.cancel && *hooks.cancel) {
-            st.cancelled = true;
+        if (j.cancel_requested()) {
+            j.st.cancelled = true;
             break;
         }
-        const std::size_t end = std::min(p.rows.size(), start + batch);
-        std::vector<std::size_t> todo;
-        std::vector<std::string> synth(end - start), msgs(end - start);
-        for (std::size_t i = start; i < end; ++i) {
-            if (done.count(p.rows[i].id)) {
-                ++st.already_done;
-                continue;
-            }
-            synth[i - start] = synth_prompt(p, i, o);
-            if (len_tok &&
-                len_tok->count(synth[i - start]) + system_tokens + 500 > o.max_model_len) {
-                ++st.too_long;
-                continue;
-            }
-            msgs[i - start] = messages_json(system, synth[i - start]);
-            todo.push_back(i);
-        }
-        std::vector<generation> gens(end - start);
-        std::vector<std::uint8_t> call_failed(end - start, 0);
-        std::vector<polyglot_status> call_status(end - start, POLYGLOT_STATUS_OK);
-        // Consecutive rows share a call: each row's sampling seed is (seed, row index).
-        for (std::size_t a = 0; a < todo.size();) {
-            std::size_t b = a + 1;
-            while (b < todo.size() && todo[b] == todo[b - 1] + 1) ++b;
-            std::vector<std::string_view> views;
-            for (std::size_t k = a; k < b; ++k) views.push_back(msgs[todo[k] - start]);
-            call_hooks h;
-            h.cancel = hooks.cancel;
-            const std::size_t base = todo[a] - start;
-            h.item_error = [&](std::uint64_t idx, polyglot_status status, std::string_view msg) {
-                if (base + idx < call_failed.size()) {
-                    call_failed[base + idx] = 1;
-                    call_status[base + idx] = status;
-                    gens[base + idx].error = std::string(msg);
-                }
-            };
-            try {
-                g.generate(prompt_kind::messages, views, {}, todo[a], params,
-                           std::span(gens).subspan(base, b - a), &h);
-            } catch (const error&) {
-                if (!(hooks.cancel && *hooks.cancel)) throw;
-            }
-            if (hooks.cancel && *hooks.cancel) {
-                st.cancelled = true;
-                break;
-            }
-            a = b;
-        }
-        std::string lines;
-        for (std::size_t i : todo) {
-            const generation& gen = gens[i - start];
-            // Cancelled before it finished: not a failure, the next run asks again.
-            if (st.cancelled && gen.finish_reason == POLYGLOT_FINISH_NONE &&
-                (gen.ok() || gen.status == POLYGLOT_STATUS_CANCELLED))
-                continue;
-            st.tokens_in += gen.prompt_tokens;
-            st.tokens_out += gen.ids.size();
-            if (call_failed[i - start] || !gen.ok()) {
-                // A server's reply that broke the schema (the remote backend checks it).
-                const auto status = call_failed[i - start] ? call_status[i - start] : gen.status;
-                fail(i, status == POLYGLOT_STATUS_FORMAT_ERROR ? "invalid_json" : "call_failed",
-                     gen.error);
-                continue;
-            }
-            const bool cut = gen.finish_reason == POLYGLOT_FINISH_LENGTH;
-            if (cut && !(o.keep_truncated && o.strat == strategy::respond)) {
-                fail(i, "truncated", "reached --max-new-tokens");
-                continue;
-            }
-            std::string prompt, response;
-            if (o.strat == strategy::respond) {
-                prompt = p.rows[i].prompt;
-                response = gen.text;
-            } else {
-                if (const auto why = model::validate_json_schema(schema, gen.text); !why.empty()) {
-                    fail(i, "invalid_json", why);
-                    continue;
-                }
-                simdjson::dom::parser parser;
-                simdjson::dom::element e;
-                std::string_view a, b;
-                if (parser.parse(gen.text).get(e) || e["prompt"].get_string().get(a) ||
-                    e["response"].get_string().get(b)) {
-                    fail(i, "invalid_json", "no prompt/response strings");
-                    continue;
-                }
-                prompt = std::string(a);
-                response = std::string(b);
-                if (prompt.find_first_not_of(" \t\r\n") == std::string::npos) {
-                    fail(i, "empty_prompt", {});
-                    continue;
-                }
-            }
-            if (response.find_first_not_of(" \t\r\n") == std::string::npos) {
-                fail(i, "empty_response", {});
-                continue;
-            }
-            lines += record_json(p.rows[i], o, synth[i - start], prompt, response);
-            lines += '\n';
-            ++st.written;
-            if (cut) ++st.truncated_kept;
-        }
-        if (!lines.empty()) {
+        job_round r(start, std::min(p.rows.size(), start + batch));
+        select_rows(j, done, r);
+        if (!generate_round(g, params, j, r)) j.st.cancelled = true;
+        if (const std::string lines = records_of(j, r); !lines.empty()) {
             file.write(lines);
             file.sync();
         }
-        st.elapsed_seconds =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        if (hooks.on_progress) hooks.on_progress(st);
-        if (st.cancelled) break;
+        j.st.elapsed_seconds = elapsed();
+        if (hooks.on_progress) hooks.on_progress(j.st);
+        if (j.st.cancelled) break;
     }
-    st.elapsed_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    return st;
+    j.st.elapsed_seconds = elapsed();
+    return j.st;
+}
+
+std::string report_json(const plan& p, const options& o, const stats& st, const std::string& seeds,
+                        const std::string& output, const std::string& teacher,
+                        std::optional<double> cost) {
+    io::json_writer w(2);
+    w.begin_object();
+    w.kv("output", output);
+    w.kv("seeds", seeds);
+    w.kv("strategy", strategy_name(o.strat));
+    w.kv("language", o.lang);
+    w.kv("language_name", o.language_name);
+    w.kv("teacher", teacher);
+    w.kv("model", o.model_name);
+    w.kv("prompt_version", prompt_version(o.strat, o.categories));
+    w.kv("seed", o.seed);
+    w.kv("temperature", io::float_as_written(o.temperature));
+    w.kv("top_p", io::float_as_written(o.top_p));
+    w.kv("max_new_tokens", o.max_new_tokens);
+    w.kv("max_model_len", o.max_model_len);
+    w.kv("seed_lines_read", p.lines_read);
+    w.kv_object("seed_rows_skipped", p.skipped);
+    w.kv("rows", st.rows);
+    w.kv("written", st.written);
+    w.kv("already_done", st.already_done);
+    w.kv("skipped_too_long", st.too_long);
+    w.kv("truncated_kept", st.truncated_kept);
+    w.kv_object("failed", st.failed);
+    w.kv("tokens_in", st.tokens_in);
+    w.kv("tokens_out", st.tokens_out);
+    if (cost) w.kv("cost", *cost);
+    w.kv("cancelled", st.cancelled);
+    w.kv("elapsed_seconds", st.elapsed_seconds);
+    w.kv("tool_version", POLYGLOT_VERSION_STRING);
+    w.end_object();
+    std::string rep = w.take();
+    rep += '\n';
+    return rep;
 }
 
 }  // namespace synth

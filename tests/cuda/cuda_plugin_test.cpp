@@ -418,6 +418,20 @@ std::vector<lm_case> lm_cases(const fs::path& dir) {
     return out;
 }
 
+/// The scores of the cases' prompt/response texts (the text path: tokenizer, truncation and
+/// scoring).
+std::vector<polyglot::lm_score> score_texts(polyglot::plugin::model& m,
+                                            const std::vector<lm_case>& cases) {
+    std::vector<std::string_view> prompts, responses;
+    for (const auto& c : cases) {
+        prompts.push_back(c.prompt);
+        responses.push_back(c.response);
+    }
+    std::vector<polyglot::lm_score> out(cases.size());
+    m.score(prompts, responses, out);
+    return out;
+}
+
 polyglot::plugin::model open(const fs::path& dir, const std::string& extra = "") {
     const std::string cfg = "{\"model\": \"" + dir.string() + "\"" + extra + "}";
     return load_cuda()->create(cfg);
@@ -457,13 +471,7 @@ void check_lm_f32(const std::string& name) {
     BOOST_TEST(worst < 1e-4, name << ": max |Δ log-prob| = " << worst);
 
     // The text path (tokenizer + truncation + scoring) gives the same mean NLL.
-    std::vector<std::string_view> prompts, responses;
-    for (const auto& c : cases) {
-        prompts.push_back(c.prompt);
-        responses.push_back(c.response);
-    }
-    std::vector<polyglot::lm_score> out(cases.size());
-    m.score(prompts, responses, out);
+    const auto out = score_texts(m, cases);
     for (std::size_t i = 0; i < cases.size(); ++i) {
         BOOST_TEST(out[i].n_scored == cases[i].logprobs.size());
         if (out[i].n_scored > 0)
@@ -489,13 +497,7 @@ BOOST_AUTO_TEST_CASE(llama_bf16_perplexity_within_1_percent,
     auto m = open(dir);
     BOOST_TEST(m.info_json().find("\"dtype\": \"bf16\"") != std::string::npos, m.info_json());
     const auto cases = lm_cases(dir);
-    std::vector<std::string_view> prompts, responses;
-    for (const auto& c : cases) {
-        prompts.push_back(c.prompt);
-        responses.push_back(c.response);
-    }
-    std::vector<polyglot::lm_score> out(cases.size());
-    m.score(prompts, responses, out);
+    const auto out = score_texts(m, cases);
     for (std::size_t i = 0; i < cases.size(); ++i) {
         if (out[i].n_scored == 0) continue;
         const double ppl = std::exp(out[i].sum_nll / out[i].n_scored);

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "remote_test_util.hpp"
+#include "support/synth_records.hpp"
 
 namespace an = polyglot::analysis;
 using namespace remote_test;
@@ -296,12 +297,7 @@ void check_records(const fs::path& out, const std::string& strategy, std::size_t
     BOOST_REQUIRE_EQUAL(rows.size(), n);
     std::set<std::string> ids;
     for (const auto& [line, r] : rows) {
-        const std::vector<std::string> keys = {
-            "id",    "source", "language", "strategy", "source_id",    "synth_prompt",
-            "model", "prompt", "response", "messages", "prompt_input", "response_input"};
-        std::vector<std::string> got;
-        for (const auto& m : r.as_object()) got.push_back(m.key);
-        BOOST_TEST(got == keys, boost::test_tools::per_element());
+        polyglot::testing::check_record_keys(r);
         BOOST_TEST(r.find("strategy")->as_string() == strategy);
         BOOST_TEST(r.find("model")->as_string() == "scripted");
         BOOST_TEST(r.find("language")->as_string() == "de");

@@ -12,10 +12,6 @@ using namespace plugin_test;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& part) {
-    return s.find(part) != std::string::npos;
-}
-
 fs::path bad(const std::string& name) {
     return test_plugin_dir("bad") / ("libpolyglot-" + name + ".so");
 }

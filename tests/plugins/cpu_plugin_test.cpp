@@ -19,10 +19,6 @@ using namespace plugin_test;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& part) {
-    return s.find(part) != std::string::npos;
-}
-
 polyglot::backend_options cpu_options(const std::string& backend = "cpu") {
     polyglot::backend_options o;
     o.backend = backend;

@@ -14,10 +14,6 @@ using namespace plugin_test;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& part) {
-    return s.find(part) != std::string::npos;
-}
-
 struct parsed {
     std::string distinct_ri;  // the literal as printed (exact comparison)
     double value = 0;

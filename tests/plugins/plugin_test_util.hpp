@@ -44,6 +44,11 @@ class temp_dir {
     fs::path path_;
 };
 
+/// Whether @p s contains @p part (for checking messages).
+inline bool contains(const std::string& s, const std::string& part) {
+    return s.find(part) != std::string::npos;
+}
+
 inline void write_text(const fs::path& p, const std::string& s) {
     std::ofstream out(p, std::ios::binary);
     out << s;

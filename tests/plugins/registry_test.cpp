@@ -15,10 +15,6 @@ using namespace plugin_test;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& part) {
-    return s.find(part) != std::string::npos;
-}
-
 template <class E>
 std::string message_of(auto&& fn) {
     try {

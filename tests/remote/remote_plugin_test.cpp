@@ -117,6 +117,14 @@ struct failures : std::map<std::uint64_t, std::string> {
     failures& operator=(const failures&) = delete;
 };
 
+/// Scores the test records on @p m, the failed records' messages going to @p failed.
+std::vector<polyglot::lm_score> score_records(plugin::model& m, failures& failed) {
+    const auto p = prompts(), r = responses();
+    std::vector<polyglot::lm_score> out(p.size());
+    m.score(p, r, out, &failed.hooks);
+    return out;
+}
+
 /// Scores the test records and checks each against the server's logged numbers.
 void check_scores(const fake_server& s, plugin::model& m, const std::string& score_path) {
     const auto p = prompts(), r = responses();
@@ -269,11 +277,9 @@ BOOST_AUTO_TEST_CASE(tgi_scores_text_and_checks_its_tokenization) {
     auto m = open_remote(s.url("tgi-model"), t.dir,
                          R"("tokenizer":")" + (t.dir / "tok").string() + R"(")");
     BOOST_TEST(m.info_json().find(R"("server_kind":"tgi")") != std::string::npos);
-    const auto p = prompts(), r = responses();
-    std::vector<polyglot::lm_score> out(p.size());
+    const auto p = prompts();
     failures failed;
-    polyglot::call_hooks& h = failed.hooks;
-    m.score(p, r, out, &h);
+    auto out = score_records(m, failed);
     // TGI tokenized record 0's text differently (scripted): a counted failure, never a number.
     BOOST_REQUIRE_EQUAL(failed.size(), 1u);
     BOOST_TEST(failed.begin()->first == 0u);
@@ -392,10 +398,8 @@ BOOST_AUTO_TEST_CASE(persistent_failures_are_counted_and_name_the_record) {
     fake_server s("vllm", t.dir, {"--model", "tiny"}, faults);
     auto m = open_remote(s.url("tiny"), t.dir, R"("max_retries":3)");
     const auto p = prompts(), r = responses();
-    std::vector<polyglot::lm_score> out(p.size());
     failures failed;
-    polyglot::call_hooks& h = failed.hooks;
-    m.score(p, r, out, &h);
+    auto out = score_records(m, failed);
     BOOST_REQUIRE_EQUAL(failed.size(), 2u);
     BOOST_TEST(failed.count(3) == 1u);
     BOOST_TEST(failed[3].find("failed after 4 attempts") != std::string::npos);

@@ -2,29 +2,14 @@
 // Rank correlations between teacher rankings (reference.md §10.1) and the PG_α robustness matrix
 // (§10.2), against the reference's committed results and scipy goldens.
 #define BOOST_TEST_MODULE correlate
-#include <boost/test/unit_test.hpp>
-#include <cmath>
-#include <cstdio>
-#include <cstdlib>
-#include <filesystem>
 #include <map>
-#include <polyglot/analysis/inputs.hpp>
-#include <polyglot/analysis/pgscore.hpp>
-#include <polyglot/analysis/table.hpp>
 #include <polyglot/stats/spearman.hpp>
-#include <string>
-#include <vector>
 
-#include "support/require_asset.hpp"
-#include "test_cli.hpp"
+#include "support/reference.hpp"
 
-namespace tt = boost::test_tools;
-using namespace polyglot;
-using namespace polyglot::analysis;
+using namespace reference_test;
 
 namespace {
-using polyglot::testing::cli_stdout;
-const std::string ref_dir = "../shared/reference";
 const std::map<std::string, std::string> families{{"olmo3", "pg_scores_base_olmo3.jsonl"},
                                                   {"gemma3-4b", "pg_scores_base_gemma3-4b.jsonl"},
                                                   {"qwen3-8b", "pg_scores_base_qwen3-8b.jsonl"},

@@ -33,11 +33,18 @@ class fake_scorer : public polyglot::scorer {
     }
     std::vector<std::vector<std::int32_t>> tokenize(std::span<const std::string_view> texts,
                                                     bool add_special) override {
+        return byte_ids(texts, add_special, [](unsigned char) { return true; });
+    }
+    /// The fake tokenization: BOS (1) where asked, then 3 + byte for each byte @p keep keeps.
+    template <class Keep>
+    static std::vector<std::vector<std::int32_t>> byte_ids(std::span<const std::string_view> texts,
+                                                           bool add_special, Keep keep) {
         std::vector<std::vector<std::int32_t>> out;
         for (auto t : texts) {
             std::vector<std::int32_t> ids;
             if (add_special) ids.push_back(1);
-            for (unsigned char c : t) ids.push_back(3 + c);
+            for (unsigned char c : t)
+                if (keep(c)) ids.push_back(3 + c);
             out.push_back(std::move(ids));
         }
         return out;

@@ -200,15 +200,7 @@ BOOST_AUTO_TEST_CASE(token_split_follows_tok_encode_pair) {
     struct merging final : eval_test::fake_scorer {
         std::vector<std::vector<std::int32_t>> tokenize(std::span<const std::string_view> texts,
                                                         bool add_special) override {
-            std::vector<std::vector<std::int32_t>> out;
-            for (auto t : texts) {
-                std::vector<std::int32_t> ids;
-                if (add_special) ids.push_back(1);
-                for (std::size_t i = 0; i < t.size(); ++i)
-                    if (t[i] != 'c') ids.push_back(3 + static_cast<unsigned char>(t[i]));
-                out.push_back(ids);
-            }
-            return out;
+            return byte_ids(texts, add_special, [](unsigned char c) { return c != 'c'; });
         }
     } model;
     task t;

@@ -14,8 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "support/records.hpp"
-#include "support/report.hpp"
+#include "support/metric_test.hpp"
 #include "support/require_asset.hpp"
 #include "test_tokenizers.hpp"
 
@@ -25,9 +24,7 @@ using pg::metrics::count_histogram;
 using pg::metrics::length_metric;
 
 namespace {
-using pg::testing::make_records;
-using polyglot::testing::finalize_json;
-using polyglot::testing::json_number;
+using namespace metric_test;
 
 double numpy_percentile(std::vector<std::uint64_t> v, double q) {
     std::sort(v.begin(), v.end());

@@ -10,20 +10,14 @@
 #include <string>
 #include <vector>
 
-#include "support/records.hpp"
-#include "support/report.hpp"
+#include "support/metric_test.hpp"
 #include "test_tokenizers.hpp"
 
 namespace pg = polyglot;
 namespace tt = boost::test_tools;
 using pg::metrics::lexical_metric;
 using pg::metrics::u64_set;
-
-namespace {
-using pg::testing::make_records;
-using polyglot::testing::finalize_json;
-using polyglot::testing::json_number;
-}  // namespace
+using namespace metric_test;
 
 BOOST_AUTO_TEST_CASE(u64_set_matches_std_set) {
     std::mt19937_64 rng(11);

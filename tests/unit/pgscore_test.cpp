@@ -3,28 +3,13 @@
 // (../shared/reference) and sklearn goldens for the z-score pools.
 #define BOOST_TEST_MODULE pgscore
 #include <algorithm>
-#include <boost/test/unit_test.hpp>
-#include <cmath>
-#include <cstdio>
-#include <cstdlib>
-#include <filesystem>
-#include <polyglot/analysis/inputs.hpp>
-#include <polyglot/analysis/pgscore.hpp>
-#include <polyglot/analysis/table.hpp>
 #include <polyglot/core/error.hpp>
-#include <string>
-#include <vector>
 
-#include "support/require_asset.hpp"
-#include "test_cli.hpp"
+#include "support/reference.hpp"
 
-namespace tt = boost::test_tools;
-using namespace polyglot;
-using namespace polyglot::analysis;
+using namespace reference_test;
 
 namespace {
-using polyglot::testing::cli_stdout;
-const std::string ref_dir = "../shared/reference";
 const std::string data = "tests/data/analysis/";
 
 /// ../shared/reference (the paper repository's committed results); fails the test when absent.

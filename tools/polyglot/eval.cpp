@@ -6,18 +6,16 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <iostream>
-#include <map>
 #include <memory>
 #include <optional>
 #include <polyglot/json/value.hpp>
 #include <polyglot/core/error.hpp>
+#include <polyglot/eval/journal.hpp>
 #include <polyglot/eval/results.hpp>
 #include <polyglot/eval/runner.hpp>
 #include <polyglot/eval/tasks.hpp>
 #include <polyglot/io/atomic_file.hpp>
-#include <polyglot/io/json_writer.hpp>
 #include <polyglot/parallel/threads.hpp>
 #include <polyglot/plugin/services.hpp>
 #include <string>
@@ -27,7 +25,6 @@
 #include "common.hpp"
 
 namespace po = boost::program_options;
-namespace fs = std::filesystem;
 
 namespace polyglot::cli {
 namespace {
@@ -106,15 +103,25 @@ void print_summary(const std::vector<eval::task>& tasks,
     }
 }
 
-int run_eval(int argc, char** argv) {
+/// The command line of `polyglot eval`.
+struct eval_args {
     std::string model, output = "-", details, fewshot_data;
-    std::vector<std::string> task_args, task_files;
+    std::vector<std::string> specs, task_files;
     backend_options bopts;
-    backend_cli bcli;
     eval::load_options lopts;
     eval::run_options ropts;
     std::size_t threads = 0, max_length = 0;
-    bool no_sharing = false, quiet = false, resume = false;
+    bool quiet = false, resume = false;
+};
+
+/// Parses and checks the command line; nullopt where it asked for --help.
+std::optional<eval_args> parse_eval_args(int argc, char** argv) {
+    eval_args a;
+    std::vector<std::string> task_args;
+    backend_cli bcli;
+    bool no_sharing = false;
+    auto& lopts = a.lopts;
+    auto& ropts = a.ropts;
 
     po::options_description desc(
         "polyglot eval --model SPEC --task TASK[:LANG][|SHOTS]... --data DIR_OR_FILE [options]\n\n"
@@ -127,27 +134,27 @@ int run_eval(int argc, char** argv) {
     // clang-format off
     desc.add_options()
         ("help,h", "show this help")
-        ("model,m", po::value(&model), "model: a Hugging Face model directory or URL#MODEL")
+        ("model,m", po::value(&a.model), "model: a Hugging Face model directory or URL#MODEL")
         ("task,t", po::value(&task_args)->composing(),
             "TASK[:LANG][|SHOTS], repeatable or comma-separated (e.g. global_mmlu_lite:de)")
-        ("task-file", po::value(&task_files)->composing(),
+        ("task-file", po::value(&a.task_files)->composing(),
             "[NAME[:LANG]=]FILE: a JSONL multiple-choice task (query, choices, gold[, fewshot])")
         ("data", po::value(&lopts.data), "benchmark data: a directory (DIR/<dataset>/<lang>/"
             "test.jsonl, ...) or, for a single task, its test file")
-        ("fewshot-data", po::value(&fewshot_data), "few-shot split file when --data is a file")
-        ("output,o", po::value(&output)->default_value("-"), "results JSON ('-' = stdout)")
-        ("details", po::value(&details), "per-item details, JSONL")
+        ("fewshot-data", po::value(&a.fewshot_data), "few-shot split file when --data is a file")
+        ("output,o", po::value(&a.output)->default_value("-"), "results JSON ('-' = stdout)")
+        ("details", po::value(&a.details), "per-item details, JSONL")
         ("limit", po::value(&lopts.limit)->default_value(0), "first N items per task (0 = all)")
         ("seed", po::value(&lopts.seed)->default_value(0),
             "seed of mrewardbench_mcf's per-row A/B order")
-        ("dtype", po::value(&bopts.dtype),
+        ("dtype", po::value(&a.bopts.dtype),
             "compute dtype if the backend offers a choice (f32|f16|bf16)")
-        ("threads", po::value(&threads)->default_value(0), "backend threads (0 = all cores)")
+        ("threads", po::value(&a.threads)->default_value(0), "backend threads (0 = all cores)")
         ("batch-tokens", po::value(&ropts.batch_tokens)->default_value(ropts.batch_tokens),
             "tokens per scoring call (whole items; an item's choices always go together)")
         ("batch-size", po::value(&ropts.batch_items)->default_value(0),
             "items per scoring/generation call (0 = by --batch-tokens; generation: 64)")
-        ("max-length", po::value(&max_length)->default_value(0),
+        ("max-length", po::value(&a.max_length)->default_value(0),
             "cut longer inputs from the left to N tokens (0 = the model's context if the "
             "backend reports it, else no cut)")
         ("max-new-tokens", po::value(&ropts.max_new_tokens)->default_value(0),
@@ -156,139 +163,92 @@ int run_eval(int argc, char** argv) {
             "--details also lists the token ids of every context and continuation")
         ("no-prefix-sharing", po::bool_switch(&no_sharing),
             "score each choice in its own call (no shared-context reuse; for checks)")
-        ("resume", po::bool_switch(&resume), "continue an interrupted run from its journal "
+        ("resume", po::bool_switch(&a.resume), "continue an interrupted run from its journal "
             "(RESULTS.journal, or DETAILS.journal when the results go to stdout): finished items "
             "are not run again")
         ("strict", po::bool_switch(&lopts.strict), "stop at the first bad row or failed item")
-        ("quiet,q", po::bool_switch(&quiet), "no summary, warnings or progress on stderr");
+        ("quiet,q", po::bool_switch(&a.quiet), "no summary, warnings or progress on stderr");
     // clang-format on
-    bcli.add(desc, bopts);
+    bcli.add(desc, a.bopts);
     po::variables_map vm;
     if (!parse_command_line(argc, argv, desc, po::value<std::vector<std::string>>(), vm, 0))
-        return 0;
-    bcli.finish(bopts);
-    if (model.empty()) throw argument_error("no --model (see polyglot eval --help)");
-    const auto specs = split_commas(task_args);
-    if (specs.empty() && task_files.empty())
+        return std::nullopt;
+    bcli.finish(a.bopts);
+    if (a.model.empty()) throw argument_error("no --model (see polyglot eval --help)");
+    a.specs = split_commas(task_args);
+    if (a.specs.empty() && a.task_files.empty())
         throw argument_error("no --task or --task-file (see polyglot eval --help)");
-    if (output == "-" && details == "-")
+    if (a.output == "-" && a.details == "-")
         throw argument_error("--output and --details cannot both be standard output");
     if (ropts.batch_tokens == 0) throw argument_error("--batch-tokens must be > 0");
-    lopts.fewshot_data = fewshot_data;
+    lopts.fewshot_data = a.fewshot_data;
     ropts.strict = lopts.strict;
     ropts.share_prefix = !no_sharing;
+    return a;
+}
 
-    // Load every task first: data problems show before any model is loaded.
+/// Loads every task (before any model, so that data problems show first), warning of the
+/// first skipped rows.
+std::vector<eval::task> load_tasks(eval_args& a) {
     std::vector<eval::task_request> reqs;
-    for (const auto& s : specs) reqs.push_back(eval::parse_task(s));
-    for (const auto& f : task_files) reqs.push_back(eval::parse_task_file(f));
+    for (const auto& s : a.specs) reqs.push_back(eval::parse_task(s));
+    for (const auto& f : a.task_files) reqs.push_back(eval::parse_task_file(f));
     std::size_t n_skip_msgs = 0;
-    lopts.on_skip = [&](const std::string& m) {
-        if (!quiet && n_skip_msgs < max_skip_messages)
+    a.lopts.on_skip = [&](const std::string& m) {
+        if (!a.quiet && n_skip_msgs < max_skip_messages)
             std::fprintf(stderr, "polyglot eval: warning: skipped %s\n", m.c_str());
         ++n_skip_msgs;
     };
     std::vector<eval::task> tasks;
     for (const auto& r : reqs) {
-        tasks.push_back(eval::load_task(r, lopts));
+        tasks.push_back(eval::load_task(r, a.lopts));
         for (std::size_t i = 0; i + 1 < tasks.size(); ++i)
             if (tasks[i].key == tasks.back().key)
                 throw argument_error("task " + tasks.back().key + " is given twice");
     }
-    if (!quiet && n_skip_msgs > max_skip_messages)
+    a.lopts.on_skip = nullptr;
+    if (!a.quiet && n_skip_msgs > max_skip_messages)
         std::fprintf(stderr, "polyglot eval: ... and %zu more skipped rows\n",
                      n_skip_msgs - max_skip_messages);
+    return tasks;
+}
 
-    bopts.threads = threads;
-    bopts.batch_tokens = ropts.batch_tokens;
-    parallel::thread_limit limit_threads(threads);
+/// The scorer and/or generator the tasks need.
+struct eval_backends {
+    std::unique_ptr<scorer> sc;
+    std::unique_ptr<generator> gen;
+};
 
+/// Opens what the tasks need, records the backend in @p info and sets the length limit.
+eval_backends open_backends(const std::vector<eval::task>& tasks, eval_args& a,
+                            eval::run_info& info) {
+    a.bopts.threads = a.threads;
+    a.bopts.batch_tokens = a.ropts.batch_tokens;
     bool need_scorer = false, need_generator = false;
     for (const auto& t : tasks)
         (t.kind == eval::task_kind::generative ? need_generator : need_scorer) = true;
-    std::unique_ptr<scorer> sc;
-    std::unique_ptr<generator> gen;
-    eval::run_info info;
-    info.start_time = eval::unix_now();
+    eval_backends b;
     if (need_scorer) {
-        sc = open_scorer(model, bopts);
-        info.backend = sc->backend();
-        info.model_info_json = sc->info_json();
+        b.sc = open_scorer(a.model, a.bopts);
+        info.backend = b.sc->backend();
+        info.model_info_json = b.sc->info_json();
     }
     if (need_generator) {
-        gen = open_generator(model, bopts);
+        b.gen = open_generator(a.model, a.bopts);
         if (info.backend.empty()) {
-            info.backend = gen->backend();
-            info.model_info_json = gen->info_json();
+            info.backend = b.gen->backend();
+            info.model_info_json = b.gen->info_json();
         }
     }
-    ropts.max_length = max_length ? max_length : context_of(info.model_info_json);
-    ropts.cancel = &cancel_flag;
-    std::signal(SIGINT, on_sigint);
-    std::signal(SIGTERM, on_sigint);
+    a.ropts.max_length = a.max_length ? a.max_length : context_of(info.model_info_json);
+    return b;
+}
 
-    // The journal keeps every finished item (a details line) until the outputs are written,
-    // so that --resume continues an interrupted run without repeating work.
-    const std::string journal_path = output != "-"                        ? output + ".journal"
-                                     : !details.empty() && details != "-" ? details + ".journal"
-                                                                          : std::string();
-    std::map<std::string, std::map<std::size_t, eval::item_result>> done;
-    // The journal's first line says which run it belongs to; a different model, backend, seed
-    // or length limit would give other numbers, so such a journal is not reused.
-    io::json_writer hw;
-    hw.begin_object()
-        .kv("polyglot_eval_journal", 1)
-        .kv("model", model)
-        .kv("backend", info.backend)
-        .kv("seed", lopts.seed)
-        .kv("max_length", ropts.max_length)
-        .end_object();
-    const std::string header = hw.take() + "\n";
-    std::error_code ec;
-    const bool have_journal = !journal_path.empty() && fs::file_size(journal_path, ec) > 0 && !ec;
-    if (have_journal) {
-        if (!resume)
-            throw argument_error(journal_path +
-                                 " exists: an earlier run was interrupted; rerun with --resume to "
-                                 "continue it, or delete the file to start over");
-        const std::string text = io::read_file(journal_path);
-        if (text.compare(0, header.size(), header) != 0)
-            throw argument_error(journal_path +
-                                 " belongs to another run (model, backend, seed or "
-                                 "--max-length differ: its first line is " +
-                                 text.substr(0, text.find('\n')) + "); delete it to start over");
-        std::size_t reused = 0, line = 1;
-        for (std::size_t pos = header.size(); pos < text.size();) {
-            auto nl = text.find('\n', pos);
-            if (nl == std::string::npos) break;  // a last line cut by the crash
-            const std::string_view l(text.data() + pos, nl - pos);
-            pos = nl + 1;
-            ++line;
-            auto e = eval::parse_details_line(l, journal_path + ":" + std::to_string(line));
-            for (const auto& t : tasks)
-                if (t.key == e.task && e.index < t.items.size() &&
-                    t.items[e.index].context == e.query && !e.result.failed) {
-                    done[t.key][e.index] = std::move(e.result);
-                    ++reused;
-                }
-        }
-        if (!quiet)
-            std::fprintf(stderr, "polyglot eval: resuming: %zu items from %s\n", reused,
-                         journal_path.c_str());
-    } else if (resume && !quiet) {
-        std::fprintf(stderr, "polyglot eval: nothing to resume (no %s)\n",
-                     journal_path.empty() ? "journal: give -o FILE" : journal_path.c_str());
-    }
-    std::FILE* journal = nullptr;
-    if (!journal_path.empty()) {
-        journal = std::fopen(journal_path.c_str(), have_journal ? "a" : "w");
-        if (!journal || (!have_journal &&
-                         (std::fwrite(header.data(), 1, header.size(), journal) != header.size() ||
-                          std::fflush(journal) != 0)))
-            throw io_error(journal_path + ": cannot write the journal");
-    }
-
-    const bool show_progress = !quiet && stderr_is_tty();
+/// Runs every task (items already in the journal are not run again) and computes its metrics.
+std::vector<eval::task_result> run_tasks(const std::vector<eval::task>& tasks, eval_args& a,
+                                         const eval_backends& b, eval::journal& journal) {
+    auto& ropts = a.ropts;
+    const bool show_progress = !a.quiet && stderr_is_tty();
     std::vector<eval::task_result> results(tasks.size());
     for (std::size_t i = 0; i < tasks.size(); ++i) {
         const auto& t = tasks[i];
@@ -297,39 +257,61 @@ int run_eval(int argc, char** argv) {
                 std::fprintf(stderr, "\r%s: %zu/%zu items ", t.key.c_str(), n, total);
                 std::fflush(stderr);
             };
-        if (journal)
+        if (journal.enabled())
             ropts.on_item = [&](std::size_t k, const eval::item_result& r) {
-                const std::string l = eval::details_line(t, k, r);
-                if (std::fwrite(l.data(), 1, l.size(), journal) != l.size() ||
-                    std::fflush(journal) != 0)
-                    throw io_error(journal_path + ": cannot write the journal");
+                journal.append(t, k, r);
             };
-        eval::run_task(sc.get(), gen.get(), t, ropts, std::move(done[t.key]), results[i]);
+        eval::run_task(b.sc.get(), b.gen.get(), t, ropts, std::move(journal.done()[t.key]),
+                       results[i]);
         if (show_progress) std::fprintf(stderr, "\r\033[K");
         eval::compute_metrics(t, results[i]);
     }
+    return results;
+}
+
+int run_eval(int argc, char** argv) {
+    auto parsed = parse_eval_args(argc, argv);
+    if (!parsed) return 0;
+    auto& a = *parsed;
+    const auto tasks = load_tasks(a);
+    parallel::thread_limit limit_threads(a.threads);
+    eval::run_info info;
+    info.start_time = eval::unix_now();
+    const auto backends = open_backends(tasks, a, info);
+    a.ropts.cancel = &cancel_flag;
+    std::signal(SIGINT, on_sigint);
+    std::signal(SIGTERM, on_sigint);
+
+    eval::journal journal(eval::journal::path_for(a.output, a.details),
+                          {a.model, info.backend, a.lopts.seed, a.ropts.max_length}, a.resume,
+                          tasks);
+    if (journal.resumed() && !a.quiet)
+        std::fprintf(stderr, "polyglot eval: resuming: %zu items from %s\n", journal.reused(),
+                     journal.path().c_str());
+    else if (!journal.resumed() && a.resume && !a.quiet)
+        std::fprintf(stderr, "polyglot eval: nothing to resume (no %s)\n",
+                     journal.path().empty() ? "journal: give -o FILE" : journal.path().c_str());
+
+    const auto results = run_tasks(tasks, a, backends, journal);
     info.end_time = eval::unix_now();
-    info.model_name = model_name_of(model);
-    info.model_spec = model;
-    info.seed = lopts.seed;
-    info.limit = lopts.limit;
-    info.options = ropts;
-    info.threads = threads ? threads : parallel::default_concurrency();
+    info.model_name = model_name_of(a.model);
+    info.model_spec = a.model;
+    info.seed = a.lopts.seed;
+    info.limit = a.lopts.limit;
+    info.options = a.ropts;
+    info.threads = a.threads ? a.threads : parallel::default_concurrency();
     if (const char* j = std::getenv("SLURM_JOB_ID")) info.job_id = j;
-    if (!details.empty()) {
-        io::atomic_ofstream det(details);
+    if (!a.details.empty()) {
+        io::atomic_ofstream det(a.details);
         for (std::size_t i = 0; i < tasks.size(); ++i)
             for (std::size_t k = 0; k < tasks[i].items.size(); ++k)
                 det.write(eval::details_line(tasks[i], k, results[i].items[k]));
         det.commit();
     }
-    write_output(output, eval::results_json(tasks, results, info));
-    if (journal) {
-        std::fclose(journal);
-        fs::remove(journal_path);
-    }
+    write_output(a.output, eval::results_json(tasks, results, info));
+    journal.finish();
 
-    if (!quiet) {
+    if (!a.quiet) {
         for (const auto& r : results)
             for (const auto& w : r.warnings)
                 std::fprintf(stderr, "polyglot eval: warning: %s\n", w.c_str());

@@ -6,12 +6,11 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <polyglot/core/error.hpp>
-#include <polyglot/io/json_writer.hpp>
 #include <polyglot/parallel/threads.hpp>
 #include <polyglot/synth/synthesize.hpp>
 #include <polyglot/text/language_names.hpp>
-#include <polyglot/version.hpp>
 #include <string>
 #include <vector>
 
@@ -75,14 +74,23 @@ std::string progress_line(const synth::stats& s, const pricing& price, double se
     return line;
 }
 
-int run_synthesize(int argc, char** argv) {
+/// The command line of `polyglot synthesize`.
+struct synth_args {
     synth::options o;
-    std::string strategy, teacher, seeds, out, report_path, categories = "drawn", model_name;
+    std::string teacher, seeds, out, report_path;
     backend_options bo;
     pricing price;
-    std::uint64_t shuffle = 0;
-    bool no_filter = false, strict = false, quiet = false;
+    bool strict = false, quiet = false;
     std::size_t threads = 0;
+};
+
+/// Parses and checks the command line; nullopt where it asked for --help.
+std::optional<synth_args> parse_synth_args(int argc, char** argv) {
+    synth_args a;
+    auto& o = a.o;
+    std::string strategy, categories = "drawn", model_name;
+    std::uint64_t shuffle = 0;
+    bool no_filter = false;
     po::options_description desc(
         "polyglot synthesize --strategy generate|translate|respond --teacher SPEC --seeds FILE "
         "--lang L -o OUT.jsonl [options]\n\n"
@@ -98,11 +106,11 @@ int run_synthesize(int argc, char** argv) {
     desc.add_options()
         ("help,h", "show this help")
         ("strategy", po::value(&strategy)->required(), "generate, translate or respond")
-        ("teacher", po::value(&teacher)->required(), "the teacher: a model directory or URL#MODEL")
-        ("seeds", po::value(&seeds)->required(), "seed JSONL (prompt, response, id, source, "
+        ("teacher", po::value(&a.teacher)->required(), "the teacher: a model directory or URL#MODEL")
+        ("seeds", po::value(&a.seeds)->required(), "seed JSONL (prompt, response, id, source, "
             "source_id, language, strategy)")
         ("lang", po::value(&o.lang)->required(), "target language code (de, ja, ...)")
-        ("output,o", po::value(&out)->required(), "output JSONL (appended to; resumable)")
+        ("output,o", po::value(&a.out)->required(), "output JSONL (appended to; resumable)")
         ("model-name", po::value(&model_name), "the records' `model` (default: the model after "
             "'#' of URL#MODEL, else the directory name)")
         ("seed", po::value(&o.seed)->default_value(0), "sampling and drawing seed")
@@ -125,22 +133,22 @@ int run_synthesize(int argc, char** argv) {
         ("no-filter", po::bool_switch(&no_filter), "use every seed row (default: rows whose "
             "strategy field names the strategy and, except for translate, whose language is L)")
         ("batch", po::value(&o.batch)->default_value(o.batch), "rows per round of model calls")
-        ("threads", po::value(&threads)->default_value(0), "worker threads (0 = all cores)")
-        ("chat-template", po::value(&bo.chat_template), "a Jinja chat template file (default: "
+        ("threads", po::value(&a.threads)->default_value(0), "worker threads (0 = all cores)")
+        ("chat-template", po::value(&a.bo.chat_template), "a Jinja chat template file (default: "
             "the model's own)")
-        ("price-in", po::value(&price.in)->default_value(0), "price per million input tokens "
+        ("price-in", po::value(&a.price.in)->default_value(0), "price per million input tokens "
             "(progress shows the cost so far and projected)")
-        ("price-out", po::value(&price.out)->default_value(0), "price per million output tokens")
-        ("report", po::value(&report_path), "write a JSON summary (counts, tokens, cost, "
+        ("price-out", po::value(&a.price.out)->default_value(0), "price per million output tokens")
+        ("report", po::value(&a.report_path), "write a JSON summary (counts, tokens, cost, "
             "settings) here")
-        ("strict", po::bool_switch(&strict), "stop at the first bad seed line")
-        ("quiet,q", po::bool_switch(&quiet), "no progress or summary on stderr");
+        ("strict", po::bool_switch(&a.strict), "stop at the first bad seed line")
+        ("quiet,q", po::bool_switch(&a.quiet), "no progress or summary on stderr");
     // clang-format on
     backend_cli bcli;
-    bcli.add(desc, bo);
+    bcli.add(desc, a.bo);
     po::variables_map vm;
     std::vector<std::string> positional;
-    if (!parse_command_line(argc, argv, desc, po::value(&positional), vm)) return 0;
+    if (!parse_command_line(argc, argv, desc, po::value(&positional), vm)) return std::nullopt;
     if (!positional.empty())
         throw argument_error("unexpected argument '" + positional.front() +
                              "' (the seeds are given with --seeds)");
@@ -153,128 +161,118 @@ int run_synthesize(int argc, char** argv) {
         throw argument_error("--categories must be drawn or paper");
     if (o.max_new_tokens == 0) throw argument_error("--max-new-tokens must be > 0");
     if (o.batch == 0) throw argument_error("--batch must be > 0");
-    if (price.in < 0 || price.out < 0) throw argument_error("prices must be >= 0");
+    if (a.price.in < 0 || a.price.out < 0) throw argument_error("prices must be >= 0");
     o.language_name = text::language_name(o.lang);
-    o.model_name = model_name.empty() ? default_model_name(teacher) : model_name;
+    o.model_name = model_name.empty() ? default_model_name(a.teacher) : model_name;
     o.filter = !no_filter;
     if (vm.count("shuffle")) o.shuffle = shuffle;
-    bcli.finish(bo);
-    bo.threads = threads;
+    bcli.finish(a.bo);
+    a.bo.threads = a.threads;
+    return a;
+}
 
-    parallel::thread_limit limit_threads(threads);
+/// Reads the seeds and selects the job's rows, warning of the first skipped lines.
+synth::plan make_plan(const synth_args& a) {
     std::size_t n_skip = 0;
     auto plan = synth::make_plan(
-        seeds, o,
+        a.seeds, a.o,
         [&](const std::string& m) {
-            if (!quiet && n_skip++ < 5)
+            if (!a.quiet && n_skip++ < 5)
                 std::fprintf(stderr, "polyglot synthesize: warning: skipped %s\n", m.c_str());
         },
-        strict);
+        a.strict);
     if (plan.rows.empty()) {
         std::string why;
         for (const auto& [k, v] : plan.skipped) why += " " + k + " " + std::to_string(v);
-        throw argument_error(seeds + ": no seed row to synthesize from (" +
+        throw argument_error(a.seeds + ": no seed row to synthesize from (" +
                              std::to_string(plan.lines_read) + " lines read;" + why + ")");
     }
-    if (o.strat == synth::strategy::generate && plan.rows.size() < 3 && !quiet)
+    if (a.o.strat == synth::strategy::generate && plan.rows.size() < 3 && !a.quiet)
         std::fprintf(stderr,
                      "polyglot synthesize: warning: fewer than 3 seed rows; generate uses %zu "
                      "in-context examples\n",
                      plan.rows.size());
-    auto gen = open_generator(teacher, bo);
+    return plan;
+}
 
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
+/// The run's hooks: failures (the first five) and progress on stderr, and Ctrl-C.
+synth::run_hooks make_hooks(const synth_args& a, std::size_t& n_fail) {
     synth::run_hooks hooks;
     hooks.cancel = &g_cancel;
-    std::size_t n_fail = 0;
-    hooks.on_failure = [&](const std::string& m) {
-        if (!quiet && n_fail++ < 5)
+    hooks.on_failure = [&a, &n_fail](const std::string& m) {
+        if (!a.quiet && n_fail++ < 5)
             std::fprintf(stderr, "%spolyglot synthesize: %s\n", stderr_is_tty() ? "\r\033[K" : "",
                          m.c_str());
     };
     const bool tty = stderr_is_tty();
-    auto last = std::chrono::steady_clock::now();
-    hooks.on_progress = [&](const synth::stats& s) {
-        if (quiet) return;
+    hooks.on_progress = [&a, tty,
+                         last = std::chrono::steady_clock::now()](const synth::stats& s) mutable {
+        if (a.quiet) return;
         const auto now = std::chrono::steady_clock::now();
         if (!tty && now - last < std::chrono::seconds(10)) return;
         last = now;
-        const std::string l = progress_line(s, price, s.elapsed_seconds);
+        const std::string l = progress_line(s, a.price, s.elapsed_seconds);
         std::fprintf(stderr, tty ? "\r\033[K%s" : "%s\n", l.c_str());
         std::fflush(stderr);
     };
-    const auto st = synth::run(*gen, plan, o, out, hooks);
+    return hooks;
+}
+
+/// The closing lines on stderr: what was written, failed and skipped.
+void print_summary(const synth_args& a, const synth::plan& plan, const synth::stats& st,
+                   std::size_t n_fail) {
+    if (stderr_is_tty()) std::fprintf(stderr, "\r\033[K");
+    if (n_fail > 5)
+        std::fprintf(stderr, "polyglot synthesize: ... and %zu more failed rows\n", n_fail - 5);
+    std::string failed;
+    for (const auto& [k, v] : st.failed) failed += " " + k + " " + std::to_string(v);
+    std::string skipped;
+    for (const auto& [k, v] : plan.skipped) skipped += " " + k + " " + std::to_string(v);
+    std::fprintf(stderr,
+                 "polyglot synthesize: %s: %llu records written to %s (%llu rows in the job, "
+                 "%llu already done, %llu over --max-model-len, %llu failed%s%s) in %.1f s; "
+                 "tokens in %llu out %llu",
+                 std::string(synth::strategy_name(a.o.strat)).c_str(),
+                 static_cast<unsigned long long>(st.written), a.out.c_str(),
+                 static_cast<unsigned long long>(st.rows),
+                 static_cast<unsigned long long>(st.already_done),
+                 static_cast<unsigned long long>(st.too_long),
+                 static_cast<unsigned long long>(st.failed_total()), failed.empty() ? "" : ":",
+                 failed.c_str(), st.elapsed_seconds, static_cast<unsigned long long>(st.tokens_in),
+                 static_cast<unsigned long long>(st.tokens_out));
+    if (a.price.any()) std::fprintf(stderr, "; cost $%.4f", a.price.cost(st));
+    std::fprintf(stderr, "\n");
+    if (!skipped.empty())
+        std::fprintf(stderr, "polyglot synthesize: seed lines skipped:%s\n", skipped.c_str());
+}
+
+int run_synthesize(int argc, char** argv) {
+    auto parsed = parse_synth_args(argc, argv);
+    if (!parsed) return 0;
+    const auto& a = *parsed;
+    parallel::thread_limit limit_threads(a.threads);
+    const auto plan = make_plan(a);
+    auto gen = open_generator(a.teacher, a.bo);
+
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    std::size_t n_fail = 0;
+    const auto st = synth::run(*gen, plan, a.o, a.out, make_hooks(a, n_fail));
     std::signal(SIGINT, SIG_DFL);
     std::signal(SIGTERM, SIG_DFL);
 
-    if (!report_path.empty()) {
-        io::json_writer w(2);
-        w.begin_object();
-        w.kv("output", out);
-        w.kv("seeds", seeds);
-        w.kv("strategy", synth::strategy_name(o.strat));
-        w.kv("language", o.lang);
-        w.kv("language_name", o.language_name);
-        w.kv("teacher", gen->id());
-        w.kv("model", o.model_name);
-        w.kv("prompt_version", synth::prompt_version(o.strat, o.categories));
-        w.kv("seed", o.seed);
-        w.kv("temperature", io::float_as_written(o.temperature));
-        w.kv("top_p", io::float_as_written(o.top_p));
-        w.kv("max_new_tokens", o.max_new_tokens);
-        w.kv("max_model_len", o.max_model_len);
-        w.kv("seed_lines_read", plan.lines_read);
-        w.kv_object("seed_rows_skipped", plan.skipped);
-        w.kv("rows", st.rows);
-        w.kv("written", st.written);
-        w.kv("already_done", st.already_done);
-        w.kv("skipped_too_long", st.too_long);
-        w.kv("truncated_kept", st.truncated_kept);
-        w.kv_object("failed", st.failed);
-        w.kv("tokens_in", st.tokens_in);
-        w.kv("tokens_out", st.tokens_out);
-        if (price.any()) w.kv("cost", price.cost(st));
-        w.kv("cancelled", st.cancelled);
-        w.kv("elapsed_seconds", st.elapsed_seconds);
-        w.kv("tool_version", POLYGLOT_VERSION_STRING);
-        w.end_object();
-        std::string rep = w.take();
-        rep += '\n';
-        write_output(report_path, rep);
-    }
-    if (!quiet) {
-        if (tty) std::fprintf(stderr, "\r\033[K");
-        if (n_fail > 5)
-            std::fprintf(stderr, "polyglot synthesize: ... and %zu more failed rows\n", n_fail - 5);
-        std::string failed;
-        for (const auto& [k, v] : st.failed) failed += " " + k + " " + std::to_string(v);
-        std::string skipped;
-        for (const auto& [k, v] : plan.skipped) skipped += " " + k + " " + std::to_string(v);
-        std::fprintf(stderr,
-                     "polyglot synthesize: %s: %llu records written to %s (%llu rows in the job, "
-                     "%llu already done, %llu over --max-model-len, %llu failed%s%s) in %.1f s; "
-                     "tokens in %llu out %llu",
-                     std::string(synth::strategy_name(o.strat)).c_str(),
-                     static_cast<unsigned long long>(st.written), out.c_str(),
-                     static_cast<unsigned long long>(st.rows),
-                     static_cast<unsigned long long>(st.already_done),
-                     static_cast<unsigned long long>(st.too_long),
-                     static_cast<unsigned long long>(st.failed_total()), failed.empty() ? "" : ":",
-                     failed.c_str(), st.elapsed_seconds,
-                     static_cast<unsigned long long>(st.tokens_in),
-                     static_cast<unsigned long long>(st.tokens_out));
-        if (price.any()) std::fprintf(stderr, "; cost $%.4f", price.cost(st));
-        std::fprintf(stderr, "\n");
-        if (!skipped.empty())
-            std::fprintf(stderr, "polyglot synthesize: seed lines skipped:%s\n", skipped.c_str());
-    }
+    if (!a.report_path.empty())
+        write_output(
+            a.report_path,
+            synth::report_json(plan, a.o, st, a.seeds, a.out, gen->id(),
+                               a.price.any() ? std::optional(a.price.cost(st)) : std::nullopt));
+    if (!a.quiet) print_summary(a, plan, st, n_fail);
     if (st.cancelled) {
-        if (!quiet)
+        if (!a.quiet)
             std::fprintf(stderr,
                          "polyglot synthesize: interrupted; run the same command again to "
                          "finish %s\n",
-                         out.c_str());
+                         a.out.c_str());
         return 130;
     }
     return 0;

@@ -136,5 +136,12 @@ struct run_hooks {
 stats run(generator& g, const plan& p, const options& o, const std::filesystem::path& out,
           const run_hooks& hooks = {});
 
+/// The summary of a run (`polyglot synthesize --report`, pretty-printed JSON ending in a
+/// newline): the job's files and settings, seed lines read and skipped, the counts of @p st,
+/// and @p cost where prices were given. @p teacher is the generator's id.
+[[nodiscard]] std::string report_json(const plan& p, const options& o, const stats& st,
+                                      const std::string& seeds, const std::string& output,
+                                      const std::string& teacher, std::optional<double> cost);
+
 }  // namespace synth
 POLYGLOT_END_NAMESPACE
