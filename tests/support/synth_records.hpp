@@ -4,7 +4,7 @@
 #pragma once
 
 #include <boost/test/unit_test.hpp>
-#include <polyglot/analysis/json_value.hpp>
+#include <polyglot/json/value.hpp>
 #include <string>
 #include <vector>
 
