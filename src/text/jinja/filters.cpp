@@ -24,6 +24,7 @@ namespace {
 
 // ---- helpers ---------------------------------------------------------------------------------
 
+/// Python's sorted(items, key=key, reverse=reverse), in place.
 template <class Key>
 void sort_values(std::vector<value>& items, Key key, bool reverse) {
     std::vector<std::pair<value, std::size_t>> keyed;
@@ -39,11 +40,13 @@ void sort_values(std::vector<value>& items, Key key, bool reverse) {
     items = std::move(out);
 }
 
+/// jinja2's ignore_case: a str lowered (for case-insensitive sorting and comparing).
 value ignore_case(value v) {
     if (v.is_string()) return str_value(py_lower(v.str()));
     return v;
 }
 
+/// Python's len(v).
 std::size_t py_len(const value& v) {
     switch (v.kind()) {
         case vk::undefined:
@@ -73,6 +76,7 @@ double py_round(double x, std::int64_t n) {
     return std::strtod(buf, nullptr);
 }
 
+/// jinja2's do_title.
 std::string jinja_title(const std::string& s) {
     // jinja2's do_title: split on ([-\s({\[<]+), then item[0].upper() + item[1:].lower()
     auto is_sep = [](char32_t c) {
