@@ -12,7 +12,7 @@
 #include <span>
 #include <string>
 
-#include "common/json_util.hpp"
+#include "base/json/util.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace remote::reply {

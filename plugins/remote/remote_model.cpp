@@ -16,8 +16,8 @@
 #include <polyglot/plugin/model_spec.hpp>
 #include <sstream>
 
-#include "common/hf_tokenizer.hpp"
-#include "common/json_schema.hpp"
+#include "base/tokenizers/hf/hf_tokenizer.hpp"
+#include "base/json/schema.hpp"
 #include "common/plugin_config.hpp"
 #include "common/truncation.hpp"
 

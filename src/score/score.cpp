@@ -449,14 +449,5 @@ run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& 
     return res;
 }
 
-void write_sections(io::json_writer& w, const metric_bundle& bundle, const run_result& res) {
-    for (std::size_t k = 0; k < bundle.metrics.size(); ++k) {
-        w.key(bundle.metrics[k]->name());
-        w.begin_object();
-        bundle.metrics[k]->finalize(*res.states[k], w);
-        w.end_object();
-    }
-}
-
 }  // namespace score
 POLYGLOT_END_NAMESPACE

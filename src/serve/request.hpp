@@ -4,7 +4,7 @@
 #pragma once
 
 #include <cstdint>
-#include <polyglot/analysis/json_value.hpp>
+#include <polyglot/json/value.hpp>
 #include <polyglot/io/json_writer.hpp>
 #include <polyglot/plugin/services.hpp>
 #include <polyglot/serve/openai.hpp>

@@ -3,7 +3,7 @@
 // (serve/http.cpp), the engine thread that batches concurrent requests into backend calls
 // (serve/engine.cpp) and the OpenAI-compatible routes (serve/routes.cpp, vLLM's shapes).
 #include <filesystem>
-#include <polyglot/analysis/json_value.hpp>
+#include <polyglot/json/value.hpp>
 #include <polyglot/core/error.hpp>
 #include <polyglot/plugin/host.hpp>
 #include <polyglot/plugin/model_spec.hpp>

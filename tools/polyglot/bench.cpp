@@ -7,6 +7,7 @@
 #include <polyglot/core/error.hpp>
 #include <polyglot/io/json_writer.hpp>
 #include <polyglot/parallel/threads.hpp>
+#include <polyglot/score/report.hpp>
 #include <polyglot/score/score.hpp>
 #include <polyglot/version.hpp>
 #include <string>
@@ -14,7 +15,6 @@
 
 #include "command.hpp"
 #include "common.hpp"
-#include "score_util.hpp"
 
 namespace po = boost::program_options;
 
@@ -98,9 +98,9 @@ int run_bench(int argc, char** argv) {
         score::metric_bundle b;
         rows.push_back(measure(n, {n}, n == "length" ? &r : nullptr, &b));
         if (n == "length") {
-            const std::string js = section_json(b, r, 0);
-            tokens = std::round((find_number(js, "prompts_average_length") +
-                                 find_number(js, "responses_average_length")) *
+            const std::string js = score::section_json(b, r, 0);
+            tokens = std::round((score::find_number(js, "prompts_average_length") +
+                                 score::find_number(js, "responses_average_length")) *
                                 static_cast<double>(r.num_samples));
         }
     }

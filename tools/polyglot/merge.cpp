@@ -1,55 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
 // polyglot merge: the report (and per-instance file) of a run scored in shards, from the
-// shards' saved states — identical to what one `polyglot score` of the whole input writes.
+// shards' saved states — identical to what one `polyglot score` of the whole input writes
+// (the library's score::merge_shards and render_report; this file parses and prints).
 #include <boost/program_options.hpp>
 #include <cstdio>
-#include <cstdlib>
-#include <filesystem>
 #include <polyglot/core/error.hpp>
-#include <polyglot/io/atomic_file.hpp>
-#include <polyglot/io/input.hpp>
+#include <polyglot/score/job.hpp>
+#include <polyglot/score/report.hpp>
 #include <polyglot/score/state.hpp>
-#include <polyglot/version.hpp>
 #include <string>
 #include <vector>
 
 #include "command.hpp"
 #include "common.hpp"
-#include "score_util.hpp"
 
 namespace po = boost::program_options;
 
 namespace polyglot::cli {
 namespace {
-
-/// Appends the shard's per-instance file to @p out, checking its size and CRC-32 against
-/// what the shard recorded.
-void append_instances(io::atomic_ofstream& out, const score::named_state& s) {
-    const std::string& path = s.state.per_instance_path;
-    if (path.empty())
-        throw argument_error(s.name +
-                             ": this shard was scored without --per-instance, so there is no "
-                             "per-instance output to merge");
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) throw io_error(s.name + ": its per-instance output " + path + " cannot be opened");
-    std::string buf(std::size_t{4} << 20, '\0');
-    std::uint64_t bytes = 0;
-    std::uint32_t crc = 0;
-    for (;;) {
-        const std::size_t n = std::fread(buf.data(), 1, buf.size(), f);
-        if (n == 0) break;
-        const std::string_view piece(buf.data(), n);
-        out.write(piece);
-        crc = io::crc32(crc, piece);
-        bytes += n;
-    }
-    std::fclose(f);
-    if (bytes != s.state.per_instance_bytes || crc != s.state.per_instance_crc)
-        throw io_error(path + ": not the per-instance output " + s.name + " recorded (" +
-                       std::to_string(bytes) + " bytes, recorded " +
-                       std::to_string(s.state.per_instance_bytes) +
-                       (bytes == s.state.per_instance_bytes ? ", different content" : "") + ")");
-}
 
 void show(const score::named_state& s) {
     const auto& st = s.state;
@@ -100,40 +68,12 @@ int run_merge(int argc, char** argv) {
         for (const auto& s : states) show(s);
         return 0;
     }
-    const std::string version =
-        score::header_value(states.front().state.header, "polyglot_version");
-    if (version != POLYGLOT_VERSION_STRING)
-        throw argument_error(states.front().name + ": written by polyglot " + version +
-                             "; this is polyglot " POLYGLOT_VERSION_STRING
-                             " (merge with the version that scored the shards)");
-    auto bundle = score::make_metrics_from_header(states.front().state.header);
-    auto res = score::merge_states(states, bundle);  // sorts states by shard
-
-    if (!per_instance_path.empty()) {
-        io::atomic_ofstream out(per_instance_path);
-        for (const auto& s : states) append_instances(out, s);
-        out.commit();
-    }
-
-    const auto& h = states.front().state.header;
-    report_info info;
-    const std::string inputs_field = score::header_value(h, "inputs");
-    const std::uint64_t n_inputs = std::strtoull(inputs_field.c_str(), nullptr, 10);
-    for (std::uint64_t i = 0; i < n_inputs; ++i)
-        info.inputs.push_back(score::header_value(h, "input." + std::to_string(i)));
-    info.teacher = score::header_value(h, "teacher");
-    info.lang = score::header_value(h, "lang");
-    info.parse_special = score::header_value(h, "parse_special");
-    info.tool_version = version;
-    for (const auto& s : states) {
-        info.threads = std::max<std::size_t>(info.threads, s.state.threads);
-        add_backends(info.backends, s.state.backends);
-    }
-    write_output(report_path, render_report(info, bundle, res));
+    const score::merged_run m = score::merge_shards(states, per_instance_path);
+    write_output(report_path, score::render_report(m.info, m.bundle, m.result));
     if (!quiet)
         std::fprintf(stderr, "polyglot merge: %zu shards, %llu records scored from %llu files\n",
-                     states.size(), static_cast<unsigned long long>(res.num_samples),
-                     static_cast<unsigned long long>(n_inputs));
+                     states.size(), static_cast<unsigned long long>(m.result.num_samples),
+                     static_cast<unsigned long long>(m.info.inputs.size()));
     return 0;
 }
 

@@ -143,7 +143,8 @@ struct run_result : run_counters {
 run_result run(const run_options& opts, metric_bundle& bundle, const run_hooks& hooks = {},
                run_result* resume = nullptr);
 
-/// Writes `"<metric>": {…}` for every metric of @p bundle into an open JSON object.
+/// Writes `"<metric>": {…}` for every metric of @p bundle into an open JSON object (the report
+/// body; score/report.hpp writes the whole report).
 void write_sections(io::json_writer& w, const metric_bundle& bundle, const run_result& res);
 
 }  // namespace score

@@ -1,22 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
-/// @file Helpers shared by `polyglot score` and `polyglot bench`.
-#pragma once
-
+// The score report JSON (metadata and metric sections), shared by score, merge and bench.
 #include <algorithm>
 #include <charconv>
-#include <cmath>
 #include <limits>
 #include <polyglot/io/json_writer.hpp>
-#include <polyglot/score/score.hpp>
-#include <string>
-#include <string_view>
-#include <vector>
+#include <polyglot/score/report.hpp>
 
-namespace polyglot::cli {
+POLYGLOT_BEGIN_NAMESPACE
+namespace score {
 
-/// The number stored under "key" in compact JSON text @p json (first occurrence), or NaN.
-/// Enough for reading back our own finalized sections; not a general JSON reader.
-inline double find_number(std::string_view json, std::string_view key) {
+double find_number(std::string_view json, std::string_view key) {
     std::string needle;  // built by appends: GCC 12 warns (-Wrestrict, a false positive) on
     needle.reserve(key.size() + 3);  // "\"" + std::string(...)
     needle += '"';
@@ -31,34 +24,14 @@ inline double find_number(std::string_view json, std::string_view key) {
     return v;
 }
 
-/// What the report's metadata says besides the run's own counters.
-struct report_info {
-    std::vector<std::string> inputs;  ///< as scored (after expanding directories and globs)
-    std::string teacher;              ///< --teacher ("" = null)
-    std::string lang;                 ///< --lang ("" = the most common record language)
-    std::string tool_version;         ///< of the polyglot that scored the records
-    std::size_t threads = 0;
-    std::string shard;  ///< "K/N" for one shard's own report ("" = the whole input)
-    /// Who computed the model values: backend_identity::json() objects (see add_backends).
-    std::vector<std::string> backends;
-    /// "true" / "false": whether special tokens written in the records were read as control
-    /// tokens by the models (--parse-special); "" when no model read the texts.
-    std::string parse_special;
-};
-
-/// Adds the identities in @p more to @p into, keeping it sorted with each object once (shards
-/// and resumed runs may have run on other devices).
-inline void add_backends(std::vector<std::string>& into, const std::vector<std::string>& more) {
+void add_backends(std::vector<std::string>& into, const std::vector<std::string>& more) {
     into.insert(into.end(), more.begin(), more.end());
     std::sort(into.begin(), into.end());
     into.erase(std::unique(into.begin(), into.end()), into.end());
 }
 
-/// The report JSON (pretty-printed, with a final newline) of a finished run: metadata, then
-/// one section per metric. `polyglot score` and `polyglot merge` both write it, so a merged
-/// report has exactly the layout of a single run's.
-inline std::string render_report(const report_info& info, const score::metric_bundle& bundle,
-                                 const score::run_result& res) {
+std::string render_report(const report_info& info, const metric_bundle& bundle,
+                          const run_result& res) {
     io::json_writer w(2);
     w.begin_object();
     w.key("metadata").begin_object();
@@ -96,16 +69,14 @@ inline std::string render_report(const report_info& info, const score::metric_bu
     w.kv("threads", info.threads);
     w.kv("elapsed_seconds", res.elapsed_seconds);
     w.end_object();
-    score::write_sections(w, bundle, res);
+    write_sections(w, bundle, res);
     w.end_object();
     std::string report = w.take();
     report += '\n';
     return report;
 }
 
-/// Compact JSON of one metric section of a finished run.
-inline std::string section_json(const score::metric_bundle& b, const score::run_result& r,
-                                std::size_t k) {
+std::string section_json(const metric_bundle& b, const run_result& r, std::size_t k) {
     io::json_writer w;
     w.begin_object();
     b.metrics[k]->finalize(*r.states[k], w);
@@ -113,4 +84,14 @@ inline std::string section_json(const score::metric_bundle& b, const score::run_
     return w.take();
 }
 
-}  // namespace polyglot::cli
+void write_sections(io::json_writer& w, const metric_bundle& bundle, const run_result& res) {
+    for (std::size_t k = 0; k < bundle.metrics.size(); ++k) {
+        w.key(bundle.metrics[k]->name());
+        w.begin_object();
+        bundle.metrics[k]->finalize(*res.states[k], w);
+        w.end_object();
+    }
+}
+
+}  // namespace score
+POLYGLOT_END_NAMESPACE
