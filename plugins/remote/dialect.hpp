@@ -14,12 +14,13 @@
 #include <optional>
 #include <polyglot/io/json_writer.hpp>
 #include <polyglot/plugin/requests.hpp>
-#include <polyglot/serve/openai.hpp>
 #include <polyglot/version.hpp>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "base/openai/openai.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace remote {

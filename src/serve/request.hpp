@@ -4,13 +4,14 @@
 #pragma once
 
 #include <cstdint>
-#include <polyglot/json/value.hpp>
 #include <polyglot/io/json_writer.hpp>
+#include <polyglot/json/value.hpp>
 #include <polyglot/plugin/services.hpp>
-#include <polyglot/serve/openai.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "base/openai/openai.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace serve {

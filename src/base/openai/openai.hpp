@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /// @file The OpenAI / vLLM completions vocabulary that both ends share: `polyglot serve`
 /// (src/serve) reads requests and writes replies in it, the remote backend (plugins/remote)
-/// writes requests and reads replies in it. Header-only, no third-party header: libpolyglot and
-/// the plugins (which do not link it) both include it. The sampling members of a request are
-/// generate_params (polyglot/plugin/requests.hpp).
+/// writes requests and reads replies in it. Header-only, in polyglot_base (the layer both
+/// libpolyglot and the plugins use); included as "base/openai/openai.hpp". The sampling members
+/// of a request are generate_params (polyglot/plugin/requests.hpp).
 #pragma once
 
 #include <polyglot/plugin/abi.h>
