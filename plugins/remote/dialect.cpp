@@ -329,16 +329,9 @@ std::string parse_generation(const std::string& body, bool chat, bool want_logpr
     out.text.assign(text);
     std::string_view fr;
     if (choice["finish_reason"].get(fr)) return "no finish_reason";
-    if (fr == "length") {
-        out.finish = POLYGLOT_FINISH_LENGTH;
-    } else if (fr == "stop" || fr == "eos" || fr == "tool_calls" || fr == "function_call") {
-        // vLLM's stop_reason: a string when a stop string ended the text, an int for a stop
-        // token id, null for EOS. Servers without stop_reason: "stop" is reported as EOS.
-        auto sr = choice["stop_reason"];
-        out.finish = (!sr.error() && sr.is_string()) ? POLYGLOT_FINISH_STOP : POLYGLOT_FINISH_EOS;
-    } else {
+    auto sr = choice["stop_reason"];
+    if (!openai::finish_of(fr, !sr.error() && sr.is_string(), out.finish))
         out.refusal = "finish_reason '" + std::string(fr) + "'";  // content_filter, abort, ...
-    }
     array ids;
     if (!choice["token_ids"].get(ids)) {
         for (element e : ids) {

@@ -20,6 +20,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/openai/openai.hpp"
+
 POLYGLOT_BEGIN_NAMESPACE
 namespace remote {
 
@@ -112,14 +114,7 @@ std::string chat_body(server_kind k, std::string_view model, std::string_view me
                       const sampling& s);
 
 /// One generated sequence as a server reports it.
-struct generated {
-    std::string text;
-    std::vector<std::int32_t> ids;  ///< empty when the server does not return them
-    std::vector<float> logprobs;    ///< when asked and returned
-    std::int32_t finish = 0;        ///< POLYGLOT_FINISH_*
-    std::uint32_t prompt_tokens = 0;
-    std::string refusal;  ///< finish_reason the caller must treat as a failure
-};
+using generated = openai::choice;
 /// A completions (@p chat false) or chat completions reply.
 std::string parse_generation(const std::string& body, bool chat, bool want_logprobs,
                              generated& out);

@@ -871,11 +871,7 @@ sampling sampling_of_call(const plugin_sdk::generate_call& call) {
     const auto& rq = call.raw;
     sampling base;
     base.max_new_tokens = rq.max_new_tokens;
-    base.temperature = rq.temperature;
-    base.top_k = rq.top_k;
-    base.top_p = rq.top_p;
-    base.min_p = rq.min_p;
-    base.repetition_penalty = rq.repetition_penalty;
+    static_cast<sampling_params&>(base) = sampling_of(rq);
     for (auto s : call.stop) base.stop.emplace_back(s);
     base.stop_ids.assign(call.stop_ids.begin(), call.stop_ids.end());
     base.logprobs = rq.flags & POLYGLOT_GENERATE_LOGPROBS;

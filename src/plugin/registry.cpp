@@ -659,11 +659,7 @@ void model::generate_impl(prompt_kind kind, std::span<const std::string_view> pr
                (params.keep_special ? POLYGLOT_GENERATE_KEEP_SPECIAL : 0u) |
                (params.add_generation_prompt ? POLYGLOT_GENERATE_ADD_GENERATION_PROMPT : 0u);
     rq.max_new_tokens = params.max_new_tokens;
-    rq.temperature = params.temperature;
-    rq.top_k = params.top_k;
-    rq.top_p = params.top_p;
-    rq.min_p = params.min_p;
-    rq.repetition_penalty = params.repetition_penalty;
+    set_sampling(rq, params);
     rq.seed = params.seed;
     rq.first_index = first_index;
     rq.stop = params.stop.empty() ? nullptr : &sv;

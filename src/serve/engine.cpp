@@ -14,12 +14,11 @@ namespace serve {
 namespace {
 
 bool same_params(const generate_params& a, const generate_params& b) {
-    return a.max_new_tokens == b.max_new_tokens && a.temperature == b.temperature &&
-           a.top_k == b.top_k && a.top_p == b.top_p && a.min_p == b.min_p &&
-           a.repetition_penalty == b.repetition_penalty && a.stop == b.stop &&
-           a.stop_ids == b.stop_ids && a.logprobs == b.logprobs && a.ignore_eos == b.ignore_eos &&
-           a.keep_special == b.keep_special && a.add_special == b.add_special &&
-           a.parse_special == b.parse_special &&
+    return a.max_new_tokens == b.max_new_tokens &&
+           static_cast<const sampling_params&>(a) == static_cast<const sampling_params&>(b) &&
+           a.stop == b.stop && a.stop_ids == b.stop_ids && a.logprobs == b.logprobs &&
+           a.ignore_eos == b.ignore_eos && a.keep_special == b.keep_special &&
+           a.add_special == b.add_special && a.parse_special == b.parse_special &&
            a.add_generation_prompt == b.add_generation_prompt && a.json_schema == b.json_schema &&
            a.extra_json == b.extra_json;
 }

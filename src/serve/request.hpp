@@ -4,12 +4,14 @@
 #pragma once
 
 #include <cstdint>
-#include <polyglot/json/value.hpp>
 #include <polyglot/io/json_writer.hpp>
+#include <polyglot/json/value.hpp>
 #include <polyglot/plugin/services.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "base/openai/openai.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace serve {
@@ -42,11 +44,7 @@ std::int64_t get_int(const json_value& b, std::string_view key, std::int64_t fal
 std::vector<std::int32_t> token_ids(const json_value& v, std::string_view what);
 
 /// A completions prompt: text or token ids.
-struct prompt_item {
-    bool ids = false;
-    std::string text;
-    std::vector<std::int32_t> tokens;
-};
+using prompt_item = openai::prompt;
 
 /// `prompt` = string | [string] | [int] | [[int]].
 std::vector<prompt_item> parse_prompts(const json_value& body);

@@ -20,10 +20,6 @@ namespace beast = boost::beast;
 
 std::int64_t now_unix() { return std::int64_t(std::time(nullptr)); }
 
-const char* finish_name(const generation& g) {
-    return g.finish_reason == POLYGLOT_FINISH_LENGTH ? "length" : "stop";
-}
-
 /// vLLM's stop_reason: the stop string that ended the text, else null (EOS).
 void stop_reason(io::json_writer& w, const generation& g, const generate_params& gp) {
     w.key("stop_reason");
@@ -313,7 +309,7 @@ void completion_job::write_choice(io::json_writer& w, std::size_t i, std::uint64
     }
     if (g) {
         completion_tokens += g->ids.size();
-        w.kv("finish_reason", finish_name(*g));
+        w.kv("finish_reason", openai::finish_reason(g->finish_reason));
         stop_reason(w, *g, gp);
     } else {
         w.kv("finish_reason", "length");
@@ -446,7 +442,7 @@ void routes::chat(const json_value& b, reply_fn reply) {
         } else {
             w.value(nullptr);
         }
-        w.kv("finish_reason", finish_name(g));
+        w.kv("finish_reason", openai::finish_reason(g.finish_reason));
         stop_reason(w, g, gp);
         if (return_ids) {
             w.key("token_ids").begin_array();

@@ -36,25 +36,52 @@ enum class prompt_kind : std::int32_t {
     messages = POLYGLOT_PROMPT_MESSAGES  ///< a JSON array of chat messages
 };
 
-/// Sampling and stopping for GENERATE (names as vLLM's SamplingParams / llama.cpp's).
-struct generate_params {
-    std::uint32_t max_new_tokens = 256;
+/// How the next token is drawn (names as vLLM's SamplingParams / llama.cpp's): one struct from
+/// the CLI and `polyglot serve` through the ABI request (set_sampling / sampling_of below) to
+/// the remote client's request bodies and the runtime's sampler.
+struct sampling_params {
     float temperature = 0.0f;         ///< <= 0: greedy
     std::int32_t top_k = 0;           ///< <= 0: off
     float top_p = 1.0f;               ///< >= 1: off
     float min_p = 0.0f;               ///< <= 0: off
-    float repetition_penalty = 1.0f;  ///< 1: off
+    float repetition_penalty = 1.0f;  ///< 1: off; > 0
+    [[nodiscard]] bool greedy() const noexcept { return !(temperature > 0.0f); }
+    bool operator==(const sampling_params&) const = default;
+};
+
+/// The one copy of sampling_params into the ABI request's members...
+inline void set_sampling(polyglot_generate_request& rq, const sampling_params& s) noexcept {
+    rq.temperature = s.temperature;
+    rq.top_k = s.top_k;
+    rq.top_p = s.top_p;
+    rq.min_p = s.min_p;
+    rq.repetition_penalty = s.repetition_penalty;
+}
+/// ... and the one copy out of them (the plugin side).
+inline sampling_params sampling_of(const polyglot_generate_request& rq) noexcept {
+    sampling_params s;
+    s.temperature = rq.temperature;
+    s.top_k = rq.top_k;
+    s.top_p = rq.top_p;
+    s.min_p = rq.min_p;
+    s.repetition_penalty = rq.repetition_penalty;
+    return s;
+}
+
+/// Sampling and stopping for GENERATE (names as vLLM's SamplingParams / llama.cpp's).
+struct generate_params : sampling_params {
+    std::uint32_t max_new_tokens = 256;
     std::uint64_t seed = 0;
-    std::vector<std::string> stop;          ///< stop strings (not part of the text)
-    std::vector<std::int32_t> stop_ids;     ///< extra stop token ids
-    bool logprobs = false;                  ///< per-token log-probs of the generated ids
+    std::vector<std::string> stop;       ///< stop strings (not part of the text)
+    std::vector<std::int32_t> stop_ids;  ///< extra stop token ids
+    bool logprobs = false;               ///< per-token log-probs of the generated ids
     bool ignore_eos = false;
-    bool keep_special = false;              ///< keep special tokens in the text
-    bool add_special = true;                ///< text prompts: add BOS etc.
-    bool parse_special = false;             ///< text prompts: recognise special tokens
-    bool add_generation_prompt = true;      ///< message prompts
-    std::string json_schema;                ///< "" = unconstrained
-    std::string extra_json;                 ///< backend-specific JSON object, "" = none
+    bool keep_special = false;          ///< keep special tokens in the text
+    bool add_special = true;            ///< text prompts: add BOS etc.
+    bool parse_special = false;         ///< text prompts: recognise special tokens
+    bool add_generation_prompt = true;  ///< message prompts
+    std::string json_schema;            ///< "" = unconstrained
+    std::string extra_json;             ///< backend-specific JSON object, "" = none
 };
 
 /// One GENERATE outcome.

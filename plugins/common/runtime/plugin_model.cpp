@@ -110,11 +110,7 @@ class runtime_model final : public plugin_sdk::model {
         generate_options o;
         o.json_schema = std::string(call.json_schema);
         o.max_new_tokens = r.max_new_tokens;
-        o.sampling.temperature = r.temperature;
-        o.sampling.top_k = r.top_k;
-        o.sampling.top_p = r.top_p;
-        o.sampling.min_p = r.min_p;
-        o.sampling.repetition_penalty = r.repetition_penalty;
+        o.sampling = sampling_of(r);
         o.seed = r.seed;
         o.first_index = r.first_index;
         o.stop.assign(call.stop.begin(), call.stop.end());

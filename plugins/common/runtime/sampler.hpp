@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <polyglot/plugin/requests.hpp>
 #include <polyglot/version.hpp>
 #include <span>
 #include <vector>
@@ -52,14 +53,8 @@ class splitmix64 {
     std::uint64_t state_;
 };
 
-struct sampling_params {
-    float temperature = 0.0f;         ///< <= 0: greedy
-    std::int32_t top_k = 0;           ///< <= 0: off
-    float top_p = 1.0f;               ///< >= 1: off
-    float min_p = 0.0f;               ///< <= 0: off
-    float repetition_penalty = 1.0f;  ///< 1: off; > 0
-    [[nodiscard]] bool greedy() const noexcept { return !(temperature > 0.0f); }
-};
+/// The host's sampling parameters (include/polyglot/plugin/requests.hpp).
+using ::polyglot::sampling_params;
 
 /// Chooses tokens for one sequence. Not thread-safe; one per sequence (cheap to create).
 class sampler {
