@@ -10,7 +10,7 @@
 // Needs scripts/fetch-test-assets (test-assets/qwen3).
 #include <benchmark/benchmark.h>
 
-#include <common/hf_tokenizer.hpp>
+#include "base/tokenizers/hf/hf_tokenizer.hpp"
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>

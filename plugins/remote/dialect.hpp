@@ -3,11 +3,16 @@
 /// bodies and reply parsers for vLLM, SGLang, TGI, llama.cpp's server, hosted OpenAI-compatible
 /// APIs, and `polyglot serve` (vLLM's shapes). Pure functions, no I/O: every parser returns ""
 /// when the reply is usable, else the reason it is not (the client then retries the request).
+/// Everything that differs between the engines is one server_description per kind (the table
+/// in server_kinds.cpp); the functions below read it, none switches on the kind.
 #pragma once
+
+#include <simdjson.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <polyglot/io/json_writer.hpp>
 #include <polyglot/plugin/requests.hpp>
 #include <polyglot/version.hpp>
 #include <span>
@@ -18,6 +23,7 @@
 POLYGLOT_BEGIN_NAMESPACE
 namespace remote {
 
+/// The engines the remote backend speaks to: each has one row in server_kinds.cpp.
 enum class server_kind { vllm, sglang, tgi, llamacpp, openai, polyglot };
 
 /// "vllm" → vllm, ...; nullopt for anything else (including "auto").
@@ -122,6 +128,89 @@ std::string parse_generation(const std::string& body, bool chat, bool want_logpr
 bool base64_decode(std::string_view in, std::string& out);
 /// Encodes bytes as standard base64 (padded).
 std::string base64_encode(std::string_view in);
+
+// ---- vLLM's shapes: the defaults of a server_description (server_kinds.cpp)
+// ----------------------
+
+namespace vllm_shape {
+/// {model, prompt, add_special_tokens}
+void tokenize_fields(io::json_writer& w, std::string_view model, std::string_view text,
+                     bool add_special, bool parse_special);
+/// {model, tokens}
+void detokenize_fields(io::json_writer& w, std::string_view model,
+                       std::span<const std::int32_t> ids, bool skip_special);
+/// /v1/completions over the ids with echo + prompt_logprobs, max_tokens 1.
+std::string score_ids_body(std::string_view model, std::span<const std::int32_t> ids);
+/// choices[0].prompt_logprobs = [null, {"<id>": {logprob, rank, ...}}, ...]
+std::string parse_prompt_logprobs(simdjson::dom::element doc, std::span<const std::int32_t> ids,
+                                  std::vector<double>& lp, std::vector<std::uint8_t>& greedy);
+}  // namespace vllm_shape
+
+// ---- one description per kind -------------------------------------------------------------------
+
+/// Everything that differs between serving engines. Adding an engine is adding a server_kind
+/// value and its row in server_kinds.cpp (with the functions only it needs); a row names what
+/// differs from the defaults here.
+struct server_description {
+    server_kind kind;
+    const char* name;        ///< --server-kind, info_json's server_kind ("vllm")
+    const char* display;     ///< in messages ("vLLM")
+    const char* alias = "";  ///< another --server-kind spelling ("" = none)
+
+    // Recognising the kind (--server-kind auto): the owned_by of its /v1/models, else a route at
+    // the root that only it answers. A server recognised by neither is a hosted OpenAI API.
+    const char* owned_by = "";    ///< "" = its /v1/models does not say
+    const char* probe_path = "";  ///< "" = no probe ("/info")
+    bool (*probe_looks)(const std::string& body) =
+        nullptr;                  ///< whether the probe's reply is this kind's
+    bool lists_model_ids = true;  ///< /v1/models lists the served model by the name clients use
+
+    // TOKENIZE / DETOKENIZE (at the root: /tokenize, /detokenize)
+    bool has_tokenize = true;
+    void (*tokenize_fields)(io::json_writer& w, std::string_view model, std::string_view text,
+                            bool add_special, bool parse_special) = vllm_shape::tokenize_fields;
+    void (*detokenize_fields)(io::json_writer& w, std::string_view model,
+                              std::span<const std::int32_t> ids,
+                              bool skip_special) = vllm_shape::detokenize_fields;
+    const char* detokenize_text = "prompt";  ///< the reply's member holding the text
+
+    // SCORE: a request whose reply holds a log-prob for every prompt position
+    const char* score_refusal = "";      ///< why it cannot return prompt log-probs ("" = it can)
+    const char* score_ids_refusal = "";  ///< why it cannot score given ids ("" = it can)
+    bool score_at_root = false;          ///< score_path hangs off the root, not off /v1
+    const char* score_path = "/completions";
+    std::string (*score_ids_body)(std::string_view model,
+                                  std::span<const std::int32_t> ids) = vllm_shape::score_ids_body;
+    /// nullptr = it takes ids; else the body over text (TGI), whose tokenization the reply
+    /// shows and the parser checks against the ids expected.
+    std::string (*score_text_body)(std::string_view text) = nullptr;
+    /// Why scoring text needs a local tokenizer (score_text_body kinds only).
+    const char* score_text_refusal = "";
+    std::string (*parse_prompt_logprobs)(
+        simdjson::dom::element doc, std::span<const std::int32_t> ids, std::vector<double>& lp,
+        std::vector<std::uint8_t>& greedy) = vllm_shape::parse_prompt_logprobs;
+    /// Tokens it generates after a scored prompt, which count against its context.
+    std::size_t score_room = 1;
+
+    // EMBED (/v1/embeddings)
+    const char* embed_refusal = "";  ///< "" = it embeds
+    bool embed_base64 = false;       ///< ask for base64 (exact, half the reply) rather than floats
+
+    // GENERATE (/v1/completions, /v1/chat/completions)
+    /// The sampling parameters it cannot take ("" = all); nullptr = it takes all.
+    std::string (*unsupported_sampling)(const generate_params& s) = nullptr;
+    /// Its own sampling members beyond OpenAI's (nullptr = none).
+    void (*sampling_fields)(io::json_writer& w, const generate_params& s) = nullptr;
+    bool max_completion_tokens = false;  ///< chat: OpenAI's newer name for max_tokens
+    bool return_token_ids = false;       ///< asks for the generated ids (vLLM's return_token_ids)
+    bool add_special_tokens = false;     ///< completions say whether to add special tokens
+    bool add_generation_prompt = false;  ///< chat can turn the generation prompt off
+};
+
+/// The row of @p k.
+const server_description& describe(server_kind k);
+/// Every row, in the order auto-detection probes them.
+std::span<const server_description> server_kinds();
 
 }  // namespace remote
 POLYGLOT_END_NAMESPACE

@@ -16,8 +16,8 @@
 #include <polyglot/plugin/model_spec.hpp>
 #include <sstream>
 
-#include "common/hf_tokenizer.hpp"
-#include "common/json_schema.hpp"
+#include "base/tokenizers/hf/hf_tokenizer.hpp"
+#include "base/json/schema.hpp"
 #include "common/plugin_config.hpp"
 #include "common/truncation.hpp"
 
@@ -220,9 +220,12 @@ remote_config parse_config(std::string_view config_json) {
             "model '" + c.spec +
             "': the remote backend takes a server URL (http://host:port/v1#MODEL)");
     if (auto k = ::polyglot::model::config_string(obj, "server_kind"); !k.empty()) c.kind = k;
-    if (c.kind != "auto" && !parse_server_kind(c.kind))
-        throw argument_error("--server-kind '" + c.kind +
-                             "': expected vllm, sglang, tgi, llamacpp, openai, polyglot or auto");
+    if (c.kind != "auto" && !parse_server_kind(c.kind)) {
+        std::string names;
+        for (const auto& d : server_kinds()) names += std::string(d.name) + ", ";
+        names.resize(names.size() - 2);
+        throw argument_error("--server-kind '" + c.kind + "': expected " + names + " or auto");
+    }
     if (auto k = ::polyglot::model::config_string(obj, "api_key_env"); !k.empty())
         c.api_key_env = k;
     c.client.concurrency = ::polyglot::model::config_size(obj, "concurrency", 32);
@@ -320,8 +323,9 @@ void remote_model::resolve() {
     } else if (auto k = kind_from_owner(list.owned_by)) {
         kind_ = *k;
     } else {
-        // Not vLLM, SGLang, llama.cpp or polyglot by its model list: TGI answers /info,
-        // llama.cpp /props; anything else is a hosted OpenAI-compatible API.
+        // Not vLLM, SGLang, llama.cpp or polyglot by its model list: a kind with a route of its
+        // own answers it (TGI /info, llama.cpp /props); anything else is a hosted
+        // OpenAI-compatible API.
         kind_ = server_kind::openai;
         auto probe = [&](const std::string& url, bool (*looks)(const std::string&)) {
             try {
@@ -330,12 +334,13 @@ void remote_model::resolve() {
                 return false;
             }
         };
-        if (probe(ep_.root + "/info", &looks_like_tgi_info))
-            kind_ = server_kind::tgi;
-        else if (probe(ep_.root + "/props", &looks_like_llamacpp_props))
-            kind_ = server_kind::llamacpp;
+        for (const auto& d : server_kinds())
+            if (*d.probe_path && probe(ep_.root + d.probe_path, d.probe_looks)) {
+                kind_ = d.kind;
+                break;
+            }
     }
-    if (!models_body.empty() && kind_ != server_kind::tgi && !list.ids.empty() &&
+    if (!models_body.empty() && describe(kind_).lists_model_ids && !list.ids.empty() &&
         std::find(list.ids.begin(), list.ids.end(), model_) == list.ids.end()) {
         std::string all;
         for (const auto& id : list.ids) all += (all.empty() ? "" : ", ") + id;
@@ -346,33 +351,28 @@ void remote_model::resolve() {
 }
 
 std::string remote_model::refusal(polyglot_op op) const {
+    const server_description& d = describe(kind_);
     switch (op) {
         case POLYGLOT_OP_SCORE:
-            if (auto r = score_refusal(kind_); !r.empty()) return r;
-            if (kind_ == server_kind::tgi && !tok_)
-                return "TGI's /generate takes text, so scoring needs the model's tokenizer on this "
-                       "side to check TGI's tokenization: give a local tokenizer directory "
-                       "(--remote-tokenizer DIR)";
-            if (!tok_ && !has_tokenize(kind_))
+            if (*d.score_refusal) return d.score_refusal;
+            if (d.score_text_body && !tok_) return d.score_text_refusal;
+            if (!tok_ && !d.has_tokenize)
                 return "the server has no tokenizer endpoint: give --remote-tokenizer DIR";
             return {};
         case POLYGLOT_OP_SCORE_IDS:
-            if (auto r = score_refusal(kind_); !r.empty()) return r;
-            if (kind_ == server_kind::tgi)
-                return "TGI's /generate takes text, not token ids, so it cannot score given ids";
-            return {};
+            if (*d.score_refusal) return d.score_refusal;
+            return d.score_ids_refusal;
         case POLYGLOT_OP_TOKENIZE:
-            if (!tok_ && !has_tokenize(kind_))
-                return std::string("a ") + kind_name(kind_) +
+            if (!tok_ && !d.has_tokenize)
+                return std::string("a ") + d.name +
                        " server has no tokenizer endpoint: give --remote-tokenizer DIR";
             return {};
         case POLYGLOT_OP_DETOKENIZE:
-            if (!has_tokenize(kind_))
-                return std::string("a ") + kind_name(kind_) + " server has no detokenize endpoint";
+            if (!d.has_tokenize)
+                return std::string("a ") + d.name + " server has no detokenize endpoint";
             return {};
         case POLYGLOT_OP_EMBED:
-            if (kind_ == server_kind::tgi) return "TGI serves no embeddings (use TEI or vLLM)";
-            return {};
+            return d.embed_refusal;
         case POLYGLOT_OP_GENERATE:
         case POLYGLOT_OP_CHAT:
         case POLYGLOT_OP_JSON_SCHEMA:
@@ -433,7 +433,7 @@ std::size_t remote_model::score_limit() const noexcept {
     std::size_t limit = cfg_.max_tokens;
     if (max_model_len_ > 0) {
         // vLLM, SGLang and TGI generate one token after the prompt; polyglot serve none.
-        const std::size_t room = kind_ == server_kind::polyglot ? 0 : 1;
+        const std::size_t room = describe(kind_).score_room;
         if (max_model_len_ > room) limit = std::min(limit, max_model_len_ - room);
     }
     return limit;
@@ -536,8 +536,8 @@ void remote_model::fetch_logprobs(
     std::size_t done = done_before;
     batch_hooks h;
     h.make = [&](std::size_t i) {
-        if (kind_ == server_kind::tgi)
-            return http_request{score_url(kind_, ep_), tgi_score_body(jobs[i].text)};
+        if (const auto text_body = describe(kind_).score_text_body)
+            return http_request{score_url(kind_, ep_), text_body(jobs[i].text)};
         return http_request{score_url(kind_, ep_), score_ids_body(kind_, model_, jobs[i].ids)};
     };
     h.accept = [&](std::size_t i, const std::string& b) {
@@ -644,13 +644,13 @@ void remote_model::score_batch(const plugin_sdk::text_batch_view& prompts,
             ++done;
             continue;
         }
-        if (kind_ == server_kind::tgi) {
+        if (describe(kind_).score_text_body) {
             if (cut) {
                 ++done;
                 ctx.item_failed(i, POLYGLOT_STATUS_UNSUPPORTED,
                                 std::to_string(full) + " tokens exceed the limit of " +
-                                    std::to_string(limit) +
-                                    ": TGI takes text, so the truncated ids cannot be sent");
+                                    std::to_string(limit) + ": " + describe(kind_).display +
+                                    " takes text, so the truncated ids cannot be sent");
                 continue;
             }
             job.text = std::string(prompts[i]) + std::string(responses[i]);
@@ -683,7 +683,7 @@ void remote_model::score_ids(const plugin_sdk::id_batch_view& seqs, const std::u
     if (auto r = refusal(POLYGLOT_OP_SCORE_IDS); !r.empty())
         throw status_error(POLYGLOT_STATUS_UNSUPPORTED, r);
     const std::size_t n = seqs.size();
-    const std::size_t room = kind_ == server_kind::polyglot ? 0 : 1;
+    const std::size_t room = describe(kind_).score_room;
     std::vector<request_key> keys(n);
     std::vector<logprob_job> jobs;
     std::vector<std::size_t> job_seq;
@@ -864,12 +864,11 @@ void remote_model::embed_batch(const plugin_sdk::text_batch_view& texts, float* 
 
 // ---- GENERATE -----------------------------------------------------------------------------------
 
-void remote_model::generate(const plugin_sdk::generate_call& call, polyglot_generation* items,
-                            const plugin_sdk::call_context& ctx) {
+namespace {
+
+/// The sampling and stopping of a GENERATE call (the seed is set per sequence).
+sampling sampling_of_call(const plugin_sdk::generate_call& call) {
     const auto& rq = call.raw;
-    const std::size_t n = call.size();
-    const bool chat = call.prompt_kind == POLYGLOT_PROMPT_MESSAGES;
-    const bool use_ids = call.prompt_kind == POLYGLOT_PROMPT_IDS;
     sampling base;
     base.max_new_tokens = rq.max_new_tokens;
     base.temperature = rq.temperature;
@@ -885,6 +884,85 @@ void remote_model::generate(const plugin_sdk::generate_call& call, polyglot_gene
     base.add_special = rq.flags & POLYGLOT_GENERATE_ADD_SPECIAL;
     base.add_generation_prompt = rq.flags & POLYGLOT_GENERATE_ADD_GENERATION_PROMPT;
     base.json_schema = std::string(call.json_schema);
+    return base;
+}
+
+/// The members of extra_json, merged into every request body ("" = none).
+std::string extra_members(std::string_view extra_json) {
+    std::string extra;
+    if (!extra_json.empty()) {
+        simdjson::dom::parser p;
+        simdjson::dom::element e;
+        if (p.parse(std::string(extra_json)).get(e) || !e.is_object())
+            throw status_error(POLYGLOT_STATUS_INVALID_ARGUMENT, "extra_json is not a JSON object");
+        std::string m = simdjson::minify(e);
+        if (m.size() > 2) extra = m.substr(1, m.size() - 2);
+    }
+    return extra;
+}
+
+/// The canonical GENERATE request of sequence @p i (its journal key): the prompt and every
+/// parameter, independent of the server kind.
+std::string generate_canonical(std::string_view model, const plugin_sdk::generate_call& call,
+                               std::size_t i, const sampling& s, std::string_view extra) {
+    const bool chat = call.prompt_kind == POLYGLOT_PROMPT_MESSAGES;
+    io::json_writer w;
+    w.begin_object();
+    w.kv("op", "generate");
+    w.kv("endpoint", chat ? "chat" : "completions");
+    w.kv("model", model);
+    if (call.prompt_kind == POLYGLOT_PROMPT_IDS) {
+        w.key("ids");
+        ids_json(w, call.prompt_ids[i]);
+    } else {
+        w.kv(chat ? "messages" : "prompt", call.prompts[i]);
+    }
+    w.kv("max_new_tokens", s.max_new_tokens);
+    w.kv("temperature", double(s.temperature));
+    w.kv("top_k", s.top_k);
+    w.kv("top_p", double(s.top_p));
+    w.kv("min_p", double(s.min_p));
+    w.kv("repetition_penalty", double(s.repetition_penalty));
+    w.kv("seed", s.seed);
+    w.key("stop").begin_array();
+    for (const auto& x : s.stop) w.value(x);
+    w.end_array();
+    w.key("stop_ids");
+    ids_json(w, s.stop_ids);
+    w.kv("flags", call.raw.flags);
+    w.kv("schema", s.json_schema);
+    w.kv("extra", extra);
+    w.end_object();
+    return w.take();
+}
+
+/// A generated sequence into the caller's item (text, ids and log-probs up to its capacities).
+void copy_generated(const generated& g, bool want_logprobs, polyglot_generation& it) {
+    it.text_len = g.text.size();
+    if (g.text.size() > it.text_cap) {
+        it.status = POLYGLOT_STATUS_BUFFER_TOO_SMALL;
+    } else if (!g.text.empty()) {
+        std::memcpy(it.text, g.text.data(), g.text.size());
+    }
+    const std::size_t k = std::min<std::size_t>(g.ids.size(), it.ids_cap);
+    std::copy_n(g.ids.begin(), k, it.ids);
+    it.n_ids = std::uint32_t(k);
+    if (it.logprobs && want_logprobs)
+        for (std::size_t j = 0; j < std::min(g.logprobs.size(), std::size_t(it.ids_cap)); ++j)
+            it.logprobs[j] = g.logprobs[j];
+    it.finish_reason = g.finish;
+    it.prompt_tokens = g.prompt_tokens;
+}
+
+}  // namespace
+
+void remote_model::generate(const plugin_sdk::generate_call& call, polyglot_generation* items,
+                            const plugin_sdk::call_context& ctx) {
+    const auto& rq = call.raw;
+    const std::size_t n = call.size();
+    const bool chat = call.prompt_kind == POLYGLOT_PROMPT_MESSAGES;
+    const bool use_ids = call.prompt_kind == POLYGLOT_PROMPT_IDS;
+    const sampling base = sampling_of_call(call);
     if (auto bad = unsupported_sampling(kind_, base); !bad.empty())
         throw status_error(POLYGLOT_STATUS_UNSUPPORTED,
                            std::string("a ") + kind_name(kind_) + " server does not take " + bad);
@@ -895,15 +973,7 @@ void remote_model::generate(const plugin_sdk::generate_call& call, polyglot_gene
             throw status_error(POLYGLOT_STATUS_INVALID_ARGUMENT,
                                "the JSON schema is not a JSON object");
     }
-    std::string extra;  // members of extra_json, merged into every request body
-    if (!call.extra_json.empty()) {
-        simdjson::dom::parser p;
-        simdjson::dom::element e;
-        if (p.parse(std::string(call.extra_json)).get(e) || !e.is_object())
-            throw status_error(POLYGLOT_STATUS_INVALID_ARGUMENT, "extra_json is not a JSON object");
-        std::string m = simdjson::minify(e);
-        if (m.size() > 2) extra = m.substr(1, m.size() - 2);
-    }
+    const std::string extra = extra_members(call.extra_json);
 
     std::vector<sampling> per(n, base);
     std::vector<request_key> keys(n);
@@ -929,20 +999,7 @@ void remote_model::generate(const plugin_sdk::generate_call& call, polyglot_gene
                 return;
             }
         }
-        it.text_len = g.text.size();
-        if (g.text.size() > it.text_cap) {
-            it.status = POLYGLOT_STATUS_BUFFER_TOO_SMALL;
-        } else if (!g.text.empty()) {
-            std::memcpy(it.text, g.text.data(), g.text.size());
-        }
-        const std::size_t k = std::min<std::size_t>(g.ids.size(), it.ids_cap);
-        std::copy_n(g.ids.begin(), k, it.ids);
-        it.n_ids = std::uint32_t(k);
-        if (it.logprobs && base.logprobs)
-            for (std::size_t j = 0; j < std::min(g.logprobs.size(), std::size_t(it.ids_cap)); ++j)
-                it.logprobs[j] = g.logprobs[j];
-        it.finish_reason = g.finish;
-        it.prompt_tokens = g.prompt_tokens;
+        copy_generated(g, base.logprobs, it);
     };
 
     for (std::size_t i = 0; i < n; ++i) {
@@ -957,35 +1014,7 @@ void remote_model::generate(const plugin_sdk::generate_call& call, polyglot_gene
                 continue;
             }
         }
-        io::json_writer w;
-        w.begin_object();
-        w.kv("op", "generate");
-        w.kv("endpoint", chat ? "chat" : "completions");
-        w.kv("model", model_);
-        if (use_ids) {
-            w.key("ids");
-            ids_json(w, call.prompt_ids[i]);
-        } else {
-            w.kv(chat ? "messages" : "prompt", call.prompts[i]);
-        }
-        const auto& s = per[i];
-        w.kv("max_new_tokens", s.max_new_tokens);
-        w.kv("temperature", double(s.temperature));
-        w.kv("top_k", s.top_k);
-        w.kv("top_p", double(s.top_p));
-        w.kv("min_p", double(s.min_p));
-        w.kv("repetition_penalty", double(s.repetition_penalty));
-        w.kv("seed", s.seed);
-        w.key("stop").begin_array();
-        for (const auto& x : s.stop) w.value(x);
-        w.end_array();
-        w.key("stop_ids");
-        ids_json(w, s.stop_ids);
-        w.kv("flags", rq.flags);
-        w.kv("schema", s.json_schema);
-        w.kv("extra", extra);
-        w.end_object();
-        keys[i] = hash_request(w.str());
+        keys[i] = hash_request(generate_canonical(model_, call, i, per[i], extra));
         if (journal_)
             if (auto v = journal_->find(keys[i]); v && read_generated_value(*v, outs[i])) {
                 ++cached_;

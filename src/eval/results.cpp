@@ -5,7 +5,7 @@
 #include <ctime>
 #include <limits>
 #include <map>
-#include <polyglot/analysis/json_value.hpp>
+#include <polyglot/json/value.hpp>
 #include <polyglot/core/error.hpp>
 #include <polyglot/eval/results.hpp>
 #include <polyglot/io/json_writer.hpp>

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <optional>
-#include <polyglot/analysis/json_value.hpp>
+#include <polyglot/json/value.hpp>
 #include <polyglot/analysis/table.hpp>
 #include <polyglot/core/error.hpp>
 #include <polyglot/eval/tasks.hpp>

@@ -22,7 +22,7 @@
 #include <polyglot/io/json_writer.hpp>
 #include <polyglot/judge/rubric.hpp>
 
-#include "common/json_schema.hpp"
+#include "base/json/schema.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace judge {

@@ -2,7 +2,7 @@
 // open_embedder / open_scorer on top of the plugin host: the model runs on whichever plugin
 // --backend selects, and the rest of polyglot only sees embedder / scorer.
 #include <optional>
-#include <polyglot/analysis/json_value.hpp>
+#include <polyglot/json/value.hpp>
 #include <polyglot/core/error.hpp>
 #include <polyglot/core/paths.hpp>
 #include <polyglot/io/json_writer.hpp>

@@ -16,7 +16,7 @@
 #include <set>
 #include <unordered_set>
 
-#include "common/json_schema.hpp"
+#include "base/json/schema.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace synth {

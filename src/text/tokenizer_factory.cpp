@@ -50,7 +50,7 @@ std::shared_ptr<const tokenizer> open_tokenizer(std::string_view spec) {
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec) || path.filename() == "tokenizer.json") {
         // ---- Hugging Face tokenizer branch ----------------------------------------------
-        // POLYGLOT_HF_TOKENIZER: plugins/common (polyglot_model_common) implements it.
+        // The bottom library (src/base/tokenizers/hf, polyglot_base) implements it.
         return open_hf_tokenizer(path);
     }
     if (has_suffix(spec, ".json") || has_suffix(spec, ".bin")) {

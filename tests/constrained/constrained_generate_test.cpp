@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "common/json_schema.hpp"
+#include "base/json/schema.hpp"
 #include "oracle.hpp"
 
 namespace fs = std::filesystem;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Constrained decoding (plugins/common/json_schema): schema validation and the DFA's outputs
+// Constrained decoding (src/base/json/schema): schema validation and the DFA's outputs
 // checked by python3-jsonschema (tests/oracles/json_schema_oracle.py); integer ranges checked
 // against arithmetic; token bytes checked against the tokenizers' own encodings; the memoised
 // trie masks checked against a scan of the whole vocabulary; budgeted random sampling always
@@ -21,8 +21,8 @@
 #include <string>
 #include <vector>
 
-#include "common/hf_tokenizer.hpp"
-#include "common/json_schema.hpp"
+#include "base/tokenizers/hf/hf_tokenizer.hpp"
+#include "base/json/schema.hpp"
 #include "oracle.hpp"
 
 namespace fs = std::filesystem;

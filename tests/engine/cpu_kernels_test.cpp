@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "common/cpu_kernels/kernels.hpp"
-#include "common/json_util.hpp"
+#include "base/json/util.hpp"
 
 namespace ck = polyglot::cpu_kernels;
 

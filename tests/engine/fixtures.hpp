@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "../fixture_models.hpp"
-#include "common/json_util.hpp"
+#include "base/json/util.hpp"
 #include "support/require_asset.hpp"
 
 namespace engine_test {

@@ -29,10 +29,10 @@
 #include <string>
 #include <vector>
 
-#include "common/hf_tokenizer.hpp"
-#include "common/json_util.hpp"
-#include "common/tokenizer/tables.hpp"
-#include "common/tokenizer/unicode.hpp"
+#include "base/tokenizers/hf/hf_tokenizer.hpp"
+#include "base/json/util.hpp"
+#include "base/tokenizers/hf/tables.hpp"
+#include "base/unicode/unicode.hpp"
 
 namespace fs = std::filesystem;
 namespace pm = polyglot::model;

@@ -5,9 +5,9 @@
 #include <polyglot/core/error.hpp>
 #include <polyglot/text/hf_tokenizer.hpp>
 
-#include "common/hf_tokenizer.hpp"
+#include "base/tokenizers/hf/hf_tokenizer.hpp"
 #include "common/stop_strings.hpp"
-#include "common/tokenizer/unicode.hpp"
+#include "base/unicode/unicode.hpp"
 #include "fixtures.hpp"
 
 using namespace engine_test;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// libFuzzer target: tokenizer.json loading and encoding (plugins/common/hf_tokenizer.hpp). The
-// input is a tokenizer.json, then (after the first NUL byte) a text to encode with and without
-// special tokens. Loading must succeed or end in a polyglot::error naming the file; every id
+// libFuzzer target: tokenizer.json loading and encoding (src/base/tokenizers/hf/hf_tokenizer.hpp).
+// The input is a tokenizer.json, then (after the first NUL byte) a text to encode with and
+// without special tokens. Loading must succeed or end in a polyglot::error naming the file; every id
 // encode() returns must be inside the tokenizer's id space.
 #include <cstdint>
 #include <cstring>
@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/hf_tokenizer.hpp"
+#include "base/tokenizers/hf/hf_tokenizer.hpp"
 #include "fuzz_util.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -10,7 +10,7 @@
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <filesystem>
-#include <polyglot/analysis/json_value.hpp>
+#include <polyglot/json/value.hpp>
 #include <polyglot/eval/runner.hpp>
 #include <polyglot/eval/tasks.hpp>
 #include <polyglot/plugin/services.hpp>

@@ -12,7 +12,7 @@
 #include <cstring>
 #include <polyglot/plugin/model_spec.hpp>
 
-#include "common/json_schema.hpp"
+#include "base/json/schema.hpp"
 #include "dialect.hpp"
 #include "http_client.hpp"
 #include "journal.hpp"

@@ -17,7 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <polyglot/analysis/json_value.hpp>
+#include <polyglot/json/value.hpp>
 #include <polyglot/core/error.hpp>
 #include <polyglot/core/paths.hpp>
 #include <polyglot/io/json_writer.hpp>

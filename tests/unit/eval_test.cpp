@@ -9,7 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <polyglot/analysis/json_value.hpp>
+#include <polyglot/json/value.hpp>
 #include <polyglot/core/error.hpp>
 #include <polyglot/eval/extract.hpp>
 #include <polyglot/eval/metrics.hpp>

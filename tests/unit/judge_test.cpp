@@ -14,7 +14,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
-#include <polyglot/analysis/json_value.hpp>
+#include <polyglot/json/value.hpp>
 #include <polyglot/analysis/pgscore.hpp>
 #include <polyglot/analysis/reports.hpp>
 #include <polyglot/core/error.hpp>

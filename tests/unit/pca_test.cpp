@@ -7,7 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <polyglot/analysis/json_value.hpp>
+#include <polyglot/json/value.hpp>
 #include <polyglot/analysis/table.hpp>
 #include <polyglot/core/error.hpp>
 #include <polyglot/stats/pca_regression.hpp>

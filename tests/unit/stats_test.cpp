@@ -5,7 +5,7 @@
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <limits>
-#include <polyglot/analysis/json_value.hpp>
+#include <polyglot/json/value.hpp>
 #include <polyglot/analysis/table.hpp>
 #include <polyglot/core/error.hpp>
 #include <polyglot/stats/bootstrap.hpp>

@@ -12,7 +12,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
-#include <polyglot/analysis/json_value.hpp>
+#include <polyglot/json/value.hpp>
 #include <polyglot/core/error.hpp>
 #include <polyglot/synth/synthesize.hpp>
 #include <set>

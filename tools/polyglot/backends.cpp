@@ -3,8 +3,7 @@
 // not.
 #include <boost/program_options.hpp>
 #include <cstdio>
-#include <iostream>
-#include <polyglot/analysis/json_value.hpp>
+#include <polyglot/json/value.hpp>
 #include <polyglot/core/error.hpp>
 #include <polyglot/io/json_writer.hpp>
 #include <polyglot/plugin/host.hpp>
@@ -78,12 +77,7 @@ int run_backends(int argc, char** argv) {
         "plugin-dir", po::value<std::vector<std::string>>()->composing(),
         "search this directory first (repeatable)");
     po::variables_map vm;
-    po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
-    po::notify(vm);
-    if (vm.count("help")) {
-        std::cout << desc << "\n";
-        return 0;
-    }
+    if (!polyglot::cli::parse_command_line(argc, argv, desc, {}, "", 0, vm)) return 0;
     polyglot::plugin::search_options opts;
     if (vm.count("plugin-dir"))
         for (const auto& d : vm["plugin-dir"].as<std::vector<std::string>>())

@@ -45,21 +45,21 @@ inline void write_output(const std::string& path, std::string_view content) {
     io::write_file_atomic(path, content);
 }
 
-/// Parses a subcommand's argv with @p desc, every positional argument going to @p positional
-/// (at most @p max_positional of them; -1 = any number; ownership of @p positional passes to the
-/// parser, as with add_options). Prints @p desc and returns false on
-/// --help (the caller returns 0); throws program_options errors on bad usage.
+/// The argv parser every subcommand goes through: parses @p argv with @p desc (the options
+/// --help shows) and @p hidden (accepted but not shown), every positional argument going to the
+/// option named @p positional (at most @p max_positional of them; -1 = any number, 0 = none).
+/// Prints @p desc and returns false on --help (the caller returns 0); throws program_options
+/// errors on bad usage (main() prints them and returns 2).
 inline bool parse_command_line(int argc, char** argv,
                                const boost::program_options::options_description& desc,
-                               const boost::program_options::value_semantic* positional,
-                               boost::program_options::variables_map& vm, int max_positional = -1) {
+                               const boost::program_options::options_description& hidden,
+                               const char* positional, int max_positional,
+                               boost::program_options::variables_map& vm) {
     namespace po = boost::program_options;
-    po::options_description hidden;
-    hidden.add_options()("input", positional);
     po::options_description all;
     all.add(desc).add(hidden);
     po::positional_options_description pos;
-    pos.add("input", max_positional);
+    pos.add(positional, max_positional);
     po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
     if (vm.count("help")) {
         std::cout << desc << "\n";
@@ -67,6 +67,17 @@ inline bool parse_command_line(int argc, char** argv,
     }
     po::notify(vm);
     return true;
+}
+
+/// As above for the usual case: the positional arguments go to @p positional (a hidden option;
+/// ownership passes to the parser, as with add_options).
+inline bool parse_command_line(int argc, char** argv,
+                               const boost::program_options::options_description& desc,
+                               const boost::program_options::value_semantic* positional,
+                               boost::program_options::variables_map& vm, int max_positional = -1) {
+    boost::program_options::options_description hidden;
+    hidden.add_options()("input", positional);
+    return parse_command_line(argc, argv, desc, hidden, "input", max_positional, vm);
 }
 
 /// A report (or result file) named on the command line with its teacher and language.

@@ -34,7 +34,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <iostream>
 #include <string>
 #include <vector>
 
@@ -171,15 +170,8 @@ int run_distinct_ri(int argc, char** argv) {
         "bytes mapped in at a time, in MB (resident memory is about this much)")(
         "drop-cache", "also evict the file from the page cache behind the scan")(
         "file", po::value(&file), "the .npy file");
-    po::positional_options_description pos;
-    pos.add("file", 1);
     po::variables_map vm;
-    po::store(po::command_line_parser(argc, argv).options(desc).positional(pos).run(), vm);
-    po::notify(vm);
-    if (vm.count("help")) {
-        std::cout << desc << "\n";
-        return 0;
-    }
+    if (!polyglot::cli::parse_command_line(argc, argv, desc, {}, "file", 1, vm)) return 0;
     if (file.empty()) throw polyglot::argument_error("missing FILE.npy (see --help)");
     if (window_mb == 0) throw polyglot::argument_error("--window-mb must be at least 1");
 

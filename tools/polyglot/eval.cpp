@@ -11,7 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <polyglot/analysis/json_value.hpp>
+#include <polyglot/json/value.hpp>
 #include <polyglot/core/error.hpp>
 #include <polyglot/eval/results.hpp>
 #include <polyglot/eval/runner.hpp>

@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <iostream>
 #include <polyglot/core/error.hpp>
 #include <polyglot/parallel/reduce.hpp>
 #include <polyglot/parallel/threads.hpp>
@@ -78,17 +77,8 @@ int run_tokenize(int argc, char** argv) {
         "print the wall-clock seconds spent tokenizing (excluding input, output and table "
         "loading) to stderr as 'tokenize_seconds <s>', and the CPU seconds of that phase (all "
         "threads) as 'tokenize_cpu_seconds <s>'");
-    po::options_description all;
-    all.add(desc).add(hidden);
-    po::positional_options_description pos;
-    pos.add("input", 1);
     po::variables_map vm;
-    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
-    if (vm.count("help")) {
-        std::cout << desc << "\n";
-        return 0;
-    }
-    po::notify(vm);
+    if (!parse_command_line(argc, argv, desc, hidden, "input", 1, vm)) return 0;
 
     parallel::thread_limit limit(threads);
     const auto tok = text::open_tokenizer(spec);

@@ -12,6 +12,9 @@
 POLYGLOT_BEGIN_NAMESPACE
 namespace analysis {
 
+/// The text forms of an analysis result: a markdown table (the default), CSV or JSON.
+enum class text_format { markdown, csv, json };
+
 /// Fixed-point number with @p decimals decimals; "" for NaN; no "-0.000".
 inline std::string fixed(double v, int decimals = 4) {
     if (std::isnan(v)) return "";

@@ -15,7 +15,7 @@
 #include <cmath>
 #include <map>
 #include <optional>
-#include <polyglot/analysis/json_value.hpp>
+#include <polyglot/json/value.hpp>
 #include <polyglot/analysis/reports.hpp>
 #include <polyglot/core/error.hpp>
 #include <polyglot/io/json_writer.hpp>

@@ -14,7 +14,7 @@
 #include <cmath>
 #include <limits>
 #include <optional>
-#include <polyglot/analysis/json_value.hpp>
+#include <polyglot/json/value.hpp>
 #include <polyglot/analysis/table.hpp>
 #include <polyglot/version.hpp>
 #include <string>

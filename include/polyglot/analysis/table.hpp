@@ -10,7 +10,7 @@
 #include <cstddef>
 #include <limits>
 #include <optional>
-#include <polyglot/analysis/json_value.hpp>
+#include <polyglot/json/value.hpp>
 #include <polyglot/core/error.hpp>
 #include <polyglot/version.hpp>
 #include <string>

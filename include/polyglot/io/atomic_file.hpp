@@ -15,12 +15,12 @@ namespace io {
 
 /// Writes @p content to @p path atomically (temporary file in the same directory + rename).
 /// Throws io_error naming the path on failure. Thread-safe for distinct paths.
-void write_file_atomic(const std::filesystem::path& path, std::string_view content);
+POLYGLOT_API void write_file_atomic(const std::filesystem::path& path, std::string_view content);
 
 /// A streaming output file that appears at its final path only on commit(); if the object is
 /// destroyed without commit() the temporary file is removed. "-" means standard output
 /// (written directly, commit() flushes).
-class atomic_ofstream {
+class POLYGLOT_API atomic_ofstream {
 public:
     explicit atomic_ofstream(std::filesystem::path path);
     /// A resumable output (checkpointed runs): the temporary file has the fixed name
@@ -54,7 +54,7 @@ private:
 };
 
 /// Reads a whole file; throws io_error naming the path.
-std::string read_file(const std::filesystem::path& path);
+POLYGLOT_API std::string read_file(const std::filesystem::path& path);
 
 }  // namespace io
 POLYGLOT_END_NAMESPACE

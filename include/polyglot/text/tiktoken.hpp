@@ -29,9 +29,9 @@ namespace text {
 /// sequence is treated as one symbol code point (neither letter, number, mark nor space) and
 /// encoded through its byte tokens. tiktoken itself only accepts valid strings, so such ids have
 /// no tiktoken counterpart.
-class tiktoken_tokenizer final : public tokenizer {
+class POLYGLOT_API tiktoken_tokenizer final : public tokenizer {
   public:
-    /// The internal lookup tables (opaque; defined in src/text).
+    /// The internal lookup tables (opaque; defined in src/base/tokenizers/tiktoken).
     struct tables;
 
     /// Loads an npm tiktoken encoder JSON (using and refreshing the binary cache beside it) or

@@ -2,7 +2,7 @@
 /// @file Constrained decoding for a JSON-schema subset, shared by the native backends: the
 /// runtime masks the sampler's logits with a `constraint`. (The remote backend sends the schema
 /// as `response_format` instead; every reply, from any backend, is checked with the one
-/// validator, common/json_schema.hpp.)
+/// validator, base/json/schema.hpp.)
 ///
 /// The subset (compile()): an object whose properties are all required and are generated in the
 /// order `properties` lists them (no additional properties); string (any JSON string), integer

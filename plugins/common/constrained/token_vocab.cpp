@@ -13,8 +13,8 @@
 #include <unordered_set>
 
 #include "common/constrained/constrained.hpp"
-#include "common/hf_tokenizer.hpp"
-#include "common/json_util.hpp"
+#include "base/tokenizers/hf/hf_tokenizer.hpp"
+#include "base/json/util.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace constrained {

@@ -13,6 +13,15 @@
 /// Determinism contract (what the runtime's reproducibility rests on): the outputs for a row
 /// depend only on the sequence's own tokens — never on the other sequences of the pass, on the
 /// thread count, or (cached passes) on how the sequence's tokens were split into passes.
+///
+/// Forward-pass steps: every device's pass (cpu: engine/transformer.cpp, cuda: engine.cpp, the
+/// self-test's reference: runtime/reference_device.cpp) is cut into the same named steps, so a
+/// new architecture operation lands at the same step in each: embed (token embeddings, Gemma's
+/// scale); per layer attention_block (input norm, q/k/v, q/k norms, RoPE, attention, output
+/// projection, Gemma 3's post-attention norm, residual) and mlp_block (pre-MLP norm, gated MLP,
+/// Gemma 3's post-MLP norm, residual); final_norm; pool (EMBED); head (logits at the requested
+/// rows, final soft-capping, log-probs). A backend that fuses a norm into a neighbouring step
+/// says so where it does.
 #pragma once
 
 #include <cstddef>

@@ -6,15 +6,16 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <deque>
 #include <limits>
 #include <optional>
 #include <polyglot/core/error.hpp>
-#include <unordered_map>
+#include <type_traits>
 
 #include "common/constrained/constrained.hpp"
 #include "common/plugin_config.hpp"
 #include "common/runtime/kv_pool.hpp"
+#include "common/runtime/prefix_planner.hpp"
+#include "common/runtime/scheduler.hpp"
 #include "common/safetensors.hpp"
 #include "common/stop_strings.hpp"
 #include "common/truncation.hpp"
@@ -429,6 +430,35 @@ std::vector<score_result> lm_runtime::score(std::span<const std::string_view> pr
 
 // ---- SCORE_IDS ----------------------------------------------------------------------------------
 
+namespace {
+
+/// Why the ids of a request cannot go to the model ("" when they can): the first one outside
+/// [0, vocab), with its position.
+template <class Id>
+std::string id_outside_vocabulary(std::span<const Id> ids, std::size_t vocab) {
+    for (std::size_t p = 0; p < ids.size(); ++p) {
+        bool outside = std::size_t(ids[p]) >= vocab;
+        if constexpr (std::is_signed_v<Id>) outside = outside || ids[p] < 0;
+        if (outside)
+            return "token id " + std::to_string(ids[p]) + " at position " + std::to_string(p) +
+                   " is outside the vocabulary (" + std::to_string(vocab) + " ids)";
+    }
+    return {};
+}
+
+/// Why sequence @p s cannot be scored ("" when it can): longer than the context, or an id
+/// outside the vocabulary.
+std::string score_ids_problem(std::span<const std::int32_t> s, std::size_t max_context,
+                              std::size_t vocab) {
+    if (s.size() > max_context)
+        return "sequence of " + std::to_string(s.size()) +
+               " tokens is longer than the model's context of " + std::to_string(max_context) +
+               " tokens";
+    return id_outside_vocabulary(s, vocab);
+}
+
+}  // namespace
+
 void lm_runtime::score_ids(std::span<const std::span<const std::int32_t>> seqs,
                            std::span<const std::size_t> score_from,
                            std::span<float* const> logprobs, std::span<std::uint8_t* const> greedy,
@@ -442,12 +472,6 @@ void lm_runtime::score_ids(std::span<const std::span<const std::int32_t>> seqs,
         std::size_t index = 0;
         std::vector<token_id> ids;
         std::size_t first = 0;  // first scored position: max(score_from, 1)
-        std::size_t cached = 0;
-        std::vector<std::uint32_t> blocks;
-        std::ptrdiff_t owner = -1;  // a sequence whose first `shared` tokens' blocks this one uses
-        std::size_t shared = 0;
-        std::size_t dependents = 0;  // sequences still to take this one's blocks
-        bool done = false, admitted = false;
     };
     std::vector<seq> all;
     all.reserve(n);
@@ -455,23 +479,11 @@ void lm_runtime::score_ids(std::span<const std::span<const std::int32_t>> seqs,
     for (std::size_t i = 0; i < n; ++i) {
         const auto s = seqs[i];
         const std::size_t first = std::max<std::size_t>(score_from[i], 1);
-        if (s.size() > max_context_) {
-            ctx.item_failed(i, POLYGLOT_STATUS_INVALID_ARGUMENT,
-                            "sequence of " + std::to_string(s.size()) +
-                                " tokens is longer than the model's context of " +
-                                std::to_string(max_context_) + " tokens");
+        if (auto why = score_ids_problem(s, max_context_, vocab_); !why.empty()) {
+            ctx.item_failed(i, POLYGLOT_STATUS_INVALID_ARGUMENT, why);
             continue;
         }
-        bool bad = false;
-        for (std::size_t p = 0; p < s.size() && !bad; ++p)
-            if (s[p] < 0 || std::size_t(s[p]) >= vocab_) {
-                ctx.item_failed(i, POLYGLOT_STATUS_INVALID_ARGUMENT,
-                                "token id " + std::to_string(s[p]) + " at position " +
-                                    std::to_string(p) + " is outside the vocabulary (" +
-                                    std::to_string(vocab_) + " ids)");
-                bad = true;
-            }
-        if (bad || first >= s.size()) continue;  // failed, or nothing to score
+        if (first >= s.size()) continue;  // nothing to score
         seq q;
         q.index = i;
         q.ids.assign(s.begin(), s.end());
@@ -510,146 +522,35 @@ void lm_runtime::score_ids(std::span<const std::span<const std::int32_t>> seqs,
         return;
     }
 
-    // Prefix reuse: a sequence takes the longest run of whole blocks that an earlier sequence
-    // of the call has with the same ids, up to the row before its first scored position.
-    kv_pool& pool = p_->pool;
-    const std::size_t B = pool.block_tokens();
-    {
-        std::unordered_map<std::uint64_t, std::size_t> seen;  // hash of k blocks → sequence
-        for (std::size_t k = 0; k < all.size(); ++k) {
-            seq& q = all[k];
-            const std::size_t usable = std::min(q.first - 1, q.ids.size() - 1) / B;
-            std::uint64_t h = 0x243F6A8885A308D3ull;
-            std::size_t best = 0;
-            std::ptrdiff_t owner = -1;
-            const std::size_t full = q.ids.size() / B;
-            for (std::size_t b = 0; b < full; ++b) {
-                for (std::size_t t = b * B; t < (b + 1) * B; ++t)
-                    h = splitmix64::mix(h ^ (q.ids[t] + splitmix64::golden));
-                if (b < usable) {
-                    auto it = seen.find(h);
-                    if (it != seen.end() &&
-                        std::equal(q.ids.begin(), q.ids.begin() + std::ptrdiff_t((b + 1) * B),
-                                   all[it->second].ids.begin())) {
-                        best = b + 1;
-                        owner = std::ptrdiff_t(it->second);
-                    }
-                }
-                seen.try_emplace(h, k);
-            }
-            if (owner >= 0) {
-                q.owner = owner;
-                q.shared = best * B;
-                ++all[std::size_t(owner)].dependents;
-            }
-        }
-    }
-    for (auto& q : all)
-        if (pool.blocks_for(q.ids.size()) > pool.total_blocks()) {
-            // Cannot happen while max_context() <= the pool's capacity; kept as a guard.
-            throw argument_error("score_ids: a sequence needs more KV cache than the budget");
-        }
-
-    std::deque<std::size_t> waiting;
-    for (std::size_t k = 0; k < all.size(); ++k) waiting.push_back(k);
-    std::vector<std::size_t> running;
+    // Prefix reuse and the passes: runtime/prefix_planner.hpp.
+    prefix_planner plan(p_->pool, p_->pass_tokens, std::max<std::size_t>(p_->max_batch, 1));
+    for (const auto& q : all) plan.add(q.ids, q.first);
+    plan.share_prefixes();
     std::vector<forward_seq> pass;
     std::vector<std::vector<output_request>> outs;
-    std::vector<std::size_t> in_pass;
-    std::vector<std::size_t> chunk_of;
-
-    auto finish_owner_blocks = [&](seq& q) {
-        if (q.done && q.dependents == 0) pool.drop(q.blocks);
-    };
-    while (!waiting.empty() || !running.empty()) {
+    while (!plan.idle()) {
         if (ctx.cancelled()) break;
-        std::size_t budget = p_->pass_tokens;
-        in_pass.clear();
-        chunk_of.clear();
-        for (std::size_t k : running) {
-            if (budget == 0) break;
-            const std::size_t c = std::min(all[k].ids.size() - all[k].cached, budget);
-            in_pass.push_back(k);
-            chunk_of.push_back(c);
-            budget -= c;
-        }
-        // Admit waiting sequences (input order; a dependent waits until its owner has
-        // computed the shared blocks; the first that does not fit in memory stops admission).
-        for (auto it = waiting.begin(); it != waiting.end() && budget > 0 &&
-                                        running.size() < std::max<std::size_t>(p_->max_batch, 1);) {
-            seq& q = all[*it];
-            if (q.owner >= 0) {
-                seq& o = all[std::size_t(q.owner)];
-                if (!o.admitted || o.cached < q.shared) {
-                    ++it;
-                    continue;
-                }
-            }
-            const std::size_t own = pool.blocks_for(q.ids.size()) - q.shared / B;
-            if (own > pool.free_blocks()) break;
-            if (q.owner >= 0) {
-                seq& o = all[std::size_t(q.owner)];
-                q.blocks.assign(o.blocks.begin(), o.blocks.begin() + std::ptrdiff_t(q.shared / B));
-                pool.retain(q.blocks);
-                q.cached = q.shared;
-                --o.dependents;
-                finish_owner_blocks(o);
-            }
-            pool.grow(q.blocks, q.ids.size());
-            q.admitted = true;
-            const std::size_t c = std::min(q.ids.size() - q.cached, budget);
-            running.push_back(*it);
-            in_pass.push_back(*it);
-            chunk_of.push_back(c);
-            budget -= c;
-            it = waiting.erase(it);
-        }
-        if (in_pass.empty()) {
-            // Nothing fits: finished owners hold blocks for dependents that cannot be admitted.
-            // Give up sharing for those and recompute their prefixes.
-            bool freed = false;
-            for (auto& q : all)
-                if (q.done && q.dependents > 0) {
-                    q.dependents = 0;
-                    finish_owner_blocks(q);
-                    freed = true;
-                }
-            for (std::size_t k : waiting)
-                if (all[k].owner >= 0 && all[std::size_t(all[k].owner)].done &&
-                    all[std::size_t(all[k].owner)].blocks.empty())
-                    all[k].owner = -1, all[k].shared = 0;
-            if (!freed) throw std::logic_error("score_ids: scheduler made no progress");
-            continue;
-        }
-        pass.assign(in_pass.size(), forward_seq{});
-        outs.resize(in_pass.size());
-        for (std::size_t j = 0; j < in_pass.size(); ++j) {
-            seq& q = all[in_pass[j]];
-            const std::size_t a = q.cached, b = a + chunk_of[j];
+        const auto& items = plan.next_pass();
+        if (items.empty()) continue;  // sharing given up for some: plan again
+        pass.assign(items.size(), forward_seq{});
+        outs.resize(items.size());
+        for (std::size_t j = 0; j < items.size(); ++j) {
+            const seq& q = all[items[j].seq];
+            const std::size_t a = items[j].begin, b = a + items[j].chunk;
             requests(q, a, b, outs[j]);
             pass[j].ids = std::span<const token_id>(q.ids).subspan(a, b - a);
             pass[j].pos0 = a;
-            pass[j].blocks = q.blocks;
+            pass[j].blocks = plan.blocks(items[j].seq);
             pass[j].outputs = outs[j];
         }
         dev_->forward(pass);
-        for (std::size_t j = 0; j < in_pass.size(); ++j) {
-            seq& q = all[in_pass[j]];
-            q.cached += chunk_of[j];
-            tokens_done += chunk_of[j];
-            if (q.cached == q.ids.size()) {
-                q.done = true;
-                ++items_done;
-                finish_owner_blocks(q);
-            }
-        }
-        std::erase_if(running, [&](std::size_t k) { return all[k].done; });
+        for (const auto& it : items) tokens_done += it.chunk;
+        items_done += plan.completed();
         meter.update(items_done, tokens_done);
     }
-    for (auto& q : all) pool.drop(q.blocks);
+    plan.release_all();
     meter.update(items_done, tokens_done, true);
 }
-
 // ---- GENERATE -----------------------------------------------------------------------------------
 
 namespace {
@@ -674,18 +575,117 @@ bool mask_logits(const constrained::constraint& c, constrained::constraint::stat
     return any;
 }
 
-}  // namespace
-
-std::vector<generated> lm_runtime::generate(std::span<const std::vector<token_id>> prompts,
-                                            const generate_options& o,
-                                            const plugin_sdk::call_context& ctx) {
-    if (!no_generate_.empty()) throw unsupported_error(no_generate_);
+void check_generate_options(const generate_options& o) {
     if (o.max_new_tokens == 0) throw argument_error("generate: max_new_tokens must be at least 1");
     if (!(o.sampling.repetition_penalty > 0.0f))
         throw argument_error("generate: repetition_penalty must be positive");
     if (std::isnan(o.sampling.temperature) || std::isnan(o.sampling.top_p) ||
         std::isnan(o.sampling.min_p))
         throw argument_error("generate: temperature, top_p and min_p must be numbers");
+}
+
+/// Why @p pr cannot be a prompt ("" when it can): empty, no room left in the context, or an id
+/// outside the vocabulary.
+std::string prompt_problem(std::span<const token_id> pr, std::size_t max_context,
+                           std::size_t vocab) {
+    if (pr.empty()) return "empty prompt (no tokens)";
+    if (pr.size() >= max_context)
+        return "prompt of " + std::to_string(pr.size()) +
+               " tokens leaves no room to generate in the context of " +
+               std::to_string(max_context) + " tokens";
+    return id_outside_vocabulary(pr, vocab);
+}
+
+/// One GENERATE sequence: its tokens and stopping state (its KV blocks are the scheduler's).
+struct gen_seq {
+    std::size_t index = 0;
+    constrained::constraint::state cs = 0;  // the schema automaton's state
+    constrained::token_mask mask;           // scratch of budget-filtered masks
+    std::vector<token_id> tokens;           // prompt, then generated
+    std::size_t prompt_len = 0;
+    std::optional<sampler> smp;
+    std::optional<model::hf_tokenizer::stream_decoder> dec;
+    std::optional<model::stop_matcher> stop;
+    bool done = false;
+    std::size_t logits_slot = 0;
+};
+
+/// The call-wide part of a sampling step.
+struct sampling_step {
+    const generate_options& o;
+    const constrained::constraint* schema;  // null: free text
+    std::span<const token_id> ends;         // sorted ids that end a sequence
+    std::size_t vocab, max_context;
+};
+
+/// Samples the next token of @p q from its logits @p row, then detokenizes it and checks the
+/// stop conditions (sets q.done and g.finish_reason when the sequence ends).
+void sample_next(const sampling_step& s, gen_seq& q, generated& g, float* row) {
+    const generate_options& o = s.o;
+    const std::size_t V = s.vocab;
+    std::vector<float> unmasked;
+    if (s.schema) {  // mask before sampling; log-probs stay the model's
+        if (o.logprobs) unmasked.assign(row, row + V);
+        const std::size_t left = std::min<std::size_t>(
+            o.max_new_tokens - (q.tokens.size() - q.prompt_len), s.max_context - q.tokens.size());
+        if (!mask_logits(*s.schema, q.cs, std::uint32_t(left), q.mask, row, V)) {
+            q.done = true;  // no document fits in what is left
+            g.finish_reason = POLYGLOT_FINISH_LENGTH;
+            return;
+        }
+    }
+    std::span<const float> l(row, V);
+    const token_id t = q.smp->sample(l);
+    if (o.logprobs) g.logprobs.push_back(log_softmax_at(s.schema ? unmasked.data() : row, V, t));
+    q.tokens.push_back(t);
+    q.smp->observe(t);
+    const std::size_t produced = q.tokens.size() - q.prompt_len;
+    const bool is_end = std::binary_search(s.ends.begin(), s.ends.end(), t);
+    if (s.schema && !is_end) q.cs = s.schema->advance(q.cs, t);
+    if (is_end) {
+        q.done = true;
+        g.finish_reason = POLYGLOT_FINISH_EOS;
+        return;
+    }
+    if (q.stop->feed(q.dec->push(t)).stopped) {
+        q.done = true;
+        g.finish_reason = POLYGLOT_FINISH_STOP;
+        return;
+    }
+    if (s.schema && s.schema->complete(q.cs)) {  // nothing may follow: end without an EOS
+        q.done = true;
+        g.finish_reason = POLYGLOT_FINISH_EOS;
+        return;
+    }
+    if (produced >= o.max_new_tokens || q.tokens.size() >= s.max_context) {
+        q.done = true;
+        g.finish_reason = POLYGLOT_FINISH_LENGTH;
+    }
+}
+
+/// The result of a finished sequence: the rest of its text (unless a stop string ended it)
+/// and its ids.
+void finish_sequence(gen_seq& q, generated& g, std::int32_t reason) {
+    if (reason != POLYGLOT_FINISH_STOP) {
+        const std::string rest = q.dec->finish();
+        if (q.stop->feed(rest).stopped) reason = POLYGLOT_FINISH_STOP;
+        (void)q.stop->flush();
+    }
+    g.text = q.stop->text();
+    g.finish_reason = reason;
+    g.ids.assign(q.tokens.begin() + std::ptrdiff_t(q.prompt_len), q.tokens.end());
+    q.done = true;
+    q.dec.reset();
+    q.stop.reset();
+}
+
+}  // namespace
+
+std::vector<generated> lm_runtime::generate(std::span<const std::vector<token_id>> prompts,
+                                            const generate_options& o,
+                                            const plugin_sdk::call_context& ctx) {
+    if (!no_generate_.empty()) throw unsupported_error(no_generate_);
+    check_generate_options(o);
     const std::size_t n = prompts.size();
     std::vector<generated> out(n);
     const model::stop_strings stops(o.stop);
@@ -702,47 +702,18 @@ std::vector<generated> lm_runtime::generate(std::span<const std::vector<token_id
         schema = p_->constraints->get(o.json_schema);
     }
 
-    struct seq {
-        std::size_t index = 0;
-        constrained::constraint::state cs = 0;  // the schema automaton's state
-        constrained::token_mask mask;           // scratch of budget-filtered masks
-        std::vector<token_id> tokens;  // prompt, then generated
-        std::size_t prompt_len = 0;
-        std::size_t cached = 0;
-        std::vector<std::uint32_t> blocks;
-        std::optional<sampler> smp;
-        std::optional<model::hf_tokenizer::stream_decoder> dec;
-        std::optional<model::stop_matcher> stop;
-        bool done = false;
-        std::size_t logits_slot = 0;
-    };
-    std::vector<seq> all;
+    std::vector<gen_seq> all;
     all.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
         const auto& pr = prompts[i];
         generated& g = out[i];
         g.prompt_tokens = std::uint32_t(std::min<std::size_t>(pr.size(), UINT32_MAX));
-        std::string why;
-        if (pr.empty())
-            why = "empty prompt (no tokens)";
-        else if (pr.size() >= max_context_)
-            why = "prompt of " + std::to_string(pr.size()) +
-                  " tokens leaves no room to generate in the context of " +
-                  std::to_string(max_context_) + " tokens";
-        else
-            for (std::size_t p = 0; p < pr.size(); ++p)
-                if (pr[p] >= vocab_) {
-                    why = "token id " + std::to_string(pr[p]) + " at position " +
-                          std::to_string(p) + " is outside the vocabulary (" +
-                          std::to_string(vocab_) + " ids)";
-                    break;
-                }
-        if (!why.empty()) {
+        if (auto why = prompt_problem(pr, max_context_, vocab_); !why.empty()) {
             g.failed = true;
             ctx.item_failed(i, POLYGLOT_STATUS_INVALID_ARGUMENT, why);
             continue;
         }
-        seq q;
+        gen_seq q;
         q.index = i;
         q.tokens = pr;
         q.prompt_len = pr.size();
@@ -750,7 +721,7 @@ std::vector<generated> lm_runtime::generate(std::span<const std::vector<token_id
     }
     // Per-sequence state is built in parallel (stream decoders read the prompt's tail).
     dev_->parallel_for(all.size(), [&](std::size_t k) {
-        seq& q = all[k];
+        gen_seq& q = all[k];
         q.smp.emplace(o.sampling, o.seed, o.first_index + q.index);
         q.smp->observe(q.tokens);
         q.dec.emplace(*tok_, model::hf_decode_options{.skip_special_tokens = !o.keep_special},
@@ -758,100 +729,31 @@ std::vector<generated> lm_runtime::generate(std::span<const std::vector<token_id
         q.stop.emplace(stops);
     });
 
-    kv_pool& pool = p_->pool;
+    // Admission, batching and preemption: runtime/scheduler.hpp (ids = indices into all).
+    scheduler sched(p_->pool, p_->pass_tokens, std::max<std::size_t>(p_->max_batch, 1));
+    for (const auto& q : all) sched.add(q.tokens.size());
     const std::size_t V = vocab_;
-    const std::size_t max_running = std::max<std::size_t>(p_->max_batch, 1);
+    const sampling_step step{o, schema.get(), ends, V, max_context_};
     std::vector<float> logits;  // one row per sequence sampled in a pass
-    std::deque<std::size_t> waiting;
-    for (std::size_t k = 0; k < all.size(); ++k) waiting.push_back(k);
-    std::vector<std::size_t> running;  // admission order
     std::vector<forward_seq> pass;
     std::vector<std::vector<output_request>> outs;
-    std::vector<std::size_t> in_pass, chunk_of, sampled;
+    std::vector<std::size_t> sampled;
     progress_meter meter(ctx, n);
     std::uint64_t tokens_done = 0, items_done = n - all.size();
 
-    auto preempt = [&](std::size_t k) {
-        seq& q = all[k];
-        pool.drop(q.blocks);
-        q.cached = 0;
-        std::erase(running, k);
-        waiting.push_front(k);
-    };
-    auto finish = [&](seq& q, std::int32_t reason) {
-        generated& g = out[q.index];
-        if (reason != POLYGLOT_FINISH_STOP) {
-            const std::string rest = q.dec->finish();
-            if (q.stop->feed(rest).stopped) reason = POLYGLOT_FINISH_STOP;
-            (void)q.stop->flush();
-        }
-        g.text = q.stop->text();
-        g.finish_reason = reason;
-        g.ids.assign(q.tokens.begin() + std::ptrdiff_t(q.prompt_len), q.tokens.end());
-        q.done = true;
-        pool.drop(q.blocks);
-        q.dec.reset();
-        q.stop.reset();
-    };
-
-    while (!waiting.empty() || !running.empty()) {
+    while (!sched.idle()) {
         if (ctx.cancelled()) break;
-        std::size_t budget = p_->pass_tokens;
-        in_pass.clear();
-        chunk_of.clear();
-        // Decoding sequences first (one token each), then prefill chunks, in admission order.
-        std::vector<std::size_t> order;
-        for (std::size_t k : running)
-            if (all[k].tokens.size() - all[k].cached == 1) order.push_back(k);
-        for (std::size_t k : running)
-            if (all[k].tokens.size() - all[k].cached > 1) order.push_back(k);
-        auto is_running = [&](std::size_t k) {
-            return std::find(running.begin(), running.end(), k) != running.end();
-        };
-        for (std::size_t k : order) {
-            if (budget == 0) break;
-            if (!is_running(k)) continue;  // preempted earlier in this loop
-            seq& q = all[k];
-            const std::size_t c = std::min(q.tokens.size() - q.cached, budget);
-            // Blocks for the chunk; when the pool is short, preempt the most recently admitted
-            // sequence that is not in this pass yet (possibly q itself).
-            while (!pool.grow(q.blocks, q.cached + c)) {
-                std::size_t victim = k;
-                for (auto it = running.rbegin(); it != running.rend(); ++it)
-                    if (std::find(in_pass.begin(), in_pass.end(), *it) == in_pass.end()) {
-                        victim = *it;
-                        break;
-                    }
-                preempt(victim);
-                if (victim == k) break;
-            }
-            if (!is_running(k)) continue;
-            in_pass.push_back(k);
-            chunk_of.push_back(c);
-            budget -= c;
-        }
-        while (budget > 0 && !waiting.empty() && running.size() < max_running) {
-            const std::size_t k = waiting.front();
-            seq& q = all[k];
-            const std::size_t c = std::min(q.tokens.size() - q.cached, budget);
-            if (!pool.grow(q.blocks, q.cached + c)) break;
-            waiting.pop_front();
-            running.push_back(k);
-            in_pass.push_back(k);
-            chunk_of.push_back(c);
-            budget -= c;
-        }
-        if (in_pass.empty()) throw std::logic_error("generate: scheduler made no progress");
-        pass.assign(in_pass.size(), forward_seq{});
-        outs.resize(in_pass.size());
+        const auto& items = sched.next_pass();
+        pass.assign(items.size(), forward_seq{});
+        outs.resize(items.size());
         sampled.clear();
-        for (std::size_t j = 0; j < in_pass.size(); ++j) {
-            seq& q = all[in_pass[j]];
-            const std::size_t a = q.cached, b = a + chunk_of[j];
+        for (std::size_t j = 0; j < items.size(); ++j) {
+            gen_seq& q = all[items[j].seq];
+            const std::size_t a = items[j].begin, b = a + items[j].chunk;
             outs[j].clear();
-            if (b == q.tokens.size()) {
+            if (b == q.tokens.size()) {  // the chunk ends the sequence: sample after it
                 q.logits_slot = sampled.size();
-                sampled.push_back(in_pass[j]);
+                sampled.push_back(items[j].seq);
                 output_request r;
                 r.row = std::uint32_t(b - a - 1);
                 r.target = -1;
@@ -859,74 +761,34 @@ std::vector<generated> lm_runtime::generate(std::span<const std::vector<token_id
             }
             pass[j].ids = std::span<const token_id>(q.tokens).subspan(a, b - a);
             pass[j].pos0 = a;
-            pass[j].blocks = q.blocks;
+            pass[j].blocks = sched.blocks(items[j].seq);
             pass[j].outputs = outs[j];
         }
         if (logits.size() < sampled.size() * V) logits.resize(sampled.size() * V);
-        for (std::size_t j = 0; j < in_pass.size(); ++j)
+        for (std::size_t j = 0; j < items.size(); ++j)
             if (!outs[j].empty())
-                outs[j][0].logits = logits.data() + all[in_pass[j]].logits_slot * V;
+                outs[j][0].logits = logits.data() + all[items[j].seq].logits_slot * V;
         dev_->forward(pass);
-        for (std::size_t j = 0; j < in_pass.size(); ++j) {
-            all[in_pass[j]].cached += chunk_of[j];
-            tokens_done += chunk_of[j];
-        }
+        sched.completed();
+        for (const auto& it : items) tokens_done += it.chunk;
         // Sample, detokenize and check the stop conditions, per sequence in parallel.
         dev_->parallel_for(sampled.size(), [&](std::size_t s) {
-            seq& q = all[sampled[s]];
-            generated& g = out[q.index];
-            float* row = logits.data() + q.logits_slot * V;
-            std::vector<float> unmasked;
-            if (schema) {  // mask before sampling; log-probs stay the model's
-                if (o.logprobs) unmasked.assign(row, row + V);
-                const std::size_t left =
-                    std::min<std::size_t>(o.max_new_tokens - (q.tokens.size() - q.prompt_len),
-                                          max_context_ - q.tokens.size());
-                if (!mask_logits(*schema, q.cs, std::uint32_t(left), q.mask, row, V)) {
-                    q.done = true;  // no document fits in what is left
-                    g.finish_reason = POLYGLOT_FINISH_LENGTH;
-                    return;
-                }
-            }
-            std::span<const float> l(row, V);
-            const token_id t = q.smp->sample(l);
-            if (o.logprobs)
-                g.logprobs.push_back(log_softmax_at(schema ? unmasked.data() : row, V, t));
-            q.tokens.push_back(t);
-            q.smp->observe(t);
-            const std::size_t produced = q.tokens.size() - q.prompt_len;
-            if (schema && !std::binary_search(ends.begin(), ends.end(), t))
-                q.cs = schema->advance(q.cs, t);
-            if (std::binary_search(ends.begin(), ends.end(), t)) {
-                q.done = true;
-                g.finish_reason = POLYGLOT_FINISH_EOS;
-                return;
-            }
-            if (q.stop->feed(q.dec->push(t)).stopped) {
-                q.done = true;
-                g.finish_reason = POLYGLOT_FINISH_STOP;
-                return;
-            }
-            if (schema && schema->complete(q.cs)) {  // nothing may follow: end without an EOS
-                q.done = true;
-                g.finish_reason = POLYGLOT_FINISH_EOS;
-                return;
-            }
-            if (produced >= o.max_new_tokens || q.tokens.size() >= max_context_) {
-                q.done = true;
-                g.finish_reason = POLYGLOT_FINISH_LENGTH;
-            }
+            gen_seq& q = all[sampled[s]];
+            sample_next(step, q, out[q.index], logits.data() + q.logits_slot * V);
         });
         for (std::size_t k : sampled) {
-            seq& q = all[k];
-            if (!q.done) continue;
-            finish(q, out[q.index].finish_reason);
+            gen_seq& q = all[k];
+            if (!q.done) {
+                sched.set_length(k, q.tokens.size());
+                continue;
+            }
+            finish_sequence(q, out[q.index], out[q.index].finish_reason);
+            sched.retire(k);
             ++items_done;
         }
-        std::erase_if(running, [&](std::size_t k) { return all[k].done; });
         meter.update(items_done, tokens_done);
     }
-    for (auto& q : all) pool.drop(q.blocks);
+    sched.release_all();
     meter.update(items_done, tokens_done, true);
     return out;
 }

@@ -7,8 +7,9 @@
 /// bookkeeping (runtime/kv_pool.hpp) with prefix reuse, continuous batching, sampling
 /// (runtime/sampler.hpp) and stopping.
 ///
-/// Scheduling (score_ids and generate, on devices with a KV cache): sequences wait in input
-/// order; each forward pass carries at most pass_tokens tokens — first one token of every
+/// Scheduling (score_ids and generate, on devices with a KV cache; generate's scheduler is
+/// runtime/scheduler.hpp, score_ids' prefix planner runtime/prefix_planner.hpp): sequences wait in
+/// input order; each forward pass carries at most pass_tokens tokens — first one token of every
 /// decoding sequence, then prefill chunks of running sequences, then newly admitted ones —
 /// and at most max_batch sequences. A sequence is admitted when the pool has blocks for it;
 /// when a running sequence needs a block and none is free, the most recently admitted one is
@@ -29,7 +30,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/hf_tokenizer.hpp"
+#include "base/tokenizers/hf/hf_tokenizer.hpp"
 #include "common/runtime/device.hpp"
 #include "common/runtime/sampler.hpp"
 #include "common/runtime/special_tokens.hpp"
@@ -79,7 +80,7 @@ struct generate_options {
     bool ignore_eos = false;
     bool keep_special = false;  ///< keep special tokens in the text
     /// JSON schema the output must follow ("" = free): tokens are masked before sampling
-    /// (plugins/common/json_schema), so the text is a complete document whenever
+    /// (src/base/json/schema), so the text is a complete document whenever
     /// max_new_tokens allows one.
     std::string json_schema;
 };

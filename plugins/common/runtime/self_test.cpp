@@ -367,10 +367,172 @@ std::string result::json() const {
 
 // ---- the test -------------------------------------------------------------------------------
 
+namespace {
+
+/// The device's outputs of @p seqs against the reference's @p ref, in one packed pass and
+/// (devices with a KV cache) in cached passes; the checks go to @p res.
+struct model_check {
+    const known_model& m;
+    device_model& dev;
+    const std::vector<std::vector<token_id>>& seqs;
+    const std::vector<reference_device::sequence_output>& ref;
+    const tolerance& tol;
+    result& res;
+
+    /// Check @p what: the worst error @p t saw against @p limit.
+    void add(const std::string& what, const tracker& t, double limit) const {
+        res.checks.push_back({m.name, what, t.worst, limit});
+    }
+    void packed_pass() const;
+    void cached_passes() const;
+};
+
+void model_check::packed_pass() const {
+    const auto& c = m.config;
+    const bool causal = !c.bidirectional;
+    const std::size_t d = std::size_t(c.hidden_size), V = std::size_t(c.vocab_size);
+    const std::size_t n = seqs.size();
+    // 1. Every sequence in one packed pass: log-prob and greedy flag of the next token at
+    //    every row, full logits at each sequence's last row, pooled states.
+    for (auto pooling : {model::pooling_mode::mean, model::pooling_mode::last}) {
+        std::vector<std::vector<output_request>> reqs(n);
+        pass_outputs got;
+        std::vector<float> pooled(n * d, std::nanf(""));
+        const bool with_lm = causal && pooling == model::pooling_mode::mean;
+        if (with_lm) {
+            for (std::size_t k = 0; k < n; ++k) {
+                for (std::size_t r = 0; r + 1 < seqs[k].size(); ++r)
+                    got.logprobs.push_back({k, r, seqs[k][r + 1], std::nanf(""), 2});
+                got.logits.push_back({k, seqs[k].size() - 1, std::vector<float>(V)});
+            }
+            std::size_t a = 0;
+            for (std::size_t k = 0; k < n; ++k) {
+                for (std::size_t r = 0; r + 1 < seqs[k].size(); ++r, ++a) {
+                    auto& o = got.logprobs[a];
+                    reqs[k].push_back(
+                        {std::uint32_t(r), std::int32_t(o.target), &o.value, &o.greedy, nullptr});
+                }
+                reqs[k].push_back({std::uint32_t(seqs[k].size() - 1), -1, nullptr, nullptr,
+                                   got.logits[k].values.data()});
+            }
+        }
+        std::vector<forward_seq> pass(n);
+        for (std::size_t k = 0; k < n; ++k) {
+            pass[k].ids = seqs[k];
+            pass[k].outputs = reqs[k];
+            pass[k].pooling = pooling;
+            pass[k].pooled = pooled.data() + k * d;
+        }
+        dev.forward(pass);
+        tracker lp, flags, full, pool;
+        if (with_lm) {
+            compare_outputs(got, ref, tol.logprob, lp, flags, full);
+            add("log-probs (packed pass)", lp, tol.logprob);
+            add("greedy flags (packed pass)", flags, 0);
+            add("full logits (packed pass)", full, tol.logprob);
+        }
+        for (std::size_t k = 0; k < n; ++k) {
+            const auto& r = ref[k];
+            double scale = 1;
+            std::vector<double> want(d, 0.0);
+            for (std::size_t i = 0; i < d; ++i) {
+                if (pooling == model::pooling_mode::mean) {
+                    for (std::size_t row = 0; row < r.rows; ++row) want[i] += r.hidden[row * d + i];
+                    want[i] /= double(r.rows);
+                } else {
+                    want[i] = r.hidden[(r.rows - 1) * d + i];
+                }
+                scale = std::max(scale, std::abs(want[i]));
+            }
+            for (std::size_t i = 0; i < d; ++i)
+                pool.see(std::abs(double(pooled[k * d + i]) - want[i]) / scale);
+        }
+        add(pooling == model::pooling_mode::mean ? "mean pooling" : "last-token pooling", pool,
+            tol.hidden);
+    }
+}
+
+void model_check::cached_passes() const {
+    const auto& c = m.config;
+    const bool causal = !c.bidirectional;
+    const std::size_t V = std::size_t(c.vocab_size);
+    const std::size_t n = seqs.size();
+    // 2. Cached passes: the two longest sequences in chunks (prefill pieces, then single
+    //    tokens, then the rest), both in every pass at different positions, their KV blocks
+    //    scattered over the pool.
+    const std::size_t B = dev.kv_block_tokens();
+    if (causal && B > 0) {
+        const std::size_t a = n - 1, b = n - 2;  // lengths 150 and 65
+        const std::vector<std::vector<std::size_t>> cuts = {
+            {0, 37, 64, 65, 100, 101, 102, 103, 104, 105, 110, 150}, {0, 1, 30, 31, 32, 65}};
+        const std::size_t blocks_a = (seqs[a].size() + B - 1) / B;
+        const std::size_t blocks_b = (seqs[b].size() + B - 1) / B;
+        const std::size_t total = blocks_a + blocks_b + 3;
+        dev.kv_reserve(total);
+        std::vector<std::uint32_t> perm(total);
+        std::iota(perm.begin(), perm.end(), 0u);
+        splitmix64 rng(0xb10c5ull, 0);
+        for (std::size_t i = total; i > 1; --i)
+            std::swap(perm[i - 1], perm[std::size_t(rng.next() % i)]);
+        const std::vector<std::uint32_t> table_a(perm.begin(),
+                                                 perm.begin() + std::ptrdiff_t(blocks_a));
+        const std::vector<std::uint32_t> table_b(
+            perm.begin() + std::ptrdiff_t(blocks_a),
+            perm.begin() + std::ptrdiff_t(blocks_a + blocks_b));
+        tracker lp, flags, full;
+        const std::size_t steps = std::max(cuts[0].size(), cuts[1].size()) - 1;
+        for (std::size_t step = 0; step < steps; ++step) {
+            pass_outputs got;
+            std::vector<std::vector<output_request>> reqs;
+            std::vector<forward_seq> pass;
+            struct chunk {
+                std::size_t seq, lo, hi;
+                const std::vector<std::uint32_t>* table;
+            };
+            std::vector<chunk> chunks;
+            for (std::size_t which = 0; which < 2; ++which) {
+                const auto& cut = cuts[which];
+                if (step + 1 >= cut.size()) continue;
+                chunks.push_back({which == 0 ? a : b, cut[step], cut[step + 1],
+                                  which == 0 ? &table_a : &table_b});
+            }
+            for (const auto& ch : chunks) {
+                for (std::size_t p = ch.lo; p + 1 < ch.hi; ++p)
+                    got.logprobs.push_back({ch.seq, p, seqs[ch.seq][p + 1], std::nanf(""), 2});
+                got.logits.push_back({ch.seq, ch.hi - 1, std::vector<float>(V)});
+            }
+            std::size_t at = 0;
+            reqs.resize(chunks.size());
+            for (std::size_t k = 0; k < chunks.size(); ++k) {
+                const auto& ch = chunks[k];
+                for (std::size_t p = ch.lo; p + 1 < ch.hi; ++p, ++at) {
+                    auto& o = got.logprobs[at];
+                    reqs[k].push_back({std::uint32_t(p - ch.lo), std::int32_t(o.target), &o.value,
+                                       &o.greedy, nullptr});
+                }
+                reqs[k].push_back({std::uint32_t(ch.hi - 1 - ch.lo), -1, nullptr, nullptr,
+                                   got.logits[k].values.data()});
+                forward_seq f;
+                f.ids = std::span<const token_id>(seqs[ch.seq]).subspan(ch.lo, ch.hi - ch.lo);
+                f.pos0 = ch.lo;
+                f.blocks = std::span<const std::uint32_t>(*ch.table).first((ch.hi + B - 1) / B);
+                f.outputs = reqs[k];
+                pass.push_back(f);
+            }
+            dev.forward(pass);
+            compare_outputs(got, ref, tol.logprob, lp, flags, full);
+        }
+        add("log-probs (cached passes)", lp, tol.logprob);
+        add("greedy flags (cached passes)", flags, 0);
+        add("full logits (cached passes)", full, tol.logprob);
+    }
+}
+
+}  // namespace
+
 result run(const known_model& m, const device_factory& make, const tolerance& tol) {
     result res;
     const auto& c = m.config;
-    const bool causal = !c.bidirectional;
     std::unique_ptr<device_model> dev;
     try {
         dev = make(m);
@@ -382,142 +544,10 @@ result run(const known_model& m, const device_factory& make, const tolerance& to
     const auto seqs = test_sequences(0x7e57ull + std::uint64_t(m.path));
     std::vector<reference_device::sequence_output> ref;
     for (const auto& s : seqs) ref.push_back(ref_dev->run(s));
-    const std::size_t d = std::size_t(c.hidden_size), V = std::size_t(c.vocab_size);
-    const std::size_t n = seqs.size();
-
-    auto add = [&](const std::string& what, const tracker& t, double limit) {
-        res.checks.push_back({m.name, what, t.worst, limit});
-    };
+    const model_check check{m, *dev, seqs, ref, tol, res};
     try {
-        // 1. Every sequence in one packed pass: log-prob and greedy flag of the next token at
-        //    every row, full logits at each sequence's last row, pooled states.
-        for (auto pooling : {model::pooling_mode::mean, model::pooling_mode::last}) {
-            std::vector<std::vector<output_request>> reqs(n);
-            pass_outputs got;
-            std::vector<float> pooled(n * d, std::nanf(""));
-            const bool with_lm = causal && pooling == model::pooling_mode::mean;
-            if (with_lm) {
-                for (std::size_t k = 0; k < n; ++k) {
-                    for (std::size_t r = 0; r + 1 < seqs[k].size(); ++r)
-                        got.logprobs.push_back({k, r, seqs[k][r + 1], std::nanf(""), 2});
-                    got.logits.push_back({k, seqs[k].size() - 1, std::vector<float>(V)});
-                }
-                std::size_t a = 0;
-                for (std::size_t k = 0; k < n; ++k) {
-                    for (std::size_t r = 0; r + 1 < seqs[k].size(); ++r, ++a) {
-                        auto& o = got.logprobs[a];
-                        reqs[k].push_back({std::uint32_t(r), std::int32_t(o.target), &o.value,
-                                           &o.greedy, nullptr});
-                    }
-                    reqs[k].push_back({std::uint32_t(seqs[k].size() - 1), -1, nullptr, nullptr,
-                                       got.logits[k].values.data()});
-                }
-            }
-            std::vector<forward_seq> pass(n);
-            for (std::size_t k = 0; k < n; ++k) {
-                pass[k].ids = seqs[k];
-                pass[k].outputs = reqs[k];
-                pass[k].pooling = pooling;
-                pass[k].pooled = pooled.data() + k * d;
-            }
-            dev->forward(pass);
-            tracker lp, flags, full, pool;
-            if (with_lm) {
-                compare_outputs(got, ref, tol.logprob, lp, flags, full);
-                add("log-probs (packed pass)", lp, tol.logprob);
-                add("greedy flags (packed pass)", flags, 0);
-                add("full logits (packed pass)", full, tol.logprob);
-            }
-            for (std::size_t k = 0; k < n; ++k) {
-                const auto& r = ref[k];
-                double scale = 1;
-                std::vector<double> want(d, 0.0);
-                for (std::size_t i = 0; i < d; ++i) {
-                    if (pooling == model::pooling_mode::mean) {
-                        for (std::size_t row = 0; row < r.rows; ++row)
-                            want[i] += r.hidden[row * d + i];
-                        want[i] /= double(r.rows);
-                    } else {
-                        want[i] = r.hidden[(r.rows - 1) * d + i];
-                    }
-                    scale = std::max(scale, std::abs(want[i]));
-                }
-                for (std::size_t i = 0; i < d; ++i)
-                    pool.see(std::abs(double(pooled[k * d + i]) - want[i]) / scale);
-            }
-            add(pooling == model::pooling_mode::mean ? "mean pooling" : "last-token pooling", pool,
-                tol.hidden);
-        }
-
-        // 2. Cached passes: the two longest sequences in chunks (prefill pieces, then single
-        //    tokens, then the rest), both in every pass at different positions, their KV blocks
-        //    scattered over the pool.
-        const std::size_t B = dev->kv_block_tokens();
-        if (causal && B > 0) {
-            const std::size_t a = n - 1, b = n - 2;  // lengths 150 and 65
-            const std::vector<std::vector<std::size_t>> cuts = {
-                {0, 37, 64, 65, 100, 101, 102, 103, 104, 105, 110, 150}, {0, 1, 30, 31, 32, 65}};
-            const std::size_t blocks_a = (seqs[a].size() + B - 1) / B;
-            const std::size_t blocks_b = (seqs[b].size() + B - 1) / B;
-            const std::size_t total = blocks_a + blocks_b + 3;
-            dev->kv_reserve(total);
-            std::vector<std::uint32_t> perm(total);
-            std::iota(perm.begin(), perm.end(), 0u);
-            splitmix64 rng(0xb10c5ull, 0);
-            for (std::size_t i = total; i > 1; --i)
-                std::swap(perm[i - 1], perm[std::size_t(rng.next() % i)]);
-            const std::vector<std::uint32_t> table_a(perm.begin(),
-                                                     perm.begin() + std::ptrdiff_t(blocks_a));
-            const std::vector<std::uint32_t> table_b(
-                perm.begin() + std::ptrdiff_t(blocks_a),
-                perm.begin() + std::ptrdiff_t(blocks_a + blocks_b));
-            tracker lp, flags, full;
-            const std::size_t steps = std::max(cuts[0].size(), cuts[1].size()) - 1;
-            for (std::size_t step = 0; step < steps; ++step) {
-                pass_outputs got;
-                std::vector<std::vector<output_request>> reqs;
-                std::vector<forward_seq> pass;
-                struct chunk {
-                    std::size_t seq, lo, hi;
-                    const std::vector<std::uint32_t>* table;
-                };
-                std::vector<chunk> chunks;
-                for (std::size_t which = 0; which < 2; ++which) {
-                    const auto& cut = cuts[which];
-                    if (step + 1 >= cut.size()) continue;
-                    chunks.push_back({which == 0 ? a : b, cut[step], cut[step + 1],
-                                      which == 0 ? &table_a : &table_b});
-                }
-                for (const auto& ch : chunks) {
-                    for (std::size_t p = ch.lo; p + 1 < ch.hi; ++p)
-                        got.logprobs.push_back({ch.seq, p, seqs[ch.seq][p + 1], std::nanf(""), 2});
-                    got.logits.push_back({ch.seq, ch.hi - 1, std::vector<float>(V)});
-                }
-                std::size_t at = 0;
-                reqs.resize(chunks.size());
-                for (std::size_t k = 0; k < chunks.size(); ++k) {
-                    const auto& ch = chunks[k];
-                    for (std::size_t p = ch.lo; p + 1 < ch.hi; ++p, ++at) {
-                        auto& o = got.logprobs[at];
-                        reqs[k].push_back({std::uint32_t(p - ch.lo), std::int32_t(o.target),
-                                           &o.value, &o.greedy, nullptr});
-                    }
-                    reqs[k].push_back({std::uint32_t(ch.hi - 1 - ch.lo), -1, nullptr, nullptr,
-                                       got.logits[k].values.data()});
-                    forward_seq f;
-                    f.ids = std::span<const token_id>(seqs[ch.seq]).subspan(ch.lo, ch.hi - ch.lo);
-                    f.pos0 = ch.lo;
-                    f.blocks = std::span<const std::uint32_t>(*ch.table).first((ch.hi + B - 1) / B);
-                    f.outputs = reqs[k];
-                    pass.push_back(f);
-                }
-                dev->forward(pass);
-                compare_outputs(got, ref, tol.logprob, lp, flags, full);
-            }
-            add("log-probs (cached passes)", lp, tol.logprob);
-            add("greedy flags (cached passes)", flags, 0);
-            add("full logits (cached passes)", full, tol.logprob);
-        }
+        check.packed_pass();
+        check.cached_passes();
     } catch (const std::exception& e) {
         res.failures.push_back(m.name + ": the device failed: " + e.what());
     }

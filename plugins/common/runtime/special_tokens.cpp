@@ -5,7 +5,7 @@
 #include <polyglot/core/error.hpp>
 #include <string>
 
-#include "common/json_util.hpp"
+#include "base/json/util.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace runtime {

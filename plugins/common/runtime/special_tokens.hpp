@@ -10,7 +10,7 @@
 #include <polyglot/version.hpp>
 #include <vector>
 
-#include "common/hf_tokenizer.hpp"
+#include "base/tokenizers/hf/hf_tokenizer.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace runtime {

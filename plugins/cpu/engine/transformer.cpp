@@ -385,21 +385,61 @@ std::unique_ptr<transformer> transformer::create(const model::model_config& conf
 }
 
 // ---- forward ----------------------------------------------------------------------------------
+//
+// One pass in the named steps every device shares (runtime/device.hpp): embed, then per layer
+// attention_block and mlp_block, then final_norm, pool and head.
 
-void transformer::run(std::span<const runtime::forward_seq> batch) {
-    const weights& W = *w_;
-    state& S = *s_;
+namespace {
+
+/// One forward pass over a packed batch: sequence k occupies columns [start[k], start[k] +
+/// len[k]) of the activation matrices.
+struct forward_pass {
+    forward_pass(const transformer::weights& w, transformer::state& s,
+                 std::span<const runtime::forward_seq> b)
+        : W(w), S(s), batch(b) {}
+
+    const transformer::weights& W;
+    transformer::state& S;
+    std::span<const runtime::forward_seq> batch;
     const ck::table& K = ck::kernels();
-    const auto& c = W.cfg;
+    const model::model_config& c = W.cfg;
     const std::ptrdiff_t d = c.hidden_size, hd = c.head_dim, H = c.num_heads, KV = c.num_kv_heads;
     const std::ptrdiff_t inter = c.intermediate_size, V = c.vocab_size;
     const float eps = float(c.rms_norm_eps);
-    const std::ptrdiff_t B = std::ptrdiff_t(block_tokens);
+    const std::ptrdiff_t B = std::ptrdiff_t(transformer::block_tokens);
+    const std::ptrdiff_t half = hd / 2;
 
-    // Pack the sequences: sequence s occupies columns [start[s], start[s] + len[s]).
-    std::vector<std::size_t> seqs;
+    std::vector<std::size_t> seqs;  // the non-empty sequences of the batch
     std::vector<std::ptrdiff_t> start;
     std::ptrdiff_t T = 0;
+    std::vector<std::size_t> col_seq;                             // column → sequence
+    std::vector<std::ptrdiff_t> pos;                              // column → absolute position
+    std::vector<float> cos_full, sin_full, cos_slide, sin_slide;  // [T, hd/2]
+    std::vector<std::size_t> kv_block;  // first pass-local KV block of an uncached sequence
+    float* pass_k = nullptr;
+    float* pass_v = nullptr;
+    struct task {  // attention work: (sequence, head, query block)
+        std::size_t k;
+        std::ptrdiff_t h, q0;
+    };
+    std::vector<task> tasks;
+
+    bool pack();
+    void rope_tables();
+    void embed();
+    void plan_attention();
+    void attention_block(std::size_t li);
+    void mlp_block(std::size_t li);
+    void final_norm();
+    void pool();
+    void head();
+    // attention_block's parts
+    void qkv_rope(std::size_t li, bool sliding);
+    void attend(std::size_t li, bool sliding);
+};
+
+/// Packs the sequences (checking ids and block tables): false when none has a token.
+bool forward_pass::pack() {
     for (std::size_t s = 0; s < batch.size(); ++s) {
         const auto& rq = batch[s];
         if (rq.ids.empty()) continue;
@@ -411,7 +451,7 @@ void transformer::run(std::span<const runtime::forward_seq> batch) {
         if (rq.blocks.empty()) {
             if (rq.pos0 != 0) throw std::logic_error("forward: pos0 > 0 needs KV blocks");
         } else {
-            if (rq.blocks.size() * block_tokens < rq.pos0 + rq.ids.size())
+            if (rq.blocks.size() * transformer::block_tokens < rq.pos0 + rq.ids.size())
                 throw std::logic_error("forward: the block table is too short");
             for (auto b : rq.blocks)
                 if (b >= S.blocks) throw std::logic_error("forward: KV block out of range");
@@ -421,10 +461,10 @@ void transformer::run(std::span<const runtime::forward_seq> batch) {
         start.push_back(T);
         T += std::ptrdiff_t(rq.ids.size());
     }
-    if (seqs.empty()) return;
+    if (seqs.empty()) return false;
     // Column → (sequence, absolute position).
-    std::vector<std::size_t> col_seq(static_cast<std::size_t>(T));
-    std::vector<std::ptrdiff_t> pos(static_cast<std::size_t>(T));
+    col_seq.resize(static_cast<std::size_t>(T));
+    pos.resize(static_cast<std::size_t>(T));
     for (std::size_t k = 0; k < seqs.size(); ++k) {
         const auto& rq = batch[seqs[k]];
         for (std::ptrdiff_t i = 0; i < std::ptrdiff_t(rq.ids.size()); ++i) {
@@ -432,19 +472,22 @@ void transformer::run(std::span<const runtime::forward_seq> batch) {
             pos[std::size_t(start[k] + i)] = std::ptrdiff_t(rq.pos0) + i;
         }
     }
+    return true;
+}
 
-    // RoPE cos/sin per column and layer kind [T, hd/2].
-    const std::ptrdiff_t half = hd / 2;
-    std::vector<float> cos_full(std::size_t(T * half)), sin_full(cos_full.size()),
-        cos_slide(cos_full.size()), sin_slide(cos_full.size());
+/// RoPE cos/sin per column and layer kind [T, hd/2].
+void forward_pass::rope_tables() {
+    for (auto* t : {&cos_full, &sin_full, &cos_slide, &sin_slide}) t->resize(std::size_t(T * half));
     for_columns(T, [&](std::ptrdiff_t j) {
         const auto o = std::size_t(j * half);
         model::rope_cos_sin(W.inv_freq_full, pos[std::size_t(j)], &cos_full[o], &sin_full[o]);
         model::rope_cos_sin(W.inv_freq_sliding, pos[std::size_t(j)], &cos_slide[o], &sin_slide[o]);
     });
+}
 
-    // Embeddings (rows widened from the stored dtype).
-    auto &x = S.x, &xn = S.xn, &qkv = S.qkv, &tmp = S.tmp, &act = S.act;
+/// Embeddings (rows widened from the stored dtype) into x.
+void forward_pass::embed() {
+    auto& x = S.x;
     x.resize(d, T);
     const float scale = c.scale_embeddings ? float(std::sqrt(double(d))) : 1.0f;
     for_columns(T, [&](std::ptrdiff_t j) {
@@ -454,174 +497,203 @@ void transformer::run(std::span<const runtime::forward_seq> batch) {
         K.widen(W.embed.slice(std::ptrdiff_t(id), 1).data, W.embed.type, o, d);
         if (scale != 1.0f) K.scale(scale, o, d);
     });
-    xn.resize(d, T);
-    qkv.resize((H + 2 * KV) * hd, T);
-    if (c.sandwich_norms) tmp.resize(d, T);
-    act.resize(inter, std::min(T, mlp_columns));
+}
+
+/// The layers' buffers, the pass-local KV blocks and the attention tasks.
+void forward_pass::plan_attention() {
+    S.xn.resize(d, T);
+    S.qkv.resize((H + 2 * KV) * hd, T);
+    if (c.sandwich_norms) S.tmp.resize(d, T);
+    S.act.resize(inter, std::min(T, mlp_columns));
 
     // Keys and values go to KV blocks (cpu_kernels::attention's layout): a cached sequence's
     // to its blocks in the cache, an uncached one's to pass-local blocks of the same layout, so
     // that both take the same attention code. kv_block[k] = first pass-local block of k.
-    std::vector<std::size_t> kv_block(seqs.size(), 0);
+    kv_block.assign(seqs.size(), 0);
     std::size_t pass_blocks = 0;
     for (std::size_t k = 0; k < seqs.size(); ++k) {
         const auto& rq = batch[seqs[k]];
         if (!rq.blocks.empty()) continue;
         kv_block[k] = pass_blocks;
-        pass_blocks += (rq.ids.size() + block_tokens - 1) / block_tokens;
+        pass_blocks += (rq.ids.size() + transformer::block_tokens - 1) / transformer::block_tokens;
     }
     S.pass_kv.resize(std::ptrdiff_t(2 * S.block_stride_of(c)), std::ptrdiff_t(pass_blocks));
-    float* const pass_k = S.pass_kv.col(0);
-    float* const pass_v = pass_k + pass_blocks * S.block_stride_of(c);
+    pass_k = S.pass_kv.col(0);
+    pass_v = pass_k + pass_blocks * S.block_stride_of(c);
 
     // Attention work: (sequence, head, query block) tasks.
-    struct task {
-        std::size_t k;
-        std::ptrdiff_t h, q0;
-    };
-    std::vector<task> tasks;
     for (std::size_t k = 0; k < seqs.size(); ++k) {
         const auto n = std::ptrdiff_t(batch[seqs[k]].ids.size());
         for (std::ptrdiff_t h = 0; h < H; ++h)
             for (std::ptrdiff_t q0 = 0; q0 < n; q0 += query_block) tasks.push_back({k, h, q0});
     }
+}
 
+/// Input norm, the q/k/v projection, q/k norms and RoPE, per token and head; keys (transposed
+/// within their block) and values to the KV blocks.
+void forward_pass::qkv_rope(std::size_t li, bool sliding) {
+    const auto& L = W.layers[li];
+    auto &x = S.x, &xn = S.xn, &qkv = S.qkv;
+    const auto& cs = sliding ? cos_slide : cos_full;
+    const auto& sn = sliding ? sin_slide : sin_full;
+    const std::size_t bstride = S.block_stride_of(c);
+    for_columns(
+        T, [&](std::ptrdiff_t j) { K.rms_norm(x.col(j), L.in_norm.data(), d, eps, xn.col(j)); });
+    matmul(K, L.qkv, xn.col(0), xn.rows, T, qkv.col(0), qkv.rows);
+    float* const kc = S.k ? S.k.get() + li * S.layer_stride : nullptr;
+    float* const vc = S.v ? S.v.get() + li * S.layer_stride : nullptr;
+    for_columns(T, [&](std::ptrdiff_t j) {
+        float* col = qkv.col(j);
+        const float* cp = cs.data() + j * half;
+        const float* sp = sn.data() + j * half;
+        for (std::ptrdiff_t h = 0; h < H + KV; ++h) {
+            float* v = col + h * hd;
+            if (c.qk_norm) K.rms_norm(v, h < H ? L.q_norm.data() : L.k_norm.data(), hd, eps, v);
+            for (std::ptrdiff_t i = 0; i < half; ++i) {
+                const float a = v[i], b = v[i + half];
+                v[i] = a * cp[i] - b * sp[i];
+                v[i + half] = b * cp[i] + a * sp[i];
+            }
+        }
+        const auto k = col_seq[std::size_t(j)];
+        const auto& rq = batch[seqs[k]];
+        const std::ptrdiff_t p = pos[std::size_t(j)];
+        float *kb, *vb;
+        if (rq.blocks.empty()) {
+            const std::size_t blk = kv_block[k] + std::size_t(p / B);
+            kb = pass_k + blk * bstride, vb = pass_v + blk * bstride;
+        } else {
+            const std::size_t blk = rq.blocks[std::size_t(p / B)];
+            kb = kc + blk * bstride, vb = vc + blk * bstride;
+        }
+        const std::ptrdiff_t t = p % B;
+        for (std::ptrdiff_t g = 0; g < KV; ++g) {
+            const float* kv = col + (H + g) * hd;
+            float* kt = kb + g * hd * B;
+            for (std::ptrdiff_t e = 0; e < hd; ++e) kt[e * B + t] = kv[e];
+            std::copy_n(col + (H + KV + g) * hd, hd, vb + (g * B + t) * hd);
+        }
+    });
+}
+
+/// Attention of every task's queries over their keys in the KV blocks; the outputs replace
+/// the queries in qkv.
+void forward_pass::attend(std::size_t li, bool sliding) {
+    auto& qkv = S.qkv;
     const float attn_scale = float(c.attn_scale);
     const float softcap = c.attn_logit_softcap ? float(*c.attn_logit_softcap) : 0.0f;
     const std::size_t bstride = S.block_stride_of(c);
-    for (std::size_t li = 0; li < W.layers.size(); ++li) {
-        const auto& L = W.layers[li];
-        const bool sliding = c.layer_types[li] == model::attention_kind::sliding;
-        const auto& cs = sliding ? cos_slide : cos_full;
-        const auto& sn = sliding ? sin_slide : sin_full;
-        for_columns(T, [&](std::ptrdiff_t j) {
-            K.rms_norm(x.col(j), L.in_norm.data(), d, eps, xn.col(j));
-        });
-        matmul(K, L.qkv, xn.col(0), xn.rows, T, qkv.col(0), qkv.rows);
-        // q/k norms and RoPE, per token and head; keys (transposed within their block) and
-        // values to the KV blocks.
-        float* const kc = S.k ? S.k.get() + li * S.layer_stride : nullptr;
-        float* const vc = S.v ? S.v.get() + li * S.layer_stride : nullptr;
-        for_columns(T, [&](std::ptrdiff_t j) {
-            float* col = qkv.col(j);
-            const float* cp = cs.data() + j * half;
-            const float* sp = sn.data() + j * half;
-            for (std::ptrdiff_t h = 0; h < H + KV; ++h) {
-                float* v = col + h * hd;
-                if (c.qk_norm) K.rms_norm(v, h < H ? L.q_norm.data() : L.k_norm.data(), hd, eps, v);
-                for (std::ptrdiff_t i = 0; i < half; ++i) {
-                    const float a = v[i], b = v[i + half];
-                    v[i] = a * cp[i] - b * sp[i];
-                    v[i + half] = b * cp[i] + a * sp[i];
-                }
-            }
-            const auto k = col_seq[std::size_t(j)];
-            const auto& rq = batch[seqs[k]];
-            const std::ptrdiff_t p = pos[std::size_t(j)];
-            float *kb, *vb;
-            if (rq.blocks.empty()) {
-                const std::size_t blk = kv_block[k] + std::size_t(p / B);
-                kb = pass_k + blk * bstride, vb = pass_v + blk * bstride;
-            } else {
-                const std::size_t blk = rq.blocks[std::size_t(p / B)];
-                kb = kc + blk * bstride, vb = vc + blk * bstride;
-            }
-            const std::ptrdiff_t t = p % B;
-            for (std::ptrdiff_t g = 0; g < KV; ++g) {
-                const float* kv = col + (H + g) * hd;
-                float* kt = kb + g * hd * B;
-                for (std::ptrdiff_t e = 0; e < hd; ++e) kt[e * B + t] = kv[e];
-                std::copy_n(col + (H + KV + g) * hd, hd, vb + (g * B + t) * hd);
-            }
-        });
-        const std::ptrdiff_t win = sliding ? c.sliding_window : 0;
-        oneapi::tbb::parallel_for(
-            oneapi::tbb::blocked_range<std::size_t>(0, tasks.size(), 1),
-            [&](const oneapi::tbb::blocked_range<std::size_t>& r) {
-                std::vector<std::ptrdiff_t> kbeg, kend;
-                std::vector<const float*> kblk, vblk;
-                std::vector<float> scratch;
-                for (auto ti = r.begin(); ti != r.end(); ++ti) {
-                    const auto [k, h, q0] = tasks[ti];
-                    const auto& rq = batch[seqs[k]];
-                    const auto n = std::ptrdiff_t(rq.ids.size());
-                    const std::ptrdiff_t g = h / (H / KV), q1 = std::min(n, q0 + query_block);
-                    const auto P0 = std::ptrdiff_t(rq.pos0);
-                    // Positions each query attends to.
-                    kbeg.resize(std::size_t(q1 - q0));
-                    kend.resize(kbeg.size());
-                    for (std::ptrdiff_t i = q0; i < q1; ++i) {
-                        const std::ptrdiff_t P = P0 + i;
-                        std::ptrdiff_t b = 0, e = P + 1;
-                        if (c.bidirectional) {  // uncached: the pass holds the sequence
-                            e = win > 0 ? std::min(n, P + win) : n;
-                            b = win > 0 ? std::max<std::ptrdiff_t>(0, P - win + 1) : 0;
-                        } else if (win > 0) {
-                            b = std::max<std::ptrdiff_t>(0, P - win + 1);
-                        }
-                        kbeg[std::size_t(i - q0)] = b, kend[std::size_t(i - q0)] = e;
+    const float* const kc = S.k ? S.k.get() + li * S.layer_stride : nullptr;
+    const float* const vc = S.v ? S.v.get() + li * S.layer_stride : nullptr;
+    const std::ptrdiff_t win = sliding ? c.sliding_window : 0;
+    oneapi::tbb::parallel_for(
+        oneapi::tbb::blocked_range<std::size_t>(0, tasks.size(), 1),
+        [&](const oneapi::tbb::blocked_range<std::size_t>& r) {
+            std::vector<std::ptrdiff_t> kbeg, kend;
+            std::vector<const float*> kblk, vblk;
+            std::vector<float> scratch;
+            for (auto ti = r.begin(); ti != r.end(); ++ti) {
+                const auto [k, h, q0] = tasks[ti];
+                const auto& rq = batch[seqs[k]];
+                const auto n = std::ptrdiff_t(rq.ids.size());
+                const std::ptrdiff_t g = h / (H / KV), q1 = std::min(n, q0 + query_block);
+                const auto P0 = std::ptrdiff_t(rq.pos0);
+                // Positions each query attends to.
+                kbeg.resize(std::size_t(q1 - q0));
+                kend.resize(kbeg.size());
+                for (std::ptrdiff_t i = q0; i < q1; ++i) {
+                    const std::ptrdiff_t P = P0 + i;
+                    std::ptrdiff_t b = 0, e = P + 1;
+                    if (c.bidirectional) {  // uncached: the pass holds the sequence
+                        e = win > 0 ? std::min(n, P + win) : n;
+                        b = win > 0 ? std::max<std::ptrdiff_t>(0, P - win + 1) : 0;
+                    } else if (win > 0) {
+                        b = std::max<std::ptrdiff_t>(0, P - win + 1);
                     }
-                    const std::ptrdiff_t max_end = *std::max_element(kend.begin(), kend.end());
-                    const auto nb = std::size_t((max_end + B - 1) / B);
-                    kblk.resize(nb), vblk.resize(nb);
-                    for (std::size_t b = 0; b < nb; ++b) {
-                        const std::size_t blk = rq.blocks.empty() ? kv_block[k] + b : rq.blocks[b];
-                        const float* kbase = rq.blocks.empty() ? pass_k : kc;
-                        const float* vbase = rq.blocks.empty() ? pass_v : vc;
-                        kblk[b] = kbase + blk * bstride + std::size_t(g * hd * B);
-                        vblk[b] = vbase + blk * bstride + std::size_t(g * hd * B);
-                    }
-                    scratch.resize(ck::attention_scratch(max_end));
-                    ck::attention_args a;
-                    a.hd = hd, a.nq = q1 - q0;
-                    a.q = qkv.col(start[k] + q0) + h * hd, a.ldq = qkv.rows;
-                    a.out = const_cast<float*>(a.q), a.ldo = a.ldq;  // over the query
-                    a.key_begin = kbeg.data(), a.key_end = kend.data();
-                    a.k_blocks = kblk.data(), a.v_blocks = vblk.data();
-                    a.scale = attn_scale, a.softcap = softcap;
-                    a.scratch = scratch.data();
-                    K.attention(a);
+                    kbeg[std::size_t(i - q0)] = b, kend[std::size_t(i - q0)] = e;
                 }
-            });
-        // Output projection (of the attention outputs, which replaced the queries in qkv) and
-        // MLP; the residual adds fused into the GEMMs (Y += W X)
-        // unless Gemma 3's sandwich norms come first.
+                const std::ptrdiff_t max_end = *std::max_element(kend.begin(), kend.end());
+                const auto nb = std::size_t((max_end + B - 1) / B);
+                kblk.resize(nb), vblk.resize(nb);
+                for (std::size_t b = 0; b < nb; ++b) {
+                    const std::size_t blk = rq.blocks.empty() ? kv_block[k] + b : rq.blocks[b];
+                    const float* kbase = rq.blocks.empty() ? pass_k : kc;
+                    const float* vbase = rq.blocks.empty() ? pass_v : vc;
+                    kblk[b] = kbase + blk * bstride + std::size_t(g * hd * B);
+                    vblk[b] = vbase + blk * bstride + std::size_t(g * hd * B);
+                }
+                scratch.resize(ck::attention_scratch(max_end));
+                ck::attention_args a;
+                a.hd = hd, a.nq = q1 - q0;
+                a.q = qkv.col(start[k] + q0) + h * hd, a.ldq = qkv.rows;
+                a.out = const_cast<float*>(a.q), a.ldo = a.ldq;  // over the query
+                a.key_begin = kbeg.data(), a.key_end = kend.data();
+                a.k_blocks = kblk.data(), a.v_blocks = vblk.data();
+                a.scale = attn_scale, a.softcap = softcap;
+                a.scratch = scratch.data();
+                K.attention(a);
+            }
+        });
+}
+
+/// Input norm, q/k/v with their norms and RoPE, attention, the output projection and the
+/// residual add (Gemma 3: post-attention norm first); ends with the pre-MLP norm into xn.
+void forward_pass::attention_block(std::size_t li) {
+    const auto& L = W.layers[li];
+    auto &x = S.x, &xn = S.xn, &qkv = S.qkv, &tmp = S.tmp;
+    const bool sliding = c.layer_types[li] == model::attention_kind::sliding;
+    qkv_rope(li, sliding);
+    attend(li, sliding);
+    // Output projection (of the attention outputs, which replaced the queries in qkv); the
+    // residual add fused into the GEMM (Y += W X) unless Gemma 3's sandwich norms come first.
+    if (c.sandwich_norms) {
+        matmul(K, L.o, qkv.col(0), qkv.rows, T, tmp.col(0), tmp.rows);
+        for_columns(T, [&](std::ptrdiff_t j) {
+            float* t = tmp.col(j);
+            K.rms_norm(t, L.post_attn_norm.data(), d, eps, t);
+            K.add(t, x.col(j), d);
+            K.rms_norm(x.col(j), L.pre_ff_norm.data(), d, eps, xn.col(j));
+        });
+    } else {
+        matmul(K, L.o, qkv.col(0), qkv.rows, T, x.col(0), x.rows, true);
+        for_columns(T, [&](std::ptrdiff_t j) {
+            K.rms_norm(x.col(j), L.pre_ff_norm.data(), d, eps, xn.col(j));
+        });
+    }
+}
+
+/// The gated MLP of xn and the residual add (Gemma 3: post-MLP norm first). The MLP is per
+/// token: in column chunks, so that its widest activation (act) takes mlp_columns tokens, not
+/// the pass.
+void forward_pass::mlp_block(std::size_t li) {
+    const auto& L = W.layers[li];
+    auto &x = S.x, &xn = S.xn, &tmp = S.tmp, &act = S.act;
+    for (std::ptrdiff_t c0 = 0; c0 < T; c0 += mlp_columns) {
+        const std::ptrdiff_t m = std::min(mlp_columns, T - c0);
+        matmul_glu(K, L.gate_up, glu_of(c.act), xn.col(c0), xn.rows, m, act.col(0), act.rows);
         if (c.sandwich_norms) {
-            matmul(K, L.o, qkv.col(0), qkv.rows, T, tmp.col(0), tmp.rows);
-            for_columns(T, [&](std::ptrdiff_t j) {
-                float* t = tmp.col(j);
-                K.rms_norm(t, L.post_attn_norm.data(), d, eps, t);
-                K.add(t, x.col(j), d);
-                K.rms_norm(x.col(j), L.pre_ff_norm.data(), d, eps, xn.col(j));
+            matmul(K, L.down, act.col(0), act.rows, m, tmp.col(c0), tmp.rows);
+            for_columns(m, [&](std::ptrdiff_t j) {
+                float* t = tmp.col(c0 + j);
+                K.rms_norm(t, L.post_ff_norm.data(), d, eps, t);
+                K.add(t, x.col(c0 + j), d);
             });
         } else {
-            matmul(K, L.o, qkv.col(0), qkv.rows, T, x.col(0), x.rows, true);
-            for_columns(T, [&](std::ptrdiff_t j) {
-                K.rms_norm(x.col(j), L.pre_ff_norm.data(), d, eps, xn.col(j));
-            });
-        }
-        // The MLP is per token: in column chunks, so that its widest activation (act) takes
-        // mlp_columns tokens, not the pass.
-        for (std::ptrdiff_t c0 = 0; c0 < T; c0 += mlp_columns) {
-            const std::ptrdiff_t m = std::min(mlp_columns, T - c0);
-            matmul_glu(K, L.gate_up, glu_of(c.act), xn.col(c0), xn.rows, m, act.col(0), act.rows);
-            if (c.sandwich_norms) {
-                matmul(K, L.down, act.col(0), act.rows, m, tmp.col(c0), tmp.rows);
-                for_columns(m, [&](std::ptrdiff_t j) {
-                    float* t = tmp.col(c0 + j);
-                    K.rms_norm(t, L.post_ff_norm.data(), d, eps, t);
-                    K.add(t, x.col(c0 + j), d);
-                });
-            } else {
-                matmul(K, L.down, act.col(0), act.rows, m, x.col(c0), x.rows, true);
-            }
+            matmul(K, L.down, act.col(0), act.rows, m, x.col(c0), x.rows, true);
         }
     }
-    // Final norm (into xn).
+}
+
+/// Final norm (into xn).
+void forward_pass::final_norm() {
+    auto &x = S.x, &xn = S.xn;
     for_columns(
         T, [&](std::ptrdiff_t j) { K.rms_norm(x.col(j), W.final_norm.data(), d, eps, xn.col(j)); });
+}
 
-    // Pooling (uncached sequences: the pass holds all their tokens).
+/// Pooling (uncached sequences: the pass holds all their tokens).
+void forward_pass::pool() {
+    const auto& xn = S.xn;
     oneapi::tbb::parallel_for(std::size_t(0), seqs.size(), [&](std::size_t k) {
         const auto& rq = batch[seqs[k]];
         if (!rq.pooled || !rq.blocks.empty()) return;
@@ -650,8 +722,11 @@ void transformer::run(std::span<const runtime::forward_seq> batch) {
                 break;
         }
     });
+}
 
-    // Output projection only at the rows asked for.
+/// Output projection only at the rows asked for, then soft-capping and the requested
+/// results (log-probs, greedy flags or full logits).
+void forward_pass::head() {
     struct head_job {
         std::ptrdiff_t col;
         const runtime::output_request* rq;
@@ -670,17 +745,17 @@ void transformer::run(std::span<const runtime::forward_seq> batch) {
     // Chunks of columns, ≤ logits_budget floats of logits each.
     const std::ptrdiff_t chunk = std::clamp<std::ptrdiff_t>(
         std::ptrdiff_t(logits_budget) / std::max<std::ptrdiff_t>(V, 1), 8, 256);
-    auto &hs = S.hs, &logits = S.logits;
-    linear head;
-    head.out = V, head.in = d;
-    head.parts = {W.head()};
+    auto &xn = S.xn, &hs = S.hs, &logits = S.logits;
+    linear proj;
+    proj.out = V, proj.in = d;
+    proj.parts = {W.head()};
     for (std::size_t j0 = 0; j0 < jobs.size(); j0 += std::size_t(chunk)) {
         const auto nj = std::ptrdiff_t(std::min(jobs.size() - j0, std::size_t(chunk)));
         hs.resize(d, nj);
         for (std::ptrdiff_t j = 0; j < nj; ++j)
             std::copy_n(xn.col(jobs[j0 + std::size_t(j)].col), d, hs.col(j));
         logits.resize(V, nj);
-        matmul(K, head, hs.col(0), hs.rows, nj, logits.col(0), logits.rows);
+        matmul(K, proj, hs.col(0), hs.rows, nj, logits.col(0), logits.rows);
         for_columns(nj, [&](std::ptrdiff_t j) {
             const runtime::output_request& o = *jobs[j0 + std::size_t(j)].rq;
             float* l = logits.col(j);
@@ -699,6 +774,23 @@ void transformer::run(std::span<const runtime::forward_seq> batch) {
             if (o.greedy) *o.greedy = l[o.target] >= K.max(l, std::size_t(V)) ? 1 : 0;
         });
     }
+}
+
+}  // namespace
+
+void transformer::run(std::span<const runtime::forward_seq> batch) {
+    forward_pass f{*w_, *s_, batch};
+    if (!f.pack()) return;
+    f.rope_tables();
+    f.embed();
+    f.plan_attention();
+    for (std::size_t li = 0; li < w_->layers.size(); ++li) {
+        f.attention_block(li);
+        f.mlp_block(li);
+    }
+    f.final_norm();
+    f.pool();
+    f.head();
 }
 
 }  // namespace engine

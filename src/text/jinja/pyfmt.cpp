@@ -2,14 +2,18 @@
 // Python's str(), repr() and json.dumps() of the interpreter's values, byte for byte as
 // CPython 3 writes them (float repr: shortest round-trip digits, exponent form outside
 // 1e-4 <= |x| < 1e16; str repr: quote choice and escapes of unicode_repr).
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <polyglot/io/json_writer.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "text/jinja/jinja.hpp"
+#include "text/jinja/pyobject.hpp"
 #include "text/jinja/pyunicode.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
@@ -236,6 +240,151 @@ std::string py_str(const value& v) {
     std::string s;
     py_str(v, s);
     return s;
+}
+
+// ---- JSON (transformers' tojson = json.dumps) ---------------------------------------------
+
+namespace {
+
+/// json.dumps of a str: io::json_writer's escaping is Python's with ensure_ascii=False;
+/// ensure_ascii also escapes DEL and every non-ASCII character (as UTF-16 \\uXXXX units).
+void json_string(std::string_view s, bool ensure_ascii, std::string& out) {
+    out += '"';
+    if (!ensure_ascii) {
+        io::json_writer::escape_to(out, s);
+        out += '"';
+        return;
+    }
+    for (std::size_t i = 0; i < s.size();) {
+        std::size_t j = i;
+        while (j < s.size() && static_cast<unsigned char>(s[j]) < 0x7F) ++j;
+        io::json_writer::escape_to(out, s.substr(i, j - i));
+        if (j >= s.size()) break;
+        const char32_t c = decode_utf8(s, j);
+        char buf[16];
+        if (c >= 0x10000) {
+            const char32_t v = c - 0x10000;
+            std::snprintf(buf, sizeof buf, "\\u%04x\\u%04x",
+                          static_cast<unsigned>(0xD800 | (v >> 10)),
+                          static_cast<unsigned>(0xDC00 | (v & 0x3FF)));
+        } else {
+            std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+        }
+        out += buf;
+        i = j;
+    }
+    out += '"';
+}
+
+void json_float(double d, std::string& out) {
+    if (std::isnan(d)) {
+        out += "NaN";
+    } else if (std::isinf(d)) {
+        out += d < 0 ? "-Infinity" : "Infinity";
+    } else {
+        py_float_repr(d, out);
+    }
+}
+
+[[noreturn]] void json_type_fail(const value& v) {
+    if (v.is_undefined()) undefined_fail(v);
+    runtime_fail("TypeError: Object of type " + type_name(v) + " is not JSON serializable");
+}
+
+void json_newline(const json_opts& o, int level, std::string& out) {
+    out += '\n';
+    for (int k = 0; k < level; ++k) out += o.indent;
+}
+
+}  // namespace
+
+void json_dump(const value& v, const json_opts& o, int level, std::string& out, int depth) {
+    if (depth > 500) fail(jinja_error::kind::limit, "JSON nesting too deep");
+    switch (v.kind()) {
+        case vk::none:
+            out += "null";
+            return;
+        case vk::boolean:
+            out += v.as_bool() ? "true" : "false";
+            return;
+        case vk::integer:
+            py_str(v, out);
+            return;
+        case vk::floating:
+            json_float(v.as_float(), out);
+            return;
+        case vk::string:
+            json_string(v.str(), o.ensure_ascii, out);
+            return;
+        case vk::list: {
+            if (!is_seq_list(v)) json_type_fail(v);
+            const auto& items = v.list().items;
+            if (items.empty()) {
+                out += "[]";
+                return;
+            }
+            out += '[';
+            for (std::size_t k = 0; k < items.size(); ++k) {
+                if (k) out += o.item_sep;
+                if (o.has_indent) json_newline(o, level + 1, out);
+                json_dump(items[k], o, level + 1, out, depth + 1);
+            }
+            if (o.has_indent) json_newline(o, level, out);
+            out += ']';
+            return;
+        }
+        case vk::dict: {
+            const auto& items = v.dict().items;
+            if (items.empty()) {
+                out += "{}";
+                return;
+            }
+            std::vector<const std::pair<value, value>*> order;
+            order.reserve(items.size());
+            for (const auto& kv : items) order.push_back(&kv);
+            if (o.sort_keys)
+                std::stable_sort(order.begin(), order.end(), [](const auto* x, const auto* y) {
+                    return py_lt(x->first, y->first);
+                });
+            out += '{';
+            bool first = true;
+            for (const auto* kv : order) {
+                const value& k = kv->first;
+                std::string key;
+                switch (k.kind()) {
+                    case vk::string:
+                        key = k.str();
+                        break;
+                    case vk::none:
+                        key = "null";
+                        break;
+                    case vk::boolean:
+                        key = k.as_bool() ? "true" : "false";
+                        break;
+                    case vk::integer:
+                        key = py_str(k);
+                        break;
+                    case vk::floating:
+                        json_float(k.as_float(), key);
+                        break;
+                    default:
+                        runtime_fail("TypeError: keys must be str, int, float, bool or None, not " +
+                                     type_name(k));
+                }
+                if (!first) out += o.item_sep;
+                first = false;
+                if (o.has_indent) json_newline(o, level + 1, out);
+                json_string(key, o.ensure_ascii, out);
+                out += o.key_sep;
+                json_dump(kv->second, o, level + 1, out, depth + 1);
+            }
+            if (o.has_indent) json_newline(o, level, out);
+            out += '}';
+            return;
+        }
+        default:
+            json_type_fail(v);
+    }
 }
 
 }  // namespace text::jinja

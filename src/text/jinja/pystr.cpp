@@ -1,16 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0
 // Python's Unicode-aware str methods (lower, upper, title, isalpha, isprintable, ...) over UTF-8,
 // with ICU's character properties and full case mappings (Python and ICU both implement the
-// Unicode Character Database's SpecialCasing rules, including final sigma).
+// Unicode Character Database's SpecialCasing rules, including final sigma), and the str helpers
+// behind the renderer's str methods and filters (strip, split, replace, markupsafe's escape,
+// float(str), int(str, base)).
 #include <unicode/uchar.h>
 #include <unicode/ustring.h>
 #include <unicode/utf16.h>
 
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "text/jinja/ast.hpp"
+#include "text/jinja/pyobject.hpp"
 #include "text/jinja/pyunicode.hpp"
 #include "text/jinja/value.hpp"
 
@@ -108,12 +116,15 @@ bool is_cased(char32_t c) { return u_hasBinaryProperty(static_cast<UChar32>(c), 
 bool is_case_ignorable(char32_t c) {
     return u_hasBinaryProperty(static_cast<UChar32>(c), UCHAR_CASE_IGNORABLE);
 }
+
 bool is_lower_cp(char32_t c) {
     return u_hasBinaryProperty(static_cast<UChar32>(c), UCHAR_LOWERCASE);
 }
+
 bool is_upper_cp(char32_t c) {
     return u_hasBinaryProperty(static_cast<UChar32>(c), UCHAR_UPPERCASE);
 }
+
 bool is_title_cp(char32_t c) { return u_charType(static_cast<UChar32>(c)) == U_TITLECASE_LETTER; }
 
 std::vector<char32_t> code_points(std::string_view s) {
@@ -259,15 +270,18 @@ int numeric_type(char32_t c) {
 bool py_isdecimal(std::string_view s) {
     return all_cps(s, [](char32_t c) { return numeric_type(c) == U_NT_DECIMAL; });
 }
+
 bool py_isdigit(std::string_view s) {
     return all_cps(s, [](char32_t c) {
         const int t = numeric_type(c);
         return t == U_NT_DECIMAL || t == U_NT_DIGIT;
     });
 }
+
 bool py_isnumeric(std::string_view s) {
     return all_cps(s, [](char32_t c) { return numeric_type(c) != U_NT_NONE; });
 }
+
 bool py_isalnum(std::string_view s) {
     return all_cps(s, [](char32_t c) {
         std::string one;
@@ -313,6 +327,259 @@ bool py_istitle(std::string_view s) {
         }
     }
     return cased;
+}
+
+// ---- str helpers of the renderer's str methods and filters ---------------------------------
+
+std::string py_strip(std::string_view s, const value* chars, bool left, bool right) {
+    auto in_set = [&](char32_t c) {
+        if (!chars) return is_py_space(c);
+        const std::string& set = chars->str();
+        for (std::size_t i = 0; i < set.size();)
+            if (decode_utf8(set, i) == c) return true;
+        return false;
+    };
+    std::size_t b = 0, e = s.size();
+    if (left) {
+        while (b < e) {
+            std::size_t j = b;
+            if (!in_set(decode_utf8(s, j))) break;
+            b = j;
+        }
+    }
+    if (right) {
+        while (e > b) {
+            std::size_t st = e - 1;
+            while (st > b && (static_cast<unsigned char>(s[st]) & 0xC0) == 0x80) --st;
+            std::size_t j = st;
+            if (!in_set(decode_utf8(s, j))) break;
+            e = st;
+        }
+    }
+    return std::string(s.substr(b, e - b));
+}
+
+std::vector<value> py_split_ws(std::string_view s, std::int64_t maxsplit) {
+    std::vector<value> out;
+    std::size_t i = 0;
+    for (;;) {
+        i += leading_space_bytes(s.substr(i));
+        if (i >= s.size()) break;
+        if (maxsplit >= 0 && static_cast<std::int64_t>(out.size()) == maxsplit) {
+            std::string rest(s.substr(i));
+            rest.erase(rest.size() - trailing_space_bytes(rest));
+            out.push_back(str_value(std::move(rest)));
+            break;
+        }
+        std::size_t j = i;
+        while (j < s.size()) {
+            std::size_t k = j;
+            if (is_py_space(decode_utf8(s, k))) break;
+            j = k;
+        }
+        out.push_back(str_value(std::string(s.substr(i, j - i))));
+        i = j;
+    }
+    return out;
+}
+
+std::vector<value> py_rsplit_ws(std::string_view s, std::int64_t maxsplit) {
+    std::vector<value> out;
+    std::size_t e = s.size();
+    for (;;) {
+        e -= trailing_space_bytes(s.substr(0, e));
+        if (e == 0) break;
+        if (maxsplit >= 0 && static_cast<std::int64_t>(out.size()) == maxsplit) {
+            const std::string_view rest = s.substr(0, e);
+            out.push_back(str_value(std::string(rest.substr(leading_space_bytes(rest)))));
+            break;
+        }
+        std::size_t b = e;
+        while (b > 0) {
+            std::size_t st = b - 1;
+            while (st > 0 && (static_cast<unsigned char>(s[st]) & 0xC0) == 0x80) --st;
+            std::size_t j = st;
+            if (is_py_space(decode_utf8(s, j))) break;
+            b = st;
+        }
+        out.push_back(str_value(std::string(s.substr(b, e - b))));
+        e = b;
+    }
+    std::reverse(out.begin(), out.end());
+    return out;
+}
+
+std::string py_replace(std::string_view s, std::string_view old, std::string_view repl,
+                       std::int64_t count) {
+    std::string out;
+    if (old.empty()) {
+        // Python inserts the replacement before every character and at the end.
+        std::int64_t n = 0;
+        std::size_t i = 0;
+        while (i <= s.size()) {
+            if (count >= 0 && n >= count) {
+                out.append(s.substr(i));
+                break;
+            }
+            out.append(repl);
+            ++n;
+            if (i == s.size()) break;
+            const std::size_t st = i;
+            decode_utf8(s, i);
+            out.append(s.substr(st, i - st));
+        }
+        return out;
+    }
+    std::size_t i = 0;
+    std::int64_t n = 0;
+    while (count < 0 || n < count) {
+        const std::size_t f = s.find(old, i);
+        if (f == std::string_view::npos) break;
+        out.append(s.substr(i, f - i));
+        out.append(repl);
+        i = f + old.size();
+        ++n;
+    }
+    out.append(s.substr(i));
+    return out;
+}
+
+std::string html_escape(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (char c : s) {
+        switch (c) {
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&#34;";
+                break;
+            case '\'':
+                out += "&#39;";
+                break;
+            default:
+                out += c;
+        }
+    }
+    return out;
+}
+
+/// Python's float(str): strips whitespace, accepts underscores between digits, inf/nan.
+bool parse_py_float(std::string_view raw, double& out) {
+    std::string s = py_strip(raw, nullptr, true, true);
+    if (s.empty() || !is_ascii(s)) return false;  // non-ASCII digits: not supported here
+    std::string t;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '_') {
+            if (i == 0 || i + 1 >= s.size() ||
+                !std::isdigit(static_cast<unsigned char>(s[i - 1])) ||
+                !std::isdigit(static_cast<unsigned char>(s[i + 1])))
+                return false;
+            continue;
+        }
+        t += s[i];
+    }
+    std::string low = t;
+    for (char& c : low) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string_view body = low;
+    bool neg = false;
+    if (!body.empty() && (body[0] == '+' || body[0] == '-')) {
+        neg = body[0] == '-';
+        body.remove_prefix(1);
+    }
+    if (body == "inf" || body == "infinity") {
+        out = neg ? -HUGE_VAL : HUGE_VAL;
+        return true;
+    }
+    if (body == "nan") {
+        out = neg ? -std::nan("") : std::nan("");
+        return true;
+    }
+    // digits [. digits] [e [+-] digits], at least one digit in the mantissa
+    std::size_t i = 0, nd = 0;
+    while (i < body.size() && std::isdigit(static_cast<unsigned char>(body[i]))) ++i, ++nd;
+    if (i < body.size() && body[i] == '.') {
+        ++i;
+        while (i < body.size() && std::isdigit(static_cast<unsigned char>(body[i]))) ++i, ++nd;
+    }
+    if (nd == 0) return false;
+    if (i < body.size() && body[i] == 'e') {
+        ++i;
+        if (i < body.size() && (body[i] == '+' || body[i] == '-')) ++i;
+        const std::size_t ds = i;
+        while (i < body.size() && std::isdigit(static_cast<unsigned char>(body[i]))) ++i;
+        if (i == ds) return false;
+    }
+    if (i != body.size()) return false;
+    out = std::strtod(t.c_str(), nullptr);
+    return true;
+}
+
+/// Python's int(str, base) for bases 0 and 2..36 (ASCII digits only).
+bool parse_py_int(std::string_view raw, std::int64_t base, std::int64_t& out) {
+    std::string s = py_strip(raw, nullptr, true, true);
+    if (s.empty() || !is_ascii(s)) return false;
+    std::string_view b = s;
+    bool neg = false;
+    if (b[0] == '+' || b[0] == '-') {
+        neg = b[0] == '-';
+        b.remove_prefix(1);
+    }
+    auto has_prefix = [&](char p) { return b.size() >= 2 && b[0] == '0' && (b[1] | 0x20) == p; };
+    if (base == 0) {
+        if (has_prefix('x')) {
+            base = 16;
+        } else if (has_prefix('o')) {
+            base = 8;
+        } else if (has_prefix('b')) {
+            base = 2;
+        } else {
+            base = 10;
+            // base 0 rejects leading zeros in non-zero numbers
+            if (b.size() > 1 && b[0] == '0' && b.find_first_not_of("0_") != std::string_view::npos)
+                return false;
+        }
+        if (base != 10) b.remove_prefix(2);
+    } else if ((base == 16 && has_prefix('x')) || (base == 8 && has_prefix('o')) ||
+               (base == 2 && has_prefix('b'))) {
+        b.remove_prefix(2);
+        if (!b.empty() && b[0] == '_') b.remove_prefix(1);
+    }
+    if (base < 2 || base > 36 || b.empty()) return false;
+    unsigned __int128 v = 0;
+    bool prev_digit = false;
+    for (std::size_t i = 0; i < b.size(); ++i) {
+        const char c = b[i];
+        if (c == '_') {
+            if (!prev_digit || i + 1 >= b.size()) return false;
+            prev_digit = false;
+            continue;
+        }
+        int d;
+        if (c >= '0' && c <= '9') {
+            d = c - '0';
+        } else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') {
+            d = (c | 0x20) - 'a' + 10;
+        } else {
+            return false;
+        }
+        if (d >= base) return false;
+        v = v * static_cast<unsigned>(base) + static_cast<unsigned>(d);
+        if (v > static_cast<unsigned __int128>(INT64_MAX) + 1)
+            unsupported("integer out of the 64-bit range");
+        prev_digit = true;
+    }
+    if (!neg && v > static_cast<unsigned __int128>(INT64_MAX))
+        unsupported("integer out of the 64-bit range");
+    out = neg ? static_cast<std::int64_t>(-static_cast<__int128>(v)) : static_cast<std::int64_t>(v);
+    return true;
 }
 
 }  // namespace text::jinja

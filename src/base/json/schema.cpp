@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// JSON Schema validation over simdjson's DOM (see json_schema.hpp for the keywords).
-#include "json_schema.hpp"
+// JSON Schema validation over simdjson's DOM (see schema.hpp for the keywords).
+#include "base/json/schema.hpp"
 
 #include <simdjson.h>
 

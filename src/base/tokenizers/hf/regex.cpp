@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // The backtracking matcher of regex.hpp: parser → AST → a small instruction program.
-#include "common/tokenizer/regex.hpp"
+#include "base/tokenizers/hf/regex.hpp"
 
 #include <algorithm>
 #include <array>
 #include <cstring>
 #include <limits>
 
-#include "common/tokenizer/unicode.hpp"
+#include "base/unicode/unicode.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace model {

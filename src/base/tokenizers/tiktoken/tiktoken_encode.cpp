@@ -15,7 +15,7 @@
 #include <functional>
 #include <memory>
 
-#include "text/tiktoken_internal.hpp"
+#include "base/tokenizers/tiktoken/tiktoken_internal.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace text {

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// text::tokenizer over model::hf_tokenizer, for libpolyglot's open_tokenizer("DIR").
+// text::tokenizer over model::hf_tokenizer, for libpolyglot's open_tokenizer("DIR") (exported
+// from libpolyglot: POLYGLOT_API in include/polyglot/text/hf_tokenizer.hpp).
 #include <polyglot/text/hf_tokenizer.hpp>
 
-#include "common/hf_tokenizer.hpp"
+#include "base/tokenizers/hf/hf_tokenizer.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace text {
@@ -25,9 +26,7 @@ class hf_text_tokenizer final : public tokenizer {
 
 }  // namespace
 
-// Exported from libpolyglot (this library is built with hidden visibility).
-__attribute__((visibility("default"))) std::shared_ptr<const tokenizer> open_hf_tokenizer(
-    const std::filesystem::path& path) {
+std::shared_ptr<const tokenizer> open_hf_tokenizer(const std::filesystem::path& path) {
     auto t = model::hf_tokenizer::load(path);
     return std::make_shared<hf_text_tokenizer>(std::move(t), "hf:" + path.string());
 }

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-// JSON trees for the analysis inputs, parsed with simdjson's DOM API.
+// json::json_value trees (include/polyglot/json/value.hpp), parsed with simdjson's DOM API.
 #include <simdjson.h>
 
-#include <polyglot/analysis/json_value.hpp>
+#include <polyglot/json/value.hpp>
 #include <polyglot/core/error.hpp>
 #include <polyglot/io/atomic_file.hpp>
 #include <string>
 
 POLYGLOT_BEGIN_NAMESPACE
-namespace analysis {
+namespace json {
 namespace {
 
 json_value convert(simdjson::dom::element e) {
@@ -101,5 +101,5 @@ std::vector<std::pair<std::size_t, json_value>> parse_json_lines(std::string_vie
 
 json_value read_json_file(const std::string& path) { return parse_json(io::read_file(path), path); }
 
-}  // namespace analysis
+}  // namespace json
 POLYGLOT_END_NAMESPACE

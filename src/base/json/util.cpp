@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "common/json_util.hpp"
+#include "base/json/util.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace model {

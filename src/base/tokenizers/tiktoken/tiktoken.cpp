@@ -14,7 +14,7 @@
 #include <string>
 #include <utility>
 
-#include "text/tiktoken_internal.hpp"
+#include "base/tokenizers/tiktoken/tiktoken_internal.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace text {

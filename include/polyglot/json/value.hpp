@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /// @file A small JSON document tree for the analysis inputs (reports, lighteval results, PG-score
-/// rows, fitted pools, golden files). Those files are tiny, so a tree is simpler than simdjson's
-/// on-demand API; the parser behind parse_json() is simdjson (compiled in src/analysis/, so
-/// simdjson stays out of public headers). Numbers are stored as double.
+/// rows, fitted pools, golden files), the eval tasks and results, the served requests and the
+/// plugin host. Those documents are small, so a tree is simpler than simdjson's on-demand API;
+/// the parser behind parse_json() is simdjson (compiled in the bottom library, src/base/json/,
+/// so simdjson stays out of public headers). Numbers are stored as double.
 #pragma once
 
 #include <cstddef>
@@ -16,7 +17,7 @@
 #include <vector>
 
 POLYGLOT_BEGIN_NAMESPACE
-namespace analysis {
+namespace json {
 
 struct json_member;
 
@@ -96,24 +97,36 @@ inline const char* json_value::type_name() const noexcept {
 
 /// Parses one JSON document. @p source names the input in error messages.
 /// @throws format_error "SOURCE: invalid JSON: ...".
-json_value parse_json(std::string_view text, const std::string& source);
+POLYGLOT_API json_value parse_json(std::string_view text, const std::string& source);
 
 /// Parses JSON Lines: one value per non-blank line, with its 1-based line number. A UTF-8 BOM
 /// and CRLF line ends are accepted. @throws format_error "SOURCE:LINE: invalid JSON: ...".
-std::vector<std::pair<std::size_t, json_value>> parse_json_lines(std::string_view text,
-                                                                 const std::string& source);
+POLYGLOT_API std::vector<std::pair<std::size_t, json_value>> parse_json_lines(
+    std::string_view text, const std::string& source);
 
 /// Parses JSON Lines one line at a time: @p on_value gets each non-blank line's value with its
 /// 1-based line number; a line that is not valid JSON goes to @p on_error (its text and the
 /// format_error naming SOURCE:LINE), or is thrown when @p on_error is empty. A UTF-8 BOM and
 /// CRLF line ends are accepted.
-void for_each_json_line(std::string_view text, const std::string& source,
-                        const std::function<void(std::size_t line, json_value&& value)>& on_value,
-                        const std::function<void(std::size_t line, std::string_view text,
-                                                 const format_error& e)>& on_error = {});
+POLYGLOT_API void for_each_json_line(
+    std::string_view text, const std::string& source,
+    const std::function<void(std::size_t line, json_value&& value)>& on_value,
+    const std::function<void(std::size_t line, std::string_view text, const format_error& e)>&
+        on_error = {});
 
 /// Reads and parses a JSON file. @throws io_error, format_error.
-json_value read_json_file(const std::string& path);
+POLYGLOT_API json_value read_json_file(const std::string& path);
 
+}  // namespace json
+
+// The tree began as the analysis inputs' own (polyglot::analysis); these names keep its users
+// compiling until they say json:: themselves.
+namespace analysis {
+using json::for_each_json_line;
+using json::json_member;
+using json::json_value;
+using json::parse_json;
+using json::parse_json_lines;
+using json::read_json_file;
 }  // namespace analysis
 POLYGLOT_END_NAMESPACE

@@ -7,7 +7,7 @@
 // regexes run on our own matcher (tokenizer/regex.hpp) over Unicode 16 tables; byte-level BPE
 // works on raw bytes (the vocabulary is re-keyed at load, so the byte → printable-character
 // mapping is never materialised); BPE and Unigram results are kept in a per-thread word cache.
-#include "common/hf_tokenizer.hpp"
+#include "base/tokenizers/hf/hf_tokenizer.hpp"
 
 #include <unicode/bytestream.h>
 #include <unicode/normalizer2.h>
@@ -24,11 +24,11 @@
 #include <functional>
 #include <polyglot/core/error.hpp>
 
-#include "common/json_util.hpp"
-#include "common/tokenizer/decoder.hpp"
-#include "common/tokenizer/regex.hpp"
-#include "common/tokenizer/tables.hpp"
-#include "common/tokenizer/unicode.hpp"
+#include "base/json/util.hpp"
+#include "base/tokenizers/hf/decoders.hpp"
+#include "base/tokenizers/hf/regex.hpp"
+#include "base/tokenizers/hf/tables.hpp"
+#include "base/unicode/unicode.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace model {

@@ -2,14 +2,14 @@
 // The `tokenizers` decoders (ByteLevel, ByteFallback, Metaspace, Replace, Fuse, Strip, WordPiece,
 // BPEDecoder, CTC, Sequence) as stream stages: each reproduces the decoder's decode_chain, and a
 // stage that needs a whole token buffers its fragments until the token ends.
-#include "common/tokenizer/decoder.hpp"
+#include "base/tokenizers/hf/decoders.hpp"
 
 #include <array>
 #include <polyglot/core/error.hpp>
 
-#include "common/json_util.hpp"
-#include "common/tokenizer/regex.hpp"
-#include "common/tokenizer/unicode.hpp"
+#include "base/json/util.hpp"
+#include "base/tokenizers/hf/regex.hpp"
+#include "base/unicode/unicode.hpp"
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace model::detail {

@@ -20,7 +20,7 @@
 POLYGLOT_BEGIN_NAMESPACE
 namespace model::unicode {
 
-#include "common/tokenizer/unicode_tables.inc"
+#include "base/unicode/unicode_tables.inc"
 
 /// General category (the generator's order).
 enum gc : std::uint8_t {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "common/tokenizer/unicode.hpp"
+#include "base/unicode/unicode.hpp"
 
 #include <simdjson.h>
 
