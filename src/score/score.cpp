@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The scoring driver: metric factory, chunked TBB pipeline, in-order merge.
+// The scoring driver: chunked TBB pipeline, in-order merge.
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -7,120 +7,14 @@
 #include <chrono>
 #include <polyglot/core/assert.hpp>
 #include <polyglot/core/error.hpp>
-#include <polyglot/metrics/distinct_ri.hpp>
-#include <polyglot/metrics/language.hpp>
-#include <polyglot/metrics/length.hpp>
-#include <polyglot/metrics/lexical.hpp>
-#include <polyglot/metrics/perplexity.hpp>
-#include <polyglot/metrics/rubric.hpp>
 #include <polyglot/parallel/pipeline.hpp>
 #include <polyglot/score/score.hpp>
-#include <polyglot/text/langid.hpp>
 #include <polyglot/text/language_names.hpp>
-#include <polyglot/text/tokenizer.hpp>
 #include <map>
 #include <variant>
 
 POLYGLOT_BEGIN_NAMESPACE
 namespace score {
-
-// ---- metric list and factory ----------------------------------------------------------------
-
-std::vector<std::string> parse_metric_list(std::string_view csv, bool have_embedder, bool have_lm,
-                                           bool have_judge) {
-    std::vector<bool> on(std::size(metric_names), false);
-    std::size_t pos = 0;
-    bool any = false;
-    while (pos <= csv.size()) {
-        std::size_t comma = csv.find(',', pos);
-        if (comma == std::string_view::npos) comma = csv.size();
-        std::string_view item = csv.substr(pos, comma - pos);
-        while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-        while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-        pos = comma + 1;
-        if (item.empty()) continue;
-        any = true;
-        if (item == "all") {
-            on[0] = on[1] = on[2] = true;
-            on[3] = on[3] || have_embedder;
-            on[4] = on[4] || have_lm;
-            on[5] = on[5] || have_judge;
-            continue;
-        }
-        auto it = std::find(std::begin(metric_names), std::end(metric_names), item);
-        if (it == std::end(metric_names))
-            throw argument_error("unknown metric '" + std::string(item) +
-                                 "' (known: length, lexical, language, distinct_ri, "
-                                 "perplexity, rubric, all)");
-        on[static_cast<std::size_t>(it - std::begin(metric_names))] = true;
-    }
-    if (!any) throw argument_error("--metrics: no metric given");
-    std::vector<std::string> out;
-    for (std::size_t i = 0; i < on.size(); ++i)
-        if (on[i]) out.emplace_back(metric_names[i]);
-    return out;
-}
-
-metric_bundle make_metrics(const metric_config& cfg) {
-    metric_bundle b;
-    auto wants = [&](std::string_view n) {
-        return std::find(cfg.names.begin(), cfg.names.end(), n) != cfg.names.end();
-    };
-    if (wants("distinct_ri") && cfg.embedder.empty())
-        throw argument_error(
-            "metric distinct_ri needs an embedding model: give --embedder SPEC "
-            "(fasttext:PATH, or a Hugging Face model directory)");
-    if (wants("perplexity") && cfg.lm.empty())
-        throw argument_error(
-            "metric perplexity needs a language model: give --lm DIR (a Hugging Face model "
-            "directory)");
-    if (wants("rubric") && cfg.judge.empty())
-        throw argument_error(
-            "metric rubric needs a judge model: give --judge SPEC (a model directory or "
-            "URL#MODEL)");
-    std::shared_ptr<const text::tokenizer> tok;
-    if (wants("length") || wants("lexical")) {
-        tok = text::open_tokenizer(cfg.tokenizer);
-        b.tokenizer = tok->name();
-    }
-    for (std::string_view n : metric_names) {
-        if (!wants(n)) continue;
-        if (n == "length") {
-            b.metrics.push_back(erase(metrics::length_metric(tok)));
-        } else if (n == "lexical") {
-            b.metrics.push_back(erase(metrics::lexical_metric(tok)));
-        } else if (n == "language") {
-            auto lid = text::open_langid(cfg.lid_model);
-            b.lid_model = lid->name();
-            b.metrics.push_back(erase(metrics::language_metric(lid)));
-        } else if (n == "distinct_ri") {
-            b.emb = open_embedder(cfg.embedder, cfg.backend);
-            b.embedding_model = b.emb->id();
-            b.metrics.push_back(erase(metrics::distinct_ri_metric()));
-        } else if (n == "perplexity") {
-            b.lm = open_scorer(cfg.lm, cfg.backend);
-            b.base_model = b.lm->id();
-            b.metrics.push_back(erase(metrics::perplexity_metric(b.base_model)));
-        } else if (n == "rubric") {
-            b.judge = open_generator(cfg.judge, cfg.backend);
-            b.judge_model = b.judge->id();
-            b.judge_options = cfg.judge_options;
-            const auto& o = cfg.judge_options;
-            metrics::rubric_metric::info info;
-            info.judge = b.judge_model;
-            info.format = std::string(judge::format_name(o.format));
-            info.prompt_version = std::string(judge::prompt_version(o.format));
-            info.retries = o.retries;
-            info.max_new_tokens = o.max_new_tokens;
-            info.temperature = io::float_as_written(o.temperature);
-            info.top_p = io::float_as_written(o.top_p);
-            info.seed = o.seed;
-            info.invalid_as = cfg.invalid_as;
-            b.metrics.push_back(erase(metrics::rubric_metric(std::move(info))));
-        }
-    }
-    return b;
-}
 
 // ---- the pipeline ----------------------------------------------------------------------------
 

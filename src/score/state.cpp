@@ -11,13 +11,8 @@
 #include <polyglot/io/binary.hpp>
 #include <polyglot/io/input.hpp>
 #include <polyglot/io/jsonl.hpp>
-#include <polyglot/metrics/distinct_ri.hpp>
-#include <polyglot/metrics/language.hpp>
-#include <polyglot/metrics/length.hpp>
-#include <polyglot/metrics/lexical.hpp>
-#include <polyglot/metrics/perplexity.hpp>
-#include <polyglot/metrics/rubric.hpp>
 #include <polyglot/plugin/services.hpp>
+#include <polyglot/score/metric_registry.hpp>
 #include <polyglot/score/state.hpp>
 #include <polyglot/version.hpp>
 
@@ -124,6 +119,7 @@ metric_bundle make_metrics_from_header(const state_header& h) {
     b.lid_model = header_value(h, "lid_model");
     b.embedding_model = header_value(h, "embedding_model");
     b.base_model = header_value(h, "base_model");
+    b.judge_model = header_value(h, "judge_model");
     const std::string list = header_value(h, "metrics");
     std::size_t pos = 0;
     while (pos < list.size()) {
@@ -131,34 +127,9 @@ metric_bundle make_metrics_from_header(const state_header& h) {
         if (comma == std::string::npos) comma = list.size();
         const std::string n = list.substr(pos, comma - pos);
         pos = comma + 1;
-        if (n == "length") {
-            b.metrics.push_back(erase(metrics::length_metric::named(b.tokenizer)));
-        } else if (n == "lexical") {
-            b.metrics.push_back(erase(metrics::lexical_metric::named(b.tokenizer)));
-        } else if (n == "language") {
-            b.metrics.push_back(erase(metrics::language_metric::named(b.lid_model)));
-        } else if (n == "distinct_ri") {
-            b.metrics.push_back(erase(metrics::distinct_ri_metric()));
-        } else if (n == "perplexity") {
-            b.metrics.push_back(erase(metrics::perplexity_metric(b.base_model)));
-        } else if (n == metrics::rubric_metric::name) {
-            b.judge_model = header_value(h, "judge_model");
-            metrics::rubric_metric::info info;
-            info.judge = b.judge_model;
-            info.format = header_value(h, "judge_format");
-            info.prompt_version = header_value(h, "judge_prompt_version");
-            auto number = [&](const char* k) { return std::stod("0" + header_value(h, k)); };
-            info.retries = static_cast<std::uint32_t>(number("judge_retries"));
-            info.max_new_tokens = static_cast<std::uint32_t>(number("judge_max_new_tokens"));
-            info.temperature = number("judge_temperature");
-            info.top_p = number("judge_top_p");
-            info.seed = std::stoull("0" + header_value(h, "judge_seed"));
-            if (const auto ia = header_value(h, "invalid_as"); !ia.empty())
-                info.invalid_as = std::stoi(ia);
-            b.metrics.push_back(erase(metrics::rubric_metric(std::move(info))));
-        } else {
-            throw format_error("state header: unknown metric '" + n + "'");
-        }
+        const metric_entry* e = find_metric(n);
+        if (!e || e->name != n) throw format_error("state header: unknown metric '" + n + "'");
+        b.metrics.push_back(e->from_state(h));
     }
     return b;
 }

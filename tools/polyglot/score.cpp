@@ -14,6 +14,7 @@
 #include <polyglot/judge/rubric.hpp>
 #include <polyglot/plugin/model_spec.hpp>
 #include <polyglot/score/job.hpp>
+#include <polyglot/score/metric_registry.hpp>
 #include <polyglot/score/report.hpp>
 #include <string>
 #include <vector>
@@ -137,36 +138,18 @@ void print_summary(const score::metric_bundle& b, const score::run_result& r,
         std::fprintf(stderr, " (%llu records %s: counted, left out of the model's metrics)",
                      static_cast<unsigned long long>(v), k.c_str());
     std::fprintf(stderr, " in %.2f s\n", r.elapsed_seconds);
-    struct shown {
-        std::string_view metric;
-        std::string_view label;
-        std::string_view key;
-    };
-    static constexpr shown keys[] = {
-        {"length", "prompt tokens (mean)", "prompts_average_length"},
-        {"length", "response tokens (mean)", "responses_average_length"},
-        {"lexical", "response distinct-1", "responses_distinct_1"},
-        {"lexical", "response distinct-2", "responses_distinct_2"},
-        {"language", "responses in target language", "responses_target_lang_rate"},
-        {"language", "prompts in target language", "prompts_target_lang_rate"},
-        {"distinct_ri", "prompt distinct-RI", "prompts_distinct_ri"},
-        {"distinct_ri", "response distinct-RI", "responses_distinct_ri"},
-        {"perplexity", "average perplexity", "average_perplexity"},
-        {"perplexity", "bits per byte", "bits_per_byte"},
-        {"reward_model", "rubric score (mean)", "average_rubric_score"},
-        {"reward_model", "invalid judgements", "num_invalid"},
-        {"reward_model", "judge re-asks", "num_retries"},
-    };
+    // The summary lines of each metric come from the metric registry.
     for (std::size_t k = 0; k < b.metrics.size(); ++k) {
+        const score::metric_entry* e = score::find_metric(b.metrics[k]->name());
+        if (!e) continue;
         const std::string js = score::section_json(b, r, k);
-        for (const auto& s : keys)
-            if (s.metric == b.metrics[k]->name()) {
-                const double v = score::find_number(js, s.key);
-                if (std::isnan(v))
-                    std::fprintf(stderr, "  %-30s -\n", std::string(s.label).c_str());
-                else
-                    std::fprintf(stderr, "  %-30s %.4g\n", std::string(s.label).c_str(), v);
-            }
+        for (const auto& c : e->summary) {
+            const double v = score::find_number(js, c.key);
+            if (std::isnan(v))
+                std::fprintf(stderr, "  %-30s -\n", std::string(c.label).c_str());
+            else
+                std::fprintf(stderr, "  %-30s %.4g\n", std::string(c.label).c_str(), v);
+        }
     }
 }
 
@@ -187,8 +170,8 @@ po::options_description score_options(score::job_options& o, std::string& judge_
         ("teacher", po::value(&o.teacher), "teacher model name recorded in the report metadata")
         ("metrics", po::value(&o.metrics)->default_value(o.metrics),
             "comma-separated: length, lexical, language, distinct_ri (needs --embedder), "
-            "perplexity (needs --lm), rubric (needs --judge), or all (every metric whose model "
-            "is given)")
+            "perplexity (needs --lm), reward_model (or rubric; needs --judge), or all (every "
+            "metric whose model is given)")
         ("tokenizer", po::value(&o.config.tokenizer)->default_value(o.config.tokenizer),
             "tokenizer for length/lexical: cl100k_base, o200k_base, a tiktoken table file or a "
             "Hugging Face tokenizer")

@@ -23,13 +23,9 @@
 POLYGLOT_BEGIN_NAMESPACE
 namespace score {
 
-/// The metric names `--metrics` accepts, in report order.
-inline constexpr std::string_view metric_names[] = {"length",      "lexical",    "language",
-                                                    "distinct_ri", "perplexity", "rubric"};
-
 /// Which metrics to build and with what.
 struct metric_config {
-    std::vector<std::string> names;         ///< from parse_metric_list
+    std::vector<std::string> names;         ///< from parse_metric_list (aliases accepted)
     std::string tokenizer = "cl100k_base";  ///< --tokenizer
     std::string lid_model = "lid.176.ftz";  ///< --lid-model (name in the data dir or a path)
     std::string embedder;                   ///< --embedder SPEC ("" = none)
@@ -51,16 +47,18 @@ struct metric_bundle {
     std::string judge_model;                                        ///< "" when not used
 };
 
-/// Parses "length,lexical" / "all" into names in report order (duplicates removed).
-/// "all" means every metric whose model is given: length, lexical, language, plus distinct_ri
-/// when @p have_embedder, perplexity when @p have_lm and rubric when @p have_judge. Throws
-/// argument_error on an unknown name.
+/// Parses "length,lexical" / "all" into metric names (report sections) in report order
+/// (duplicates removed; aliases such as "rubric" for "reward_model" accepted). "all" means every
+/// metric whose model is given: length, lexical, language, plus distinct_ri when
+/// @p have_embedder, perplexity when @p have_lm and reward_model when @p have_judge. Throws
+/// argument_error on an unknown name. The metrics are those of score/metric_registry.hpp.
 std::vector<std::string> parse_metric_list(std::string_view csv, bool have_embedder, bool have_lm,
                                            bool have_judge = false);
 
-/// Opens the tokenizer, language-ID model, embedder and scorer the metrics need and builds
-/// them. Throws argument_error when distinct_ri is asked for without an embedder or
-/// perplexity without an LM, and io/format/plugin errors from opening models.
+/// Opens the tokenizer, language-ID model, embedder, scorer and judge the metrics named in
+/// @p cfg need and builds them, in report order. Throws argument_error when a metric is asked
+/// for without its model (distinct_ri without an embedder, perplexity without an LM,
+/// reward_model without a judge), and io/format/plugin errors from opening models.
 metric_bundle make_metrics(const metric_config& cfg);
 
 struct run_options {
