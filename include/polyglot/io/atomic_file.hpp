@@ -2,6 +2,7 @@
 /// @file Atomic output files: write to a temporary file beside the target, then rename.
 #pragma once
 
+#include <polyglot/core/export.hpp>
 #include <polyglot/version.hpp>
 
 #include <cstdint>

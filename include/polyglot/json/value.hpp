@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <functional>
 #include <polyglot/core/error.hpp>
+#include <polyglot/core/export.hpp>
 #include <polyglot/version.hpp>
 #include <string>
 #include <string_view>

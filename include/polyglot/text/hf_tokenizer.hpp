@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <polyglot/core/export.hpp>
 #include <polyglot/text/tokenizer.hpp>
 
 POLYGLOT_BEGIN_NAMESPACE

@@ -15,6 +15,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <polyglot/core/export.hpp>
 #include <polyglot/text/tokenizer.hpp>
 #include <string>
 #include <string_view>
