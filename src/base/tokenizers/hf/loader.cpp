@@ -23,9 +23,9 @@ using detail::load_bpe;
 using detail::load_unigram;
 using detail::load_wordlevel;
 using detail::load_wordpiece;
-using detail::parse_post_processor;
 using detail::make_normalizer;
 using detail::make_pre_tokenizer;
+using detail::parse_post_processor;
 using detail::string_table;
 using detail::unsupported;
 
